@@ -1,0 +1,400 @@
+import type { CacheError } from './errors.js'
+import { CacheClosedError, ConfigurationError, InvalidArgumentError, StorageError, CacheError as BaseError } from './errors.js'
+import { CacheEventEmitter } from './events.js'
+import { directKey } from './keys/entry-key.js'
+import type { MemoHost } from './memoize/host.js'
+import type { Memoizer, MemoizeOptions } from './memoize/memoize.js'
+import { createMemoizer } from './memoize/memoize.js'
+import { SingleFlight } from './memoize/single-flight.js'
+import type { CacheRule, RuleEffect } from './rules/contract.js'
+import { RuleEngine } from './rules/engine.js'
+import type { DefaultScopeConfig } from './scopes/scope-config.js'
+import { defaultScopeConfig, ScopeConfig } from './scopes/scope-config.js'
+import type { ScopeLevelShape } from './scopes/scope-level.js'
+import type { ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
+import type { CacheStats } from './stats.js'
+import { StatsCounter } from './stats.js'
+import type {
+  AutomaticEvictionReason,
+  EntryRef,
+  ScopePath,
+  StorageProvider,
+  SyncStorageOperations,
+  SyncStorageProvider,
+} from './storage/contract.js'
+import { MISS } from './storage/contract.js'
+import { encodeScopePath } from './storage/key-encoding.js'
+import { InMemory } from './storage/memory.js'
+import { ttlToMs } from './ttl.js'
+
+/** Options of `new Cache(options)`; every one is optional. */
+export interface CacheOptions<SC extends ScopeConfig<readonly ScopeLevelShape[]>, St extends StorageProvider> {
+  /** The scope hierarchy. Default: organization (`orgId`) > user (`userId`) > session (`sessionId`). */
+  readonly scopes?: SC
+  /** Where entries live. Default: a new `InMemory()`. A storage belongs to one cache. */
+  readonly storage?: St
+  /** Storage rules (bounds, sweeping, custom hooks); see the README for how they compose. */
+  readonly rules?: readonly CacheRule[]
+  /** TTL for writes and memoized results that do not give one. Default: no expiry. */
+  readonly defaultTtlSeconds?: number
+}
+
+/** Options of reads and evictions: the scope of the entry. */
+export type ScopeOptions<SC> = ScopeSelector<SC>
+
+/** Options of writes: the scope of the entry and its TTL. */
+export type SetOptions<SC> = ScopeSelector<SC> & {
+  /** Time to live in seconds (fractions allowed); absent: the cache's default, or no expiry. */
+  readonly ttlSeconds?: number
+}
+
+const READ_OPTIONS: ReadonlySet<string> = new Set(['scope'])
+const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds'])
+
+/**
+ * A cache with hierarchical scopes. Every operation returns a Promise on every storage and reports
+ * errors by rejecting; over a synchronous storage (the default in-memory one) the `...Sync` twins
+ * exist too.
+ *
+ * ```ts
+ * const cache = new Cache()
+ * await cache.set('settings', { theme: 'dark' }, { scope: 'user', orgId: 'o1', userId: 'u1', ttlSeconds: 60 })
+ * await cache.evictByScope('organization', { orgId: 'o1' }) // 1
+ * ```
+ */
+export class Cache<
+  SC extends ScopeConfig<readonly ScopeLevelShape[]> = DefaultScopeConfig,
+  St extends StorageProvider = InMemory,
+> extends CacheEventEmitter {
+  /** The scope hierarchy in use. */
+  readonly scopes: SC
+  /** The storage in use. */
+  readonly storage: St
+  readonly #rules: RuleEngine
+  readonly #stats = new StatsCounter()
+  readonly #sync: SyncStorageOperations | undefined
+  readonly #namespaces = new Set<string>()
+  readonly #flights = new SingleFlight()
+  readonly #defaultTtlMs: number | undefined
+  readonly #host: MemoHost
+  #closed = false
+
+  constructor(options: CacheOptions<SC, St> = {}) {
+    super()
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError('new Cache(options) expects an options object or nothing')
+    }
+    const scopes = options.scopes ?? (defaultScopeConfig() as unknown as SC)
+    if (!(scopes instanceof ScopeConfig)) {
+      throw new ConfigurationError('the scopes option must be a ScopeConfig, e.g. new ScopeConfig([new ScopeLevel(...)])')
+    }
+    this.scopes = scopes
+    this.storage = options.storage ?? (new InMemory() as unknown as St)
+    const storage: Partial<StorageProvider> | null = this.storage
+    if (storage === null || typeof storage !== 'object' || typeof storage.get !== 'function' || typeof storage.attach !== 'function') {
+      throw new ConfigurationError('the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)')
+    }
+    const levels = scopes.names.filter((n) => n !== 'global')
+    this.#rules = new RuleEngine(options.rules ?? [], (name) => name !== 'global' && scopes.has(name), levels)
+    if (this.#rules.bounds.length !== 0 && !this.storage.supportsBounds) {
+      throw new ConfigurationError(
+        `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
+      )
+    }
+    this.#defaultTtlMs = options.defaultTtlSeconds === undefined ? undefined : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds')
+    this.#sync = this.storage.sync
+    this.storage.attach({
+      bounds: this.#rules.bounds,
+      sweepIntervalMs: this.#rules.sweepIntervalMs,
+      wantsEvictedRefs: this.#rules.listensToEvictions,
+      onEvicted: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+    })
+    this.#host = this.#memoHost()
+  }
+
+  /** The value stored under `key` in the given scope, or `undefined` on a miss. */
+  async get<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<V | undefined> {
+    const ref = this.#ref('get', key, options, READ_OPTIONS)
+    const value = this.#sync ? this.#readSync(ref, false) : await this.#read(ref, false)
+    return value === MISS ? undefined : (value as V)
+  }
+
+  /** Stores `value` under `key` in the given scope, replacing any previous value. */
+  async set(key: string, value: unknown, options?: SetOptions<SC>): Promise<void> {
+    const ref = this.#ref('set', key, options, WRITE_OPTIONS)
+    const ttlMs = this.#ttl(options)
+    if (this.#sync) this.#writeSync(ref, value, ttlMs, false)
+    else await this.#write(ref, value, ttlMs, false)
+  }
+
+  /** Removes one entry; resolves whether there was a live one. */
+  async evict(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
+    const ref = this.#ref('evict', key, options, READ_OPTIONS)
+    const removed = this.#sync ? this.#guard('evict', () => this.#sync!.delete(ref)) : await this.#call('evict', () => this.storage.delete(ref))
+    return this.#afterDelete(ref, removed)
+  }
+
+  /**
+   * Removes every entry of one scope instance and of its descendants (`'global'`: every entry of this
+   * cache); resolves how many entries were removed. Costs O(entries in that scope) on every storage.
+   */
+  async evictByScope<N extends ScopeName<SC>>(scope: N, params?: ScopeParams<SC, N>): Promise<number> {
+    const path = this.#scopePath('evictByScope', scope, params)
+    const removed = this.#sync
+      ? this.#guard('evictByScope', () => this.#sync!.evictScope(path))
+      : await this.#call('evictByScope', () => this.storage.evictScope(path))
+    return this.#afterScopeEviction(path, removed)
+  }
+
+  /** Removes every entry of this cache (only this cache's: other data in a shared backend is kept). */
+  async clear(): Promise<number> {
+    return this.evictByScope('global' as ScopeName<SC>)
+  }
+
+  /** Counters since creation, and the storage's live entry count. */
+  async stats(): Promise<CacheStats> {
+    this.#checkOpen('stats')
+    const totalKeys = this.#sync ? this.#guard('stats', () => this.#sync!.size()) : await this.#call('stats', () => this.storage.size())
+    return this.#stats.snapshot(this.storage.storageType, totalKeys)
+  }
+
+  /** Synchronous {@link Cache.get}; needs a synchronous storage such as `InMemory`. */
+  getSync<V = unknown>(this: Cache<SC, SyncStorageProvider>, key: string, options?: ScopeOptions<SC>): V | undefined {
+    const ref = this.#ref('getSync', key, options, READ_OPTIONS)
+    this.#requireSync('getSync')
+    const value = this.#readSync(ref, false)
+    return value === MISS ? undefined : (value as V)
+  }
+
+  /** Synchronous {@link Cache.set}. */
+  setSync(this: Cache<SC, SyncStorageProvider>, key: string, value: unknown, options?: SetOptions<SC>): void {
+    const ref = this.#ref('setSync', key, options, WRITE_OPTIONS)
+    this.#requireSync('setSync')
+    this.#writeSync(ref, value, this.#ttl(options), false)
+  }
+
+  /** Synchronous {@link Cache.evict}. */
+  evictSync(this: Cache<SC, SyncStorageProvider>, key: string, options?: ScopeOptions<SC>): boolean {
+    const ref = this.#ref('evictSync', key, options, READ_OPTIONS)
+    const sync = this.#requireSync('evictSync')
+    return this.#afterDelete(
+      ref,
+      this.#guard('evict', () => sync.delete(ref)),
+    )
+  }
+
+  /** Synchronous {@link Cache.evictByScope}. */
+  evictByScopeSync<N extends ScopeName<SC>>(this: Cache<SC, SyncStorageProvider>, scope: N, params?: ScopeParams<SC, N>): number {
+    const path = this.#scopePath('evictByScopeSync', scope, params)
+    const sync = this.#requireSync('evictByScopeSync')
+    return this.#afterScopeEviction(
+      path,
+      this.#guard('evictByScope', () => sync.evictScope(path)),
+    )
+  }
+
+  /** Synchronous {@link Cache.clear}. */
+  clearSync(this: Cache<SC, SyncStorageProvider>): number {
+    return this.evictByScopeSync('global' as ScopeName<SC>)
+  }
+
+  /** Synchronous {@link Cache.stats}. */
+  statsSync(this: Cache<SC, SyncStorageProvider>): CacheStats {
+    this.#checkOpen('statsSync')
+    const sync = this.#requireSync('statsSync')
+    return this.#stats.snapshot(this.storage.storageType, this.#guard('stats', () => sync.size()))
+  }
+
+  /**
+   * Memoization. Returns a memoizer that works both ways:
+   * `cache.cache({ ttlSeconds: 60 })(fn)` and `@cache.cache({ ttlSeconds: 60 }) method() {}`.
+   * Over a synchronous storage a sync function stays sync; async functions return Promises, and
+   * concurrent misses of one key run the function once.
+   */
+  cache<Args extends unknown[] = unknown[]>(
+    options?: MemoizeOptions<ScopeName<SC>, Args>,
+  ): Memoizer<St extends SyncStorageProvider ? true : false, Args> {
+    this.#checkOpen('cache')
+    return createMemoizer(this.#host, options as MemoizeOptions) as Memoizer<St extends SyncStorageProvider ? true : false, Args>
+  }
+
+  /** Releases the storage's timers and connections; later operations reject with `CacheClosedError`. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.storage.close()
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closed) throw new CacheClosedError(operation)
+  }
+
+  #requireSync(operation: string): SyncStorageOperations {
+    if (this.#sync === undefined) {
+      throw new ConfigurationError(
+        `${operation}() needs a synchronous storage such as InMemory; the ${this.storage.storageType} storage is async: use await cache.${operation.replace('Sync', '')}()`,
+      )
+    }
+    return this.#sync
+  }
+
+  #ref(operation: string, key: string, options: object | undefined, allowed: ReadonlySet<string>): EntryRef {
+    this.#checkOpen(operation)
+    if (typeof key !== 'string') {
+      throw new InvalidArgumentError(`cache.${operation}(key): key must be a string, got ${key === null ? 'null' : typeof key}`)
+    }
+    return { scope: this.scopes.resolveOptions(options as Record<string, unknown> | undefined, allowed), key: directKey(key) }
+  }
+
+  #scopePath(operation: string, scope: string, params: unknown): ScopePath {
+    this.#checkOpen(operation)
+    if (typeof scope !== 'string') throw new InvalidArgumentError(`cache.${operation}(scope): scope must be a scope name`)
+    if (params !== undefined && (params === null || typeof params !== 'object')) {
+      throw new InvalidArgumentError(`cache.${operation}(scope, params): params must be an object such as { orgId: 'o1' }`)
+    }
+    return this.scopes.resolveOptions({ ...(params as object | undefined), scope }, READ_OPTIONS)
+  }
+
+  #ttl(options: { ttlSeconds?: number } | undefined): number | undefined {
+    const ttl = options?.ttlSeconds
+    return ttl === undefined ? this.#defaultTtlMs : ttlToMs(ttl)
+  }
+
+  #readSync(ref: EntryRef, failOpen: boolean): unknown {
+    let value: unknown
+    try {
+      value = this.#sync!.get(ref)
+    } catch (error) {
+      if (!failOpen) throw this.#storageError('get', error)
+      this.#report('get', error)
+      value = MISS
+    }
+    return this.#afterRead(ref, value)
+  }
+
+  async #read(ref: EntryRef, failOpen: boolean): Promise<unknown> {
+    let value: unknown
+    try {
+      value = await this.storage.get(ref)
+    } catch (error) {
+      if (!failOpen) throw this.#storageError('get', error)
+      this.#report('get', error)
+      value = MISS
+    }
+    return this.#afterRead(ref, value)
+  }
+
+  #afterRead(ref: EntryRef, value: unknown): unknown {
+    if (value === MISS) this.#stats.misses++
+    else this.#stats.hits++
+    if (this.#rules.hasGetHooks) this.#apply(this.#rules.afterGet(ref, value !== MISS))
+    return value
+  }
+
+  #writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+    try {
+      this.#sync!.set(ref, value, ttlMs)
+    } catch (error) {
+      if (!failOpen) throw this.#storageError('set', error)
+      this.#report('set', error)
+      return
+    }
+    this.#afterWrite(ref, ttlMs)
+  }
+
+  async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
+    try {
+      await this.storage.set(ref, value, ttlMs)
+    } catch (error) {
+      if (!failOpen) throw this.#storageError('set', error)
+      this.#report('set', error)
+      return
+    }
+    this.#afterWrite(ref, ttlMs)
+  }
+
+  #afterWrite(ref: EntryRef, ttlMs: number | undefined): void {
+    this.#stats.sets++
+    if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
+  }
+
+  #afterDelete(ref: EntryRef, removed: boolean): boolean {
+    if (removed) {
+      this.#stats.evictions.explicit++
+      if (this.#rules.listensToEvictions) this.#rules.evicted({ ref, reason: 'explicit', count: 1 })
+    }
+    return removed
+  }
+
+  #afterScopeEviction(path: ScopePath, removed: number): number {
+    this.#stats.evictions.scope += removed
+    this.#flights.invalidate(encodeScopePath(path))
+    if (this.#rules.listensToEvictions) this.#rules.evicted({ ref: undefined, reason: 'scope', count: removed, scope: path })
+    if (path.length === 0) this.#rules.cleared()
+    return removed
+  }
+
+  /** Applies rule effects. Over an async storage the deletions run in the background, errors reported. */
+  #apply(effects: readonly RuleEffect[]): void {
+    for (const effect of effects) {
+      const done = (removed: boolean) => {
+        if (!removed) return
+        this.#stats.evictions.rule++
+        if (this.#rules.listensToEvictions) this.#rules.evicted({ ref: effect.ref, reason: 'rule', count: 1 })
+      }
+      if (this.#sync) done(this.#guard('evict', () => this.#sync!.delete(effect.ref)))
+      else this.storage.delete(effect.ref).then(done, (error: unknown) => this.#report('evict', error))
+    }
+  }
+
+  #onEvicted(reason: AutomaticEvictionReason, count: number, ref: EntryRef | undefined): void {
+    this.#stats.evictions[reason] += count
+    if (this.#rules.listensToEvictions) this.#rules.evicted({ ref, reason, count })
+  }
+
+  #guard<T>(operation: string, run: () => T): T {
+    try {
+      return run()
+    } catch (error) {
+      throw this.#storageError(operation, error)
+    }
+  }
+
+  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (error) {
+      throw this.#storageError(operation, error)
+    }
+  }
+
+  #storageError(operation: string, error: unknown): CacheError {
+    return error instanceof BaseError ? error : new StorageError(this.storage.storageType, operation, error)
+  }
+
+  #report(operation: string, error: unknown): void {
+    this.emit('error', this.#storageError(operation, error), { operation })
+  }
+
+  #memoHost(): MemoHost {
+    return {
+      scopes: this.scopes,
+      isSync: this.#sync !== undefined,
+      flights: this.#flights,
+      defaultTtlMs: this.#defaultTtlMs,
+      readSync: (ref) => this.#readSync(ref, true),
+      writeSync: (ref, value, ttlMs) => this.#writeSync(ref, value, ttlMs, true),
+      read: (ref) => this.#read(ref, true),
+      write: (ref, value, ttlMs) => this.#write(ref, value, ttlMs, true),
+      claimNamespace: (namespace) => {
+        if (this.#namespaces.has(namespace)) {
+          throw new ConfigurationError(
+            `the memoization namespace ${JSON.stringify(namespace)} is already used in this cache; pass a distinct namespace option (e.g. "${namespace}2" or "Module.${namespace}")`,
+          )
+        }
+        this.#namespaces.add(namespace)
+      },
+      checkOpen: (operation) => this.#checkOpen(operation),
+    }
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Typed errors. Every error the library raises is a {@link CacheError}; the subclass says what kind of
+ * mistake it was, and the message says what was wrong and how to fix it.
+ */
+
+/** Machine-readable kind of a {@link CacheError}. */
+export type CacheErrorCode =
+  | 'ERR_CACHEADO_CONFIGURATION'
+  | 'ERR_CACHEADO_SCOPE'
+  | 'ERR_CACHEADO_INVALID_ARGUMENT'
+  | 'ERR_CACHEADO_SERIALIZATION'
+  | 'ERR_CACHEADO_STORAGE'
+  | 'ERR_CACHEADO_CLOSED'
+
+/** Base class of every error raised by cacheado. */
+export class CacheError extends Error {
+  /** Stable code for programmatic checks. */
+  readonly code: CacheErrorCode
+
+  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** The cache, a rule, a storage or a memoized function was configured in a way that cannot work. */
+export class ConfigurationError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CACHEADO_CONFIGURATION', message, options)
+  }
+}
+
+/** A scope name is unknown, or a scope parameter is missing, unknown or of the wrong type. */
+export class ScopeError extends CacheError {
+  constructor(message: string) {
+    super('ERR_CACHEADO_SCOPE', message)
+  }
+}
+
+/** An argument of an operation is invalid (a key, a TTL, a memoized function's arguments). */
+export class InvalidArgumentError extends CacheError {
+  constructor(message: string) {
+    super('ERR_CACHEADO_INVALID_ARGUMENT', message)
+  }
+}
+
+/** A value cannot be serialized for a shared storage, or stored bytes cannot be read back. */
+export class SerializationError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CACHEADO_SERIALIZATION', message, options)
+  }
+}
+
+/** A storage backend failed; `cause` holds the backend's own error. */
+export class StorageError extends CacheError {
+  /** The `storageType` of the provider that failed, e.g. `'redis'`. */
+  readonly storageType: string
+  /** The storage operation that failed, e.g. `'get'`. */
+  readonly operation: string
+
+  constructor(storageType: string, operation: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    super('ERR_CACHEADO_STORAGE', `${storageType} storage failed during ${operation}: ${reason}`, { cause })
+    this.storageType = storageType
+    this.operation = operation
+  }
+}
+
+/** An operation was called after `cache.close()`. */
+export class CacheClosedError extends CacheError {
+  constructor(operation: string) {
+    super('ERR_CACHEADO_CLOSED', `cache.${operation}() was called after cache.close(); create a new Cache instead`)
+  }
+}

@@ -1,0 +1,47 @@
+import type { CacheError } from './errors.js'
+
+/** Events a `Cache` emits, with their listener arguments. */
+export interface CacheEvents {
+  /**
+   * A storage error that the cache absorbed instead of throwing (a memoized call fell back to calling
+   * the function), or an error raised by a custom rule hook.
+   */
+  error: [error: CacheError, context: { readonly operation: string }]
+}
+
+type Listener<E extends keyof CacheEvents> = (...args: CacheEvents[E]) => void
+
+/**
+ * A minimal typed emitter. Unlike Node's EventEmitter, an `error` with no listener is dropped rather
+ * than thrown, so a backend failure can never crash the host; emitting with no listener costs one check.
+ */
+export class CacheEventEmitter {
+  readonly #listeners: { [E in keyof CacheEvents]?: Listener<E>[] } = {}
+
+  /** Adds a listener. */
+  on<E extends keyof CacheEvents>(event: E, listener: Listener<E>): this {
+    ;((this.#listeners[event] ??= []) as Listener<E>[]).push(listener)
+    return this
+  }
+
+  /** Removes a listener added with `on`. */
+  off<E extends keyof CacheEvents>(event: E, listener: Listener<E>): this {
+    const list = this.#listeners[event] as Listener<E>[] | undefined
+    const i = list?.indexOf(listener) ?? -1
+    if (i >= 0) list!.splice(i, 1)
+    return this
+  }
+
+  /** Calls each listener; a throwing listener does not stop the others or the cache. */
+  protected emit<E extends keyof CacheEvents>(event: E, ...args: CacheEvents[E]): void {
+    const list = this.#listeners[event] as Listener<E>[] | undefined
+    if (list === undefined) return
+    for (const listener of [...list]) {
+      try {
+        listener(...args)
+      } catch {
+        // A listener's own failure must not break the cache operation that emitted the event.
+      }
+    }
+  }
+}

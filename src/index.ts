@@ -1,0 +1,47 @@
+/**
+ * cacheado: a cache for multi-tenant applications. The main entry holds the cache, the scopes, the
+ * in-memory storage, the rules and the storage contract; optional backends live in `cacheado/redis`
+ * and `cacheado/mongodb`.
+ */
+export { Cache } from './cache.js'
+export type { CacheOptions, ScopeOptions, SetOptions } from './cache.js'
+export { ScopeConfig, defaultScopeConfig } from './scopes/scope-config.js'
+export type { DefaultScopeConfig, ResolvedLevel } from './scopes/scope-config.js'
+export { ScopeLevel } from './scopes/scope-level.js'
+export type { ScopeId, ScopeLevelShape } from './scopes/scope-level.js'
+export type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
+export { InMemory } from './storage/memory.js'
+export { MISS } from './storage/contract.js'
+export type {
+  AutomaticEvictionReason,
+  BoundPolicy,
+  EntryRef,
+  EvictionReason,
+  Miss,
+  ScopePath,
+  ScopeSegment,
+  StorageContext,
+  StorageProvider,
+  SyncStorageOperations,
+  SyncStorageProvider,
+} from './storage/contract.js'
+export { encodeEntryRef, encodeScopePath, encodeSegment, escapeComponent } from './storage/key-encoding.js'
+export { LRUEvict } from './rules/lru.js'
+export { MaxItemsEvict } from './rules/max-items.js'
+export { LifeTimeEvict } from './rules/lifetime.js'
+export type { LifeTimeEvictOptions } from './rules/lifetime.js'
+export type { BoundOptions } from './rules/bounds.js'
+export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
+export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
+export type { CacheStats, EvictionCounts } from './stats.js'
+export type { CacheEvents } from './events.js'
+export {
+  CacheClosedError,
+  CacheError,
+  ConfigurationError,
+  InvalidArgumentError,
+  ScopeError,
+  SerializationError,
+  StorageError,
+} from './errors.js'
+export type { CacheErrorCode } from './errors.js'

@@ -1,0 +1,25 @@
+import type { ScopeConfig } from '../scopes/scope-config.js'
+import type { EntryRef } from '../storage/contract.js'
+import type { SingleFlight } from './single-flight.js'
+
+/**
+ * What a memoizer needs from its cache. The cache implements it privately, so `memoize/` never imports
+ * the facade (imports run facade -> memoize, never back).
+ */
+export interface MemoHost {
+  readonly scopes: ScopeConfig
+  /** True when the storage answers synchronously (memoized sync functions then stay sync). */
+  readonly isSync: boolean
+  readonly flights: SingleFlight
+  /** Default TTL in milliseconds for memoized entries without their own. */
+  readonly defaultTtlMs: number | undefined
+  /** Reads through stats and rules; storage errors are reported and read as a miss (fail-open). */
+  readSync(ref: EntryRef): unknown
+  writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined): void
+  read(ref: EntryRef): Promise<unknown>
+  write(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void>
+  /** Reserves a namespace; throws a `ConfigurationError` if this cache already has it. */
+  claimNamespace(namespace: string): void
+  /** Throws a `CacheClosedError` after `close()`. */
+  checkOpen(operation: string): void
+}

@@ -1,0 +1,92 @@
+import { ConfigurationError } from '../errors.js'
+import type { BoundPolicy, EntryRef } from '../storage/contract.js'
+import type { CacheRule, RuleEffect, RuleEvictEvent } from './contract.js'
+
+/**
+ * Composes a list of rules. Semantics (documented in the README):
+ * - every bound applies independently: an entry must satisfy all of them, and after each write every
+ *   bound evicts, in list order, until it holds;
+ * - the sweep interval is the shortest one requested;
+ * - custom hooks run after the operation, in list order; their `evict` effects are applied in order.
+ */
+export class RuleEngine {
+  readonly bounds: readonly BoundPolicy[]
+  readonly sweepIntervalMs: number | undefined
+  readonly #onGet: CacheRule[]
+  readonly #onSet: CacheRule[]
+  readonly #onEvict: CacheRule[]
+  readonly #onClear: CacheRule[]
+
+  constructor(rules: readonly CacheRule[], isLevel: (name: string) => boolean, levelNames: readonly string[]) {
+    if (!Array.isArray(rules)) {
+      throw new ConfigurationError('rules must be an array, e.g. rules: [new LRUEvict({ maxItems: 1000 })]')
+    }
+    for (const [i, rule] of rules.entries()) {
+      if (rule === null || typeof rule !== 'object') {
+        throw new ConfigurationError(`rules[${i}] is not a rule object; use new LRUEvict(...), new LifeTimeEvict(), ...`)
+      }
+      const per = rule.bound?.per
+      if (per !== undefined && !isLevel(per)) {
+        throw new ConfigurationError(
+          `${rule.name ?? `rules[${i}]`}: per: ${JSON.stringify(per)} is not a scope level of this cache (levels: ${levelNames.join(', ') || 'none'})`,
+        )
+      }
+    }
+    this.bounds = rules.flatMap((r) => (r.bound ? [r.bound] : []))
+    const sweeps = rules.flatMap((r) => (r.sweepIntervalMs !== undefined ? [r.sweepIntervalMs] : []))
+    this.sweepIntervalMs = sweeps.length ? Math.min(...sweeps) : undefined
+    this.#onGet = rules.filter((r) => typeof r.onGet === 'function')
+    this.#onSet = rules.filter((r) => typeof r.onSet === 'function')
+    this.#onEvict = rules.filter((r) => typeof r.onEvict === 'function')
+    this.#onClear = rules.filter((r) => typeof r.onClear === 'function')
+  }
+
+  /** Whether any rule listens to evictions (then providers should report evicted refs). */
+  get listensToEvictions(): boolean {
+    return this.#onEvict.length !== 0
+  }
+
+  /** Whether any rule has a get hook (lets the hot read path skip the call entirely). */
+  get hasGetHooks(): boolean {
+    return this.#onGet.length !== 0
+  }
+
+  /** Whether any rule has a set hook. */
+  get hasSetHooks(): boolean {
+    return this.#onSet.length !== 0
+  }
+
+  afterGet(ref: EntryRef, hit: boolean): RuleEffect[] {
+    return collect(this.#onGet, (rule) => rule.onGet!({ ref, hit }))
+  }
+
+  afterSet(ref: EntryRef, ttlMs: number | undefined): RuleEffect[] {
+    return collect(this.#onSet, (rule) => rule.onSet!({ ref, ttlMs }))
+  }
+
+  evicted(event: RuleEvictEvent): void {
+    for (const rule of this.#onEvict) rule.onEvict!(event)
+  }
+
+  cleared(): void {
+    for (const rule of this.#onClear) rule.onClear!()
+  }
+}
+
+function collect(rules: CacheRule[], run: (rule: CacheRule) => readonly RuleEffect[] | void): RuleEffect[] {
+  const effects: RuleEffect[] = []
+  for (const rule of rules) {
+    const result = run(rule)
+    if (result === undefined) continue
+    if (!Array.isArray(result)) {
+      throw new ConfigurationError(`rule ${rule.name} returned ${typeof result} from a hook; return an array of effects or nothing`)
+    }
+    for (const effect of result as RuleEffect[]) {
+      if (effect?.type !== 'evict' || typeof effect.ref?.key !== 'string' || !Array.isArray(effect.ref.scope)) {
+        throw new ConfigurationError(`rule ${rule.name} returned an invalid effect; use { type: 'evict', ref }`)
+      }
+      effects.push(effect)
+    }
+  }
+  return effects
+}

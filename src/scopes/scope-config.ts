@@ -1,0 +1,169 @@
+import { ConfigurationError, ScopeError } from '../errors.js'
+import type { ScopePath, ScopeSegment } from '../storage/contract.js'
+import type { ScopeId, ScopeLevelShape } from './scope-level.js'
+import { ScopeLevel } from './scope-level.js'
+import type { HasLevels } from './types.js'
+
+/** Option names that sit beside scope parameters in an operation's options; no parameter may use them. */
+export const RESERVED_OPTION_NAMES: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'namespace', 'key', 'scopeParams'])
+
+/** A level with everything resolution needs precomputed. */
+export interface ResolvedLevel {
+  readonly name: string
+  readonly param: string
+  /** Levels from the top-level one down to this one. */
+  readonly path: readonly { readonly name: string; readonly param: string }[]
+  /** Parameter names of `path`. */
+  readonly params: ReadonlySet<string>
+}
+
+const GLOBAL: ResolvedLevel = { name: 'global', param: '', path: [], params: new Set() }
+const EMPTY_PATH: ScopePath = Object.freeze([])
+
+/**
+ * The scope hierarchy of a cache: named levels under an implicit `global` root, any depth, several
+ * independent trees allowed, level names unique.
+ *
+ * ```ts
+ * new ScopeConfig([new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId')])])
+ * ```
+ */
+export class ScopeConfig<const L extends readonly ScopeLevelShape[] = readonly ScopeLevelShape[]> implements HasLevels<L> {
+  /** The top-level levels, as given. */
+  readonly levels: L
+  readonly #byName = new Map<string, ResolvedLevel>([['global', GLOBAL]])
+
+  constructor(levels: L) {
+    if (!Array.isArray(levels)) {
+      throw new ConfigurationError('ScopeConfig expects an array of ScopeLevel, e.g. new ScopeConfig([new ScopeLevel(...)])')
+    }
+    this.levels = levels
+    for (const level of levels) this.#register(level, [])
+  }
+
+  #register(level: ScopeLevelShape, ancestors: ResolvedLevel['path']): void {
+    if (level === null || typeof level !== 'object') {
+      throw new ConfigurationError(`a scope level must be a ScopeLevel object, got ${typeof level}`)
+    }
+    const { name, param } = level
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new ConfigurationError('every ScopeLevel needs a non-empty name, e.g. new ScopeLevel("user", "userId")')
+    }
+    if (name === 'global') {
+      throw new ConfigurationError('the level name "global" is reserved for the implicit root scope; choose another name')
+    }
+    if (this.#byName.has(name)) {
+      throw new ConfigurationError(`the scope level name "${name}" is used twice; level names must be unique`)
+    }
+    if (typeof param !== 'string' || param.length === 0) {
+      throw new ConfigurationError(`scope level "${name}" needs a non-empty parameter name, e.g. "${name}Id"`)
+    }
+    if (RESERVED_OPTION_NAMES.has(param)) {
+      throw new ConfigurationError(
+        `scope level "${name}" uses the parameter name "${param}", which is an option name; rename the parameter (e.g. "${name}Id")`,
+      )
+    }
+    const clash = ancestors.find((a) => a.param === param)
+    if (clash) {
+      throw new ConfigurationError(
+        `scope level "${name}" uses the parameter "${param}", already used by its ancestor "${clash.name}"; parameters on one path must differ`,
+      )
+    }
+    const path = [...ancestors, { name, param }]
+    this.#byName.set(name, { name, param, path, params: new Set(path.map((p) => p.param)) })
+    const children: unknown = level.children ?? []
+    if (!Array.isArray(children)) {
+      throw new ConfigurationError(`the children of scope level "${name}" must be an array of ScopeLevel`)
+    }
+    for (const child of children as ScopeLevelShape[]) this.#register(child, path)
+  }
+
+  /** Every scope name, `'global'` first. */
+  get names(): string[] {
+    return [...this.#byName.keys()]
+  }
+
+  /** Whether `name` is a scope of this configuration (`'global'` always is). */
+  has(name: string): boolean {
+    return this.#byName.has(name)
+  }
+
+  /** The level called `name`; a {@link ScopeError} listing the known names if there is none. */
+  level(name: string): ResolvedLevel {
+    const level = this.#byName.get(name)
+    if (level === undefined) {
+      throw new ScopeError(`unknown scope ${JSON.stringify(name)}; known scopes: ${this.names.join(', ')}`)
+    }
+    return level
+  }
+
+  /**
+   * The scope path of an operation's options (`{ scope, ...params }`). The requested level decides; a
+   * missing parameter, or a parameter that is not on the requested level's path, is a {@link ScopeError}.
+   * Keys in `ignored` (other option names such as `ttlSeconds`) are skipped.
+   */
+  resolveOptions(options: Readonly<Record<string, unknown>> | undefined, ignored: ReadonlySet<string>): ScopePath {
+    if (options === undefined || options === null) return EMPTY_PATH
+    if (typeof options !== 'object') {
+      throw new ScopeError(`options must be an object such as { scope: 'user', userId: 'u1' }, got ${typeof options}`)
+    }
+    const scope = options.scope ?? 'global'
+    if (typeof scope !== 'string') throw new ScopeError(`the "scope" option must be a scope name, got ${typeof scope}`)
+    const level = this.level(scope)
+    for (const name in options) {
+      if (ignored.has(name) || level.params.has(name) || options[name] === undefined) continue
+      throw new ScopeError(this.#unexpectedParam(name, level))
+    }
+    return level.path.length === 0 ? EMPTY_PATH : this.#path(level, (param) => options[param])
+  }
+
+  /** The scope path of `level`, reading each parameter through `lookup`. */
+  resolveWith(level: ResolvedLevel, lookup: (param: string) => unknown): ScopePath {
+    return level.path.length === 0 ? EMPTY_PATH : this.#path(level, lookup)
+  }
+
+  #path(level: ResolvedLevel, lookup: (param: string) => unknown): ScopePath {
+    const path: ScopeSegment[] = []
+    for (const step of level.path) {
+      const value = lookup(step.param)
+      if (value === undefined || value === null) {
+        const all = level.path.map((p) => p.param).join(', ')
+        throw new ScopeError(
+          `scope "${level.name}" needs the parameter "${step.param}" (level "${step.name}"); pass all of: ${all}`,
+        )
+      }
+      path.push({ level: step.name, id: scopeIdToString(value, step.name, step.param) })
+    }
+    return path
+  }
+
+  #unexpectedParam(name: string, level: ResolvedLevel): string {
+    const owner = [...this.#byName.values()].find((l) => l.param === name)
+    if (owner) {
+      return `parameter "${name}" belongs to scope "${owner.name}", but scope "${level.name}" was requested; remove it or request scope "${owner.name}"`
+    }
+    const expected = level.path.length ? level.path.map((p) => p.param).join(', ') : 'none'
+    return `unknown option or scope parameter "${name}" for scope "${level.name}" (expected parameters: ${expected})`
+  }
+}
+
+/** Turns a scope id into its canonical string: strings as they are, finite numbers in decimal. */
+export function scopeIdToString(value: unknown, level: string, param: string): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  const got = typeof value === 'number' ? String(value) : typeof value
+  throw new ScopeError(`scope parameter "${param}" (level "${level}") must be a string or a finite number, got ${got}`)
+}
+
+/** The configuration `new Cache()` uses: organization > user > session. */
+export function defaultScopeConfig() {
+  return new ScopeConfig([
+    new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')])]),
+  ])
+}
+
+/** Type of {@link defaultScopeConfig}'s result. */
+export type DefaultScopeConfig = ReturnType<typeof defaultScopeConfig>
+
+/** Re-export for convenience. */
+export type { ScopeId }

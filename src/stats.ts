@@ -1,0 +1,48 @@
+import type { EvictionReason } from './storage/contract.js'
+
+/** Eviction counts per reason. `scope` includes `clear()`; `rule` counts custom rules' effects. */
+export type EvictionCounts = Record<EvictionReason, number>
+
+/** What `cache.stats()` returns. Counters cover this `Cache` instance since it was created. */
+export interface CacheStats {
+  /** Reads that found a live entry (direct and memoized). */
+  readonly hits: number
+  /** Reads that found nothing, or only an expired entry. */
+  readonly misses: number
+  /** Writes (direct and memoized). */
+  readonly sets: number
+  /** All evictions, whatever the reason. */
+  readonly evictions: number
+  /** Evictions per reason. */
+  readonly evictionsByReason: Readonly<EvictionCounts>
+  /** `hits / (hits + misses)`, 0 before the first read. */
+  readonly hitRate: number
+  /** The storage's `storageType`, e.g. `'in_memory'`. */
+  readonly storageType: string
+  /** Live entries in the storage now. */
+  readonly totalKeys: number
+}
+
+/** Mutable counters behind {@link CacheStats}. */
+export class StatsCounter {
+  hits = 0
+  misses = 0
+  sets = 0
+  readonly evictions: EvictionCounts = { explicit: 0, expired: 0, lru: 0, maxItems: 0, scope: 0, rule: 0 }
+
+  snapshot(storageType: string, totalKeys: number): CacheStats {
+    const byReason = { ...this.evictions }
+    const evictions = Object.values(byReason).reduce((a, b) => a + b, 0)
+    const reads = this.hits + this.misses
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      sets: this.sets,
+      evictions,
+      evictionsByReason: byReason,
+      hitRate: reads === 0 ? 0 : this.hits / reads,
+      storageType,
+      totalKeys,
+    }
+  }
+}

@@ -1,0 +1,302 @@
+import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment, StorageContext, SyncStorageOperations } from './contract.js'
+import { MISS } from './contract.js'
+import { ExpiryHeap } from './expiry-heap.js'
+
+/**
+ * The in-memory data structure behind `InMemory`.
+ *
+ * Layout: a tree of scope nodes (the root is the global scope) whose children are indexed by level then
+ * id; each node holds its own entries in a `Map` keyed by the entry key. The tree is the scope index
+ * itself, so evicting a scope detaches one subtree: O(entries in that scope), never O(all entries).
+ *
+ * Bounds: each bound policy owns one intrusive doubly linked list per group (the whole store, or one
+ * instance of its `per` level). Policy 0 links through `prev`/`next` on the entry; further policies use
+ * the entry's `more` array. Lists are ordered oldest first: LRU moves an entry to the tail on every
+ * read and write, insertion order only on first insertion.
+ *
+ * Expiry: `expiresAt` (epoch ms, 0 = never) is checked on every read; a min-heap of expiry times lets
+ * writes, `size()` and the optional sweeper reclaim expired entries without scanning.
+ */
+
+interface Group {
+  head: Entry | null
+  tail: Entry | null
+  size: number
+}
+
+class ScopeNode {
+  children: Map<string, Map<string, ScopeNode>> | null = null
+  entries: Map<string, Entry> | null = null
+  /** Groups of the policies bounded per this node's level, by policy index. */
+  groups: (Group | undefined)[] | null = null
+
+  constructor(
+    readonly parent: ScopeNode | null,
+    readonly level: string,
+    readonly id: string,
+  ) {}
+}
+
+class Entry {
+  prev: Entry | null = null
+  next: Entry | null = null
+  /** Links of policies 1..n as [prev1, next1, prev2, next2, ...]; null while only one policy exists. */
+  more: (Entry | null)[] | null = null
+
+  constructor(
+    readonly key: string,
+    public value: unknown,
+    public expiresAt: number,
+    /** The node holding the entry; null once removed (this is how stale heap items are recognised). */
+    public node: ScopeNode | null,
+  ) {}
+}
+
+const REPORT_NOTHING: StorageContext['onEvicted'] = () => undefined
+/** Expired entries reclaimed per write, so that writes stay O(log n) amortised. */
+const RECLAIM_PER_WRITE = 4
+
+/** Synchronous in-memory store; see the module comment for its layout and invariants. */
+export class MemoryStore implements SyncStorageOperations {
+  #root = new ScopeNode(null, '', '')
+  #count = 0
+  #policies: readonly BoundPolicy[] = []
+  #lruIndexes: number[] = []
+  #rootGroups: (Group | undefined)[] = []
+  #heap = new ExpiryHeap<Entry>()
+  #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
+  #reportRefs = false
+
+  /** Applies the cache's bounds and eviction listener; the store must be empty. */
+  configure(context: StorageContext): void {
+    this.#policies = context.bounds
+    this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
+    this.#rootGroups = context.bounds.map((p) => (p.per === undefined ? { head: null, tail: null, size: 0 } : undefined))
+    this.#onEvicted = context.onEvicted
+    this.#reportRefs = context.wantsEvictedRefs
+  }
+
+  get(ref: EntryRef): unknown {
+    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
+    if (entry === undefined) return MISS
+    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+      this.#remove(entry, 'expired')
+      return MISS
+    }
+    if (this.#lruIndexes.length !== 0) this.#touch(entry)
+    return entry.value
+  }
+
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): void {
+    const expiresAt = ttlMs === undefined ? 0 : Date.now() + ttlMs
+    const node = this.#findOrCreate(ref.scope)
+    const entries = (node.entries ??= new Map())
+    const existing = entries.get(ref.key)
+    if (existing !== undefined) {
+      existing.value = value
+      existing.expiresAt = expiresAt
+      if (expiresAt !== 0) this.#heap.push(expiresAt, existing)
+      if (this.#lruIndexes.length !== 0) this.#touch(existing)
+    } else {
+      const entry = new Entry(ref.key, value, expiresAt, node)
+      entries.set(ref.key, entry)
+      this.#count++
+      if (expiresAt !== 0) this.#heap.push(expiresAt, entry)
+      if (this.#policies.length !== 0) this.#admit(entry, node)
+    }
+    this.reclaimExpired(RECLAIM_PER_WRITE)
+  }
+
+  delete(ref: EntryRef): boolean {
+    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
+    if (entry === undefined) return false
+    const expired = entry.expiresAt !== 0 && entry.expiresAt <= Date.now()
+    this.#remove(entry, expired ? 'expired' : undefined)
+    return !expired
+  }
+
+  evictScope(path: ScopePath): number {
+    if (path.length === 0) return this.#clear()
+    const node = this.#find(path)
+    if (node === undefined) return 0
+    let removed = 0
+    const stack = [node]
+    while (stack.length !== 0) {
+      const current = stack.pop()!
+      if (current.entries !== null) {
+        for (const entry of current.entries.values()) {
+          this.#unlink(entry, current)
+          entry.node = null
+          removed++
+        }
+      }
+      if (current.children !== null) for (const byId of current.children.values()) stack.push(...byId.values())
+    }
+    this.#count -= removed
+    this.#detach(node)
+    return removed
+  }
+
+  size(): number {
+    this.reclaimExpired(Number.POSITIVE_INFINITY)
+    return this.#count
+  }
+
+  /** Removes up to `limit` expired entries, oldest expiry first, reporting each as `'expired'`. */
+  reclaimExpired(limit: number): void {
+    const heap = this.#heap
+    if (heap.length === 0) return
+    heap.popExpired(Date.now(), limit, isCurrent, (entry) => this.#remove(entry, 'expired'))
+    if (heap.length > 2 * this.#count + 1024) heap.compact(isCurrent)
+  }
+
+  #clear(): number {
+    const removed = this.#count
+    this.#root = new ScopeNode(null, '', '')
+    this.#rootGroups = this.#policies.map((p) => (p.per === undefined ? { head: null, tail: null, size: 0 } : undefined))
+    this.#heap.clear()
+    this.#count = 0
+    return removed
+  }
+
+  #find(path: ScopePath): ScopeNode | undefined {
+    let node: ScopeNode | undefined = this.#root
+    for (let i = 0; i < path.length; i++) {
+      const segment: ScopeSegment = path[i]!
+      node = node.children?.get(segment.level)?.get(segment.id)
+      if (node === undefined) return undefined
+    }
+    return node
+  }
+
+  #findOrCreate(path: ScopePath): ScopeNode {
+    let node = this.#root
+    for (let i = 0; i < path.length; i++) {
+      const { level, id } = path[i]!
+      const children = (node.children ??= new Map())
+      let byId = children.get(level)
+      if (byId === undefined) children.set(level, (byId = new Map()))
+      let child = byId.get(id)
+      if (child === undefined) byId.set(id, (child = new ScopeNode(node, level, id)))
+      node = child
+    }
+    return node
+  }
+
+  /** Removes a node from its parent, then every ancestor left empty, so idle tenants cost nothing. */
+  #detach(node: ScopeNode): void {
+    let current: ScopeNode = node
+    while (current.parent !== null) {
+      const parent: ScopeNode = current.parent
+      const byId = parent.children!.get(current.level)!
+      byId.delete(current.id)
+      if (byId.size === 0) parent.children!.delete(current.level)
+      if (parent.children!.size === 0) parent.children = null
+      if (parent.parent === null || parent.children !== null || (parent.entries !== null && parent.entries.size !== 0)) return
+      current = parent
+    }
+  }
+
+  #remove(entry: Entry, reason: 'expired' | 'lru' | 'maxItems' | undefined): void {
+    const node = entry.node!
+    const ref = reason !== undefined && this.#reportRefs ? { scope: pathOf(node), key: entry.key } : undefined
+    node.entries!.delete(entry.key)
+    this.#unlink(entry, node)
+    entry.node = null
+    this.#count--
+    if (node.entries!.size === 0 && node.children === null && node.parent !== null) this.#detach(node)
+    if (reason !== undefined) this.#onEvicted(reason, 1, ref)
+  }
+
+  #groupOf(node: ScopeNode, policy: number, create: boolean): Group | undefined {
+    const per = this.#policies[policy]!.per
+    if (per === undefined) return this.#rootGroups[policy]
+    for (let n: ScopeNode | null = node; n !== null; n = n.parent) {
+      if (n.level !== per) continue
+      const groups = (n.groups ??= [])
+      let group = groups[policy]
+      if (group === undefined && create) groups[policy] = group = { head: null, tail: null, size: 0 }
+      return group
+    }
+    return undefined
+  }
+
+  /** Links a new entry into every policy it falls under, then evicts until each bound holds. */
+  #admit(entry: Entry, node: ScopeNode): void {
+    const policies = this.#policies
+    if (policies.length > 1) entry.more = new Array<Entry | null>(2 * (policies.length - 1)).fill(null)
+    for (let i = 0; i < policies.length; i++) {
+      const group = this.#groupOf(node, i, true)
+      if (group === undefined) continue
+      append(group, entry, i)
+      const policy = policies[i]!
+      while (group.size > policy.maxItems) this.#remove(group.head!, policy.reason)
+    }
+  }
+
+  #unlink(entry: Entry, node: ScopeNode): void {
+    for (let i = 0; i < this.#policies.length; i++) {
+      const group = this.#groupOf(node, i, false)
+      if (group !== undefined) unlink(group, entry, i)
+    }
+  }
+
+  #touch(entry: Entry): void {
+    for (const i of this.#lruIndexes) {
+      const group = this.#groupOf(entry.node!, i, false)
+      if (group !== undefined && group.tail !== entry) {
+        unlink(group, entry, i)
+        append(group, entry, i)
+      }
+    }
+  }
+}
+
+function isCurrent(entry: Entry, time: number): boolean {
+  return entry.node !== null && entry.expiresAt === time
+}
+
+function pathOf(node: ScopeNode): ScopePath {
+  const path: ScopeSegment[] = []
+  for (let n: ScopeNode | null = node; n !== null && n.parent !== null; n = n.parent) path.push({ level: n.level, id: n.id })
+  return path.reverse()
+}
+
+function prevOf(entry: Entry, policy: number): Entry | null {
+  return policy === 0 ? entry.prev : entry.more![2 * policy - 2]!
+}
+
+function nextOf(entry: Entry, policy: number): Entry | null {
+  return policy === 0 ? entry.next : entry.more![2 * policy - 1]!
+}
+
+function setPrev(entry: Entry, policy: number, value: Entry | null): void {
+  if (policy === 0) entry.prev = value
+  else entry.more![2 * policy - 2] = value
+}
+
+function setNext(entry: Entry, policy: number, value: Entry | null): void {
+  if (policy === 0) entry.next = value
+  else entry.more![2 * policy - 1] = value
+}
+
+function append(group: Group, entry: Entry, policy: number): void {
+  setPrev(entry, policy, group.tail)
+  setNext(entry, policy, null)
+  if (group.tail === null) group.head = entry
+  else setNext(group.tail, policy, entry)
+  group.tail = entry
+  group.size++
+}
+
+function unlink(group: Group, entry: Entry, policy: number): void {
+  const prev = prevOf(entry, policy)
+  const next = nextOf(entry, policy)
+  if (prev === null) group.head = next
+  else setNext(prev, policy, next)
+  if (next === null) group.tail = prev
+  else setPrev(next, policy, prev)
+  setPrev(entry, policy, null)
+  setNext(entry, policy, null)
+  group.size--
+}
