@@ -213,8 +213,8 @@ wait_for() {
 }
 
 # (timeout: a half-started server must not hang a probe past the deadline)
-redis_ping() { [[ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
-cluster_ok() { timeout 5 redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+redis_ping() { [[ "$(timeout --foreground 5 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
+cluster_ok() { timeout --foreground 5 redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 REDIS_COMMON=(--bind 127.0.0.1 --save "" --appendonly no --daemonize no --logfile "")
@@ -258,7 +258,7 @@ exec 9>&-
 CLUSTER_NODES="$(printf '127.0.0.1:%s,' "${CLUSTER_PORTS[@]}")"
 CLUSTER_NODES="${CLUSTER_NODES%,}"
 # (redis-cli waits forever for the join if a node dies: bound it)
-timeout "$READY_TIMEOUT" redis-cli --cluster create ${CLUSTER_NODES//,/ } --cluster-replicas 0 --cluster-yes \
+timeout --foreground "$READY_TIMEOUT" redis-cli --cluster create ${CLUSTER_NODES//,/ } --cluster-replicas 0 --cluster-yes \
   >"$TMP/cluster-create.log" 2>&1 || fail "redis-cli --cluster create failed" "$TMP/cluster-create.log"
 for i in 0 1 2; do
   p=${CLUSTER_PORTS[$i]}
