@@ -45,3 +45,5 @@ export {
   StorageError,
 } from './errors.js'
 export type { CacheErrorCode } from './errors.js'
+export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
+export type { Serializer } from './serializers/index.js'
