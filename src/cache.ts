@@ -101,7 +101,7 @@ export class Cache<
         `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
       )
     }
-    this.#defaultTtlMs = options.defaultTtlSeconds === undefined ? undefined : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds')
+    this.#defaultTtlMs = options.defaultTtlSeconds === undefined ? undefined : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
     this.#sync = this.storage.sync
     this.storage.attach({
       bounds: this.#rules.bounds,

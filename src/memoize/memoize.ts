@@ -55,7 +55,7 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('cache.cache(options) expects an options object, e.g. { ttlSeconds: 60 }')
   }
-  const ttlMs = options.ttlSeconds === undefined ? host.defaultTtlMs : ttlToMs(options.ttlSeconds, 'ttlSeconds')
+  const ttlMs = options.ttlSeconds === undefined ? host.defaultTtlMs : ttlToMs(options.ttlSeconds, 'ttlSeconds', 'configuration')
   const level = host.scopes.level(options.scope ?? 'global')
   for (const name of ['key', 'scopeParams'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {

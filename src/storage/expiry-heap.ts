@@ -41,11 +41,16 @@ export class ExpiryHeap<T> {
     }
   }
 
-  /** Drops the items that are no longer current, in O(n). */
+  /** Drops the items that are no longer current, and duplicates of an item, in O(n log n). */
   compact(isCurrent: (item: T, time: number) => boolean): void {
     const pairs: [number, T][] = []
+    const kept = new Set<T>()
     for (let i = 0; i < this.#times.length; i++) {
-      if (isCurrent(this.#items[i]!, this.#times[i]!)) pairs.push([this.#times[i]!, this.#items[i]!])
+      const item = this.#items[i]!
+      if (!kept.has(item) && isCurrent(item, this.#times[i]!)) {
+        kept.add(item)
+        pairs.push([this.#times[i]!, item])
+      }
     }
     this.clear()
     pairs.sort((a, b) => a[0] - b[0]) // a sorted array is a valid heap

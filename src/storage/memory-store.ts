@@ -142,6 +142,11 @@ export class MemoryStore implements SyncStorageOperations {
     return this.#count
   }
 
+  /** Items in the expiry heap, stale ones included (diagnostics: stays O(entries)). */
+  get pendingExpiries(): number {
+    return this.#heap.length
+  }
+
   /** Removes up to `limit` expired entries, oldest expiry first, reporting each as `'expired'`. */
   reclaimExpired(limit: number): void {
     const heap = this.#heap

@@ -1,0 +1,55 @@
+import type { Collection } from 'mongodb'
+import type { BoundPolicy, ScopePath } from './contract.js'
+import type { EntryDocument } from './mongodb-document.js'
+import { groupFilter, groupKey } from './mongodb-document.js'
+
+/** Receives the ids a bound deleted: `deleted` of them are gone (all of them when the counts agree). */
+export type BoundEvictionReport = (reason: BoundPolicy['reason'], deleted: number, ids: readonly string[]) => void
+
+/**
+ * Rounds of count-then-evict per bound and write. A round ends early when its deletion removed every
+ * victim it chose; a short count means a concurrent writer (another process, or another call of this
+ * one) evicted the same victims, so the group is counted again.
+ */
+const MAX_ROUNDS = 4
+
+/**
+ * Enforces every bound the entry at `path` falls under, in the database, after a write: counts the
+ * group (the whole collection, or the subtree of the entry's `per` ancestor) and deletes the oldest
+ * documents by `accessedAt` (LRU) or `createdAt` (insertion order) until the group fits.
+ *
+ * What holds: with one writer, every bound holds when the write resolves. With concurrent writers
+ * (several processes, no multi-document transactions) each writer counts after its own insert, so the
+ * last one to count sees every insert before it; a group may exceed its bound by at most the number of
+ * writes in flight, and holds again once they have resolved. Victims chosen twice are deleted once
+ * and reported once (by whoever deleted them), so eviction stats stay exact across processes.
+ *
+ * The cache-wide group is counted with `estimatedDocumentCount` (collection metadata, O(1)); a scoped
+ * group with an indexed `countDocuments` on `scopes` (O(group)).
+ */
+export async function enforceBounds(
+  collection: Collection<EntryDocument>,
+  bounds: readonly BoundPolicy[],
+  path: ScopePath,
+  report: BoundEvictionReport,
+): Promise<void> {
+  for (const bound of bounds) {
+    const group = groupKey(bound, path)
+    if (group === undefined) continue
+    const filter = groupFilter(group)
+    const field = bound.order === 'lru' ? 'accessedAt' : 'createdAt'
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const size = group === null ? await collection.estimatedDocumentCount() : await collection.countDocuments(filter)
+      const excess = size - bound.maxItems
+      if (excess <= 0) break
+      const victims = await collection
+        .find(filter, { projection: { _id: 1 }, sort: { [field]: 1, _id: 1 }, limit: excess })
+        .toArray()
+      if (victims.length === 0) break
+      const ids = victims.map((doc) => doc._id)
+      const { deletedCount } = await collection.deleteMany({ _id: { $in: ids } })
+      if (deletedCount > 0) report(bound.reason, deletedCount, ids)
+      if (deletedCount === ids.length) break
+    }
+  }
+}

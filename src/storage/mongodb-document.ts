@@ -1,0 +1,105 @@
+import type { Binary, Filter } from 'mongodb'
+import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
+import { encodeScopePath, encodeSegment } from './key-encoding.js'
+
+/**
+ * The layout of one cache entry in MongoDB (one document per entry):
+ *
+ * ```js
+ * { _id: 'organization=o1/user=u1/|key',          // encodeEntryRef(ref): unique per ref
+ *   v: Binary(...),                                // serializer bytes
+ *   expiresAt: ISODate(...) | null,                // null: never expires
+ *   scopes: ['organization=o1/', 'organization=o1/user=u1/'],  // encoded ancestor-or-self paths
+ *   createdAt: 1732500000000123,                   // clock tick of first insertion (insertion order)
+ *   accessedAt: 1732500000000456 }                 // clock tick of last read or write (LRU order)
+ * ```
+ *
+ * `scopes` holds every non-root ancestor-or-self path of the entry's scope, so one indexed equality
+ * (`{ scopes: encodeScopePath(path) }`) selects a whole subtree, and the same value is the group key of
+ * a bound `per` a level (the group of `per: 'user'` is the entry's ancestor path ending at its user
+ * segment). Every value that reaches a filter is a string, a number or a Date computed here, never a
+ * caller's object, so no key or scope id can act as a query operator.
+ */
+export interface EntryDocument {
+  _id: string
+  v: Binary
+  expiresAt: Date | null
+  scopes: string[]
+  createdAt: number
+  accessedAt: number
+}
+
+/** The encoded ancestor-or-self paths of `path`, shortest first; `[]` for the global root. */
+export function scopeKeys(path: ScopePath): string[] {
+  const keys: string[] = []
+  let prefix = ''
+  for (const segment of path) {
+    prefix += encodeSegment(segment.level, segment.id)
+    keys.push(prefix)
+  }
+  return keys
+}
+
+/**
+ * The group an entry at `path` belongs to under `bound`: `null` for the cache-wide group, the encoded
+ * path of its `per` ancestor otherwise, or `undefined` when the entry is not under that level.
+ */
+export function groupKey(bound: BoundPolicy, path: ScopePath): string | null | undefined {
+  if (bound.per === undefined) return null
+  const index = path.findIndex((segment) => segment.level === bound.per)
+  return index === -1 ? undefined : encodeScopePath(path.slice(0, index + 1))
+}
+
+/** Filter of the documents of one bound group (see {@link groupKey}). */
+export function groupFilter(group: string | null): Filter<EntryDocument> {
+  return group === null ? {} : { scopes: group }
+}
+
+/** Filter of the documents still alive at `now`. */
+export function liveFilter(now: Date): Filter<EntryDocument> {
+  return { $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] }
+}
+
+/** Filter of the documents expired at `now` (documents without expiry never match). */
+export function expiredFilter(now: Date): Filter<EntryDocument> {
+  return { expiresAt: { $lte: now } }
+}
+
+/** Whether a stored expiry has passed at `now` (epoch ms). */
+export function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
+  return expiresAt instanceof Date && expiresAt.getTime() <= now
+}
+
+const UNESCAPE = /%([0-9A-F]{2})/g
+
+/**
+ * Inverse of `encodeEntryRef`, used to report evicted refs to rules that listen for them. Relies on
+ * the encoding's escaping: inside a path, `/`, `=` and `|` only ever appear unescaped as separators.
+ */
+export function decodeEntryRef(id: string): EntryRef {
+  const bar = id.indexOf('|')
+  const scope: ScopeSegment[] = []
+  for (const part of id.slice(0, bar).split('/')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    scope.push({ level: unescape(part.slice(0, eq)), id: unescape(part.slice(eq + 1)) })
+  }
+  return { scope, key: id.slice(bar + 1) }
+}
+
+function unescape(text: string): string {
+  return text.includes('%') ? text.replace(UNESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : text
+}
+
+let lastTick = 0
+
+/**
+ * A strictly increasing clock for `createdAt` / `accessedAt`: epoch milliseconds × 1000 plus a counter,
+ * so two operations of one process never tie, and operations of different processes order by wall
+ * clock (to the millisecond, ties broken by `_id`). Stays below 2^53 until the year 2255.
+ */
+export function nextTick(): number {
+  const now = Date.now() * 1000
+  lastTick = now > lastTick ? now : lastTick + 1
+  return lastTick
+}

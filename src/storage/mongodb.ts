@@ -1,0 +1,298 @@
+import { debuglog } from 'node:util'
+import type { Collection, Document, MongoClientOptions } from 'mongodb'
+import { Binary, BSON, MongoClient } from 'mongodb'
+import { ConfigurationError, SerializationError } from '../errors.js'
+import type { Serializer } from '../serializers/contract.js'
+import { MsgpackSerializer } from '../serializers/msgpack.js'
+import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import { MISS } from './contract.js'
+import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
+import type { BoundEvictionReport } from './mongodb-bounds.js'
+import { enforceBounds } from './mongodb-bounds.js'
+import type { EntryDocument } from './mongodb-document.js'
+import { decodeEntryRef, expiredFilter, isExpired, liveFilter, nextTick, scopeKeys } from './mongodb-document.js'
+import type { TtlSupport } from './mongodb-indexes.js'
+import { ensureIndexes } from './mongodb-indexes.js'
+
+/** Options of `new MongoDBStorage(...)`: give exactly one of `url`, `client` or `collection`. */
+export interface MongoDBStorageOptions {
+  /** Connection string, e.g. `'mongodb://127.0.0.1:27017'`; the storage creates and closes its client. */
+  readonly url?: string
+  /** A client you already have; the storage uses it and never closes it. */
+  readonly client?: MongoClient
+  /** A collection you already have; `dbName` and `collectionName` are then ignored. Never dropped or closed. */
+  readonly collection?: Collection<Document>
+  /** Database (with `url` or `client`). Default `'cacheado'`. */
+  readonly dbName?: string
+  /**
+   * Collection (with `url` or `client`). Default `'cache'`. The collection belongs to this cache: give
+   * each cache its own, since `clear()` empties it and bounds count every document in it.
+   */
+  readonly collectionName?: string
+  /** How values become bytes. Default: a new {@link MsgpackSerializer}. */
+  readonly serializer?: Serializer
+  /**
+   * Upper bound of one storage operation in milliseconds (server selection, connecting and the round
+   * trips of the operation together). An operation that takes longer rejects. Default 1000.
+   */
+  readonly operationTimeoutMs?: number
+  /**
+   * How often expired documents are deleted (and counted as `'expired'` evictions) when no rule asks
+   * for a sweep interval. Default 60 000. Expired entries are never returned either way.
+   */
+  readonly sweepIntervalMs?: number
+  /** Extra options for the client created from `url` (they override the timeouts derived above). */
+  readonly clientOptions?: MongoClientOptions
+}
+
+/** The largest document a MongoDB server stores (`maxBsonObjectSize`). */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+const DEFAULT_SWEEP_MS = 60_000
+const DEFAULT_TIMEOUT_MS = 1000
+
+const debug = debuglog('cacheado')
+let ttlRefusalNoted = false
+
+/** An operation did not finish within `operationTimeoutMs`; the cache wraps it in a `StorageError`. */
+export class MongoDBTimeoutError extends Error {
+  constructor(operation: string, timeoutMs: number) {
+    super(`mongodb ${operation} did not finish within ${timeoutMs} ms (operationTimeoutMs); is the server reachable?`)
+    this.name = 'MongoDBTimeoutError'
+  }
+}
+
+/**
+ * A storage in a MongoDB collection (MongoDB 6+ or a server speaking its wire protocol), shared by
+ * every process that uses the same collection.
+ *
+ * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one indexed `deleteMany`
+ *   on the `scopes` array, `clear()` empties this collection only.
+ * - Expiry is exact: reads filter on `expiresAt > now`, `size()` deletes then excludes expired documents,
+ *   one unref'd sweeper deletes expired documents and reports them, and a TTL index is created where the
+ *   server supports it (where it refuses, that is noted once under `NODE_DEBUG=cacheado`).
+ * - Bounds live in the database (`createdAt` / `accessedAt`, indexed per group), so they hold across
+ *   processes; see `enforceBounds` for what holds under concurrent writers.
+ * - Every operation rejects within `operationTimeoutMs` when the server is unreachable, and works again
+ *   once it is back (the driver reconnects).
+ */
+export class MongoDBStorage implements StorageProvider {
+  readonly storageType = 'mongodb'
+  readonly supportsBounds = true
+  /** How values become bytes. */
+  readonly serializer: Serializer
+  /** Per-operation timeout in milliseconds. */
+  readonly operationTimeoutMs: number
+  readonly #collection: Collection<EntryDocument>
+  /** The client this storage created and must close; undefined when the user supplied it. */
+  readonly #ownClient: MongoClient | undefined
+  readonly #sweepIntervalMs: number
+  #context: StorageContext | undefined
+  #bounds: readonly BoundPolicy[] = []
+  #touchOnRead = false
+  #indexes: Promise<void> | undefined
+  #ttl: TtlSupport | undefined
+  #sweeper: NodeJS.Timeout | undefined
+  #sweeping = false
+
+  constructor(options: MongoDBStorageOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError("new MongoDBStorage(options) expects { url: 'mongodb://...' }, { client } or { collection }")
+    }
+    const given = (['url', 'client', 'collection'] as const).filter((name) => options[name] !== undefined)
+    if (given.length !== 1) {
+      throw new ConfigurationError(
+        `MongoDBStorage needs exactly one of url, client or collection, got ${given.length ? given.join(' and ') : 'none'}`,
+      )
+    }
+    this.operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs ?? DEFAULT_TIMEOUT_MS)
+    this.#sweepIntervalMs = positive('sweepIntervalMs', options.sweepIntervalMs ?? DEFAULT_SWEEP_MS)
+    this.serializer = options.serializer ?? new MsgpackSerializer()
+    if (typeof this.serializer.serialize !== 'function' || typeof this.serializer.deserialize !== 'function') {
+      throw new ConfigurationError('the serializer option must implement Serializer (serialize and deserialize)')
+    }
+    const dbName = options.dbName ?? 'cacheado'
+    const collectionName = options.collectionName ?? 'cache'
+    if (options.collection !== undefined) {
+      this.#collection = options.collection as unknown as Collection<EntryDocument>
+    } else {
+      let client = options.client
+      if (client === undefined) {
+        if (typeof options.url !== 'string') throw new ConfigurationError('MongoDBStorage: url must be a connection string')
+        const t = this.operationTimeoutMs
+        client = new MongoClient(options.url, {
+          serverSelectionTimeoutMS: t,
+          connectTimeoutMS: t,
+          socketTimeoutMS: Math.max(t, 1000),
+          ...options.clientOptions,
+        })
+        this.#ownClient = client
+      }
+      this.#collection = client.db(dbName).collection<EntryDocument>(collectionName)
+    }
+  }
+
+  /** Whether the server accepted the TTL index (`'ttl-index'`); undefined until the first operation. */
+  get ttlIndex(): TtlSupport | undefined {
+    return this.#ttl
+  }
+
+  attach(context: StorageContext): void {
+    if (this.#context !== undefined) {
+      throw new ConfigurationError('this MongoDBStorage already belongs to a Cache; give each Cache its own storage')
+    }
+    this.#context = context
+    this.#bounds = context.bounds
+    this.#touchOnRead = context.bounds.some((bound) => bound.order === 'lru')
+    this.#sweeper = setInterval(() => this.#sweep(), context.sweepIntervalMs ?? this.#sweepIntervalMs)
+    this.#sweeper.unref()
+  }
+
+  get(ref: EntryRef): Promise<unknown> {
+    return this.#run('get', async (collection) => {
+      const filter = { _id: encodeEntryRef(ref), ...liveFilter(new Date()) }
+      const projection = { v: 1 }
+      const doc = this.#touchOnRead
+        ? await collection.findOneAndUpdate(filter, { $set: { accessedAt: nextTick() } }, { projection })
+        : await collection.findOne(filter, { projection })
+      return doc === null ? MISS : this.serializer.deserialize(doc.v.value())
+    })
+  }
+
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    // Everything that can refuse the value runs before the first byte is sent.
+    const id = encodeEntryRef(ref)
+    const tick = nextTick()
+    const fields = {
+      v: new Binary(this.serializer.serialize(value)),
+      expiresAt: ttlMs === undefined ? null : new Date(Date.now() + ttlMs),
+      scopes: scopeKeys(ref.scope),
+      accessedAt: tick,
+    }
+    const size = BSON.calculateObjectSize({ _id: id, ...fields, createdAt: tick })
+    if (size > MAX_DOCUMENT_BYTES) {
+      throw new SerializationError(
+        `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
+      )
+    }
+    return this.#run('set', async (collection) => {
+      await collection.updateOne({ _id: id }, { $set: fields, $setOnInsert: { createdAt: tick } }, { upsert: true })
+      if (this.#bounds.length !== 0) await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
+    })
+  }
+
+  delete(ref: EntryRef): Promise<boolean> {
+    return this.#run('delete', async (collection) => {
+      const doc = await collection.findOneAndDelete({ _id: encodeEntryRef(ref) }, { projection: { expiresAt: 1 } })
+      if (doc === null) return false
+      if (!isExpired(doc.expiresAt, Date.now())) return true
+      this.#report('expired', 1, [doc._id])
+      return false
+    })
+  }
+
+  evictScope(path: ScopePath): Promise<number> {
+    return this.#run('evictScope', async (collection) => {
+      // Expired documents of the subtree go first, counted as expired rather than as scope evictions.
+      const scope = path.length === 0 ? {} : { scopes: encodeScopePath(path) }
+      await this.#reclaimExpired(collection, scope)
+      const { deletedCount } = await collection.deleteMany(scope)
+      return deletedCount
+    })
+  }
+
+  size(): Promise<number> {
+    return this.#run('size', async (collection) => {
+      await this.#reclaimExpired(collection, {})
+      return collection.countDocuments(liveFilter(new Date()))
+    })
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
+    if (this.#ownClient !== undefined) await this.#ownClient.close()
+  }
+
+  /** Runs one operation after the indexes exist, rejecting after `operationTimeoutMs` at the latest. */
+  async #run<T>(operation: string, work: (collection: Collection<EntryDocument>) => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new MongoDBTimeoutError(operation, this.operationTimeoutMs)), this.operationTimeoutMs)
+    })
+    const collection = this.#collection
+    try {
+      // Promise.race subscribes to both, so a late rejection of `work` is handled, never unhandled.
+      return await Promise.race([this.#ensureIndexes().then(() => work(collection)), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Creates the indexes once per storage; a failure is forgotten so that the next operation retries. */
+  #ensureIndexes(): Promise<void> {
+    this.#indexes ??= ensureIndexes(this.#collection, this.#bounds).then(
+      (support) => {
+        this.#ttl = support
+        if (support === 'refused' && !ttlRefusalNoted) {
+          ttlRefusalNoted = true
+          debug(
+            'the MongoDB server refused the TTL index on expiresAt; expired entries are filtered at read and deleted by the sweeper',
+          )
+        }
+      },
+      (error: unknown) => {
+        this.#indexes = undefined
+        throw error
+      },
+    )
+    return this.#indexes
+  }
+
+  /** Deletes the expired documents matching `scope` and reports them as `'expired'`. */
+  async #reclaimExpired(collection: Collection<EntryDocument>, scope: object): Promise<void> {
+    const filter = { ...scope, ...expiredFilter(new Date()) }
+    if (this.#context?.wantsEvictedRefs) {
+      const ids = (await collection.find(filter, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id)
+      if (ids.length === 0) return
+      const { deletedCount } = await collection.deleteMany({ _id: { $in: ids }, ...expiredFilter(new Date()) })
+      this.#report('expired', deletedCount, ids)
+    } else {
+      const { deletedCount } = await collection.deleteMany(filter)
+      this.#report('expired', deletedCount, [])
+    }
+  }
+
+  /** One sweep at a time; a failed sweep (server down) is skipped and retried at the next tick. */
+  #sweep(): void {
+    if (this.#sweeping) return
+    this.#sweeping = true
+    this.#run('sweep', (collection) => this.#reclaimExpired(collection, {}))
+      .catch((error: unknown) => debug('mongodb sweep failed: %s', error instanceof Error ? error.message : String(error)))
+      .finally(() => {
+        this.#sweeping = false
+      })
+  }
+
+  readonly #reportBound: BoundEvictionReport = (reason, deleted, ids) => this.#report(reason, deleted, ids)
+
+  /**
+   * Reports `count` automatic evictions. Refs are given one by one when a rule listens and `ids` are
+   * exactly the deleted documents; otherwise (or when a concurrent writer took some) as one count.
+   */
+  #report(reason: 'expired' | 'lru' | 'maxItems', count: number, ids: readonly string[]): void {
+    const context = this.#context
+    if (context === undefined || count === 0) return
+    if (context.wantsEvictedRefs && ids.length === count) {
+      for (const id of ids) context.onEvicted(reason, 1, decodeEntryRef(id))
+    } else {
+      context.onEvicted(reason, count)
+    }
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(`MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`)
+  }
+  return value
+}
