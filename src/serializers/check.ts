@@ -37,3 +37,9 @@ function walk(value: unknown, where: string, seen: Set<object>): void {
   }
   seen.delete(value)
 }
+
+/** Sets an own enumerable property, even for the key `__proto__` (plain assignment would set the prototype). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
+}

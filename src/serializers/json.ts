@@ -1,5 +1,5 @@
 import { SerializationError } from '../errors.js'
-import { checkStorable } from './check.js'
+import { checkStorable, setOwn } from './check.js'
 import type { Serializer } from './contract.js'
 
 /**
@@ -52,7 +52,7 @@ function encode(value: unknown): unknown {
     return { $t: Buffer.isBuffer(value) ? 'Buffer' : 'Bytes', v: base64 }
   }
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(value)) out[key] = encode((value as Record<string, unknown>)[key])
+  for (const key of Object.keys(value)) setOwn(out, key, encode((value as Record<string, unknown>)[key]))
   return Object.prototype.hasOwnProperty.call(value, '$t') ? { $t: 'Object', v: out } : out
 }
 
@@ -62,7 +62,7 @@ function decode(tree: unknown): unknown {
   const record = tree as Record<string, unknown>
   if (typeof record.$t === 'string') return decodeTagged(record as Tagged)
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(record)) out[key] = decode(record[key])
+  for (const key of Object.keys(record)) setOwn(out, key, decode(record[key]))
   return out
 }
 
@@ -86,7 +86,7 @@ function decodeTagged({ $t, v }: Tagged): unknown {
       return Buffer.from(v as string, 'base64')
     case 'Object': {
       const out: Record<string, unknown> = {}
-      for (const [key, item] of Object.entries(v as Record<string, unknown>)) out[key] = decode(item)
+      for (const [key, item] of Object.entries(v as Record<string, unknown>)) setOwn(out, key, decode(item))
       return out
     }
     default:

@@ -1,37 +1,57 @@
 import { addExtension, Packr } from 'msgpackr'
 import { SerializationError } from '../errors.js'
-import { checkStorable } from './check.js'
+import { checkStorable, setOwn } from './check.js'
 import type { Serializer } from './contract.js'
 
-/** msgpack extension type for `Map` (msgpackr's own maps decode as plain objects). */
+/**
+ * Stand-ins for what msgpack cannot say by itself. msgpackr writes a `Map` as a msgpack map, which reads
+ * back as a plain object, and `-0` as the integer 0; before packing, such values are swapped for these
+ * classes, which have extensions of their own. The swap copies only the containers on the way to a
+ * swapped value; everything else is packed as it is.
+ */
+class PackedMap {
+  constructor(readonly entries: [unknown, unknown][]) {}
+}
+class NegativeZero {}
+
 const MAP_EXTENSION = 0x4d
-let mapExtensionAdded = false
+const NEGATIVE_ZERO_EXTENSION = 0x5a
+let extensionsAdded = false
+
+function addExtensions(): void {
+  if (extensionsAdded) return
+  addExtension({
+    Class: PackedMap,
+    type: MAP_EXTENSION,
+    write: (map: PackedMap) => map.entries,
+    read: (entries: [unknown, unknown][]) => new Map(entries),
+  })
+  addExtension({
+    Class: NegativeZero,
+    type: NEGATIVE_ZERO_EXTENSION,
+    pack: () => Buffer.alloc(0),
+    unpack: () => -0,
+  })
+  extensionsAdded = true
+}
 
 /**
  * The default serializer for shared backends: MessagePack through msgpackr, with Date, Set, BigInt,
- * typed arrays and Buffers native, and `Map` as an extension. Compact and fast.
+ * typed arrays and Buffers native, and `Map` and `-0` as extensions. Compact and fast.
  */
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack'
   readonly #packr: Packr
 
   constructor() {
-    if (!mapExtensionAdded) {
-      addExtension({
-        Class: Map,
-        type: MAP_EXTENSION,
-        write: (map: Map<unknown, unknown>) => [...map],
-        read: (entries: [unknown, unknown][]) => new Map(entries),
-      })
-      mapExtensionAdded = true
-    }
+    addExtensions()
     this.#packr = new Packr({ moreTypes: true, useRecords: false })
   }
 
   serialize(value: unknown): Uint8Array {
     checkStorable(value)
     try {
-      return this.#packr.pack(value)
+      return this.#packr.pack(swap(value))
     } catch (error) {
       throw new SerializationError(`cannot serialize the value with msgpack: ${(error as Error).message}`, { cause: error })
     }
@@ -44,4 +64,29 @@ export class MsgpackSerializer implements Serializer {
       throw new SerializationError(`stored bytes are not valid msgpack: ${(error as Error).message}`, { cause: error })
     }
   }
+}
+
+/** Returns `value` with Maps and -0 swapped for their stand-ins; unchanged parts keep their identity. */
+function swap(value: unknown): unknown {
+  if (typeof value === 'number') return Object.is(value, -0) ? new NegativeZero() : value
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Date) return value
+  if (value instanceof Map) return new PackedMap([...value].map(([k, v]) => [swap(k), swap(v)]))
+  if (value instanceof Set) {
+    const items = [...value]
+    const swapped = items.map(swap)
+    return swapped.some((item, i) => item !== items[i]) ? new Set(swapped) : value
+  }
+  if (Array.isArray(value)) {
+    const swapped = value.map(swap)
+    return swapped.some((item, i) => item !== value[i]) ? swapped : value
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value
+  let copy: Record<string, unknown> | undefined
+  const record = value as Record<string, unknown>
+  for (const key of Object.keys(record)) {
+    const item = record[key]
+    const swapped = swap(item)
+    if (swapped !== item) setOwn((copy ??= { ...record }), key, swapped)
+  }
+  return copy ?? value
 }
