@@ -1,6 +1,16 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url))
+
 export default defineConfig({
+  // Examples import 'cacheado' as users do; here that is the source, not the build.
+  resolve: {
+    alias: [
+      { find: /^cacheado$/, replacement: src('index.ts') },
+      { find: /^cacheado\/(redis|mongodb)$/, replacement: src('$1.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,

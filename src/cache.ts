@@ -1,5 +1,11 @@
 import type { CacheError } from './errors.js'
-import { CacheClosedError, ConfigurationError, InvalidArgumentError, StorageError, CacheError as BaseError } from './errors.js'
+import {
+  CacheClosedError,
+  ConfigurationError,
+  InvalidArgumentError,
+  StorageError,
+  CacheError as BaseError,
+} from './errors.js'
 import { CacheEventEmitter } from './events.js'
 import { directKey } from './keys/entry-key.js'
 import type { MemoHost } from './memoize/host.js'
@@ -28,7 +34,10 @@ import { InMemory } from './storage/memory.js'
 import { ttlToMs } from './ttl.js'
 
 /** Options of `new Cache(options)`; every one is optional. */
-export interface CacheOptions<SC extends ScopeConfig<readonly ScopeLevelShape[]>, St extends StorageProvider> {
+export interface CacheOptions<
+  SC extends ScopeConfig<readonly ScopeLevelShape[]>,
+  St extends StorageProvider,
+> {
   /** The scope hierarchy. Default: organization (`orgId`) > user (`userId`) > session (`sessionId`). */
   readonly scopes?: SC
   /** Where entries live. Default: a new `InMemory()`. A storage belongs to one cache. */
@@ -86,13 +95,22 @@ export class Cache<
     }
     const scopes = options.scopes ?? (defaultScopeConfig() as unknown as SC)
     if (!(scopes instanceof ScopeConfig)) {
-      throw new ConfigurationError('the scopes option must be a ScopeConfig, e.g. new ScopeConfig([new ScopeLevel(...)])')
+      throw new ConfigurationError(
+        'the scopes option must be a ScopeConfig, e.g. new ScopeConfig([new ScopeLevel(...)])',
+      )
     }
     this.scopes = scopes
     this.storage = options.storage ?? (new InMemory() as unknown as St)
     const storage: Partial<StorageProvider> | null = this.storage
-    if (storage === null || typeof storage !== 'object' || typeof storage.get !== 'function' || typeof storage.attach !== 'function') {
-      throw new ConfigurationError('the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)')
+    if (
+      storage === null ||
+      typeof storage !== 'object' ||
+      typeof storage.get !== 'function' ||
+      typeof storage.attach !== 'function'
+    ) {
+      throw new ConfigurationError(
+        'the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)',
+      )
     }
     const levels = scopes.names.filter((n) => n !== 'global')
     this.#rules = new RuleEngine(options.rules ?? [], (name) => name !== 'global' && scopes.has(name), levels)
@@ -101,7 +119,10 @@ export class Cache<
         `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
       )
     }
-    this.#defaultTtlMs = options.defaultTtlSeconds === undefined ? undefined : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
+    this.#defaultTtlMs =
+      options.defaultTtlSeconds === undefined
+        ? undefined
+        : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
     this.#sync = this.storage.sync
     this.storage.attach({
       bounds: this.#rules.bounds,
@@ -130,7 +151,9 @@ export class Cache<
   /** Removes one entry; resolves whether there was a live one. */
   async evict(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
     const ref = this.#ref('evict', key, options, READ_OPTIONS)
-    const removed = this.#sync ? this.#guard('evict', () => this.#sync!.delete(ref)) : await this.#call('evict', () => this.storage.delete(ref))
+    const removed = this.#sync
+      ? this.#guard('evict', () => this.#sync!.delete(ref))
+      : await this.#call('evict', () => this.storage.delete(ref))
     return this.#afterDelete(ref, removed)
   }
 
@@ -154,12 +177,18 @@ export class Cache<
   /** Counters since creation, and the storage's live entry count. */
   async stats(): Promise<CacheStats> {
     this.#checkOpen('stats')
-    const totalKeys = this.#sync ? this.#guard('stats', () => this.#sync!.size()) : await this.#call('stats', () => this.storage.size())
+    const totalKeys = this.#sync
+      ? this.#guard('stats', () => this.#sync!.size())
+      : await this.#call('stats', () => this.storage.size())
     return this.#stats.snapshot(this.storage.storageType, totalKeys)
   }
 
   /** Synchronous {@link Cache.get}; needs a synchronous storage such as `InMemory`. */
-  getSync<V = unknown>(this: Cache<SC, SyncStorageProvider>, key: string, options?: ScopeOptions<SC>): V | undefined {
+  getSync<V = unknown>(
+    this: Cache<SC, SyncStorageProvider>,
+    key: string,
+    options?: ScopeOptions<SC>,
+  ): V | undefined {
     const ref = this.#ref('getSync', key, options, READ_OPTIONS)
     this.#requireSync('getSync')
     const value = this.#readSync(ref, false)
@@ -184,7 +213,11 @@ export class Cache<
   }
 
   /** Synchronous {@link Cache.evictByScope}. */
-  evictByScopeSync<N extends ScopeName<SC>>(this: Cache<SC, SyncStorageProvider>, scope: N, params?: ScopeParams<SC, N>): number {
+  evictByScopeSync<N extends ScopeName<SC>>(
+    this: Cache<SC, SyncStorageProvider>,
+    scope: N,
+    params?: ScopeParams<SC, N>,
+  ): number {
     const path = this.#scopePath('evictByScopeSync', scope, params)
     const sync = this.#requireSync('evictByScopeSync')
     return this.#afterScopeEviction(
@@ -202,7 +235,10 @@ export class Cache<
   statsSync(this: Cache<SC, SyncStorageProvider>): CacheStats {
     this.#checkOpen('statsSync')
     const sync = this.#requireSync('statsSync')
-    return this.#stats.snapshot(this.storage.storageType, this.#guard('stats', () => sync.size()))
+    return this.#stats.snapshot(
+      this.storage.storageType,
+      this.#guard('stats', () => sync.size()),
+    )
   }
 
   /**
@@ -215,7 +251,10 @@ export class Cache<
     options?: MemoizeOptions<ScopeName<SC>, Args>,
   ): Memoizer<St extends SyncStorageProvider ? true : false, Args> {
     this.#checkOpen('cache')
-    return createMemoizer(this.#host, options as MemoizeOptions) as Memoizer<St extends SyncStorageProvider ? true : false, Args>
+    return createMemoizer(this.#host, options as MemoizeOptions) as Memoizer<
+      St extends SyncStorageProvider ? true : false,
+      Args
+    >
   }
 
   /** Releases the storage's timers and connections; later operations reject with `CacheClosedError`. */
@@ -241,16 +280,24 @@ export class Cache<
   #ref(operation: string, key: string, options: object | undefined, allowed: ReadonlySet<string>): EntryRef {
     this.#checkOpen(operation)
     if (typeof key !== 'string') {
-      throw new InvalidArgumentError(`cache.${operation}(key): key must be a string, got ${key === null ? 'null' : typeof key}`)
+      throw new InvalidArgumentError(
+        `cache.${operation}(key): key must be a string, got ${key === null ? 'null' : typeof key}`,
+      )
     }
-    return { scope: this.scopes.resolveOptions(options as Record<string, unknown> | undefined, allowed), key: directKey(key) }
+    return {
+      scope: this.scopes.resolveOptions(options as Record<string, unknown> | undefined, allowed),
+      key: directKey(key),
+    }
   }
 
   #scopePath(operation: string, scope: string, params: unknown): ScopePath {
     this.#checkOpen(operation)
-    if (typeof scope !== 'string') throw new InvalidArgumentError(`cache.${operation}(scope): scope must be a scope name`)
+    if (typeof scope !== 'string')
+      throw new InvalidArgumentError(`cache.${operation}(scope): scope must be a scope name`)
     if (params !== undefined && (params === null || typeof params !== 'object')) {
-      throw new InvalidArgumentError(`cache.${operation}(scope, params): params must be an object such as { orgId: 'o1' }`)
+      throw new InvalidArgumentError(
+        `cache.${operation}(scope, params): params must be an object such as { orgId: 'o1' }`,
+      )
     }
     return this.scopes.resolveOptions({ ...(params as object | undefined), scope }, READ_OPTIONS)
   }
@@ -329,7 +376,8 @@ export class Cache<
   #afterScopeEviction(path: ScopePath, removed: number): number {
     this.#stats.evictions.scope += removed
     this.#flights.invalidate(encodeScopePath(path))
-    if (this.#rules.listensToEvictions) this.#rules.evicted({ ref: undefined, reason: 'scope', count: removed, scope: path })
+    if (this.#rules.listensToEvictions)
+      this.#rules.evicted({ ref: undefined, reason: 'scope', count: removed, scope: path })
     if (path.length === 0) this.#rules.cleared()
     return removed
   }

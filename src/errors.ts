@@ -70,6 +70,9 @@ export class StorageError extends CacheError {
 /** An operation was called after `cache.close()`. */
 export class CacheClosedError extends CacheError {
   constructor(operation: string) {
-    super('ERR_CACHEADO_CLOSED', `cache.${operation}() was called after cache.close(); create a new Cache instead`)
+    super(
+      'ERR_CACHEADO_CLOSED',
+      `cache.${operation}() was called after cache.close(); create a new Cache instead`,
+    )
   }
 }

@@ -5,7 +5,11 @@ import { ConfigurationError, InvalidArgumentError } from './errors.js'
  * `source` picks the error type: a bad TTL in configuration (cache or memoizer options) is a
  * `ConfigurationError`, in an operation's options an `InvalidArgumentError`.
  */
-export function ttlToMs(ttlSeconds: unknown, name = 'ttlSeconds', source: 'configuration' | 'argument' = 'argument'): number {
+export function ttlToMs(
+  ttlSeconds: unknown,
+  name = 'ttlSeconds',
+  source: 'configuration' | 'argument' = 'argument',
+): number {
   if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
     const got = typeof ttlSeconds === 'number' ? String(ttlSeconds) : typeof ttlSeconds
     const message = `${name} must be a positive finite number of seconds (or left out for no expiry), got ${got}`

@@ -19,8 +19,14 @@ import {
 describe('Cache with zero configuration', () => {
   it('works in memory with the default scopes', async () => {
     const cache = new Cache()
-    await cache.set('settings', { theme: 'dark' }, { ttlSeconds: 3600, scope: 'user', orgId: 'o1', userId: 'u1' })
-    expect(await cache.get('settings', { scope: 'user', orgId: 'o1', userId: 'u1' })).toEqual({ theme: 'dark' })
+    await cache.set(
+      'settings',
+      { theme: 'dark' },
+      { ttlSeconds: 3600, scope: 'user', orgId: 'o1', userId: 'u1' },
+    )
+    expect(await cache.get('settings', { scope: 'user', orgId: 'o1', userId: 'u1' })).toEqual({
+      theme: 'dark',
+    })
     expect(await cache.evict('settings', { scope: 'user', orgId: 'o1', userId: 'u1' })).toBe(true)
     expect(await cache.stats()).toEqual({
       hits: 1,
@@ -62,13 +68,28 @@ describe('bad input gets a clear, typed error and changes nothing', () => {
   const cache = new Cache()
 
   it.each([
-    ['key', () => cache.set(5 as never, 1), InvalidArgumentError, 'cache.set(key): key must be a string, got number'],
-    ['ttl 0', () => cache.set('k', 1, { ttlSeconds: 0 }), InvalidArgumentError, 'ttlSeconds must be a positive finite number'],
+    [
+      'key',
+      () => cache.set(5 as never, 1),
+      InvalidArgumentError,
+      'cache.set(key): key must be a string, got number',
+    ],
+    [
+      'ttl 0',
+      () => cache.set('k', 1, { ttlSeconds: 0 }),
+      InvalidArgumentError,
+      'ttlSeconds must be a positive finite number',
+    ],
     ['ttl -1', () => cache.set('k', 1, { ttlSeconds: -1 }), InvalidArgumentError, 'got -1'],
     ['ttl Infinity', () => cache.set('k', 1, { ttlSeconds: Infinity }), InvalidArgumentError, 'got Infinity'],
     ['ttl string', () => cache.set('k', 1, { ttlSeconds: '5' as never }), InvalidArgumentError, 'got string'],
     ['scope type', () => cache.evictByScope(5 as never), InvalidArgumentError, 'scope must be a scope name'],
-    ['params', () => cache.evictByScope('organization', 'o' as never), InvalidArgumentError, 'params must be an object'],
+    [
+      'params',
+      () => cache.evictByScope('organization', 'o' as never),
+      InvalidArgumentError,
+      'params must be an object',
+    ],
   ])('%s', async (_name, run, type, message) => {
     const before = await cache.stats()
     const result = run()
@@ -91,7 +112,10 @@ describe('configuration errors', () => {
     [() => new Cache({ storage: {} as never }), /must implement StorageProvider/],
     [() => new Cache({ rules: 'x' as never }), /rules must be an array/],
     [() => new Cache({ rules: [null as never] }), /rules\[0\] is not a rule object/],
-    [() => new Cache({ rules: [new LRUEvict({ maxItems: 5, per: 'team' })] }), /per: "team" is not a scope level of this cache \(levels: organization, user, session\)/],
+    [
+      () => new Cache({ rules: [new LRUEvict({ maxItems: 5, per: 'team' })] }),
+      /per: "team" is not a scope level of this cache \(levels: organization, user, session\)/,
+    ],
     [() => new Cache({ defaultTtlSeconds: -5 }), /defaultTtlSeconds must be a positive/],
     [() => new LRUEvict({ maxItems: 0 }), /LRUEvict: maxItems must be a positive integer, got 0/],
     [() => new MaxItemsEvict({ maxItems: 1.5 }), /MaxItemsEvict: maxItems must be a positive integer/],
@@ -104,9 +128,9 @@ describe('configuration errors', () => {
   })
 
   it('refuses bounds on a storage that cannot enforce them', () => {
-    expect(() => new Cache({ storage: new AsyncOnlyStorage(), rules: [new LRUEvict({ maxItems: 1 })] })).toThrow(
-      /the async-map storage does not enforce bounds/,
-    )
+    expect(
+      () => new Cache({ storage: new AsyncOnlyStorage(), rules: [new LRUEvict({ maxItems: 1 })] }),
+    ).toThrow(/the async-map storage does not enforce bounds/)
   })
 })
 
@@ -115,7 +139,9 @@ describe('close()', () => {
     const cache = new Cache()
     await cache.close()
     await expect(cache.set('k', 1)).rejects.toBeInstanceOf(CacheClosedError)
-    await expect(cache.evictByScope('global')).rejects.toThrow('cache.evictByScope() was called after cache.close()')
+    await expect(cache.evictByScope('global')).rejects.toThrow(
+      'cache.evictByScope() was called after cache.close()',
+    )
     await expect(cache.stats()).rejects.toBeInstanceOf(CacheClosedError)
     expect(() => cache.getSync('k')).toThrow(CacheClosedError)
     expect(() => cache.cache()).toThrow(CacheClosedError)
@@ -162,7 +188,11 @@ class AsyncOnlyStorage implements StorageProvider {
     let n = 0
     for (const id of [...this.#map.keys()]) {
       const ref = JSON.parse(id) as EntryRef
-      if (path.every((s, i) => ref.scope[i]?.level === s.level && ref.scope[i]?.id === s.id) && this.#map.delete(id)) n++
+      if (
+        path.every((s, i) => ref.scope[i]?.level === s.level && ref.scope[i]?.id === s.id) &&
+        this.#map.delete(id)
+      )
+        n++
     }
     return n
   }
@@ -183,11 +213,17 @@ describe('a custom async storage', () => {
     expect(await cache.evictByScope('organization', { orgId: 'o' })).toBe(1)
     expect((await cache.stats()).storageType).toBe('async-map')
     const syncCache = cache as unknown as Cache<ScopeConfig, InMemory>
-    expect(() => syncCache.getSync('k')).toThrow('getSync() needs a synchronous storage such as InMemory; the async-map storage is async: use await cache.get()')
+    expect(() => syncCache.getSync('k')).toThrow(
+      'getSync() needs a synchronous storage such as InMemory; the async-map storage is async: use await cache.get()',
+    )
     storage.failNext = true
     const error = await cache.get('k').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
-    expect(error).toMatchObject({ storageType: 'async-map', operation: 'get', message: 'async-map storage failed during get: timeout' })
+    expect(error).toMatchObject({
+      storageType: 'async-map',
+      operation: 'get',
+      message: 'async-map storage failed during get: timeout',
+    })
     expect((error as StorageError).cause).toBeInstanceOf(Error)
   })
 })
@@ -218,7 +254,13 @@ describe('custom rules', () => {
     expect(await cache.get('draft:2')).toBe('b')
     await cache.evict('draft:2')
     await cache.clear()
-    expect(log).toEqual(['set draft:1 1000', 'set draft:2 undefined', 'get draft:1 false', 'get draft:2 true', 'clear'])
+    expect(log).toEqual([
+      'set draft:1 1000',
+      'set draft:2 undefined',
+      'get draft:1 false',
+      'get draft:2 true',
+      'clear',
+    ])
     expect(evicted.map((e) => [e.reason, e.count, e.ref?.key])).toEqual([
       ['rule', 1, 'draft:1'],
       ['explicit', 1, 'draft:2'],
@@ -229,7 +271,9 @@ describe('custom rules', () => {
 
   it('an invalid effect is a clear error', () => {
     const cache = new Cache({ rules: [{ name: 'bad', onSet: () => [{ type: 'drop' } as never] }] })
-    expect(() => cache.setSync('k', 1)).toThrow("rule bad returned an invalid effect; use { type: 'evict', ref }")
+    expect(() => cache.setSync('k', 1)).toThrow(
+      "rule bad returned an invalid effect; use { type: 'evict', ref }",
+    )
     const cache2 = new Cache({ rules: [{ name: 'bad2', onSet: () => 5 as never }] })
     expect(() => cache2.setSync('k', 1)).toThrow('rule bad2 returned number from a hook')
   })
@@ -238,7 +282,12 @@ describe('custom rules', () => {
     const storage = new AsyncOnlyStorage()
     const cache = new Cache({
       storage,
-      rules: [{ name: 'noTemp', onSet: ({ ref }) => (ref.key.startsWith('tmp') ? [{ type: 'evict', ref }] : undefined) }],
+      rules: [
+        {
+          name: 'noTemp',
+          onSet: ({ ref }) => (ref.key.startsWith('tmp') ? [{ type: 'evict', ref }] : undefined),
+        },
+      ],
     })
     await cache.set('tmp1', 1)
     await cache.set('keep', 1)
@@ -269,20 +318,26 @@ describe('events', () => {
     cache.off('error', listener)
     storage.failNext = true
     await cache.evictByScope('global')
-    expect(await cache.cache()(async function evt2() {
-      return 2
-    })()).toBe(2)
+    expect(
+      await cache.cache()(async function evt2() {
+        return 2
+      })(),
+    ).toBe(2)
     expect(calls).toBe(1)
   })
 })
 
 describe('typed scopes', () => {
   it('a typed ScopeConfig types the options (checked by tsc, run here)', async () => {
-    const scopes = new ScopeConfig([new ScopeLevel('tenant', 'tenantId', [new ScopeLevel('project', 'projectId')])])
+    const scopes = new ScopeConfig([
+      new ScopeLevel('tenant', 'tenantId', [new ScopeLevel('project', 'projectId')]),
+    ])
     const cache = new Cache({ scopes })
     await cache.set('k', 1, { scope: 'project', tenantId: 't', projectId: 'p' })
     // @ts-expect-error projectId is required for the project scope
-    await expect(cache.get('k', { scope: 'project', tenantId: 't' })).rejects.toThrow('needs the parameter "projectId"')
+    await expect(cache.get('k', { scope: 'project', tenantId: 't' })).rejects.toThrow(
+      'needs the parameter "projectId"',
+    )
     // @ts-expect-error 'user' is not a scope of this configuration
     await expect(cache.evictByScope('user', { userId: 'u' })).rejects.toThrow('unknown scope "user"')
     expect(await cache.evictByScope('tenant', { tenantId: 't' })).toBe(1)

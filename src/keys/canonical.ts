@@ -54,10 +54,14 @@ function encodeObject(value: object, where: string, stack: object[]): string {
       const time = value.getTime()
       return `D${Number.isNaN(time) ? 'NaN' : time}`
     }
-    if (value instanceof Uint8Array) return `B${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}`
+    if (value instanceof Uint8Array)
+      return `B${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}`
     if (value instanceof URL) return `U${JSON.stringify(value.href)}`
     if (value instanceof Map) {
-      const entries = [...value].map(([k, v], i) => `${encode(k, `${where}<key ${i}>`, stack)}:${encode(v, `${where}<value ${i}>`, stack)}`)
+      const entries = [...value].map(
+        ([k, v], i) =>
+          `${encode(k, `${where}<key ${i}>`, stack)}:${encode(v, `${where}<value ${i}>`, stack)}`,
+      )
       return `M{${entries.sort().join(',')}}`
     }
     if (value instanceof Set) {

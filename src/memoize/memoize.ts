@@ -30,11 +30,8 @@ export interface MemoizeOptions<Scope extends string = string, Args extends unkn
 }
 
 /** The result type of a memoized function: sync stays sync over a sync storage, else a Promise. */
-export type MemoizedResult<R, Sync extends boolean> = R extends PromiseLike<unknown>
-  ? Promise<Awaited<R>>
-  : Sync extends true
-    ? R
-    : Promise<R>
+export type MemoizedResult<R, Sync extends boolean> =
+  R extends PromiseLike<unknown> ? Promise<Awaited<R>> : Sync extends true ? R : Promise<R>
 
 /**
  * Returned by `cache.cache(options)`: call it with a function to get the memoized function, or use it as
@@ -55,21 +52,31 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('cache.cache(options) expects an options object, e.g. { ttlSeconds: 60 }')
   }
-  const ttlMs = options.ttlSeconds === undefined ? host.defaultTtlMs : ttlToMs(options.ttlSeconds, 'ttlSeconds', 'configuration')
+  const ttlMs =
+    options.ttlSeconds === undefined
+      ? host.defaultTtlMs
+      : ttlToMs(options.ttlSeconds, 'ttlSeconds', 'configuration')
   const level = host.scopes.level(options.scope ?? 'global')
   for (const name of ['key', 'scopeParams'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new ConfigurationError(`the ${name} option must be a function of the memoized function's arguments`)
+      throw new ConfigurationError(
+        `the ${name} option must be a function of the memoized function's arguments`,
+      )
     }
   }
-  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) {
+  if (
+    options.namespace !== undefined &&
+    (typeof options.namespace !== 'string' || options.namespace === '')
+  ) {
     throw new ConfigurationError('namespace must be a non-empty string')
   }
 
   const memoizer = (fn: unknown, context?: unknown): unknown => {
     host.checkOpen('cache')
     if (typeof fn !== 'function') {
-      throw new ConfigurationError(`cache.cache(...) wraps a function, got ${fn === null ? 'null' : typeof fn}`)
+      throw new ConfigurationError(
+        `cache.cache(...) wraps a function, got ${fn === null ? 'null' : typeof fn}`,
+      )
     }
     const namespace = options.namespace ?? namespaceOf(fn, context)
     host.claimNamespace(namespace)
@@ -85,12 +92,16 @@ function namespaceOf(fn: { name: string }, context: unknown): string {
       throw new ConfigurationError(`@cache.cache() decorates methods only, not a ${String(ctx.kind)}`)
     }
     if (typeof ctx.name !== 'string') {
-      throw new ConfigurationError('a method named by a symbol needs a namespace option, e.g. @cache.cache({ namespace: "Repo.find" })')
+      throw new ConfigurationError(
+        'a method named by a symbol needs a namespace option, e.g. @cache.cache({ namespace: "Repo.find" })',
+      )
     }
     return ctx.name
   }
   if (fn.name === '') {
-    throw new ConfigurationError('an anonymous function needs a namespace option, e.g. cache.cache({ namespace: "loadUser" })(fn)')
+    throw new ConfigurationError(
+      'an anonymous function needs a namespace option, e.g. cache.cache({ namespace: "loadUser" })(fn)',
+    )
   }
   return fn.name
 }
@@ -112,14 +123,19 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     if (level.path.length === 0) return { scope: EMPTY_PATH, key: prefix + keyPart }
     const params = scopeParams?.(...args)
     if (scopeParams !== undefined && (params === null || typeof params !== 'object')) {
-      throw new InvalidArgumentError(`scopeParams of ${options.namespace} must return an object of scope parameters`)
+      throw new InvalidArgumentError(
+        `scopeParams of ${options.namespace} must return an object of scope parameters`,
+      )
     }
-    const lookup = params !== undefined ? (name: string) => params[name] : (name: string) => paramFromArgs(args, name)
+    const lookup =
+      params !== undefined ? (name: string) => params[name] : (name: string) => paramFromArgs(args, name)
     return { scope: host.scopes.resolveWith(level, lookup), key: prefix + keyPart }
   }
 
   const settle = (ref: EntryRef, pending: PromiseLike<unknown>): Promise<unknown> =>
-    flights.start(encodeEntryRef(ref), pending, (value) => (host.isSync ? host.writeSync(ref, value, ttlMs) : host.write(ref, value, ttlMs)))
+    flights.start(encodeEntryRef(ref), pending, (value) =>
+      host.isSync ? host.writeSync(ref, value, ttlMs) : host.write(ref, value, ttlMs),
+    )
 
   if (!host.isSync) {
     return async function memoizedAsync(this: unknown, ...args: unknown[]): Promise<unknown> {
@@ -181,6 +197,8 @@ function paramFromArgs(args: unknown[], name: string): unknown {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
-    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
   )
 }

@@ -22,7 +22,10 @@ export class SingleFlight {
    * before the callers see the value; a rejection is passed on and nothing is stored.
    */
   start<T>(id: string, pending: PromiseLike<T>, store: (value: T) => void | Promise<void>): Promise<T> {
-    const flight: { promise: Promise<T>; stale: boolean } = { promise: undefined as unknown as Promise<T>, stale: false }
+    const flight: { promise: Promise<T>; stale: boolean } = {
+      promise: undefined as unknown as Promise<T>,
+      stale: false,
+    }
     const done = () => {
       if (this.#flights.get(id) === flight) this.#flights.delete(id)
     }

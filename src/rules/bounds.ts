@@ -21,7 +21,9 @@ export function checkBoundOptions(rule: string, options: BoundOptions | undefine
     throw new ConfigurationError(`${rule}: maxItems must be a positive integer, got ${String(maxItems)}`)
   }
   if (per !== undefined && (typeof per !== 'string' || per.length === 0 || per === 'global')) {
-    throw new ConfigurationError(`${rule}: per must be the name of a scope level such as 'user', got ${JSON.stringify(per)}`)
+    throw new ConfigurationError(
+      `${rule}: per must be the name of a scope level such as 'user', got ${JSON.stringify(per)}`,
+    )
   }
   return { maxItems, per }
 }

@@ -17,13 +17,19 @@ export class RuleEngine {
   readonly #onEvict: CacheRule[]
   readonly #onClear: CacheRule[]
 
-  constructor(rules: readonly CacheRule[], isLevel: (name: string) => boolean, levelNames: readonly string[]) {
+  constructor(
+    rules: readonly CacheRule[],
+    isLevel: (name: string) => boolean,
+    levelNames: readonly string[],
+  ) {
     if (!Array.isArray(rules)) {
       throw new ConfigurationError('rules must be an array, e.g. rules: [new LRUEvict({ maxItems: 1000 })]')
     }
     for (const [i, rule] of rules.entries()) {
       if (rule === null || typeof rule !== 'object') {
-        throw new ConfigurationError(`rules[${i}] is not a rule object; use new LRUEvict(...), new LifeTimeEvict(), ...`)
+        throw new ConfigurationError(
+          `rules[${i}] is not a rule object; use new LRUEvict(...), new LifeTimeEvict(), ...`,
+        )
       }
       const per = rule.bound?.per
       if (per !== undefined && !isLevel(per)) {
@@ -79,11 +85,19 @@ function collect(rules: CacheRule[], run: (rule: CacheRule) => readonly RuleEffe
     const result = run(rule)
     if (result === undefined) continue
     if (!Array.isArray(result)) {
-      throw new ConfigurationError(`rule ${rule.name} returned ${typeof result} from a hook; return an array of effects or nothing`)
+      throw new ConfigurationError(
+        `rule ${rule.name} returned ${typeof result} from a hook; return an array of effects or nothing`,
+      )
     }
     for (const effect of result as RuleEffect[]) {
-      if (effect?.type !== 'evict' || typeof effect.ref?.key !== 'string' || !Array.isArray(effect.ref.scope)) {
-        throw new ConfigurationError(`rule ${rule.name} returned an invalid effect; use { type: 'evict', ref }`)
+      if (
+        effect?.type !== 'evict' ||
+        typeof effect.ref?.key !== 'string' ||
+        !Array.isArray(effect.ref.scope)
+      ) {
+        throw new ConfigurationError(
+          `rule ${rule.name} returned an invalid effect; use { type: 'evict', ref }`,
+        )
       }
       effects.push(effect)
     }

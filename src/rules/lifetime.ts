@@ -18,7 +18,9 @@ export class LifeTimeEvict implements CacheRule {
   constructor(options: LifeTimeEvictOptions = {}) {
     const seconds = options.sweepIntervalSeconds ?? 1
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-      throw new ConfigurationError(`LifeTimeEvict: sweepIntervalSeconds must be a positive number, got ${String(seconds)}`)
+      throw new ConfigurationError(
+        `LifeTimeEvict: sweepIntervalSeconds must be a positive number, got ${String(seconds)}`,
+      )
     }
     this.sweepIntervalMs = seconds * 1000
   }

@@ -5,7 +5,13 @@ import { ScopeLevel } from './scope-level.js'
 import type { HasLevels } from './types.js'
 
 /** Option names that sit beside scope parameters in an operation's options; no parameter may use them. */
-export const RESERVED_OPTION_NAMES: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'namespace', 'key', 'scopeParams'])
+export const RESERVED_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'scope',
+  'ttlSeconds',
+  'namespace',
+  'key',
+  'scopeParams',
+])
 
 /** A level with everything resolution needs precomputed. */
 export interface ResolvedLevel {
@@ -28,14 +34,18 @@ const EMPTY_PATH: ScopePath = Object.freeze([])
  * new ScopeConfig([new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId')])])
  * ```
  */
-export class ScopeConfig<const L extends readonly ScopeLevelShape[] = readonly ScopeLevelShape[]> implements HasLevels<L> {
+export class ScopeConfig<
+  const L extends readonly ScopeLevelShape[] = readonly ScopeLevelShape[],
+> implements HasLevels<L> {
   /** The top-level levels, as given. */
   readonly levels: L
   readonly #byName = new Map<string, ResolvedLevel>([['global', GLOBAL]])
 
   constructor(levels: L) {
     if (!Array.isArray(levels)) {
-      throw new ConfigurationError('ScopeConfig expects an array of ScopeLevel, e.g. new ScopeConfig([new ScopeLevel(...)])')
+      throw new ConfigurationError(
+        'ScopeConfig expects an array of ScopeLevel, e.g. new ScopeConfig([new ScopeLevel(...)])',
+      )
     }
     this.levels = levels
     for (const level of levels) this.#register(level, [])
@@ -47,10 +57,14 @@ export class ScopeConfig<const L extends readonly ScopeLevelShape[] = readonly S
     }
     const { name, param } = level
     if (typeof name !== 'string' || name.length === 0) {
-      throw new ConfigurationError('every ScopeLevel needs a non-empty name, e.g. new ScopeLevel("user", "userId")')
+      throw new ConfigurationError(
+        'every ScopeLevel needs a non-empty name, e.g. new ScopeLevel("user", "userId")',
+      )
     }
     if (name === 'global') {
-      throw new ConfigurationError('the level name "global" is reserved for the implicit root scope; choose another name')
+      throw new ConfigurationError(
+        'the level name "global" is reserved for the implicit root scope; choose another name',
+      )
     }
     if (this.#byName.has(name)) {
       throw new ConfigurationError(`the scope level name "${name}" is used twice; level names must be unique`)
@@ -102,13 +116,19 @@ export class ScopeConfig<const L extends readonly ScopeLevelShape[] = readonly S
    * missing parameter, or a parameter that is not on the requested level's path, is a {@link ScopeError}.
    * Keys in `ignored` (other option names such as `ttlSeconds`) are skipped.
    */
-  resolveOptions(options: Readonly<Record<string, unknown>> | undefined, ignored: ReadonlySet<string>): ScopePath {
+  resolveOptions(
+    options: Readonly<Record<string, unknown>> | undefined,
+    ignored: ReadonlySet<string>,
+  ): ScopePath {
     if (options === undefined || options === null) return EMPTY_PATH
     if (typeof options !== 'object') {
-      throw new ScopeError(`options must be an object such as { scope: 'user', userId: 'u1' }, got ${typeof options}`)
+      throw new ScopeError(
+        `options must be an object such as { scope: 'user', userId: 'u1' }, got ${typeof options}`,
+      )
     }
     const scope = options.scope ?? 'global'
-    if (typeof scope !== 'string') throw new ScopeError(`the "scope" option must be a scope name, got ${typeof scope}`)
+    if (typeof scope !== 'string')
+      throw new ScopeError(`the "scope" option must be a scope name, got ${typeof scope}`)
     const level = this.level(scope)
     for (const name in options) {
       if (ignored.has(name) || level.params.has(name) || options[name] === undefined) continue
@@ -152,13 +172,17 @@ export function scopeIdToString(value: unknown, level: string, param: string): s
   if (typeof value === 'string') return value
   if (typeof value === 'number' && Number.isFinite(value)) return String(value)
   const got = typeof value === 'number' ? String(value) : typeof value
-  throw new ScopeError(`scope parameter "${param}" (level "${level}") must be a string or a finite number, got ${got}`)
+  throw new ScopeError(
+    `scope parameter "${param}" (level "${level}") must be a string or a finite number, got ${got}`,
+  )
 }
 
 /** The configuration `new Cache()` uses: organization > user > session. */
 export function defaultScopeConfig() {
   return new ScopeConfig([
-    new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')])]),
+    new ScopeLevel('organization', 'orgId', [
+      new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')]),
+    ]),
   ])
 }
 

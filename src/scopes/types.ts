@@ -9,7 +9,8 @@ type ParamRecord<P extends string> = { readonly [K in P]: ScopeId }
 export type LevelEntries<L, Acc = unknown> = L extends ScopeLevelShape
   ? string extends L['name']
     ? never // a level without literal types (e.g. an empty child list typed ScopeLevelShape[])
-    : { name: L['name']; params: Acc & ParamRecord<L['param']> } | LevelEntries<L['children'][number], Acc & ParamRecord<L['param']>>
+    : | { name: L['name']; params: Acc & ParamRecord<L['param']> }
+      | LevelEntries<L['children'][number], Acc & ParamRecord<L['param']>>
   : never
 
 /** What an untyped configuration (names only known at run time) accepts: any scope, any parameters. */
@@ -21,7 +22,11 @@ export interface HasLevels<L extends readonly ScopeLevelShape[] = readonly Scope
 }
 
 type EntriesOf<S> =
-  S extends HasLevels<infer L> ? (string extends L[number]['name'] ? UntypedEntry : LevelEntries<L[number]>) : never
+  S extends HasLevels<infer L>
+    ? string extends L[number]['name']
+      ? UntypedEntry
+      : LevelEntries<L[number]>
+    : never
 
 /** Names of the scopes a configuration accepts, `'global'` included. */
 export type ScopeName<S> = GlobalScope | EntriesOf<S>['name']
@@ -32,7 +37,11 @@ export type ScopeName<S> = GlobalScope | EntriesOf<S>['name']
  */
 export type ScopeSelector<S> =
   | { readonly scope?: GlobalScope }
-  | (EntriesOf<S> extends infer E ? (E extends { name: string; params: unknown } ? { readonly scope: E['name'] } & E['params'] : never) : never)
+  | (EntriesOf<S> extends infer E
+      ? E extends { name: string; params: unknown }
+        ? { readonly scope: E['name'] } & E['params']
+        : never
+      : never)
 
 /** The parameters needed to address one level (used by `evictByScope`). */
 export type ScopeParams<S, N extends ScopeName<S>> = N extends GlobalScope

@@ -10,7 +10,9 @@ export function checkStorable(value: unknown): void {
 
 function walk(value: unknown, where: string, seen: Set<object>): void {
   if (typeof value === 'function' || typeof value === 'symbol') {
-    throw new SerializationError(`cannot store ${where}: a ${typeof value} cannot be serialized; cache plain data instead`)
+    throw new SerializationError(
+      `cannot store ${where}: a ${typeof value} cannot be serialized; cache plain data instead`,
+    )
   }
   if (value === null || typeof value !== 'object') return
   if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
@@ -33,13 +35,15 @@ function walk(value: unknown, where: string, seen: Set<object>): void {
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => walk(item, `${where}[${i}]`, seen))
   } else {
-    for (const key of Object.keys(value)) walk((value as Record<string, unknown>)[key], `${where}.${key}`, seen)
+    for (const key of Object.keys(value))
+      walk((value as Record<string, unknown>)[key], `${where}.${key}`, seen)
   }
   seen.delete(value)
 }
 
 /** Sets an own enumerable property, even for the key `__proto__` (plain assignment would set the prototype). */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
   else target[key] = value
 }

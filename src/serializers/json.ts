@@ -21,7 +21,9 @@ export class JsonSerializer implements Serializer {
     try {
       tree = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
     } catch (error) {
-      throw new SerializationError(`stored bytes are not valid JSON: ${(error as Error).message}`, { cause: error })
+      throw new SerializationError(`stored bytes are not valid JSON: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
     return decode(tree)
   }
@@ -36,7 +38,9 @@ function encode(value: unknown): unknown {
     case 'bigint':
       return { $t: 'BigInt', v: value.toString() }
     case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0) ? value : { $t: 'Number', v: String(Object.is(value, -0) ? '-0' : value) }
+      return Number.isFinite(value) && !Object.is(value, -0)
+        ? value
+        : { $t: 'Number', v: String(Object.is(value, -0) ? '-0' : value) }
     case 'object':
       break
     default:

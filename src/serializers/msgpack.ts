@@ -53,7 +53,9 @@ export class MsgpackSerializer implements Serializer {
     try {
       return this.#packr.pack(swap(value))
     } catch (error) {
-      throw new SerializationError(`cannot serialize the value with msgpack: ${(error as Error).message}`, { cause: error })
+      throw new SerializationError(`cannot serialize the value with msgpack: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
   }
 
@@ -61,7 +63,9 @@ export class MsgpackSerializer implements Serializer {
     try {
       return this.#packr.unpack(bytes)
     } catch (error) {
-      throw new SerializationError(`stored bytes are not valid msgpack: ${(error as Error).message}`, { cause: error })
+      throw new SerializationError(`stored bytes are not valid msgpack: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
   }
 }
@@ -69,7 +73,8 @@ export class MsgpackSerializer implements Serializer {
 /** Returns `value` with Maps and -0 swapped for their stand-ins; unchanged parts keep their identity. */
 function swap(value: unknown): unknown {
   if (typeof value === 'number') return Object.is(value, -0) ? new NegativeZero() : value
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Date) return value
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Date)
+    return value
   if (value instanceof Map) return new PackedMap([...value].map(([k, v]) => [swap(k), swap(v)]))
   if (value instanceof Set) {
     const items = [...value]

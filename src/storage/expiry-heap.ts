@@ -29,7 +29,12 @@ export class ExpiryHeap<T> {
   }
 
   /** Pops up to `limit` items whose time is `<= now`, calling `onExpired` for the current ones. */
-  popExpired(now: number, limit: number, isCurrent: (item: T, time: number) => boolean, onExpired: (item: T) => void): void {
+  popExpired(
+    now: number,
+    limit: number,
+    isCurrent: (item: T, time: number) => boolean,
+    onExpired: (item: T) => void,
+  ): void {
     const times = this.#times
     while (limit > 0 && times.length > 0 && times[0]! <= now) {
       const time = times[0]!

@@ -1,4 +1,11 @@
-import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment, StorageContext, SyncStorageOperations } from './contract.js'
+import type {
+  BoundPolicy,
+  EntryRef,
+  ScopePath,
+  ScopeSegment,
+  StorageContext,
+  SyncStorageOperations,
+} from './contract.js'
 import { MISS } from './contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
 
@@ -71,7 +78,9 @@ export class MemoryStore implements SyncStorageOperations {
   configure(context: StorageContext): void {
     this.#policies = context.bounds
     this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
-    this.#rootGroups = context.bounds.map((p) => (p.per === undefined ? { head: null, tail: null, size: 0 } : undefined))
+    this.#rootGroups = context.bounds.map((p) =>
+      p.per === undefined ? { head: null, tail: null, size: 0 } : undefined,
+    )
     this.#onEvicted = context.onEvicted
     this.#reportRefs = context.wantsEvictedRefs
   }
@@ -130,7 +139,8 @@ export class MemoryStore implements SyncStorageOperations {
           removed++
         }
       }
-      if (current.children !== null) for (const byId of current.children.values()) stack.push(...byId.values())
+      if (current.children !== null)
+        for (const byId of current.children.values()) stack.push(...byId.values())
     }
     this.#count -= removed
     this.#detach(node)
@@ -158,7 +168,9 @@ export class MemoryStore implements SyncStorageOperations {
   #clear(): number {
     const removed = this.#count
     this.#root = new ScopeNode(null, '', '')
-    this.#rootGroups = this.#policies.map((p) => (p.per === undefined ? { head: null, tail: null, size: 0 } : undefined))
+    this.#rootGroups = this.#policies.map((p) =>
+      p.per === undefined ? { head: null, tail: null, size: 0 } : undefined,
+    )
     this.#heap.clear()
     this.#count = 0
     return removed
@@ -197,7 +209,12 @@ export class MemoryStore implements SyncStorageOperations {
       byId.delete(current.id)
       if (byId.size === 0) parent.children!.delete(current.level)
       if (parent.children!.size === 0) parent.children = null
-      if (parent.parent === null || parent.children !== null || (parent.entries !== null && parent.entries.size !== 0)) return
+      if (
+        parent.parent === null ||
+        parent.children !== null ||
+        (parent.entries !== null && parent.entries.size !== 0)
+      )
+        return
       current = parent
     }
   }
@@ -263,7 +280,8 @@ function isCurrent(entry: Entry, time: number): boolean {
 
 function pathOf(node: ScopeNode): ScopePath {
   const path: ScopeSegment[] = []
-  for (let n: ScopeNode | null = node; n !== null && n.parent !== null; n = n.parent) path.push({ level: n.level, id: n.id })
+  for (let n: ScopeNode | null = node; n !== null && n.parent !== null; n = n.parent)
+    path.push({ level: n.level, id: n.id })
   return path.reverse()
 }
 

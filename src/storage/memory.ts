@@ -17,12 +17,17 @@ export class InMemory implements SyncStorageProvider {
 
   attach(context: StorageContext): void {
     if (this.#attached) {
-      throw new ConfigurationError('this InMemory storage already belongs to a Cache; give each Cache its own storage')
+      throw new ConfigurationError(
+        'this InMemory storage already belongs to a Cache; give each Cache its own storage',
+      )
     }
     this.#attached = true
     this.sync.configure(context)
     if (context.sweepIntervalMs !== undefined) {
-      this.#sweeper = setInterval(() => this.sync.reclaimExpired(Number.POSITIVE_INFINITY), context.sweepIntervalMs)
+      this.#sweeper = setInterval(
+        () => this.sync.reclaimExpired(Number.POSITIVE_INFINITY),
+        context.sweepIntervalMs,
+      )
       this.#sweeper.unref()
     }
   }

@@ -21,7 +21,21 @@ describe('canonicalArgs', () => {
     expect(canonicalArgs([new Date(5)])).toBe(canonicalArgs([new Date(5)]))
     expect(canonicalArgs([new Date(5)])).not.toBe(canonicalArgs([5]))
     expect(canonicalArgs([new Date(Number.NaN)])).toBe('[DNaN]')
-    expect(canonicalArgs([new Map([['a', 1], ['b', 2]])])).toBe(canonicalArgs([new Map([['b', 2], ['a', 1]])]))
+    expect(
+      canonicalArgs([
+        new Map([
+          ['a', 1],
+          ['b', 2],
+        ]),
+      ]),
+    ).toBe(
+      canonicalArgs([
+        new Map([
+          ['b', 2],
+          ['a', 1],
+        ]),
+      ]),
+    )
     expect(canonicalArgs([new Set([1, 2])])).toBe(canonicalArgs([new Set([2, 1])]))
     expect(canonicalArgs([new Set([1])])).not.toBe(canonicalArgs([[1]]))
     expect(canonicalArgs([Buffer.from('hi')])).toBe(canonicalArgs([new Uint8Array([104, 105])]))
@@ -58,7 +72,9 @@ describe('canonicalArgs', () => {
     fc.assert(
       fc.property(value, value, (a, b) => {
         const same = canonicalArgs([a]) === canonicalArgs([b])
-        expect(same).toBe(canonicalArgs([JSON.parse(JSON.stringify(a))]) === canonicalArgs([JSON.parse(JSON.stringify(b))]))
+        expect(same).toBe(
+          canonicalArgs([JSON.parse(JSON.stringify(a))]) === canonicalArgs([JSON.parse(JSON.stringify(b))]),
+        )
         if (!same) expect(JSON.stringify(sortKeys(a))).not.toBe(JSON.stringify(sortKeys(b)))
       }),
       { numRuns: 300 },

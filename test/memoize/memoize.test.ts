@@ -1,6 +1,14 @@
 import { describe, expect, it, vi } from 'vitest'
 import type { CacheError, EntryRef, ScopePath, StorageContext, StorageProvider } from '../../src/index.js'
-import { Cache, ConfigurationError, InvalidArgumentError, MISS, ScopeConfig, ScopeError, ScopeLevel } from '../../src/index.js'
+import {
+  Cache,
+  ConfigurationError,
+  InvalidArgumentError,
+  MISS,
+  ScopeConfig,
+  ScopeError,
+  ScopeLevel,
+} from '../../src/index.js'
 
 describe('memoizing sync functions over the in-memory storage', () => {
   it('stays sync, runs once per distinct arguments, and caches null and undefined', () => {
@@ -136,7 +144,10 @@ describe('memoizing async functions', () => {
 
   it('bad arguments of an async function reject instead of throwing', async () => {
     const cache = new Cache()
-    const load = cache.cache({ scope: 'user' })(async function needsUser(args: { orgId: string; userId?: string }) {
+    const load = cache.cache({ scope: 'user' })(async function needsUser(args: {
+      orgId: string
+      userId?: string
+    }) {
       return args
     })
     const result = load({ orgId: 'o' })
@@ -148,7 +159,10 @@ describe('memoizing async functions', () => {
     const cache = new Cache()
     let release!: () => void
     let calls = 0
-    const load = cache.cache({ scope: 'user' })(async function slowUser(args: { orgId: string; userId: string }) {
+    const load = cache.cache({ scope: 'user' })(async function slowUser(_args: {
+      orgId: string
+      userId: string
+    }) {
       calls++
       await new Promise<void>((r) => (release = r))
       return `v${calls}`
@@ -166,12 +180,17 @@ describe('memoizing async functions', () => {
 })
 
 describe('scopes in memoized calls', () => {
-  const scopes = new ScopeConfig([new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId')])])
+  const scopes = new ScopeConfig([
+    new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId')]),
+  ])
 
   it('reads scope parameters by name from a plain-object argument', async () => {
     const cache = new Cache({ scopes })
     const calls: string[] = []
-    const getUser = cache.cache({ scope: 'user', ttlSeconds: 600 })(async function getUser(args: { orgId: string; userId: string }) {
+    const getUser = cache.cache({ scope: 'user', ttlSeconds: 600 })(async function getUser(args: {
+      orgId: string
+      userId: string
+    }) {
       calls.push(`${args.orgId}/${args.userId}`)
       return args.userId
     })
@@ -188,10 +207,10 @@ describe('scopes in memoized calls', () => {
       return `${ctx.orgId}/${ctx.userId}/${id}`
     })
     expect(a(1, { orgId: 'o', userId: 'u' })).toBe('o/u/1')
-    const b = cache.cache({ scope: 'user', scopeParams: (orgId: string, userId: string) => ({ orgId, userId }) })(function b(
-      orgId: string,
-      userId: string,
-    ) {
+    const b = cache.cache({
+      scope: 'user',
+      scopeParams: (orgId: string, userId: string) => ({ orgId, userId }),
+    })(function b(orgId: string, userId: string) {
       return `${orgId}/${userId}`
     })
     expect(b('o', 'u')).toBe('o/u')
@@ -203,7 +222,9 @@ describe('scopes in memoized calls', () => {
     const positional = cache.cache({ scope: 'user' })(function positional(orgId: string, userId: string) {
       return `${orgId}/${userId}`
     })
-    expect(() => positional('o', 'u')).toThrow('scope "user" needs the parameter "orgId" (level "organization")')
+    expect(() => positional('o', 'u')).toThrow(
+      'scope "user" needs the parameter "orgId" (level "organization")',
+    )
     const wrong = cache.cache({ scope: 'user', scopeParams: () => 'x' as never })(function wrongParams() {
       return 1
     })
@@ -250,8 +271,12 @@ describe('namespaces and wrap-time errors', () => {
   it('refuses to wrap a non-function and non-method decorator targets', () => {
     const cache = new Cache()
     expect(() => cache.cache()(42 as never)).toThrow(/wraps a function, got number/)
-    expect(() => cache.cache()((() => 1) as never, { kind: 'field', name: 'x' } as never)).toThrow(/decorates methods only/)
-    expect(() => cache.cache()(function f() {} as never, { kind: 'method', name: Symbol('s') } as never)).toThrow(/symbol/)
+    expect(() => cache.cache()((() => 1) as never, { kind: 'field', name: 'x' } as never)).toThrow(
+      /decorates methods only/,
+    )
+    expect(() =>
+      cache.cache()(function f() {} as never, { kind: 'method', name: Symbol('s') } as never),
+    ).toThrow(/symbol/)
     expect(() => cache.cache(null as never)).toThrow(/expects an options object/)
   })
 })

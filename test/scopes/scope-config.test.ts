@@ -1,16 +1,33 @@
 import { describe, expect, it } from 'vitest'
-import { Cache, ConfigurationError, ScopeConfig, ScopeError, ScopeLevel, defaultScopeConfig } from '../../src/index.js'
+import {
+  Cache,
+  ConfigurationError,
+  ScopeConfig,
+  ScopeError,
+  ScopeLevel,
+  defaultScopeConfig,
+} from '../../src/index.js'
 
 const deep = new ScopeConfig([
   new ScopeLevel('organization', 'orgId', [
-    new ScopeLevel('department', 'deptId', [new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')])]),
+    new ScopeLevel('department', 'deptId', [
+      new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')]),
+    ]),
   ]),
   new ScopeLevel('region', 'regionId', [new ScopeLevel('datacenter', 'dcId')]),
 ])
 
 describe('ScopeConfig', () => {
   it('accepts any depth and several trees under the implicit global root', () => {
-    expect(deep.names).toEqual(['global', 'organization', 'department', 'user', 'session', 'region', 'datacenter'])
+    expect(deep.names).toEqual([
+      'global',
+      'organization',
+      'department',
+      'user',
+      'session',
+      'region',
+      'datacenter',
+    ])
     expect(deep.level('session').path.map((p) => p.param)).toEqual(['orgId', 'deptId', 'userId', 'sessionId'])
     expect(deep.level('datacenter').path.map((p) => p.name)).toEqual(['region', 'datacenter'])
     expect(deep.has('global')).toBe(true)
@@ -30,9 +47,15 @@ describe('ScopeConfig', () => {
     [() => new ScopeConfig([new ScopeLevel('a', '')]), /non-empty parameter name/],
     [() => new ScopeConfig([new ScopeLevel('a', 'ttlSeconds')]), /option name/],
     [() => new ScopeConfig([new ScopeLevel('a', 'scope')]), /option name/],
-    [() => new ScopeConfig([new ScopeLevel('a', 'id', [new ScopeLevel('b', 'id')])]), /already used by its ancestor "a"/],
+    [
+      () => new ScopeConfig([new ScopeLevel('a', 'id', [new ScopeLevel('b', 'id')])]),
+      /already used by its ancestor "a"/,
+    ],
     [() => new ScopeConfig([null as never]), /must be a ScopeLevel object/],
-    [() => new ScopeConfig([new ScopeLevel('a', 'id', 'x' as never)]), /children of scope level "a" must be an array/],
+    [
+      () => new ScopeConfig([new ScopeLevel('a', 'id', 'x' as never)]),
+      /children of scope level "a" must be an array/,
+    ],
   ])('rejects a bad configuration with a ConfigurationError that says why (%#)', (make, message) => {
     expect(make).toThrow(ConfigurationError)
     expect(make).toThrow(message)
@@ -59,7 +82,9 @@ describe('scope resolution through the cache', () => {
     await expect(cache.get('k', { scope: 'user', orgId: 'o', deptId: 'd' } as never)).rejects.toThrow(
       'scope "user" needs the parameter "userId" (level "user"); pass all of: orgId, deptId, userId',
     )
-    await expect(cache.get('k', { scope: 'user', orgId: 'o', deptId: 'd' } as never)).rejects.toBeInstanceOf(ScopeError)
+    await expect(cache.get('k', { scope: 'user', orgId: 'o', deptId: 'd' } as never)).rejects.toBeInstanceOf(
+      ScopeError,
+    )
   })
 
   it('refuses parameters of another level and unknown parameters', async () => {
@@ -71,7 +96,9 @@ describe('scope resolution through the cache', () => {
       'unknown option or scope parameter "tenant" for scope "organization" (expected parameters: orgId)',
     )
     await expect(cache.set('k', 1, { scope: 'global', ttlSeconds: 1 })).resolves.toBeUndefined()
-    await expect(cache.get('k', { ttlSeconds: 1 } as never)).rejects.toThrow('unknown option or scope parameter "ttlSeconds"')
+    await expect(cache.get('k', { ttlSeconds: 1 } as never)).rejects.toThrow(
+      'unknown option or scope parameter "ttlSeconds"',
+    )
   })
 
   it('refuses unknown scopes, listing the known ones', async () => {
@@ -79,7 +106,9 @@ describe('scope resolution through the cache', () => {
       'unknown scope "tenant"; known scopes: global, organization, department, user, session, region, datacenter',
     )
     await expect(cache.evictByScope('tenant' as never)).rejects.toBeInstanceOf(ScopeError)
-    await expect(cache.get('k', { scope: 5 } as never)).rejects.toThrow('the "scope" option must be a scope name')
+    await expect(cache.get('k', { scope: 5 } as never)).rejects.toThrow(
+      'the "scope" option must be a scope name',
+    )
     await expect(cache.get('k', 'user' as never)).rejects.toThrow('options must be an object')
   })
 
@@ -94,7 +123,11 @@ describe('scope resolution through the cache', () => {
   })
 
   it('an undefined parameter counts as absent', async () => {
-    await expect(cache.get('k', { scope: 'organization', orgId: 'o', userId: undefined } as never)).resolves.toBe('org')
-    await expect(cache.get('k', { scope: 'organization', orgId: undefined } as never)).rejects.toThrow('needs the parameter "orgId"')
+    await expect(
+      cache.get('k', { scope: 'organization', orgId: 'o', userId: undefined } as never),
+    ).resolves.toBe('org')
+    await expect(cache.get('k', { scope: 'organization', orgId: undefined } as never)).rejects.toThrow(
+      'needs the parameter "orgId"',
+    )
   })
 })

@@ -37,7 +37,8 @@ describe.each([
     expect('missing' in back).toBe(true)
     expect(Object.is(back.special[3], -0)).toBe(true)
     expect(back.tagLike).toEqual({ $t: 'Date', v: 5 })
-    for (const scalar of [undefined, null, 0, 'x', true, 3n]) expect(serializer.deserialize(serializer.serialize(scalar))).toEqual(scalar)
+    for (const scalar of [undefined, null, 0, 'x', true, 3n])
+      expect(serializer.deserialize(serializer.serialize(scalar))).toEqual(scalar)
   })
 
   it('property: JSON-like values round-trip', () => {
@@ -75,6 +76,8 @@ describe.each([
 
 describe('json specifics', () => {
   it('refuses an unknown tag', () => {
-    expect(() => new JsonSerializer().deserialize(Buffer.from('{"$t":"Alien"}'))).toThrow('unknown type tag "Alien"')
+    expect(() => new JsonSerializer().deserialize(Buffer.from('{"$t":"Alien"}'))).toThrow(
+      'unknown type tag "Alien"',
+    )
   })
 })

@@ -19,12 +19,34 @@ export interface ConformanceOptions {
 }
 
 export const scopes = new ScopeConfig([
-  new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')])]),
+  new ScopeLevel('organization', 'orgId', [
+    new ScopeLevel('user', 'userId', [new ScopeLevel('session', 'sessionId')]),
+  ]),
   new ScopeLevel('region', 'regionId'),
 ])
 
 /** Characters that structure keys somewhere in some provider, plus quotes, NUL and non-ASCII text. */
-export const nastyChar = fc.constantFrom('%', '/', '=', '|', '{', '}', ':', '#', 'm', 'a', '\0', '"', "'", '\\', '.', '$', 'é', '😀', ' ')
+export const nastyChar = fc.constantFrom(
+  '%',
+  '/',
+  '=',
+  '|',
+  '{',
+  '}',
+  ':',
+  '#',
+  'm',
+  'a',
+  '\0',
+  '"',
+  "'",
+  '\\',
+  '.',
+  '$',
+  'é',
+  '😀',
+  ' ',
+)
 export const nastyString = fc.string({ unit: nastyChar, maxLength: 6 })
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -49,14 +71,23 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
       await cache.set('k', 'second')
       expect(await cache.get('k')).toBe('second')
       const stats = await cache.stats()
-      expect(stats).toMatchObject({ hits: 2, misses: 1, sets: 2, totalKeys: 1, storageType: cache.storage.storageType })
+      expect(stats).toMatchObject({
+        hits: 2,
+        misses: 1,
+        sets: 2,
+        totalKeys: 1,
+        storageType: cache.storage.storageType,
+      })
     })
 
     it('round-trips values with their types', async () => {
       const cache = await makeCache()
       const value = {
         date: new Date('2024-01-02T03:04:05.678Z'),
-        map: new Map<string, unknown>([['a', 1], ['b', [1, 2]]]),
+        map: new Map<string, unknown>([
+          ['a', 1],
+          ['b', [1, 2]],
+        ]),
         set: new Set([1, 'two']),
         big: 12345678901234567890n,
         bytes: new Uint8Array([0, 1, 255]),
@@ -183,7 +214,8 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
         ['%3A', '', 'k'],
         [':', '', 'k'],
       ]
-      for (const [orgId, userId, key] of cases) await cache.set(key, `${orgId}/${userId}/${key}`, { scope: 'user', orgId, userId })
+      for (const [orgId, userId, key] of cases)
+        await cache.set(key, `${orgId}/${userId}/${key}`, { scope: 'user', orgId, userId })
       for (const [orgId, userId, key] of cases) {
         expect(await cache.get(key, { scope: 'user', orgId, userId })).toBe(`${orgId}/${userId}/${key}`)
       }
@@ -203,7 +235,8 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
           }),
           async (triples) => {
             await cache.clear()
-            for (const [i, [orgId, userId, key]] of triples.entries()) await cache.set(key, i, { scope: 'user', orgId, userId })
+            for (const [i, [orgId, userId, key]] of triples.entries())
+              await cache.set(key, i, { scope: 'user', orgId, userId })
             for (const [i, [orgId, userId, key]] of triples.entries()) {
               expect(await cache.get(key, { scope: 'user', orgId, userId })).toBe(i)
             }
@@ -211,7 +244,9 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
             const removed = await cache.evictByScope('organization', { orgId: victimOrg })
             expect(removed).toBe(triples.filter(([o]) => o === victimOrg).length)
             for (const [i, [orgId, userId, key]] of triples.entries()) {
-              expect(await cache.get(key, { scope: 'user', orgId, userId })).toBe(orgId === victimOrg ? undefined : i)
+              expect(await cache.get(key, { scope: 'user', orgId, userId })).toBe(
+                orgId === victimOrg ? undefined : i,
+              )
             }
           },
         ),
@@ -238,11 +273,16 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
     it('memoizes scoped async functions, once per scope, and evicts them by scope', async () => {
       const cache = await makeCache()
       const calls: string[] = []
-      const getUser = cache.cache({ scope: 'user', ttlSeconds: 60 })(async function getUser(args: { orgId: string; userId: string }) {
+      const getUser = cache.cache({ scope: 'user', ttlSeconds: 60 })(async function getUser(args: {
+        orgId: string
+        userId: string
+      }) {
         calls.push(`${args.orgId}/${args.userId}`)
         return { id: args.userId, org: args.orgId }
       })
-      const results = await Promise.all(Array.from({ length: 20 }, () => getUser({ orgId: 'o1', userId: 'u1' })))
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => getUser({ orgId: 'o1', userId: 'u1' })),
+      )
       expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1)
       await getUser({ orgId: 'o2', userId: 'u1' })
       await getUser({ orgId: 'o1', userId: 'u1' })
@@ -303,7 +343,10 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
     })
 
     it('two bounds compose: each holds after every write', async () => {
-      const cache = await makeCache([new LRUEvict({ maxItems: 5 }), new MaxItemsEvict({ maxItems: 2, per: 'organization' })])
+      const cache = await makeCache([
+        new LRUEvict({ maxItems: 5 }),
+        new MaxItemsEvict({ maxItems: 2, per: 'organization' }),
+      ])
       for (let i = 0; i < 4; i++) await cache.set(`k${i}`, i, { scope: 'organization', orgId: 'o1' })
       for (let i = 0; i < 4; i++) await cache.set(`g${i}`, i)
       expect(await cache.get('k3', { scope: 'organization', orgId: 'o1' })).toBe(3)

@@ -4,7 +4,10 @@ import type { EntryRef, ScopePath } from '../../src/index.js'
 import { encodeEntryRef, encodeScopePath, escapeComponent } from '../../src/index.js'
 import { nastyString } from './conformance.js'
 
-const segment = fc.record({ level: fc.constantFrom('organization', 'user', 'a:b', 'a', 'x=y'), id: nastyString })
+const segment = fc.record({
+  level: fc.constantFrom('organization', 'user', 'a:b', 'a', 'x=y'),
+  id: nastyString,
+})
 const path = fc.array(segment, { maxLength: 3 })
 const ref = fc.record({ scope: path, key: nastyString })
 
@@ -30,7 +33,8 @@ describe('key encoding for flat-key backends', () => {
     fc.assert(
       fc.property(path, ref, (scope: ScopePath, entry: EntryRef) => {
         const isAncestor =
-          scope.length <= entry.scope.length && scope.every((s, i) => s.level === entry.scope[i]!.level && s.id === entry.scope[i]!.id)
+          scope.length <= entry.scope.length &&
+          scope.every((s, i) => s.level === entry.scope[i]!.level && s.id === entry.scope[i]!.id)
         expect(encodeEntryRef(entry).startsWith(encodeScopePath(scope))).toBe(isAncestor)
       }),
       { numRuns: 2000 },
@@ -40,7 +44,15 @@ describe('key encoding for flat-key backends', () => {
       { level: 'organization', id: org },
       { level: 'user', id },
     ]
-    expect(encodeEntryRef({ scope: user('a:b', 'c'), key: 'k' }).startsWith(encodeScopePath([{ level: 'organization', id: 'a' }]))).toBe(false)
-    expect(encodeEntryRef({ scope: user('a10', 'c'), key: 'k' }).startsWith(encodeScopePath([{ level: 'organization', id: 'a1' }]))).toBe(false)
+    expect(
+      encodeEntryRef({ scope: user('a:b', 'c'), key: 'k' }).startsWith(
+        encodeScopePath([{ level: 'organization', id: 'a' }]),
+      ),
+    ).toBe(false)
+    expect(
+      encodeEntryRef({ scope: user('a10', 'c'), key: 'k' }).startsWith(
+        encodeScopePath([{ level: 'organization', id: 'a1' }]),
+      ),
+    ).toBe(false)
   })
 })

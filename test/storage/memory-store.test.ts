@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
-import { Cache, ConfigurationError, InMemory, LifeTimeEvict, LRUEvict, MaxItemsEvict, MISS } from '../../src/index.js'
+import {
+  Cache,
+  ConfigurationError,
+  InMemory,
+  LifeTimeEvict,
+  LRUEvict,
+  MaxItemsEvict,
+  MISS,
+} from '../../src/index.js'
 import { ExpiryHeap } from '../../src/storage/expiry-heap.js'
 
 describe('in-memory specifics', () => {
@@ -54,7 +62,9 @@ describe('in-memory specifics', () => {
 
   it('without LifeTimeEvict, writes still reclaim expired entries a few at a time', () => {
     let expired = 0
-    const cache = new Cache({ rules: [{ name: 'count', onEvict: (e) => void (expired += e.reason === 'expired' ? e.count : 0) }] })
+    const cache = new Cache({
+      rules: [{ name: 'count', onEvict: (e) => void (expired += e.reason === 'expired' ? e.count : 0) }],
+    })
     for (let i = 0; i < 10; i++) cache.setSync(`k${i}`, i, { ttlSeconds: 1 })
     vi.advanceTimersByTime(1500)
     cache.setSync('x', 1)
@@ -76,8 +86,12 @@ describe('in-memory specifics', () => {
 
   it('removes empty scope nodes, so idle tenants cost nothing and re-use works', () => {
     const cache = new Cache()
-    for (let u = 0; u < 3; u++) cache.setSync('k', u, { scope: 'session', orgId: 'o', userId: `u${u}`, sessionId: 's' })
-    for (let u = 0; u < 3; u++) expect(cache.evictSync('k', { scope: 'session', orgId: 'o', userId: `u${u}`, sessionId: 's' })).toBe(true)
+    for (let u = 0; u < 3; u++)
+      cache.setSync('k', u, { scope: 'session', orgId: 'o', userId: `u${u}`, sessionId: 's' })
+    for (let u = 0; u < 3; u++)
+      expect(cache.evictSync('k', { scope: 'session', orgId: 'o', userId: `u${u}`, sessionId: 's' })).toBe(
+        true,
+      )
     expect(cache.evictByScopeSync('organization', { orgId: 'o' })).toBe(0)
     cache.setSync('k', 'again', { scope: 'session', orgId: 'o', userId: 'u1', sessionId: 's' })
     expect(cache.getSync('k', { scope: 'session', orgId: 'o', userId: 'u1', sessionId: 's' })).toBe('again')
@@ -117,7 +131,11 @@ describe('in-memory specifics', () => {
 
   it('three bounds of different orders and levels hold together after every write', () => {
     const cache = new Cache({
-      rules: [new MaxItemsEvict({ maxItems: 50 }), new LRUEvict({ maxItems: 10, per: 'organization' }), new LRUEvict({ maxItems: 3, per: 'user' })],
+      rules: [
+        new MaxItemsEvict({ maxItems: 50 }),
+        new LRUEvict({ maxItems: 10, per: 'organization' }),
+        new LRUEvict({ maxItems: 3, per: 'user' }),
+      ],
     })
     const live = new Set<string>()
     let seed = 1
@@ -136,7 +154,9 @@ describe('in-memory specifics', () => {
       let orgCount = 0
       for (let u = 0; u < 5; u++) {
         let userCount = 0
-        for (let k = 0; k < 6; k++) if (cache.getSync(`k${k}`, { scope: 'user', orgId: `o${o}`, userId: `u${u}` }) !== undefined) userCount++
+        for (let k = 0; k < 6; k++)
+          if (cache.getSync(`k${k}`, { scope: 'user', orgId: `o${o}`, userId: `u${u}` }) !== undefined)
+            userCount++
         expect(userCount).toBeLessThanOrEqual(3)
         orgCount += userCount
       }
@@ -151,13 +171,28 @@ describe('ExpiryHeap', () => {
     const times = [50, 10, 40, 30, 20, 60, 5]
     for (const t of times) heap.push(t, `i${t}`)
     const out: string[] = []
-    heap.popExpired(45, 3, () => true, (item) => out.push(item))
+    heap.popExpired(
+      45,
+      3,
+      () => true,
+      (item) => out.push(item),
+    )
     expect(out).toEqual(['i5', 'i10', 'i20'])
-    heap.popExpired(45, 10, (item) => item !== 'i30', (item) => out.push(item))
+    heap.popExpired(
+      45,
+      10,
+      (item) => item !== 'i30',
+      (item) => out.push(item),
+    )
     expect(out).toEqual(['i5', 'i10', 'i20', 'i40'])
     heap.compact((item) => item !== 'i60')
     expect(heap.length).toBe(1)
-    heap.popExpired(100, 10, () => true, (item) => out.push(item))
+    heap.popExpired(
+      100,
+      10,
+      () => true,
+      (item) => out.push(item),
+    )
     expect(out.at(-1)).toBe('i50')
     expect(heap.length).toBe(0)
   })

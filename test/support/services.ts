@@ -6,7 +6,8 @@ const required = process.env.CACHEADO_SERVICES === '1'
 
 function service(variable: string): string | undefined {
   const value = process.env[variable]
-  if (!value && required) throw new Error(`${variable} is not set although CACHEADO_SERVICES=1; run tests through npm test`)
+  if (!value && required)
+    throw new Error(`${variable} is not set although CACHEADO_SERVICES=1; run tests through npm test`)
   return value || undefined
 }
 

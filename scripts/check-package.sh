@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Packs the library as npm would publish it, installs the tarball into a fresh project and imports
+# every entry point from both ESM and CommonJS.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$root"
+tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
+cd "$work"
+npm init -y >/dev/null
+npm install --silent --no-audit --no-fund "./$tarball" ioredis@5 mongodb@7 >/dev/null
+cat > esm.mjs <<'JS'
+import { Cache, LRUEvict, ScopeConfig, ScopeLevel, StorageError } from 'cacheado'
+import * as redis from 'cacheado/redis'
+import * as mongodb from 'cacheado/mongodb'
+const cache = new Cache({ rules: [new LRUEvict({ maxItems: 2 })] })
+cache.setSync('k', 1, { scope: 'user', orgId: 'o', userId: 'u' })
+if (cache.getSync('k', { scope: 'user', orgId: 'o', userId: 'u' }) !== 1) throw new Error('esm: get failed')
+if (typeof redis.RedisStorage !== 'function' || typeof mongodb.MongoDBStorage !== 'function') throw new Error('esm: subpaths')
+if (typeof ScopeConfig !== 'function' || typeof ScopeLevel !== 'function' || typeof StorageError !== 'function') throw new Error('esm')
+console.log('esm ok')
+JS
+cat > cjs.cjs <<'JS'
+const { Cache, StorageError } = require('cacheado')
+const { RedisStorage } = require('cacheado/redis')
+const { MongoDBStorage } = require('cacheado/mongodb')
+const cache = new Cache()
+cache.setSync('k', 2)
+if (cache.getSync('k') !== 2) throw new Error('cjs: get failed')
+if (typeof RedisStorage !== 'function' || typeof MongoDBStorage !== 'function' || typeof StorageError !== 'function') throw new Error('cjs')
+console.log('cjs ok')
+JS
+cat > types.ts <<'TS'
+import { Cache } from 'cacheado'
+const cache = new Cache()
+cache.setSync('k', 1, { scope: 'user', orgId: 'o', userId: 'u' })
+TS
+node esm.mjs
+node cjs.cjs
+ls node_modules/cacheado/dist | grep -q 'index.d.ts' && ls node_modules/cacheado/dist | grep -q 'index.d.cts' && echo 'types ok'
+if [ -d node_modules/cacheado/src ] || [ -d node_modules/cacheado/test ]; then echo 'package ships sources or tests' >&2; exit 1; fi
+echo "package ok: $tarball"

@@ -1,0 +1,68 @@
+// The README's examples run here, so the documentation cannot rot.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { main as asyncAndProgrammatic } from '../examples/readme/async-and-programmatic.js'
+import { main as basicUsage } from '../examples/readme/basic-usage.js'
+import { main as customConfiguration } from '../examples/readme/custom-configuration.js'
+import { main as multiTenant } from '../examples/readme/multi-tenant.js'
+import { main as observability } from '../examples/readme/observability.js'
+import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
+
+const quiet = () => undefined
+
+describe('README examples', () => {
+  it('basic usage: the second call comes from the cache', () => {
+    const result = basicUsage(quiet)
+    expect(result).toMatchObject({ first: 200, second: 200, runs: 1 })
+    expect(result.stats).toMatchObject({ hits: 1, misses: 1 })
+  })
+
+  it('multi-tenant: the same user id under two organizations gets two entries', async () => {
+    const result = await multiTenant(quiet)
+    expect(result.org1).toEqual({ org: 'org1', user: 'user1' })
+    expect(result.org2).toEqual({ org: 'org2', user: 'user1' })
+    expect(result.loads).toEqual(['org1/user1', 'org2/user1'])
+  })
+
+  it('async and programmatic cache', async () => {
+    expect(await asyncAndProgrammatic(quiet)).toEqual({
+      requests: 1,
+      again: { slug: 'acme', plan: 'pro' },
+      settings: { theme: 'dark' },
+    })
+  })
+
+  it('scope-based eviction', async () => {
+    expect(await scopeEviction(quiet)).toEqual({ userRemoved: 2, orgRemoved: 1, otherTenant: 'free' })
+  })
+
+  it('custom configuration and stampede protection', async () => {
+    const result = await customConfiguration(quiet)
+    expect(result.apiCalls).toBe(1)
+    expect(result.results).toHaveLength(100)
+  })
+
+  it('observability', async () => {
+    expect(await observability(quiet)).toMatchObject({
+      hits: 1,
+      misses: 1,
+      sets: 1,
+      evictions: 1,
+      totalKeys: 0,
+      hitRate: 0.5,
+    })
+  })
+
+  it('npm run demo prints a miss, a hit, a scoped eviction and stats', async () => {
+    const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'examples/demo.ts'], {
+      cwd: process.cwd(),
+    })
+    expect(stdout).toContain("get('greeting') before any set -> undefined (a miss)")
+    expect(stdout).toContain("get('greeting') after set     -> hello, alice (a hit)")
+    expect(stdout).toContain("evictByScope('organization', { orgId: 'acme' }) removed 2 entries")
+    expect(stdout).toContain("globex's carol is untouched -> hello, carol")
+    expect(stdout).toMatch(/hits: 2,\s+misses: 1,\s+sets: 3/)
+    expect(stdout).toContain('100 concurrent calls of expensiveApiCall ran it 1 time(s)')
+  }, 30_000)
+})
