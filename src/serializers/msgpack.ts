@@ -13,9 +13,14 @@ class PackedMap {
   constructor(readonly entries: [unknown, unknown][]) {}
 }
 class NegativeZero {}
+/** A plain object with an own `__proto__` key, which msgpackr renames when reading (a safety measure). */
+class PackedObject {
+  constructor(readonly entries: [string, unknown][]) {}
+}
 
 const MAP_EXTENSION = 0x4d
 const NEGATIVE_ZERO_EXTENSION = 0x5a
+const OBJECT_EXTENSION = 0x4f
 let extensionsAdded = false
 
 function addExtensions(): void {
@@ -32,12 +37,22 @@ function addExtensions(): void {
     pack: () => Buffer.alloc(0),
     unpack: () => -0,
   })
+  addExtension({
+    Class: PackedObject,
+    type: OBJECT_EXTENSION,
+    write: (object: PackedObject) => object.entries,
+    read: (entries: [string, unknown][]) => {
+      const object: Record<string, unknown> = {}
+      for (const [key, value] of entries) setOwn(object, key, value)
+      return object
+    },
+  })
   extensionsAdded = true
 }
 
 /**
  * The default serializer for shared backends: MessagePack through msgpackr, with Date, Set, BigInt,
- * typed arrays and Buffers native, and `Map` and `-0` as extensions. Compact and fast.
+ * typed arrays and Buffers native, and `Map`, `-0` and objects with a `__proto__` key as extensions. Compact and fast.
  */
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack'
@@ -86,8 +101,11 @@ function swap(value: unknown): unknown {
     return swapped.some((item, i) => item !== value[i]) ? swapped : value
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value
-  let copy: Record<string, unknown> | undefined
   const record = value as Record<string, unknown>
+  if (Object.prototype.hasOwnProperty.call(record, '__proto__')) {
+    return new PackedObject(Object.keys(record).map((key) => [key, swap(record[key])]))
+  }
+  let copy: Record<string, unknown> | undefined
   for (const key of Object.keys(record)) {
     const item = record[key]
     const swapped = swap(item)

@@ -81,3 +81,20 @@ describe('json specifics', () => {
     )
   })
 })
+
+describe('own __proto__ keys', () => {
+  it.each([new MsgpackSerializer(), new JsonSerializer()])(
+    'keep their name and never set a prototype (%#)',
+    (serializer) => {
+      const value = JSON.parse('{"__proto__": {"polluted": true}, "a": {"__proto__": null}}') as Record<
+        string,
+        unknown
+      >
+      const back = serializer.deserialize(serializer.serialize(value)) as Record<string, unknown>
+      expect(Object.keys(back)).toEqual(['__proto__', 'a'])
+      expect(Object.getPrototypeOf(back)).toBe(Object.prototype)
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+      expect(back).toEqual(value)
+    },
+  )
+})
