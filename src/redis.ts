@@ -1,0 +1,15 @@
+/**
+ * `cacheado/redis`: the Redis storage (standalone or Cluster, through ioredis, an optional peer
+ * dependency) and, for convenience, the serializers it can use.
+ *
+ * ```ts
+ * import { Cache } from 'cacheado'
+ * import { RedisStorage } from 'cacheado/redis'
+ * const cache = new Cache({ storage: new RedisStorage({ url: 'redis://127.0.0.1:6379', db: 0 }) })
+ * ```
+ */
+export { RedisStorage } from './storage/redis.js'
+export type { RedisStorageOptions } from './storage/redis.js'
+export type { RedisClient, RedisNode } from './storage/redis-connection.js'
+export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
+export type { Serializer } from './serializers/index.js'

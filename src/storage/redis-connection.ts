@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto'
+import { Cluster, Redis } from 'ioredis'
+import { ConfigurationError } from '../errors.js'
+
+/** An ioredis client: a standalone `Redis` or a `Cluster`. */
+export type RedisClient = Redis | Cluster
+
+/** A cluster node address. */
+export interface RedisNode {
+  readonly host: string
+  readonly port: number
+}
+
+/** How to reach Redis; exactly one of `url`, `cluster`, `client`. */
+export interface RedisConnectionOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
+  readonly url?: string
+  /** Database number (standalone only); overrides the one in the URL. */
+  readonly db?: number
+  /** Seed nodes of a Redis Cluster; a `Cluster` client is created. */
+  readonly cluster?: readonly RedisNode[]
+  /** Password for the cluster nodes (a `url` carries its own). */
+  readonly password?: string
+  /** An existing ioredis `Redis` or `Cluster`; the storage does not close it. */
+  readonly client?: RedisClient
+  /** Timeout of every command in milliseconds. */
+  readonly commandTimeoutMs: number
+}
+
+/** A client ready for the storage, with a password-free description for error messages. */
+export interface Connection {
+  readonly client: RedisClient
+  /** Whether the storage created the client (and must close it). */
+  readonly owned: boolean
+  /** Where the client points, without any password, e.g. `redis://127.0.0.1:6379/0`. */
+  readonly where: string
+  /** Whether commands need our own timer (clients we did not create may lack `commandTimeout`). */
+  readonly ownTimer: boolean
+  /** The last connection error reported by a client we own. */
+  lastError: Error | undefined
+}
+
+/** Reconnects forever, backing off to one attempt per second, so the cache recovers on its own. */
+const retry = (times: number): number => Math.min(times * 100, 1000)
+
+/** `url` with any password replaced by `***`; unparsable URLs are not echoed at all. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparsable redis URL)'
+  }
+}
+
+/** Creates (or adopts) the client described by the options. */
+export function connect(options: RedisConnectionOptions): Connection {
+  const { url, cluster, client, commandTimeoutMs } = options
+  const given = [url, cluster, client].filter((o) => o !== undefined).length
+  if (given !== 1) {
+    throw new ConfigurationError(
+      'RedisStorage needs exactly one of { url }, { cluster: [{ host, port }, ...] } or { client }',
+    )
+  }
+  if (client !== undefined) {
+    if (typeof client !== 'object' || typeof client.call !== 'function') {
+      throw new ConfigurationError('RedisStorage: client must be an ioredis Redis or Cluster instance')
+    }
+    return { client, owned: false, where: describeClient(client), ownTimer: true, lastError: undefined }
+  }
+  if (cluster !== undefined) {
+    if (!Array.isArray(cluster) || cluster.length === 0) {
+      throw new ConfigurationError('RedisStorage: cluster must be a non-empty array of { host, port }')
+    }
+    const created = new Cluster(
+      cluster.map((n) => ({ host: n.host, port: n.port })),
+      {
+        clusterRetryStrategy: retry,
+        enableOfflineQueue: true,
+        slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
+        redisOptions: {
+          commandTimeout: commandTimeoutMs,
+          connectTimeout: Math.max(commandTimeoutMs, 1000),
+          autoResendUnfulfilledCommands: false,
+          maxRetriesPerRequest: 1,
+          ...(options.password !== undefined ? { password: options.password } : {}),
+        },
+      },
+    )
+    const where = `redis-cluster://${cluster.map((n) => `${n.host}:${n.port}`).join(',')}`
+    return watch({ client: created, owned: true, where, ownTimer: true, lastError: undefined })
+  }
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new ConfigurationError(
+      `RedisStorage: url must look like redis://host:port, got ${redactUrl(String(url))}`,
+    )
+  }
+  if (options.db !== undefined && (!Number.isSafeInteger(options.db) || options.db < 0)) {
+    throw new ConfigurationError(`RedisStorage: db must be a non-negative integer, got ${String(options.db)}`)
+  }
+  const created = new Redis(url, {
+    ...(options.db !== undefined ? { db: options.db } : {}),
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(commandTimeoutMs, 1000),
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: retry,
+    lazyConnect: false,
+  })
+  const redacted = redactUrl(url)
+  const where = options.db !== undefined ? `${redacted.replace(/\/\d*$/, '')}/${options.db}` : redacted
+  return watch({ client: created, owned: true, where, ownTimer: false, lastError: undefined })
+}
+
+/** Keeps the last error of a client we own (so ioredis does not print "Unhandled error event"). */
+function watch(connection: Connection): Connection {
+  connection.client.on('error', (error: Error) => {
+    connection.lastError = error
+  })
+  return connection
+}
+
+function describeClient(client: RedisClient): string {
+  if (client instanceof Cluster) {
+    const nodes = client.nodes('master').map((n) => `${n.options.host ?? ''}:${String(n.options.port ?? '')}`)
+    return `redis-cluster://${nodes.join(',') || '(nodes not yet known)'}`
+  }
+  const { host, port, db } = client.options
+  return `redis://${host ?? 'localhost'}:${String(port ?? 6379)}/${String(db ?? 0)}`
+}
+
+/** A Lua script with its SHA1, run with EVALSHA and re-sent with EVAL when the server lacks it. */
+export class LuaScript {
+  readonly sha: string
+
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+
+  /** Runs the script; string replies. */
+  async run(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ): Promise<unknown> {
+    try {
+      return await client.call('EVALSHA', this.sha, keys.length, ...keys, ...args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return client.call('EVAL', this.source, keys.length, ...keys, ...args)
+    }
+  }
+
+  /** Runs the script; Buffer replies. */
+  async runBuffer(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ): Promise<unknown> {
+    try {
+      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args)
+    }
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT')
+}

@@ -1,0 +1,100 @@
+import { ConfigurationError, InvalidArgumentError } from '../errors.js'
+import type { EntryRef, ScopePath, ScopeSegment } from './contract.js'
+import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
+
+/**
+ * Redis key names of one storage prefix; the layout is described in `redis-lua.ts`. A tag is the
+ * encoded top-level segment of a scope path (`level=id/`), or {@link GLOBAL_TAG} for the global scope;
+ * everything of one tag lives in one hash slot.
+ */
+
+/** Tag of entries of the global scope; cannot collide with a segment, which always contains `=`. */
+export const GLOBAL_TAG = '@'
+
+/** One lone UTF-16 surrogate: it would be replaced by U+FFFD when sent as UTF-8, merging keys. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** Checks a storage prefix: non-empty, and without braces, which would change the hash slot. */
+export function checkPrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string' || prefix.length === 0 || /[{}]/.test(prefix)) {
+    throw new ConfigurationError(
+      `RedisStorage: prefix must be a non-empty string without '{' or '}', got ${JSON.stringify(prefix)}`,
+    )
+  }
+  return prefix
+}
+
+/** Key names under one prefix. */
+export class RedisKeys {
+  /** The SET of tags that hold entries (its own slot). */
+  readonly registry: string
+  /** Key base of the cache-wide bounds, `P:{@@}:`. */
+  readonly wide: string
+
+  constructor(readonly prefix: string) {
+    this.registry = `${prefix}:tags`
+    this.wide = `${prefix}:{@@}:`
+  }
+
+  /**
+   * The member string of an entry (its encoded ref). Refuses refs with lone surrogates, which Redis
+   * (UTF-8) could not keep apart.
+   */
+  member(ref: EntryRef): string {
+    const member = encodeEntryRef(ref)
+    if (LONE_SURROGATE.test(member)) {
+      throw new InvalidArgumentError(
+        'keys and scope ids stored in Redis must be well-formed Unicode (a lone surrogate was found)',
+      )
+    }
+    return member
+  }
+
+  /** Tag of a member (its text up to the first `/`, or the global tag). */
+  tagOfMember(member: string): string {
+    const bar = member.indexOf('|')
+    const slash = member.indexOf('/')
+    return slash === -1 || slash > bar ? GLOBAL_TAG : member.slice(0, slash + 1)
+  }
+
+  /** Key base of a tag, `P:{T}:`. */
+  base(tag: string): string {
+    return `${this.prefix}:{${tag}}:`
+  }
+
+  /** Data key of a member. */
+  data(member: string): string {
+    return `${this.base(this.tagOfMember(member))}d:${member}`
+  }
+
+  /** Index key of a non-empty scope path. */
+  index(path: ScopePath): string {
+    const encoded = encodeScopePath(path)
+    return `${this.base(encoded.slice(0, encoded.indexOf('/') + 1))}i:${encoded}`
+  }
+
+  /** The index holding every entry of a tag. */
+  rootIndex(tag: string): string {
+    return `${this.base(tag)}i:${tag === GLOBAL_TAG ? '' : tag}`
+  }
+}
+
+const ESCAPED = /%([0-9A-F]{2})/g
+
+function unescape(text: string): string {
+  return text.includes('%')
+    ? text.replace(ESCAPED, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    : text
+}
+
+/** Inverse of `encodeEntryRef`, for reporting evicted entries. */
+export function decodeMember(member: string): EntryRef {
+  const bar = member.indexOf('|')
+  const scope: ScopeSegment[] = []
+  for (const segment of member.slice(0, bar).split('/')) {
+    if (segment === '') continue
+    const eq = segment.indexOf('=')
+    scope.push({ level: unescape(segment.slice(0, eq)), id: unescape(segment.slice(eq + 1)) })
+  }
+  return { scope, key: member.slice(bar + 1) }
+}

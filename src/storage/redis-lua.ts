@@ -1,0 +1,298 @@
+/**
+ * Lua sources of the Redis storage's scripts. Key layout (P = prefix, T = hash tag):
+ *
+ * - `P:{T}:d:<member>`  the entry's serialized value (string, native expiry with PXAT)
+ * - `P:{T}:i:<path>`    ZSET: the members of every entry at or under scope `<path>`, scored by expiry
+ *                       time in ms (`+inf` when none); one per scope node that holds entries
+ * - `P:{T}:x`           ZSET: members with a TTL, scored by expiry time (expired ones are purged)
+ * - `P:{T}:b<i>:<path>` ZSET: group of bound `i` (per-scope bound), scored by an access/insertion sequence
+ * - `P:{T}:n`           counter for those sequences
+ * - `P:{T}:r`           marker: the tag is listed in the registry `P:tags`
+ * - `P:{@@}:b<i>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
+ *
+ * `<member>` is `encodeEntryRef(ref)`; `T` is the encoded top-level segment of the entry's scope
+ * (`level=id/`, which always contains `=`), or `@` for the global scope. Every key an entry touches
+ * except the cache-wide ones therefore hashes to its tenant's slot.
+ *
+ * Each script gets the key it is addressed to in KEYS[1] (that is how a Cluster routes it); the other
+ * keys it touches are derived from members inside the script and carry the same `{T}` hash tag, so
+ * they live in the same slot (victims of a bound, members of a scope are unknown before the script
+ * reads them). The cache-wide keys `{@@}` are touched only when ARGV[2] is '1' (standalone Redis,
+ * where slots do not matter); on a Cluster a second script runs on their own slot.
+ *
+ * ARGV header shared by all scripts: prefix, inline-wide flag, number of bounds, then per bound its
+ * order (`l` LRU / `i` insertion), its maxItems and its escaped `per` level (`''`: cache-wide).
+ */
+
+const PRELUDE = `
+local P = ARGV[1]
+local WIDE = ARGV[2] == '1'
+local NB = tonumber(ARGV[3])
+local B = {}
+local HASWIDE = false
+for i = 1, NB do
+  local o = 3 + (i - 1) * 3
+  B[i] = { order = ARGV[o + 1], max = tonumber(ARGV[o + 2]), per = ARGV[o + 3] }
+  if B[i].per == '' then HASWIDE = true end
+end
+local A = 3 + NB * 3
+local WB = P .. ':{@@}:'
+local WIDEX = WIDE and HASWIDE
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function num(n)
+  return string.format('%.0f', n)
+end
+
+local function parse(member)
+  local bar = string.find(member, '|', 1, true)
+  local segs = {}
+  for seg in string.gmatch(string.sub(member, 1, bar - 1), '[^/]*/') do segs[#segs + 1] = seg end
+  local base
+  if #segs == 0 then base = P .. ':{@}:' else base = P .. ':{' .. segs[1] .. '}:' end
+  return segs, base
+end
+
+local function group(i, segs, base)
+  local b = B[i]
+  if b.per == '' then
+    if WIDE then return WB .. 'b' .. i end
+    return nil
+  end
+  local path = ''
+  local head = b.per .. '='
+  for j = 1, #segs do
+    path = path .. segs[j]
+    if string.sub(segs[j], 1, #head) == head then return base .. 'b' .. i .. ':' .. path end
+  end
+  return nil
+end
+
+local function counter(i, base)
+  if B[i].per == '' then return WB .. 'n' end
+  return base .. 'n'
+end
+
+local function remove(member)
+  local segs, base = parse(member)
+  local existed = redis.call('DEL', base .. 'd:' .. member)
+  redis.call('ZREM', base .. 'x', member)
+  if #segs == 0 then redis.call('ZREM', base .. 'i:', member) end
+  local path = ''
+  for j = 1, #segs do
+    path = path .. segs[j]
+    redis.call('ZREM', base .. 'i:' .. path, member)
+  end
+  for i = 1, NB do
+    local g = group(i, segs, base)
+    if g then redis.call('ZREM', g, member) end
+  end
+  if WIDEX then redis.call('ZREM', WB .. 'x', member) end
+  return existed
+end
+
+local function purge(zkey, now, limit)
+  local dead = redis.call('ZRANGEBYSCORE', zkey, '-inf', '(' .. num(now), 'LIMIT', 0, limit)
+  for _, m in ipairs(dead) do remove(m) end
+  return #dead
+end
+`
+
+/**
+ * Writes one entry. KEYS[1] data key; ARGV after the header: member, value, ttl in ms ('' for none).
+ * Purges up to 100 expired entries of the tag first (and of the cache-wide bounds when inline), so
+ * that expired entries neither hold places in bounds nor pile up in indexes.
+ * Returns `{fresh, register, expired, when, i1, victim1, i2, victim2, ...}`: whether the entry is new,
+ * whether the tag must be added to the registry, how many expired entries were purged, the expiry
+ * time ('' for none), then each entry evicted by bound `i`.
+ */
+export const WRITE_LUA = `${PRELUDE}
+local member = ARGV[A + 1]
+local ttl = ARGV[A + 3]
+local data = KEYS[1]
+local now = now_ms()
+local segs, base = parse(member)
+local expired = purge(base .. 'x', now, 100)
+if WIDEX then expired = expired + purge(WB .. 'x', now, 100) end
+local fresh = redis.call('EXISTS', data) == 0
+if fresh then remove(member) end
+local score = '+inf'
+local when = ''
+if ttl == '' then
+  redis.call('SET', data, ARGV[A + 2])
+  redis.call('ZREM', base .. 'x', member)
+  if WIDEX then redis.call('ZREM', WB .. 'x', member) end
+else
+  when = num(now + math.ceil(tonumber(ttl)) - 1)
+  score = when
+  redis.call('SET', data, ARGV[A + 2], 'PXAT', when)
+  redis.call('ZADD', base .. 'x', when, member)
+  if WIDEX then redis.call('ZADD', WB .. 'x', when, member) end
+end
+if #segs == 0 then redis.call('ZADD', base .. 'i:', score, member) end
+local path = ''
+for j = 1, #segs do
+  path = path .. segs[j]
+  redis.call('ZADD', base .. 'i:' .. path, score, member)
+end
+local register = 0
+if redis.call('EXISTS', base .. 'r') == 0 then
+  redis.call('SET', base .. 'r', '1')
+  register = 1
+end
+local out = { fresh and 1 or 0, register, 0, when }
+for i = 1, NB do
+  local g = group(i, segs, base)
+  if g then
+    local seq = redis.call('INCR', counter(i, base))
+    if B[i].order == 'l' or fresh then
+      redis.call('ZADD', g, seq, member)
+    else
+      redis.call('ZADD', g, 'NX', seq, member)
+    end
+    while redis.call('ZCARD', g) > B[i].max do
+      local victim = redis.call('ZRANGE', g, 0, 0)[1]
+      redis.call('ZREM', g, victim)
+      if remove(victim) == 1 then
+        out[#out + 1] = i
+        out[#out + 1] = victim
+      else
+        expired = expired + 1
+      end
+    end
+  end
+end
+out[3] = expired
+return out
+`
+
+/**
+ * Reads one entry and marks it used for the LRU bounds handled in this slot.
+ * KEYS[1] data key; ARGV after the header: member. Returns the value or nil.
+ */
+export const TOUCH_LUA = `${PRELUDE}
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local member = ARGV[A + 1]
+local segs, base = parse(member)
+for i = 1, NB do
+  if B[i].order == 'l' then
+    local g = group(i, segs, base)
+    if g then redis.call('ZADD', g, 'XX', redis.call('INCR', counter(i, base)), member) end
+  end
+end
+return v
+`
+
+/**
+ * Deletes one entry with its index and bound memberships. KEYS[1] data key; ARGV after the header:
+ * member. Returns `{existed, stale}`: stale is 1 when only an expired entry's traces were removed.
+ */
+export const DELETE_LUA = `${PRELUDE}
+local member = ARGV[A + 1]
+local segs, base = parse(member)
+local root = base .. 'i:'
+if #segs > 0 then root = root .. segs[1] end
+local tracked = redis.call('ZSCORE', root, member)
+local existed = remove(member)
+local stale = 0
+if existed == 0 and tracked then stale = 1 end
+return { existed, stale }
+`
+
+/**
+ * Evicts a scope: every member of its index. KEYS[1] the scope's index key; ARGV after the header:
+ * the tag's key base (\`P:{T}:\`) when the scope is a whole tag (its marker and counter go too, else
+ * ''), then '1' to return the removed members. Returns `{removed, expired, members...}`.
+ */
+export const EVICT_SCOPE_LUA = `${PRELUDE}
+local drop = ARGV[A + 1]
+local want = ARGV[A + 2] == '1'
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local out = { 0, 0 }
+local removed, stale = 0, 0
+for _, m in ipairs(members) do
+  if remove(m) == 1 then removed = removed + 1 else stale = stale + 1 end
+  if want then out[#out + 1] = m end
+end
+redis.call('DEL', KEYS[1])
+if drop ~= '' then redis.call('DEL', drop .. 'r', drop .. 'n') end
+out[1] = removed
+out[2] = stale
+return out
+`
+
+/**
+ * Counts the live entries of one tag. KEYS[1] the tag's root index. Live means an expiry time not yet
+ * passed on the server's clock (Redis keeps a key while now <= its PXAT time).
+ */
+export const COUNT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], string.format('%.0f', now), '+inf')
+`
+
+/** Purges up to 1000 expired entries of a tag (or of the inline cache-wide bounds). KEYS[1] its `x` ZSET. */
+export const SWEEP_LUA = `${PRELUDE}
+return purge(KEYS[1], now_ms(), 1000)
+`
+
+/**
+ * Cluster only: the cache-wide bounds on their own slot. KEYS[1] `P:{@@}:x`; ARGV after the header:
+ * n, n members to forget (they left the cache), then the written member ('' for none), its expiry
+ * time ('' for none), '1' if it is new. Forgets expired members, admits the written one, trims every
+ * cache-wide bound and returns `{i1, victim1, ...}`: the caller deletes the victims on their slots.
+ */
+export const WIDE_ADMIT_LUA = `${PRELUDE}
+local X = KEYS[1]
+local function forget(m)
+  redis.call('ZREM', X, m)
+  for i = 1, NB do
+    if B[i].per == '' then redis.call('ZREM', WB .. 'b' .. i, m) end
+  end
+end
+local dead = redis.call('ZRANGEBYSCORE', X, '-inf', '(' .. num(now_ms()), 'LIMIT', 0, 100)
+for _, m in ipairs(dead) do forget(m) end
+local nf = tonumber(ARGV[A + 1])
+for k = 1, nf do forget(ARGV[A + 1 + k]) end
+local member = ARGV[A + 2 + nf]
+local when = ARGV[A + 3 + nf]
+local fresh = ARGV[A + 4 + nf] == '1'
+local out = {}
+if member ~= '' then
+  if when == '' then redis.call('ZREM', X, member) else redis.call('ZADD', X, when, member) end
+  for i = 1, NB do
+    if B[i].per == '' then
+      local g = WB .. 'b' .. i
+      local seq = redis.call('INCR', WB .. 'n')
+      if B[i].order == 'l' or fresh then
+        redis.call('ZADD', g, seq, member)
+      else
+        redis.call('ZADD', g, 'NX', seq, member)
+      end
+      while redis.call('ZCARD', g) > B[i].max do
+        local victim = redis.call('ZRANGE', g, 0, 0)[1]
+        forget(victim)
+        out[#out + 1] = i
+        out[#out + 1] = victim
+      end
+    end
+  end
+end
+return out
+`
+
+/** Cluster only: marks a member used in the cache-wide LRU bounds. KEYS[1] `P:{@@}:n`; ARGV: member. */
+export const WIDE_TOUCH_LUA = `${PRELUDE}
+local member = ARGV[A + 1]
+for i = 1, NB do
+  if B[i].per == '' and B[i].order == 'l' then
+    redis.call('ZADD', WB .. 'b' .. i, 'XX', redis.call('INCR', KEYS[1]), member)
+  end
+end
+return 1
+`

@@ -1,0 +1,466 @@
+import { ConfigurationError, SerializationError } from '../errors.js'
+import type { Serializer } from '../serializers/contract.js'
+import { MsgpackSerializer } from '../serializers/msgpack.js'
+import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import { MISS } from './contract.js'
+import { encodeSegment, escapeComponent } from './key-encoding.js'
+import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
+import { connect, LuaScript } from './redis-connection.js'
+import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
+import {
+  COUNT_LUA,
+  DELETE_LUA,
+  EVICT_SCOPE_LUA,
+  SWEEP_LUA,
+  TOUCH_LUA,
+  WIDE_ADMIT_LUA,
+  WIDE_TOUCH_LUA,
+  WRITE_LUA,
+} from './redis-lua.js'
+
+/** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
+export interface RedisStorageOptions {
+  /** `redis://[user:password@]host:port[/db]` of a standalone Redis (`rediss://` for TLS). */
+  readonly url?: string
+  /** Database number of a standalone Redis; overrides the URL's. */
+  readonly db?: number
+  /** Seed nodes of a Redis Cluster: a `Cluster` client is created. */
+  readonly cluster?: readonly RedisNode[]
+  /** Password of the cluster nodes (a `url` carries its own). */
+  readonly password?: string
+  /** An existing ioredis `Redis` or `Cluster`; `close()` leaves it open. */
+  readonly client?: RedisClient
+  /** Every key of this cache starts with `prefix:`. Default `'cacheado'`; must not contain `{` or `}`. */
+  readonly prefix?: string
+  /** How values become bytes. Default: `new MsgpackSerializer()`. */
+  readonly serializer?: Serializer
+  /** Every command fails after this many milliseconds instead of waiting. Default 1000. */
+  readonly commandTimeoutMs?: number
+  /** Serialized values larger than this are refused before anything is written. Default 512 MiB. */
+  readonly maxValueBytes?: number
+}
+
+/** Redis's own limit on a string value. */
+const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
+/** Tags handled concurrently by `clear()`, `size()` and the sweeper. */
+const TAG_BATCH = 256
+
+type Reporter = StorageContext['onEvicted']
+
+/**
+ * A storage on Redis (standalone or Cluster) through ioredis, shared by every process that uses the
+ * same prefix: keys are deterministic, so processes and machines see each other's entries.
+ *
+ * Design (key layout in `redis-lua.ts`):
+ * - TTLs are native (`PXAT`, on the Redis server's clock): Redis expires entries itself.
+ * - Every write, delete and scope eviction is one Lua script that keeps the data, the per-scope index
+ *   ZSETs and the bound ZSETs consistent atomically. All keys of one top-level scope instance (one
+ *   tenant) share a `{...}` hash tag, so those scripts run on a Cluster and `evictScope` costs
+ *   O(entries in the scope): it reads one index, never `SCAN`/`KEYS`.
+ * - `clear()` and `size()` walk the registry of tags (`prefix:tags`), one script per tag, on whichever
+ *   master holds it; other keys of the database are never touched (no `FLUSHDB`).
+ * - Bounds live in Redis (ZSETs scored by an access or insertion sequence), so they hold across
+ *   processes. A per-scope bound (`per: 'organization'`, `'user'`, ...) lives in its tenant's slot and
+ *   is exact everywhere.
+ * - A cache-wide bound is exact on a standalone Redis (enforced inside the write script). On a Cluster
+ *   it spans slots, so it is enforced in a second step on its own slot right after the write (the
+ *   victims are then deleted on their slots): exact after every operation of a single process, and
+ *   eventually exact under concurrent writers (between the two steps of a write, one more entry per
+ *   concurrent writer may exist). When the goal is only to bound memory, Redis's own
+ *   `maxmemory-policy allkeys-lru` is the better tool, but note that Redis may then evict index keys
+ *   as well, which makes `size()` approximate and lets `evictScope` miss the entries it lost track of.
+ *
+ * Faults: every command has a timeout; no command waits in an offline queue, so while Redis is down
+ * operations reject within about `commandTimeoutMs` (the cache turns that into a `StorageError`, and
+ * memoized calls fall back to calling the function); the client reconnects on its own.
+ */
+export class RedisStorage implements StorageProvider {
+  readonly storageType = 'redis'
+  readonly supportsBounds = true
+  /** The key prefix of this cache. */
+  readonly prefix: string
+  /** The serializer in use. */
+  readonly serializer: Serializer
+  /** The ioredis client (created or given). */
+  readonly client: RedisClient
+  readonly #connection: Connection
+  readonly #keys: RedisKeys
+  readonly #timeoutMs: number
+  readonly #maxValueBytes: number
+  readonly #isCluster: boolean
+  #bounds: readonly BoundPolicy[] = []
+  #header: string[]
+  /** A cache-wide bound exists and needs the second step (Cluster). */
+  #clusterWide = false
+  /** An LRU bound is handled by the tag scripts: reads must run the touch script. */
+  #touchInScript = false
+  /** A cache-wide LRU bound on a Cluster: hits are touched on the bounds' slot too. */
+  #touchWide = false
+  #onEvicted: Reporter = () => undefined
+  #wantsRefs = false
+  #attached = false
+  #closed = false
+  #sweeper: NodeJS.Timeout | undefined
+  #readyWait: Promise<void> | undefined
+
+  constructor(options: RedisStorageOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError("new RedisStorage(options) expects e.g. { url: 'redis://127.0.0.1:6379' }")
+    }
+    const timeout = options.commandTimeoutMs ?? 1000
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new ConfigurationError(
+        `RedisStorage: commandTimeoutMs must be a positive number, got ${String(timeout)}`,
+      )
+    }
+    const maxBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > REDIS_MAX_VALUE_BYTES) {
+      throw new ConfigurationError(
+        `RedisStorage: maxValueBytes must be an integer from 1 to ${REDIS_MAX_VALUE_BYTES}, got ${String(maxBytes)}`,
+      )
+    }
+    const serializer = options.serializer ?? new MsgpackSerializer()
+    if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
+      throw new ConfigurationError('RedisStorage: serializer must implement serialize() and deserialize()')
+    }
+    this.prefix = checkPrefix(options.prefix ?? 'cacheado')
+    this.serializer = serializer
+    this.#timeoutMs = timeout
+    this.#maxValueBytes = maxBytes
+    this.#keys = new RedisKeys(this.prefix)
+    this.#connection = connect({ ...options, commandTimeoutMs: timeout })
+    this.client = this.#connection.client
+    this.#isCluster = this.client.isCluster
+    this.#header = this.#makeHeader()
+  }
+
+  attach(context: StorageContext): void {
+    if (this.#attached) {
+      throw new ConfigurationError(
+        'this RedisStorage already belongs to a Cache; give each Cache its own storage',
+      )
+    }
+    this.#attached = true
+    this.#bounds = context.bounds
+    this.#onEvicted = context.onEvicted
+    this.#wantsRefs = context.wantsEvictedRefs
+    const wide = context.bounds.filter((b) => b.per === undefined)
+    this.#clusterWide = this.#isCluster && wide.length !== 0
+    this.#touchWide = this.#isCluster && wide.some((b) => b.order === 'lru')
+    this.#touchInScript = context.bounds.some(
+      (b) => b.order === 'lru' && (b.per !== undefined || !this.#isCluster),
+    )
+    this.#header = this.#makeHeader()
+    if (context.sweepIntervalMs !== undefined) {
+      this.#sweeper = setInterval(() => {
+        this.#sweep().catch(() => undefined)
+      }, context.sweepIntervalMs)
+      this.#sweeper.unref()
+    }
+  }
+
+  async get(ref: EntryRef): Promise<unknown> {
+    const member = this.#keys.member(ref)
+    const data = this.#keys.data(member)
+    const bytes = await this.#exec(async () => {
+      const found = this.#touchInScript
+        ? ((await this.#timed(
+            TOUCH.runBuffer(this.client, [data], [...this.#header, member]),
+          )) as Buffer | null)
+        : await this.#timed(this.client.getBuffer(data))
+      if (found !== null && this.#touchWide) {
+        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+      }
+      return found
+    })
+    return bytes === null ? MISS : this.serializer.deserialize(bytes)
+  }
+
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    const bytes = this.#encode(value)
+    const member = this.#keys.member(ref)
+    await this.#exec(async () => {
+      const ttl = ttlMs === undefined ? '' : String(ttlMs)
+      const reply = (await this.#timed(
+        WRITE.run(this.client, [this.#keys.data(member)], [...this.#header, member, bytes, ttl]),
+      )) as (number | string)[]
+      const [fresh, register, expired, when] = reply
+      if (register === 1) await this.#register(member)
+      if (expired !== 0) this.#onEvicted('expired', Number(expired))
+      const victims = this.#reportVictims(reply, 4)
+      if (this.#clusterWide) await this.#admitWide(victims, member, String(when), fresh === 1)
+    })
+  }
+
+  async delete(ref: EntryRef): Promise<boolean> {
+    const member = this.#keys.member(ref)
+    return this.#exec(async () => {
+      const [existed, stale] = (await this.#timed(
+        DELETE.run(this.client, [this.#keys.data(member)], [...this.#header, member]),
+      )) as number[]
+      if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
+      if (this.#clusterWide && (existed === 1 || stale === 1)) await this.#admitWide([member], '', '', false)
+      return existed === 1
+    })
+  }
+
+  async evictScope(path: ScopePath): Promise<number> {
+    if (path.length === 0) return this.#exec(() => this.#clear())
+    const first = path[0]!
+    const tag = encodeSegment(first.level, first.id)
+    return this.#exec(async () => {
+      // A whole tag leaves the registry first, so a concurrent first write re-registers it (see #register).
+      if (path.length === 1) await this.#timed(this.client.srem(this.#keys.registry, tag))
+      return this.#evictIndex(this.#keys.index(path), path.length === 1 ? this.#keys.base(tag) : '')
+    })
+  }
+
+  async size(): Promise<number> {
+    return this.#exec(async () => {
+      let total = 0
+      for (const tags of await this.#tagBatches()) {
+        const counts = await Promise.all(
+          tags.map((tag) => this.#timed(COUNT.run(this.client, [this.#keys.rootIndex(tag)], []))),
+        )
+        for (const count of counts) total += Number(count)
+      }
+      return total
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
+    if (!this.#connection.owned) return
+    try {
+      await withTimeout(this.client.quit(), this.#timeoutMs)
+    } catch {
+      this.client.disconnect()
+    }
+  }
+
+  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `redis-lua.ts`). */
+  #makeHeader(): string[] {
+    const header = [this.prefix, this.#isCluster ? '0' : '1', String(this.#bounds.length)]
+    for (const b of this.#bounds) {
+      header.push(
+        b.order === 'lru' ? 'l' : 'i',
+        String(b.maxItems),
+        b.per === undefined ? '' : escapeComponent(b.per),
+      )
+    }
+    return header
+  }
+
+  #encode(value: unknown): Buffer {
+    let bytes: Uint8Array
+    try {
+      bytes = this.serializer.serialize(value)
+    } catch (error) {
+      if (error instanceof SerializationError) throw error
+      throw new SerializationError(
+        `the ${this.serializer.name} serializer failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      )
+    }
+    if (bytes.byteLength > this.#maxValueBytes) {
+      throw new SerializationError(
+        `the serialized value has ${bytes.byteLength} bytes, more than maxValueBytes (${this.#maxValueBytes}); store less or raise maxValueBytes`,
+      )
+    }
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /**
+   * Adds a tag to the registry after the write script found its marker absent. Registration follows
+   * the tag's own state: a clear removes the tag from the registry before deleting its marker, so a
+   * write that lands after the clear sees no marker and registers the tag again.
+   */
+  async #register(member: string): Promise<void> {
+    const tag = this.#keys.tagOfMember(member)
+    try {
+      await this.#timed(this.client.sadd(this.#keys.registry, tag))
+    } catch (error) {
+      // Without the marker the next write retries the registration.
+      await this.#timed(this.client.del(`${this.#keys.base(tag)}r`)).catch(() => undefined)
+      throw error
+    }
+  }
+
+  /** Reports `(boundIndex, member)` pairs from `reply[from]` on; returns the members. */
+  #reportVictims(reply: readonly (number | string)[], from: number): string[] {
+    const members: string[] = []
+    for (let i = from; i + 1 < reply.length; i += 2) {
+      const member = String(reply[i + 1])
+      members.push(member)
+      this.#onEvicted(
+        this.#bounds[Number(reply[i]) - 1]!.reason,
+        1,
+        this.#wantsRefs ? decodeMember(member) : undefined,
+      )
+    }
+    return members
+  }
+
+  /**
+   * Cluster: the second step for cache-wide bounds, on their own slot. Forgets members that left the
+   * cache, admits the written member (if any), and deletes the victims on their own slots.
+   */
+  async #admitWide(forget: readonly string[], member: string, when: string, fresh: boolean): Promise<void> {
+    const args = [...this.#header, String(forget.length), ...forget, member, when, fresh ? '1' : '0']
+    const reply = (await this.#timed(WIDE_ADMIT.run(this.client, [`${this.#keys.wide}x`], args))) as (
+      number | string
+    )[]
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const victim = String(reply[i + 1])
+      const [existed] = (await this.#timed(
+        DELETE.run(this.client, [this.#keys.data(victim)], [...this.#header, victim]),
+      )) as number[]
+      if (existed === 1) {
+        const reason = this.#bounds[Number(reply[i]) - 1]!.reason
+        this.#onEvicted(reason, 1, this.#wantsRefs ? decodeMember(victim) : undefined)
+      }
+    }
+  }
+
+  async #evictIndex(index: string, dropBase: string): Promise<number> {
+    const reply = (await this.#timed(
+      EVICT_SCOPE.run(this.client, [index], [...this.#header, dropBase, this.#clusterWide ? '1' : '0']),
+    )) as (number | string)[]
+    const removed = Number(reply[0])
+    const stale = Number(reply[1])
+    if (stale !== 0) this.#onEvicted('expired', stale)
+    if (this.#clusterWide) {
+      const members = reply.slice(2).map(String)
+      for (let i = 0; i < members.length; i += 1000)
+        await this.#admitWide(members.slice(i, i + 1000), '', '', false)
+    }
+    return removed
+  }
+
+  async #clear(): Promise<number> {
+    let removed = 0
+    for (const tags of await this.#tagBatches()) {
+      const counts = await Promise.all(
+        tags.map(async (tag) => {
+          await this.#timed(this.client.srem(this.#keys.registry, tag))
+          return this.#evictIndex(this.#keys.rootIndex(tag), this.#keys.base(tag))
+        }),
+      )
+      for (const count of counts) removed += count
+    }
+    if (this.#clusterWide) {
+      const wide = this.#keys.wide
+      const boundKeys = this.#bounds.flatMap((b, i) => (b.per === undefined ? [`${wide}b${i + 1}`] : []))
+      await this.#timed(this.client.del(`${wide}x`, `${wide}n`, ...boundKeys))
+    }
+    return removed
+  }
+
+  /** Reclaims index entries of expired values (Redis has already dropped the values themselves). */
+  async #sweep(): Promise<void> {
+    if (this.#closed || this.client.status !== 'ready') return
+    let expired = 0
+    for (const tags of await this.#tagBatches()) {
+      const counts = await Promise.all(
+        tags.map((tag) => this.#timed(SWEEP.run(this.client, [`${this.#keys.base(tag)}x`], this.#header))),
+      )
+      for (const count of counts) expired += Number(count)
+    }
+    if (this.#bounds.some((b) => b.per === undefined)) {
+      if (this.#isCluster) await this.#admitWide([], '', '', false)
+      else expired += Number(await this.#timed(SWEEP.run(this.client, [`${this.#keys.wide}x`], this.#header)))
+    }
+    if (expired !== 0) this.#onEvicted('expired', expired)
+  }
+
+  async #tagBatches(): Promise<string[][]> {
+    const tags = await this.#timed(this.client.smembers(this.#keys.registry))
+    const batches: string[][] = []
+    for (let i = 0; i < tags.length; i += TAG_BATCH) batches.push(tags.slice(i, i + TAG_BATCH))
+    return batches
+  }
+
+  /** Runs an operation once the client is connected, naming the server (never its password) on failure. */
+  async #exec<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      if (this.client.status !== 'ready') await this.#whenReady()
+      return await run()
+    } catch (error) {
+      throw this.#describe(error)
+    }
+  }
+
+  /** Our own timer for clients we did not create; ours have ioredis's `commandTimeout`. */
+  #timed<T>(promise: Promise<T>): Promise<T> {
+    return this.#connection.ownTimer ? withTimeout(promise, this.#timeoutMs) : promise
+  }
+
+  /** Waits (shared by all callers) up to the command timeout for the client to be ready. */
+  #whenReady(): Promise<void> {
+    const client = this.client
+    if (this.#closed || client.status === 'end') {
+      return Promise.reject(new Error('the connection is closed'))
+    }
+    if (client.status === 'wait') client.connect().catch(() => undefined)
+    this.#readyWait ??= new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer)
+        client.off('ready', onReady)
+        this.#readyWait = undefined
+        if (error) reject(error)
+        else resolve()
+      }
+      const onReady = () => done()
+      const timer = setTimeout(() => {
+        const last = this.#connection.lastError
+        done(new Error(`not connected after ${this.#timeoutMs} ms${last ? ` (${last.message})` : ''}`))
+      }, this.#timeoutMs)
+      client.on('ready', onReady)
+    })
+    return this.#readyWait
+  }
+
+  #describe(error: unknown): unknown {
+    if (
+      !(error instanceof Error) ||
+      error instanceof SerializationError ||
+      error instanceof ConfigurationError
+    ) {
+      return error
+    }
+    if ('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_CACHEADO'))
+      return error
+    return new Error(`${this.#connection.where}: ${error.message}`, { cause: error })
+  }
+}
+
+const WRITE = new LuaScript(WRITE_LUA)
+const TOUCH = new LuaScript(TOUCH_LUA)
+const DELETE = new LuaScript(DELETE_LUA)
+const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
+const COUNT = new LuaScript(COUNT_LUA)
+const SWEEP = new LuaScript(SWEEP_LUA)
+const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
+const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
+
+/** Rejects when `promise` has not settled after `ms`; the late settlement is absorbed. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Command timed out after ${ms} ms`)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      },
+    )
+  })
+}

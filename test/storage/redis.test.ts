@@ -1,0 +1,186 @@
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Cache, SerializationError, StorageError } from '../../src/index.js'
+import { JsonSerializer, RedisStorage } from '../../src/redis.js'
+import { redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
+import { describeStorageConformance, scopes } from './conformance.js'
+
+describe.skipIf(redisUrl === undefined)('RedisStorage on a standalone redis-server', () => {
+  describeStorageConformance('redis (standalone)', {
+    create: () => new RedisStorage({ url: redisUrl!, prefix: uniqueName('conf') }),
+    propertyRuns: 25,
+  })
+})
+
+describe.skipIf(redisClusterNodes === undefined)('RedisStorage on a 3-master Redis Cluster', () => {
+  describeStorageConformance('redis (cluster)', {
+    create: () => new RedisStorage({ cluster: redisClusterNodes!, prefix: uniqueName('conf') }),
+    propertyRuns: 25,
+  })
+})
+
+describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
+  const raw = redisUrl === undefined ? undefined : new Redis(redisUrl)
+  afterAll(async () => {
+    await raw?.quit()
+  })
+
+  const keysOf = async (prefix: string) => (await raw!.keys(`${prefix}:*`)).sort()
+
+  it('refuses an unserializable value with a SerializationError and writes nothing', async () => {
+    const prefix = uniqueName('bad')
+    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    try {
+      await expect(cache.set('f', { fn: () => 1 })).rejects.toBeInstanceOf(SerializationError)
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      await expect(cache.set('c', cyclic)).rejects.toBeInstanceOf(SerializationError)
+      expect(await keysOf(prefix)).toEqual([])
+      expect((await cache.stats()).totalKeys).toBe(0)
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('refuses a value larger than maxValueBytes before writing', async () => {
+    const prefix = uniqueName('big')
+    const cache = new Cache({
+      scopes,
+      storage: new RedisStorage({ url: redisUrl!, prefix, maxValueBytes: 100 }),
+    })
+    try {
+      await expect(cache.set('big', 'x'.repeat(200))).rejects.toThrow(/maxValueBytes/)
+      await cache.set('small', 'x'.repeat(10))
+      expect(await keysOf(prefix)).toEqual([
+        `${prefix}:tags`,
+        `${prefix}:{@}:d:|small`,
+        `${prefix}:{@}:i:`,
+        `${prefix}:{@}:r`,
+      ])
+      expect(await cache.get('big')).toBeUndefined()
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('uses the JSON serializer when asked (readable values)', async () => {
+    const prefix = uniqueName('json')
+    const cache = new Cache({
+      scopes,
+      storage: new RedisStorage({ url: redisUrl!, prefix, serializer: new JsonSerializer() }),
+    })
+    try {
+      await cache.set('k', { when: new Date(0), n: 1n })
+      expect(await cache.get('k')).toEqual({ when: new Date(0), n: 1n })
+      const [dataKey] = (await keysOf(prefix)).filter((k) => k.includes(':d:'))
+      expect(await raw!.get(dataKey!)).toContain('"$t":"Date"')
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('keeps every key of a tenant in one hash slot and nothing outside the prefix', async () => {
+    const prefix = uniqueName('layout')
+    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    try {
+      await cache.set('a', 1, {
+        scope: 'session',
+        orgId: 'o{1}',
+        userId: 'u',
+        sessionId: 's',
+        ttlSeconds: 60,
+      })
+      await cache.set('b', 1, { scope: 'user', orgId: 'o{1}', userId: 'u' })
+      const keys = (await keysOf(prefix)).filter((k) => k !== `${prefix}:tags`)
+      const tags = new Set(keys.map((k) => k.slice(k.indexOf('{'), k.indexOf('}') + 1)))
+      expect(tags).toEqual(new Set(['{organization=o%7B1%7D/}']))
+      if (redisClusterNodes !== undefined) {
+        // Any cluster node computes key slots.
+        const node = new Redis(redisClusterNodes[0]!)
+        const slots = await Promise.all(keys.map((k) => node.call('CLUSTER', 'KEYSLOT', k)))
+        await node.quit()
+        expect(new Set(slots).size).toBe(1)
+      }
+      expect(await cache.evictByScope('organization', { orgId: 'o{1}' })).toBe(2)
+      expect(await keysOf(prefix)).toEqual([])
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('evictByScope and clear() do not scan the keyspace', async () => {
+    const prefix = uniqueName('noscan')
+    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    const monitor = await raw!.monitor()
+    const commands: string[] = []
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((a) => a.includes(prefix))) commands.push(String(args[0]).toLowerCase())
+    })
+    try {
+      await cache.set('a', 1, { scope: 'user', orgId: 'o', userId: 'u' })
+      await cache.set('g', 1)
+      expect(await cache.evictByScope('user', { orgId: 'o', userId: 'u' })).toBe(1)
+      expect(await cache.clear()).toBe(1)
+      await new Promise((r) => setTimeout(r, 50))
+      expect(commands.filter((c) => ['scan', 'keys', 'flushdb', 'flushall'].includes(c))).toEqual([])
+      expect(commands).toContain('evalsha')
+    } finally {
+      monitor.disconnect()
+      await cache.close()
+    }
+  })
+
+  it('trims index entries of expired values on later writes', async () => {
+    const prefix = uniqueName('trim')
+    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    try {
+      const u = { scope: 'user', orgId: 'o', userId: 'u' } as const
+      for (let i = 0; i < 20; i++) await cache.set(`k${i}`, i, { ...u, ttlSeconds: 0.05 })
+      await new Promise((r) => setTimeout(r, 120))
+      await cache.set('later', 1, u)
+      const index = `${prefix}:{organization=o/}:i:organization=o/user=u/`
+      expect(await raw!.zcard(index)).toBe(1)
+      expect((await cache.stats()).totalKeys).toBe(1)
+      expect((await cache.stats()).evictionsByReason.expired).toBe(20)
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('leaves a client it did not create open', async () => {
+    const client = new Redis(redisUrl!)
+    const cache = new Cache({ scopes, storage: new RedisStorage({ client, prefix: uniqueName('given') }) })
+    await cache.set('k', 1)
+    expect(await cache.get('k')).toBe(1)
+    await cache.clear()
+    await cache.close()
+    expect(await client.ping()).toBe('PONG')
+    await client.quit()
+  })
+
+  it('names the server in connection errors, never the password', async () => {
+    const storage = new RedisStorage({ url: 'redis://user:s3cret-pw@127.0.0.1:1/0', commandTimeoutMs: 200 })
+    const cache = new Cache({ scopes, storage })
+    try {
+      const error = await cache.get('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toBeInstanceOf(StorageError)
+      const text = `${(error as Error).message} ${String((error as Error).cause)}`
+      expect(text).toContain('127.0.0.1:1')
+      expect(text).not.toContain('s3cret-pw')
+      expect(() => new RedisStorage({ url: 'http://user:s3cret-pw@host' })).toThrow(/redis:\/\//)
+      expect(() => new RedisStorage({ url: 'http://user:s3cret-pw@host' })).not.toThrow(/s3cret/)
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('refuses bad options', () => {
+    expect(() => new RedisStorage({ url: redisUrl!, prefix: 'a{b}' })).toThrow(/prefix/)
+    expect(() => new RedisStorage({})).toThrow(/exactly one/)
+    expect(() => new RedisStorage({ url: redisUrl!, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/)
+    expect(() => new RedisStorage({ url: redisUrl!, maxValueBytes: -1 })).toThrow(/maxValueBytes/)
+  })
+})
