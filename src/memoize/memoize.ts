@@ -119,8 +119,9 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   let isAsync = fn.constructor?.name === 'AsyncFunction'
 
   const refFor = (args: unknown[]): EntryRef => {
-    const keyPart = deriveKey === undefined ? argsKey(args) : canonicalArgs([deriveKey(...args)])
-    if (level.path.length === 0) return { scope: EMPTY_PATH, key: prefix + keyPart }
+    const keyPart =
+      deriveKey === undefined ? argsKey(prefix, args) : prefix + canonicalArgs([deriveKey(...args)])
+    if (level.path.length === 0) return { scope: EMPTY_PATH, key: keyPart }
     const params = scopeParams?.(...args)
     if (scopeParams !== undefined && (params === null || typeof params !== 'object')) {
       throw new InvalidArgumentError(
@@ -129,7 +130,7 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     }
     const lookup =
       params !== undefined ? (name: string) => params[name] : (name: string) => paramFromArgs(args, name)
-    return { scope: host.scopes.resolveWith(level, lookup), key: prefix + keyPart }
+    return { scope: host.scopes.resolveWith(level, lookup), key: keyPart }
   }
 
   const settle = (ref: EntryRef, pending: PromiseLike<unknown>): Promise<unknown> =>
@@ -175,14 +176,14 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   }
 }
 
-/** Fast path for the common single-primitive argument, identical to `canonicalArgs`' output. */
-function argsKey(args: unknown[]): string {
+/** `prefix` + the canonical arguments, with a fast path for one primitive (same output as `canonicalArgs`). */
+function argsKey(prefix: string, args: unknown[]): string {
   if (args.length === 1) {
     const only = args[0]
-    if (typeof only === 'string') return `[${JSON.stringify(only)}]`
-    if (typeof only === 'number' && !Object.is(only, -0)) return `[${only}]`
+    if (typeof only === 'number' && !Object.is(only, -0)) return `${prefix}[${only}]`
+    if (typeof only === 'string') return `${prefix}[${JSON.stringify(only)}]`
   }
-  return canonicalArgs(args)
+  return prefix + canonicalArgs(args)
 }
 
 function paramFromArgs(args: unknown[], name: string): unknown {

@@ -12,6 +12,12 @@ import type { CacheRule, RuleEffect, RuleEvictEvent } from './contract.js'
 export class RuleEngine {
   readonly bounds: readonly BoundPolicy[]
   readonly sweepIntervalMs: number | undefined
+  /** Whether any rule listens to evictions (then providers should report evicted refs). */
+  readonly listensToEvictions: boolean
+  /** Whether any rule has a get hook (lets the hot read path skip the call entirely). */
+  readonly hasGetHooks: boolean
+  /** Whether any rule has a set hook. */
+  readonly hasSetHooks: boolean
   readonly #onGet: CacheRule[]
   readonly #onSet: CacheRule[]
   readonly #onEvict: CacheRule[]
@@ -45,21 +51,9 @@ export class RuleEngine {
     this.#onSet = rules.filter((r) => typeof r.onSet === 'function')
     this.#onEvict = rules.filter((r) => typeof r.onEvict === 'function')
     this.#onClear = rules.filter((r) => typeof r.onClear === 'function')
-  }
-
-  /** Whether any rule listens to evictions (then providers should report evicted refs). */
-  get listensToEvictions(): boolean {
-    return this.#onEvict.length !== 0
-  }
-
-  /** Whether any rule has a get hook (lets the hot read path skip the call entirely). */
-  get hasGetHooks(): boolean {
-    return this.#onGet.length !== 0
-  }
-
-  /** Whether any rule has a set hook. */
-  get hasSetHooks(): boolean {
-    return this.#onSet.length !== 0
+    this.listensToEvictions = this.#onEvict.length !== 0
+    this.hasGetHooks = this.#onGet.length !== 0
+    this.hasSetHooks = this.#onSet.length !== 0
   }
 
   afterGet(ref: EntryRef, hit: boolean): RuleEffect[] {

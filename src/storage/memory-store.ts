@@ -69,6 +69,8 @@ export class MemoryStore implements SyncStorageOperations {
   #count = 0
   #policies: readonly BoundPolicy[] = []
   #lruIndexes: number[] = []
+  /** The common case: one cache-wide LRU bound, policy 0, touched inline on the hot path. */
+  #rootGroup0Lru: Group | undefined
   #rootGroups: (Group | undefined)[] = []
   #heap = new ExpiryHeap<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
@@ -176,6 +178,14 @@ export class MemoryStore implements SyncStorageOperations {
     return removed
   }
 
+  #resetRootGroups(): void {
+    this.#rootGroups = this.#policies.map((p) =>
+      p.per === undefined ? { head: null, tail: null, size: 0 } : undefined,
+    )
+    const only = this.#policies.length === 1 && this.#policies[0]!.order === 'lru'
+    this.#rootGroup0Lru = only ? this.#rootGroups[0] : undefined
+  }
+
   #find(path: ScopePath): ScopeNode | undefined {
     let node: ScopeNode | undefined = this.#root
     for (let i = 0; i < path.length; i++) {
@@ -264,6 +274,21 @@ export class MemoryStore implements SyncStorageOperations {
   }
 
   #touch(entry: Entry): void {
+    const group = this.#rootGroup0Lru
+    if (group !== undefined) {
+      // inline move-to-tail of policy 0's list (same as unlink + append below)
+      if (group.tail === entry) return
+      const prev = entry.prev
+      const next = entry.next!
+      if (prev === null) group.head = next
+      else prev.next = next
+      next.prev = prev
+      entry.prev = group.tail
+      entry.next = null
+      group.tail!.next = entry
+      group.tail = entry
+      return
+    }
     for (const i of this.#lruIndexes) {
       const group = this.#groupOf(entry.node!, i, false)
       if (group !== undefined && group.tail !== entry) {
