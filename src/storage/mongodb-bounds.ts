@@ -4,7 +4,11 @@ import type { EntryDocument } from './mongodb-document.js'
 import { groupFilter, groupKey } from './mongodb-document.js'
 
 /** Receives the ids a bound deleted: `deleted` of them are gone (all of them when the counts agree). */
-export type BoundEvictionReport = (reason: BoundPolicy['reason'], deleted: number, ids: readonly string[]) => void
+export type BoundEvictionReport = (
+  reason: BoundPolicy['reason'],
+  deleted: number,
+  ids: readonly string[],
+) => void
 
 /**
  * Rounds of count-then-evict per bound and write. A round ends early when its deletion removed every
@@ -39,7 +43,8 @@ export async function enforceBounds(
     const filter = groupFilter(group)
     const field = bound.order === 'lru' ? 'accessedAt' : 'createdAt'
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const size = group === null ? await collection.estimatedDocumentCount() : await collection.countDocuments(filter)
+      const size =
+        group === null ? await collection.estimatedDocumentCount() : await collection.countDocuments(filter)
       const excess = size - bound.maxItems
       if (excess <= 0) break
       const victims = await collection

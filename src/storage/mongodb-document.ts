@@ -65,11 +65,6 @@ export function expiredFilter(now: Date): Filter<EntryDocument> {
   return { expiresAt: { $lte: now } }
 }
 
-/** Whether a stored expiry has passed at `now` (epoch ms). */
-export function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
-  return expiresAt instanceof Date && expiresAt.getTime() <= now
-}
-
 const UNESCAPE = /%([0-9A-F]{2})/g
 
 /**
@@ -88,7 +83,9 @@ export function decodeEntryRef(id: string): EntryRef {
 }
 
 function unescape(text: string): string {
-  return text.includes('%') ? text.replace(UNESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : text
+  return text.includes('%')
+    ? text.replace(UNESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    : text
 }
 
 let lastTick = 0

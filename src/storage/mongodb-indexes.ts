@@ -35,13 +35,36 @@ export function indexesFor(bounds: readonly BoundPolicy[]): IndexDescription[] {
 export type TtlSupport = 'ttl-index' | 'refused' | 'existing-index'
 
 /**
- * Creates the collection's indexes (idempotent: creating an existing identical index is a no-op), then
- * the TTL index on `expiresAt`. Where the server refuses TTL indexes it creates a plain index instead
- * and resolves `'refused'`; reads filter on `expiresAt` and the sweeper deletes expired documents either
- * way, so expiry stays exact. Any other failure rejects (the caller retries on its next operation).
+ * Creates the collection's indexes that are missing, then the TTL index on `expiresAt`. Where the
+ * server refuses TTL indexes it creates a plain index instead and resolves `'refused'`; reads filter on
+ * `expiresAt` and the sweeper deletes expired documents either way, so expiry stays exact.
+ *
+ * Idempotent and safe when several processes start together: existing indexes are listed first and
+ * not created again, and one failed attempt (another process creating the same indexes at the same
+ * moment can make a server drop the connection) is retried once after a short pause. Any other failure
+ * rejects; the caller retries on its next operation.
  */
-export async function ensureIndexes(collection: Collection<EntryDocument>, bounds: readonly BoundPolicy[]): Promise<TtlSupport> {
-  await collection.createIndexes(indexesFor(bounds))
+export async function ensureIndexes(
+  collection: Collection<EntryDocument>,
+  bounds: readonly BoundPolicy[],
+): Promise<TtlSupport> {
+  try {
+    return await createMissing(collection, bounds)
+  } catch {
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100))
+    return createMissing(collection, bounds)
+  }
+}
+
+async function createMissing(
+  collection: Collection<EntryDocument>,
+  bounds: readonly BoundPolicy[],
+): Promise<TtlSupport> {
+  const existing = await existingIndexNames(collection)
+  const missing = indexesFor(bounds).filter((spec) => !existing.has(spec.name!))
+  if (missing.length !== 0) await collection.createIndexes(missing)
+  if (existing.has(TTL_INDEX)) return 'ttl-index'
+  if (existing.has(EXPIRY_INDEX)) return 'refused'
   try {
     await collection.createIndex({ expiresAt: 1 }, { name: TTL_INDEX, expireAfterSeconds: 0 })
     return 'ttl-index'
@@ -52,4 +75,15 @@ export async function ensureIndexes(collection: Collection<EntryDocument>, bound
   }
   await collection.createIndex({ expiresAt: 1 }, { name: EXPIRY_INDEX })
   return 'refused'
+}
+
+/** Names of the collection's indexes; none when the collection does not exist yet (code 26). */
+async function existingIndexNames(collection: Collection<EntryDocument>): Promise<Set<string>> {
+  try {
+    const indexes = await collection.listIndexes().toArray()
+    return new Set(indexes.map((index) => String(index.name)))
+  } catch (error) {
+    if (error instanceof MongoServerError && error.code === 26) return new Set()
+    throw error
+  }
 }

@@ -10,7 +10,8 @@ import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
 import { enforceBounds } from './mongodb-bounds.js'
 import type { EntryDocument } from './mongodb-document.js'
-import { decodeEntryRef, expiredFilter, isExpired, liveFilter, nextTick, scopeKeys } from './mongodb-document.js'
+import { decodeEntryRef, expiredFilter, liveFilter, nextTick, scopeKeys } from './mongodb-document.js'
+import { PerKeyOrder } from './per-key-order.js'
 import type { TtlSupport } from './mongodb-indexes.js'
 import { ensureIndexes } from './mongodb-indexes.js'
 
@@ -45,6 +46,10 @@ export interface MongoDBStorageOptions {
   readonly clientOptions?: MongoClientOptions
 }
 
+/** How {@link MongoDBStorage} orders an operation against others on the same key. */
+type Ordering = { read: string } | { write: string } | Record<string, never>
+const UNORDERED: Ordering = {}
+
 /** The largest document a MongoDB server stores (`maxBsonObjectSize`). */
 export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 const DEFAULT_SWEEP_MS = 60_000
@@ -56,7 +61,9 @@ let ttlRefusalNoted = false
 /** An operation did not finish within `operationTimeoutMs`; the cache wraps it in a `StorageError`. */
 export class MongoDBTimeoutError extends Error {
   constructor(operation: string, timeoutMs: number) {
-    super(`mongodb ${operation} did not finish within ${timeoutMs} ms (operationTimeoutMs); is the server reachable?`)
+    super(
+      `mongodb ${operation} did not finish within ${timeoutMs} ms (operationTimeoutMs); is the server reachable?`,
+    )
     this.name = 'MongoDBTimeoutError'
   }
 }
@@ -93,10 +100,13 @@ export class MongoDBStorage implements StorageProvider {
   #ttl: TtlSupport | undefined
   #sweeper: NodeJS.Timeout | undefined
   #sweeping = false
+  readonly #order = new PerKeyOrder()
 
   constructor(options: MongoDBStorageOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new ConfigurationError("new MongoDBStorage(options) expects { url: 'mongodb://...' }, { client } or { collection }")
+      throw new ConfigurationError(
+        "new MongoDBStorage(options) expects { url: 'mongodb://...' }, { client } or { collection }",
+      )
     }
     const given = (['url', 'client', 'collection'] as const).filter((name) => options[name] !== undefined)
     if (given.length !== 1) {
@@ -107,8 +117,13 @@ export class MongoDBStorage implements StorageProvider {
     this.operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs ?? DEFAULT_TIMEOUT_MS)
     this.#sweepIntervalMs = positive('sweepIntervalMs', options.sweepIntervalMs ?? DEFAULT_SWEEP_MS)
     this.serializer = options.serializer ?? new MsgpackSerializer()
-    if (typeof this.serializer.serialize !== 'function' || typeof this.serializer.deserialize !== 'function') {
-      throw new ConfigurationError('the serializer option must implement Serializer (serialize and deserialize)')
+    if (
+      typeof this.serializer.serialize !== 'function' ||
+      typeof this.serializer.deserialize !== 'function'
+    ) {
+      throw new ConfigurationError(
+        'the serializer option must implement Serializer (serialize and deserialize)',
+      )
     }
     const dbName = options.dbName ?? 'cacheado'
     const collectionName = options.collectionName ?? 'cache'
@@ -117,7 +132,8 @@ export class MongoDBStorage implements StorageProvider {
     } else {
       let client = options.client
       if (client === undefined) {
-        if (typeof options.url !== 'string') throw new ConfigurationError('MongoDBStorage: url must be a connection string')
+        if (typeof options.url !== 'string')
+          throw new ConfigurationError('MongoDBStorage: url must be a connection string')
         const t = this.operationTimeoutMs
         client = new MongoClient(options.url, {
           serverSelectionTimeoutMS: t,
@@ -138,7 +154,9 @@ export class MongoDBStorage implements StorageProvider {
 
   attach(context: StorageContext): void {
     if (this.#context !== undefined) {
-      throw new ConfigurationError('this MongoDBStorage already belongs to a Cache; give each Cache its own storage')
+      throw new ConfigurationError(
+        'this MongoDBStorage already belongs to a Cache; give each Cache its own storage',
+      )
     }
     this.#context = context
     this.#bounds = context.bounds
@@ -148,12 +166,13 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   get(ref: EntryRef): Promise<unknown> {
-    return this.#run('get', async (collection) => {
-      const filter = { _id: encodeEntryRef(ref), ...liveFilter(new Date()) }
-      const projection = { v: 1 }
+    const id = encodeEntryRef(ref)
+    return this.#run('get', { read: id }, async (collection) => {
+      const filter = { _id: id, ...liveFilter(new Date()) }
+      // (findOneAndUpdate without a projection: not every MongoDB-wire server supports one there.)
       const doc = this.#touchOnRead
-        ? await collection.findOneAndUpdate(filter, { $set: { accessedAt: nextTick() } }, { projection })
-        : await collection.findOne(filter, { projection })
+        ? await collection.findOneAndUpdate(filter, { $set: { accessedAt: nextTick() } })
+        : await collection.findOne(filter, { projection: { v: 1 } })
       return doc === null ? MISS : this.serializer.deserialize(doc.v.value())
     })
   }
@@ -174,24 +193,31 @@ export class MongoDBStorage implements StorageProvider {
         `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
       )
     }
-    return this.#run('set', async (collection) => {
-      await collection.updateOne({ _id: id }, { $set: fields, $setOnInsert: { createdAt: tick } }, { upsert: true })
-      if (this.#bounds.length !== 0) await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
+    return this.#run('set', { write: id }, async (collection) => {
+      await collection.updateOne(
+        { _id: id },
+        { $set: fields, $setOnInsert: { createdAt: tick } },
+        { upsert: true },
+      )
+      if (this.#bounds.length !== 0)
+        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
     })
   }
 
   delete(ref: EntryRef): Promise<boolean> {
-    return this.#run('delete', async (collection) => {
-      const doc = await collection.findOneAndDelete({ _id: encodeEntryRef(ref) }, { projection: { expiresAt: 1 } })
-      if (doc === null) return false
-      if (!isExpired(doc.expiresAt, Date.now())) return true
-      this.#report('expired', 1, [doc._id])
+    const id = encodeEntryRef(ref)
+    return this.#run('delete', { write: id }, async (collection) => {
+      const now = new Date()
+      if ((await collection.deleteOne({ _id: id, ...liveFilter(now) })).deletedCount === 1) return true
+      // Not live: an expired document may still be there; it goes too, reported as expired.
+      if ((await collection.deleteOne({ _id: id, ...expiredFilter(now) })).deletedCount === 1)
+        this.#report('expired', 1, [id])
       return false
     })
   }
 
   evictScope(path: ScopePath): Promise<number> {
-    return this.#run('evictScope', async (collection) => {
+    return this.#run('evictScope', UNORDERED, async (collection) => {
       // Expired documents of the subtree go first, counted as expired rather than as scope evictions.
       const scope = path.length === 0 ? {} : { scopes: encodeScopePath(path) }
       await this.#reclaimExpired(collection, scope)
@@ -201,7 +227,7 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   size(): Promise<number> {
-    return this.#run('size', async (collection) => {
+    return this.#run('size', UNORDERED, async (collection) => {
       await this.#reclaimExpired(collection, {})
       return collection.countDocuments(liveFilter(new Date()))
     })
@@ -213,16 +239,36 @@ export class MongoDBStorage implements StorageProvider {
     if (this.#ownClient !== undefined) await this.#ownClient.close()
   }
 
-  /** Runs one operation after the indexes exist, rejecting after `operationTimeoutMs` at the latest. */
-  async #run<T>(operation: string, work: (collection: Collection<EntryDocument>) => Promise<T>): Promise<T> {
+  /**
+   * Runs one operation after the indexes exist and after the operations on the same key issued before
+   * it (see {@link PerKeyOrder}); rejects `operationTimeoutMs` after it was issued at the latest, waiting
+   * included. An operation whose deadline passed while it waited is not sent at all.
+   */
+  async #run<T>(
+    operation: string,
+    order: Ordering,
+    work: (collection: Collection<EntryDocument>) => Promise<T>,
+  ): Promise<T> {
     let timer: NodeJS.Timeout | undefined
+    let timedOut = false
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new MongoDBTimeoutError(operation, this.operationTimeoutMs)), this.operationTimeoutMs)
+      timer = setTimeout(() => {
+        timedOut = true
+        reject(new MongoDBTimeoutError(operation, this.operationTimeoutMs))
+      }, this.operationTimeoutMs)
     })
-    const collection = this.#collection
+    // Promise.race subscribes to every promise it gets, so a late rejection is handled, never unhandled;
+    // `guarded` settles by the deadline, so a hung operation never holds its key past it.
+    const guarded = (): Promise<T> =>
+      timedOut ? timeout : Promise.race([this.#ensureIndexes().then(() => work(this.#collection)), timeout])
+    const result =
+      'read' in order
+        ? this.#order.read(order.read, guarded)
+        : 'write' in order
+          ? this.#order.write(order.write, guarded)
+          : guarded()
     try {
-      // Promise.race subscribes to both, so a late rejection of `work` is handled, never unhandled.
-      return await Promise.race([this.#ensureIndexes().then(() => work(collection)), timeout])
+      return await Promise.race([result, timeout])
     } finally {
       clearTimeout(timer)
     }
@@ -254,7 +300,10 @@ export class MongoDBStorage implements StorageProvider {
     if (this.#context?.wantsEvictedRefs) {
       const ids = (await collection.find(filter, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id)
       if (ids.length === 0) return
-      const { deletedCount } = await collection.deleteMany({ _id: { $in: ids }, ...expiredFilter(new Date()) })
+      const { deletedCount } = await collection.deleteMany({
+        _id: { $in: ids },
+        ...expiredFilter(new Date()),
+      })
       this.#report('expired', deletedCount, ids)
     } else {
       const { deletedCount } = await collection.deleteMany(filter)
@@ -266,8 +315,10 @@ export class MongoDBStorage implements StorageProvider {
   #sweep(): void {
     if (this.#sweeping) return
     this.#sweeping = true
-    this.#run('sweep', (collection) => this.#reclaimExpired(collection, {}))
-      .catch((error: unknown) => debug('mongodb sweep failed: %s', error instanceof Error ? error.message : String(error)))
+    this.#run('sweep', UNORDERED, (collection) => this.#reclaimExpired(collection, {}))
+      .catch((error: unknown) =>
+        debug('mongodb sweep failed: %s', error instanceof Error ? error.message : String(error)),
+      )
       .finally(() => {
         this.#sweeping = false
       })
@@ -292,7 +343,9 @@ export class MongoDBStorage implements StorageProvider {
 
 function positive(name: string, value: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`)
+    throw new ConfigurationError(
+      `MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`,
+    )
   }
   return value
 }
