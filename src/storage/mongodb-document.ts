@@ -65,6 +65,11 @@ export function expiredFilter(now: Date): Filter<EntryDocument> {
   return { expiresAt: { $lte: now } }
 }
 
+/** Whether a stored expiry has passed at `now` (epoch ms); `null` never expires. */
+export function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
+  return expiresAt instanceof Date && expiresAt.getTime() <= now
+}
+
 const UNESCAPE = /%([0-9A-F]{2})/g
 
 /**

@@ -10,7 +10,14 @@ import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
 import { enforceBounds } from './mongodb-bounds.js'
 import type { EntryDocument } from './mongodb-document.js'
-import { decodeEntryRef, expiredFilter, liveFilter, nextTick, scopeKeys } from './mongodb-document.js'
+import {
+  decodeEntryRef,
+  expiredFilter,
+  isExpired,
+  liveFilter,
+  nextTick,
+  scopeKeys,
+} from './mongodb-document.js'
 import { PerKeyOrder } from './per-key-order.js'
 import type { TtlSupport } from './mongodb-indexes.js'
 import { ensureIndexes } from './mongodb-indexes.js'
@@ -74,7 +81,7 @@ export class MongoDBTimeoutError extends Error {
  *
  * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one indexed `deleteMany`
  *   on the `scopes` array, `clear()` empties this collection only.
- * - Expiry is exact: reads filter on `expiresAt > now`, `size()` deletes then excludes expired documents,
+ * - Expiry is exact: reads never return a document whose `expiresAt` has passed (they delete it), `size()` deletes then excludes expired documents,
  *   one unref'd sweeper deletes expired documents and reports them, and a TTL index is created where the
  *   server supports it (where it refuses, that is noted once under `NODE_DEBUG=cacheado`).
  * - Bounds live in the database (`createdAt` / `accessedAt`, indexed per group), so they hold across
@@ -168,12 +175,18 @@ export class MongoDBStorage implements StorageProvider {
   get(ref: EntryRef): Promise<unknown> {
     const id = encodeEntryRef(ref)
     return this.#run('get', { read: id }, async (collection) => {
-      const filter = { _id: id, ...liveFilter(new Date()) }
+      // A point lookup by _id, with the expiry filter applied to the one document it finds: the same
+      // answer as `{ _id, expiresAt > now }`, and the plainest query for any server's _id index.
       // (findOneAndUpdate without a projection: not every MongoDB-wire server supports one there.)
       const doc = this.#touchOnRead
-        ? await collection.findOneAndUpdate(filter, { $set: { accessedAt: nextTick() } })
-        : await collection.findOne(filter, { projection: { v: 1 } })
-      return doc === null ? MISS : this.serializer.deserialize(doc.v.value())
+        ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
+        : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
+      if (doc === null) return MISS
+      if (!isExpired(doc.expiresAt, Date.now())) return this.serializer.deserialize(doc.v.value())
+      // Expired: delete it unless it was rewritten meanwhile (then its expiresAt differs).
+      const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt: doc.expiresAt })
+      if (deletedCount === 1) this.#report('expired', 1, [id])
+      return MISS
     })
   }
 
@@ -207,11 +220,10 @@ export class MongoDBStorage implements StorageProvider {
   delete(ref: EntryRef): Promise<boolean> {
     const id = encodeEntryRef(ref)
     return this.#run('delete', { write: id }, async (collection) => {
-      const now = new Date()
-      if ((await collection.deleteOne({ _id: id, ...liveFilter(now) })).deletedCount === 1) return true
-      // Not live: an expired document may still be there; it goes too, reported as expired.
-      if ((await collection.deleteOne({ _id: id, ...expiredFilter(now) })).deletedCount === 1)
-        this.#report('expired', 1, [id])
+      const doc = await collection.findOneAndDelete({ _id: id })
+      if (doc === null) return false
+      if (!isExpired(doc.expiresAt, Date.now())) return true
+      this.#report('expired', 1, [id])
       return false
     })
   }
