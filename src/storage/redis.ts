@@ -210,8 +210,8 @@ export class RedisStorage implements StorageProvider {
     const tag = encodeSegment(first.level, first.id)
     return this.#exec(async () => {
       // A whole tag leaves the registry first, so a concurrent first write re-registers it (see #register).
-      if (path.length === 1) await this.#timed(this.client.srem(this.#keys.registry, tag))
-      return this.#evictIndex(this.#keys.index(path), path.length === 1 ? this.#keys.base(tag) : '')
+      if (path.length !== 1) return this.#evictIndex(this.#keys.index(path), '')
+      return this.#evictTag(tag, this.#keys.index(path))
     })
   }
 
@@ -342,15 +342,25 @@ export class RedisStorage implements StorageProvider {
     return removed
   }
 
+  /**
+   * Evicts a whole tag. It leaves the registry first, so that a write landing after the eviction finds
+   * no marker and registers the tag again (see {@link RedisStorage.#register}); if the eviction fails,
+   * the tag is put back in the registry (an empty registered tag is harmless, a lost one is not).
+   */
+  async #evictTag(tag: string, rootIndex: string): Promise<number> {
+    await this.#timed(this.client.srem(this.#keys.registry, tag))
+    try {
+      return await this.#evictIndex(rootIndex, this.#keys.base(tag))
+    } catch (error) {
+      await this.#timed(this.client.sadd(this.#keys.registry, tag)).catch(() => undefined)
+      throw error
+    }
+  }
+
   async #clear(): Promise<number> {
     let removed = 0
     for (const tags of await this.#tagBatches()) {
-      const counts = await Promise.all(
-        tags.map(async (tag) => {
-          await this.#timed(this.client.srem(this.#keys.registry, tag))
-          return this.#evictIndex(this.#keys.rootIndex(tag), this.#keys.base(tag))
-        }),
-      )
+      const counts = await Promise.all(tags.map((tag) => this.#evictTag(tag, this.#keys.rootIndex(tag))))
       for (const count of counts) removed += count
     }
     if (this.#clusterWide) {

@@ -1,6 +1,14 @@
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Cache, SerializationError, StorageError } from '../../src/index.js'
+import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
+import {
+  Cache,
+  LifeTimeEvict,
+  LRUEvict,
+  MaxItemsEvict,
+  SerializationError,
+  StorageError,
+} from '../../src/index.js'
 import { JsonSerializer, RedisStorage } from '../../src/redis.js'
 import { redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
 import { describeStorageConformance, scopes } from './conformance.js'
@@ -182,5 +190,113 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
     expect(() => new RedisStorage({})).toThrow(/exactly one/)
     expect(() => new RedisStorage({ url: redisUrl!, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/)
     expect(() => new RedisStorage({ url: redisUrl!, maxValueBytes: -1 })).toThrow(/maxValueBytes/)
+  })
+})
+
+const targets = [
+  ...(redisUrl === undefined
+    ? []
+    : [{ name: 'standalone', make: (prefix: string) => new RedisStorage({ url: redisUrl!, prefix }) }]),
+  ...(redisClusterNodes === undefined
+    ? []
+    : [
+        {
+          name: 'cluster',
+          make: (prefix: string) => new RedisStorage({ cluster: redisClusterNodes!, prefix }),
+        },
+      ]),
+]
+
+describe.skipIf(targets.length === 0).each(targets)('RedisStorage rules and reports ($name)', ({ make }) => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('reports evicted refs to a listening rule, decoded exactly', async () => {
+    const events: RuleEvictEvent[] = []
+    const listener: CacheRule = { name: 'listener', onEvict: (event) => void events.push(event) }
+    const cache = new Cache({
+      scopes,
+      storage: make(uniqueName('refs')),
+      rules: [new MaxItemsEvict({ maxItems: 1, per: 'user' }), new LRUEvict({ maxItems: 2 }), listener],
+    })
+    try {
+      const nasty = { scope: 'user', orgId: 'o:{1}|%', userId: 'u=/2' } as const
+      await cache.set('first|key', 1, nasty)
+      await cache.set('second', 2, nasty) // evicts first|key (maxItems per user)
+      await cache.set('g1', 1)
+      await cache.set('g2', 2) // evicts the oldest of second, g1 (LRU over everything)
+      const bounded = events.filter((e) => e.reason === 'maxItems' || e.reason === 'lru')
+      expect(bounded.map((e) => [e.reason, e.ref])).toEqual([
+        [
+          'maxItems',
+          {
+            scope: [
+              { level: 'organization', id: 'o:{1}|%' },
+              { level: 'user', id: 'u=/2' },
+            ],
+            key: 'first|key',
+          },
+        ],
+        [
+          'lru',
+          {
+            scope: [
+              { level: 'organization', id: 'o:{1}|%' },
+              { level: 'user', id: 'u=/2' },
+            ],
+            key: 'second',
+          },
+        ],
+      ])
+      expect((await cache.stats()).totalKeys).toBe(2)
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
+  it('the sweeper reclaims expired entries nobody reads, and expired entries free their places', async () => {
+    const cache = new Cache({
+      scopes,
+      storage: make(uniqueName('sweep')),
+      rules: [new LifeTimeEvict({ sweepIntervalSeconds: 0.05 }), new LRUEvict({ maxItems: 3 })],
+    })
+    try {
+      for (const k of ['a', 'b', 'c'])
+        await cache.set(k, k, { scope: 'user', orgId: k, userId: 'u', ttlSeconds: 0.05 })
+      await sleep(250)
+      const stats = await cache.stats()
+      expect(stats.evictionsByReason.expired).toBe(3)
+      expect(stats.totalKeys).toBe(0)
+      for (const k of ['x', 'y', 'z']) await cache.set(k, k)
+      expect((await cache.stats()).evictionsByReason.lru).toBe(0)
+      expect(await cache.evict('x')).toBe(true)
+      await cache.set('short', 1, { ttlSeconds: 0.02 })
+      await sleep(40)
+      expect(await cache.evict('short')).toBe(false)
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
+  it('an overwrite keeps its insertion place and a rewrite after expiry counts as new', async () => {
+    const cache = new Cache({
+      scopes,
+      storage: make(uniqueName('order')),
+      rules: [new MaxItemsEvict({ maxItems: 2 })],
+    })
+    try {
+      await cache.set('a', 1, { ttlSeconds: 0.03 })
+      await cache.set('b', 1)
+      await sleep(60)
+      await cache.set('a', 2) // a expired: this is a new insertion, after b
+      await cache.set('c', 1) // evicts b, the oldest live insertion
+      expect(await cache.get('b')).toBeUndefined()
+      expect(await cache.get('a')).toBe(2)
+      expect(await cache.get('c')).toBe(1)
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
   })
 })
