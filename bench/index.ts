@@ -1,0 +1,152 @@
+/**
+ * `npm run bench [-- <suite>[:<scenario>,...] ...]`: runs the benchmark suites named on the command
+ * line (all of them if none), prints a table per scenario and, on a full run, writes the whole result
+ * as Markdown to `bench/results/latest.md`.
+ *
+ * Examples: `npm run bench`, `npm run bench -- memory`, `npm run bench -- memory:mix,heap`.
+ *
+ * A suite is a module in this folder exporting `suite` (see {@link Suite}). A suite that needs a server
+ * names its environment variable below and is skipped, with a note, when the variable is not set.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { format, resolveConfig } from 'prettier'
+import { hasGc } from './harness.js'
+import type { Section, Suite, SuiteModule } from './report.js'
+import { renderMarkdown, renderTargetsMarkdown, renderText } from './report.js'
+
+/** A suite the runner knows about: its module file and the server it needs, if any. */
+interface SuiteEntry {
+  readonly name: string
+  /** Module file, relative to this folder. */
+  readonly file: string
+  /** Environment variable holding the server URL; the suite is skipped when it is missing. */
+  readonly env?: string
+}
+
+const REGISTRY: readonly SuiteEntry[] = [
+  { name: 'memory', file: 'memory.ts' },
+  { name: 'redis', file: 'redis.ts', env: 'CACHEADO_REDIS_URL' },
+  { name: 'mongodb', file: 'mongodb.ts', env: 'CACHEADO_MONGODB_URL' },
+  { name: 'tiered', file: 'tiered.ts', env: 'CACHEADO_REDIS_URL' },
+]
+
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+
+/** Parses `memory:mix,heap redis` into suite name -> selected scenarios (empty: all). */
+function parseSelection(args: readonly string[]): Map<string, string[]> {
+  const selection = new Map<string, string[]>()
+  for (const arg of args) {
+    const [name, scenarios] = arg.split(':', 2) as [string, string | undefined]
+    if (!REGISTRY.some((s) => s.name === name)) {
+      throw new Error(
+        `unknown suite ${JSON.stringify(name)}; known: ${REGISTRY.map((s) => s.name).join(', ')}`,
+      )
+    }
+    selection.set(name, scenarios === undefined ? [] : scenarios.split(',').filter((s) => s !== ''))
+  }
+  return selection
+}
+
+function isSuiteModule(value: unknown): value is SuiteModule {
+  const suite = (value as { suite?: Partial<Suite> } | null)?.suite
+  return typeof suite?.name === 'string' && typeof suite.run === 'function'
+}
+
+/** Date, Node version, CPUs and CPU model, for the report header. */
+function machine(): string[] {
+  let cpu = 'unknown'
+  try {
+    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu
+  } catch {
+    // Not Linux: the model stays unknown.
+  }
+  const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(availableParallelism())
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- node: ${process.version} (${process.platform} ${process.arch})`,
+    `- nproc: ${nproc}; CPU: ${cpu}; RAM: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  ]
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2)
+  const selection = parseSelection(args)
+  const header = machine()
+  console.log(`cacheado benchmark\n${header.join('\n')}`)
+  if (!hasGc()) console.log('note: global.gc is not available; rounds run without a collection between them')
+
+  const markdown: string[] = ['# cacheado benchmark results', '', ...header, '']
+  const notes: string[] = []
+  const all: Section[] = []
+  for (const entry of REGISTRY) {
+    if (selection.size !== 0 && !selection.has(entry.name)) continue
+    const file = `${HERE}${entry.file}`
+    if (!existsSync(file)) {
+      notes.push(`suite ${entry.name}: skipped, bench/${entry.file} is not written yet`)
+      continue
+    }
+    if (entry.env !== undefined && !process.env[entry.env]) {
+      notes.push(`suite ${entry.name}: skipped, set ${entry.env} to a server URL to run it`)
+      continue
+    }
+    const loaded: unknown = await import(new URL(entry.file, import.meta.url).href)
+    if (!isSuiteModule(loaded)) throw new Error(`bench/${entry.file} must export \`suite\` ({ name, run })`)
+    const suite = loaded.suite
+    console.log(`\n### suite ${suite.name}: ${suite.description}`)
+    const started = performance.now()
+    const sections = await suite.run({
+      only: selection.get(entry.name) ?? [],
+      onSection: (section) => console.log(renderText(section)),
+    })
+    const seconds = ((performance.now() - started) / 1000).toFixed(0)
+    console.log(`\nsuite ${suite.name} took ${seconds} s`)
+    markdown.push(`## Suite \`${suite.name}\`: ${suite.description}`, '', `Took ${seconds} s.`, '')
+    for (const section of sections) markdown.push(renderMarkdown(section))
+    all.push(...sections)
+  }
+  for (const note of notes) console.log(note)
+  const targets = renderTargetsMarkdown(all)
+  if (notes.length !== 0) markdown.push('## Skipped', '', ...notes.map((n) => `- ${n}`), '')
+  markdown.splice(header.length + 3, 0, targets)
+
+  const partial =
+    [...selection.values()].some((s) => s.length !== 0) || (selection.size !== 0 && !selection.has('memory'))
+  if (partial) {
+    console.log('\npartial run (scenarios selected): bench/results/latest.md left as it was')
+  } else {
+    const dir = `${HERE}results`
+    mkdirSync(dir, { recursive: true })
+    // Formatted with the project's Prettier settings, so that `npm run lint` stays clean after a run.
+    const file = `${dir}/latest.md`
+    const config = (await resolveConfig(file)) ?? {}
+    writeFileSync(file, await format(markdown.join('\n'), { ...config, parser: 'markdown' }))
+    console.log('\nwrote bench/results/latest.md')
+  }
+}
+
+/**
+ * The harness collects garbage between rounds and the heap scenario needs `--expose-gc`; when started
+ * without it (as `npm run bench` does), re-run this script in a child that has it.
+ */
+if (!hasGc() && process.env.CACHEADO_BENCH_CHILD === undefined) {
+  const result = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, CACHEADO_BENCH_CHILD: '1' },
+    },
+  )
+  process.exit(result.status ?? 1)
+} else {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error)
+      process.exit(1)
+    },
+  )
+}
