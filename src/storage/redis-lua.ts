@@ -119,13 +119,18 @@ local segs, base = parse(member)
 local expired = purge(base .. 'x', now, 100)
 if WIDEX then expired = expired + purge(WB .. 'x', now, 100) end
 local fresh = redis.call('EXISTS', data) == 0
-if fresh then remove(member) end
+local root = base .. 'i:'
+if #segs > 0 then root = root .. segs[1] end
+-- an expired predecessor may have left traces (indexes, bounds): every one of them has the root index's
+if fresh and redis.call('ZSCORE', root, member) then remove(member) end
 local score = '+inf'
 local when = ''
 if ttl == '' then
   redis.call('SET', data, ARGV[A + 2])
-  redis.call('ZREM', base .. 'x', member)
-  if WIDEX then redis.call('ZREM', WB .. 'x', member) end
+  if not fresh then
+    redis.call('ZREM', base .. 'x', member)
+    if WIDEX then redis.call('ZREM', WB .. 'x', member) end
+  end
 else
   when = num(now + math.ceil(tonumber(ttl)) - 1)
   score = when

@@ -155,6 +155,36 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
     }
   })
 
+  it('clear() racing with writers of another cache on the prefix loses no tenant from the registry', async () => {
+    const prefix = uniqueName('race')
+    const writer = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    const clearer = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    try {
+      let next = 0
+      const writers = Array.from({ length: 20 }, async () => {
+        while (next < 600) {
+          const i = next++
+          await writer.set(`k${i}`, i, { scope: 'user', orgId: `o${i % 30}`, userId: `u${i % 7}` })
+        }
+      })
+      const clears = (async () => {
+        for (let i = 0; i < 8; i++) {
+          await clearer.clear()
+          await new Promise((r) => setTimeout(r, 3))
+        }
+      })()
+      await Promise.all([...writers, clears])
+      // Every surviving entry is reachable: size() and clear() see exactly the data keys that exist.
+      const dataKeys = (await keysOf(prefix)).filter((k) => k.includes(':d:'))
+      expect((await writer.stats()).totalKeys).toBe(dataKeys.length)
+      expect(await writer.clear()).toBe(dataKeys.length)
+      expect(await keysOf(prefix)).toEqual([])
+    } finally {
+      await writer.close()
+      await clearer.close()
+    }
+  })
+
   it('leaves a client it did not create open', async () => {
     const client = new Redis(redisUrl!)
     const cache = new Cache({ scopes, storage: new RedisStorage({ client, prefix: uniqueName('given') }) })
