@@ -41,7 +41,10 @@ export interface MongoDBStorageOptions {
   readonly serializer?: Serializer
   /**
    * Upper bound of one storage operation in milliseconds (server selection, connecting and the round
-   * trips of the operation together). An operation that takes longer rejects. Default 1000.
+   * trips of the operation together, waiting behind earlier operations on the same key included). An
+   * operation that takes longer rejects. Default 1000. The first operation also creates the missing
+   * indexes; on a large existing collection that can take longer, and operations time out until the
+   * index build (which goes on in the background) is done.
    */
   readonly operationTimeoutMs?: number
   /**

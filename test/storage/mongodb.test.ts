@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { MongoClient } from 'mongodb'
 import { afterAll, describe, expect, it } from 'vitest'
+import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
 import { Cache, LRUEvict, MaxItemsEvict, SerializationError } from '../../src/index.js'
 import { JsonSerializer, MongoDBStorage } from '../../src/mongodb.js'
 import { mongoUrl, uniqueName } from '../support/services.js'
@@ -62,6 +63,45 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
         while ((await collection.countDocuments({})) > 1 && Date.now() < deadline) await sleep(20)
         expect(await collection.countDocuments({})).toBe(1)
         expect((await cache.stats()).evictionsByReason.expired).toBe(2)
+      } finally {
+        await cache.close()
+      }
+    })
+
+    it('reports evicted refs to rules that listen, whatever characters the refs contain', async () => {
+      const events: RuleEvictEvent[] = []
+      const listener: CacheRule = { name: 'listener', onEvict: (event) => void events.push(event) }
+      const cache = new Cache({
+        scopes,
+        storage: newStorage(),
+        rules: [new LRUEvict({ maxItems: 2 }), listener],
+      })
+      try {
+        const odd = { scope: 'user', orgId: 'a/=|%:{}', userId: 'é 😀' } as const
+        await cache.set('first|key', 1, odd)
+        await cache.set('x', 1, { ttlSeconds: 0.05 })
+        await cache.set('y', 1)
+        await sleep(80)
+        expect(await cache.get('x')).toBeUndefined() // expired: found by the read, deleted, reported
+        await cache.set('z', 1, { ttlSeconds: 0.05 })
+        await sleep(80)
+        expect((await cache.stats()).totalKeys).toBe(1) // size() reclaims 'z' first
+        const automatic = events.filter((event) => event.reason !== 'scope')
+        expect(automatic).toEqual([
+          {
+            ref: {
+              scope: [
+                { level: 'organization', id: 'a/=|%:{}' },
+                { level: 'user', id: 'é 😀' },
+              ],
+              key: 'first|key',
+            },
+            reason: 'lru',
+            count: 1,
+          },
+          { ref: { scope: [], key: 'x' }, reason: 'expired', count: 1 },
+          { ref: { scope: [], key: 'z' }, reason: 'expired', count: 1 },
+        ])
       } finally {
         await cache.close()
       }
