@@ -210,24 +210,30 @@ return { existed, stale }
 `
 
 /**
- * Evicts a scope: every member of its index. KEYS[1] the scope's index key; ARGV after the header:
- * the tag's key base (\`P:{T}:\`) when the scope is a whole tag (its marker and counter go too, else
- * ''), then '1' to return the removed members. Returns `{removed, expired, members...}`.
+ * Evicts a scope, one batch at a time: up to `limit` members of its index. KEYS[1] the scope's index
+ * key; ARGV after the header: the tag's key base (\`P:{T}:\`) when the scope is a whole tag (its marker
+ * and counter go too once the tag is empty, else ''), '1' to return the removed members, the batch
+ * limit. Returns `{removed, expired, more, members...}`; the caller repeats while `more` is 1, so one
+ * huge scope never blocks Redis in a single script.
  */
 export const EVICT_SCOPE_LUA = `${PRELUDE}
 local drop = ARGV[A + 1]
 local want = ARGV[A + 2] == '1'
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = { 0, 0 }
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[A + 3]) - 1)
+local out = { 0, 0, 0 }
 local removed, stale = 0, 0
 for _, m in ipairs(members) do
   if remove(m) == 1 then removed = removed + 1 else stale = stale + 1 end
+  redis.call('ZREM', KEYS[1], m)
   if want then out[#out + 1] = m end
 end
-redis.call('DEL', KEYS[1])
-if drop ~= '' then redis.call('DEL', drop .. 'r', drop .. 'n') end
 out[1] = removed
 out[2] = stale
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  out[3] = 1
+elseif drop ~= '' then
+  redis.call('DEL', drop .. 'r', drop .. 'n')
+end
 return out
 `
 

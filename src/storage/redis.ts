@@ -44,6 +44,8 @@ export interface RedisStorageOptions {
 const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
 /** Tags handled concurrently by `clear()`, `size()` and the sweeper. */
 const TAG_BATCH = 256
+/** Entries removed per script call by a scope eviction (each call blocks Redis only that long). */
+const EVICT_BATCH = 2000
 
 type Reporter = StorageContext['onEvicted']
 
@@ -327,18 +329,21 @@ export class RedisStorage implements StorageProvider {
     }
   }
 
+  /** Evicts every member of an index, in batches of {@link EVICT_BATCH}; resolves how many were live. */
   async #evictIndex(index: string, dropBase: string): Promise<number> {
-    const reply = (await this.#timed(
-      EVICT_SCOPE.run(this.client, [index], [...this.#header, dropBase, this.#clusterWide ? '1' : '0']),
-    )) as (number | string)[]
-    const removed = Number(reply[0])
-    const stale = Number(reply[1])
-    if (stale !== 0) this.#onEvicted('expired', stale)
-    if (this.#clusterWide) {
-      const members = reply.slice(2).map(String)
-      for (let i = 0; i < members.length; i += 1000)
-        await this.#admitWide(members.slice(i, i + 1000), '', '', false)
+    const args = [...this.#header, dropBase, this.#clusterWide ? '1' : '0', String(EVICT_BATCH)]
+    let removed = 0
+    let stale = 0
+    let more = true
+    while (more) {
+      const reply = (await this.#timed(EVICT_SCOPE.run(this.client, [index], args))) as (number | string)[]
+      removed += Number(reply[0])
+      stale += Number(reply[1])
+      more = reply[2] === 1
+      if (this.#clusterWide && reply.length > 3)
+        await this.#admitWide(reply.slice(3).map(String), '', '', false)
     }
+    if (stale !== 0) this.#onEvicted('expired', stale)
     return removed
   }
 

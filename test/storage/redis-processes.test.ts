@@ -141,4 +141,34 @@ describe.skipIf(targets.length === 0).each(targets)('two processes on one Redis 
       await raw.quit()
     }
   })
+
+  it('two processes with a per-organization quota keep each organization within it, exactly', async () => {
+    const prefix = uniqueName('quota')
+    const cache = makeCache(prefix)
+    const env = {
+      ...target.env,
+      PEER_PREFIX: prefix,
+      PEER_MODE: 'bound',
+      PEER_MAX_ITEMS: '8',
+      PEER_WRITES: '120',
+    }
+    await Promise.all([
+      peer({ ...env, PEER_ID: 'a', PEER_PER: '1' }),
+      peer({ ...env, PEER_ID: 'b', PEER_PER: '1' }),
+    ])
+    let o1 = 0
+    let o2 = 0
+    for (const id of ['a', 'b']) {
+      for (let i = 0; i < 120; i++) {
+        const orgId = i % 10 === 0 ? 'o2' : 'o1'
+        if ((await cache.get(`${id}-${i}`, { scope: 'organization', orgId })) !== undefined) {
+          if (orgId === 'o1') o1++
+          else o2++
+        }
+      }
+    }
+    expect(o1).toBe(8) // 216 written into o1
+    expect(o2).toBe(8) // 24 written into o2: one noisy organization does not evict the other's
+    expect((await cache.stats()).totalKeys).toBe(16)
+  })
 })

@@ -185,6 +185,29 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
     }
   })
 
+  it('evicts a scope larger than one script batch completely', async () => {
+    const prefix = uniqueName('batch')
+    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    try {
+      let next = 0
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          while (next < 4500) {
+            const i = next++
+            await cache.set(`k${i}`, i, { scope: 'user', orgId: 'big', userId: `u${i % 3}` })
+          }
+        }),
+      )
+      await cache.set('other', 1, { scope: 'organization', orgId: 'small' })
+      expect(await cache.evictByScope('organization', { orgId: 'big' })).toBe(4500)
+      expect((await cache.stats()).totalKeys).toBe(1)
+      expect((await keysOf(prefix)).filter((k) => k.includes('{organization=big/}'))).toEqual([])
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
   it('leaves a client it did not create open', async () => {
     const client = new Redis(redisUrl!)
     const cache = new Cache({ scopes, storage: new RedisStorage({ client, prefix: uniqueName('given') }) })
