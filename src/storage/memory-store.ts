@@ -80,9 +80,7 @@ export class MemoryStore implements SyncStorageOperations {
   configure(context: StorageContext): void {
     this.#policies = context.bounds
     this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
-    this.#rootGroups = context.bounds.map((p) =>
-      p.per === undefined ? { head: null, tail: null, size: 0 } : undefined,
-    )
+    this.#resetRootGroups()
     this.#onEvicted = context.onEvicted
     this.#reportRefs = context.wantsEvictedRefs
   }
@@ -170,9 +168,7 @@ export class MemoryStore implements SyncStorageOperations {
   #clear(): number {
     const removed = this.#count
     this.#root = new ScopeNode(null, '', '')
-    this.#rootGroups = this.#policies.map((p) =>
-      p.per === undefined ? { head: null, tail: null, size: 0 } : undefined,
-    )
+    this.#resetRootGroups()
     this.#heap.clear()
     this.#count = 0
     return removed
