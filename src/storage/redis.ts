@@ -59,8 +59,11 @@ type Reporter = StorageContext['onEvicted']
  *   ZSETs and the bound ZSETs consistent atomically. All keys of one top-level scope instance (one
  *   tenant) share a `{...}` hash tag, so those scripts run on a Cluster and `evictScope` costs
  *   O(entries in the scope): it reads one index, never `SCAN`/`KEYS`.
+ * - `evictScope` removes at most 2000 entries per script call and repeats, so a huge scope never blocks
+ *   Redis for long; each call is atomic, the whole eviction is not (a concurrent write may survive it).
  * - `clear()` and `size()` walk the registry of tags (`prefix:tags`), one script per tag, on whichever
- *   master holds it; other keys of the database are never touched (no `FLUSHDB`).
+ *   master holds it: O(tenants) for `size()`, O(entries) for `clear()`; other keys of the database are
+ *   never touched (no `FLUSHDB`).
  * - Bounds live in Redis (ZSETs scored by an access or insertion sequence), so they hold across
  *   processes. A per-scope bound (`per: 'organization'`, `'user'`, ...) lives in its tenant's slot and
  *   is exact everywhere.
@@ -72,9 +75,11 @@ type Reporter = StorageContext['onEvicted']
  *   `maxmemory-policy allkeys-lru` is the better tool, but note that Redis may then evict index keys
  *   as well, which makes `size()` approximate and lets `evictScope` miss the entries it lost track of.
  *
- * Faults: every command has a timeout; no command waits in an offline queue, so while Redis is down
- * operations reject within about `commandTimeoutMs` (the cache turns that into a `StorageError`, and
- * memoized calls fall back to calling the function); the client reconnects on its own.
+ * Faults: every command has a timeout (`commandTimeoutMs`) and no command waits in an offline queue:
+ * while the first connection is being made, operations wait for it up to the timeout; once a
+ * connection is lost, they reject at once until the client has reconnected on its own (the cache turns
+ * that into a `StorageError`, and memoized calls fall back to calling the function at no extra cost).
+ * A command sent to a server that stalls rejects after the timeout.
  */
 export class RedisStorage implements StorageProvider {
   readonly storageType = 'redis'
@@ -400,10 +405,19 @@ export class RedisStorage implements StorageProvider {
     return batches
   }
 
-  /** Runs an operation once the client is connected, naming the server (never its password) on failure. */
+  /**
+   * Runs an operation once the client is connected, naming the server (never its password) on failure.
+   * While a first connection is being made, it waits for it (up to the timeout); once a connection has
+   * been lost, it fails at once until the client has reconnected, so a memoized call that falls back
+   * to its function pays no timeout while Redis is down.
+   */
   async #exec<T>(run: () => Promise<T>): Promise<T> {
     try {
-      if (this.client.status !== 'ready') await this.#whenReady()
+      const status = this.client.status
+      if (status !== 'ready') {
+        if (status === 'reconnecting' || status === 'close') throw this.#notConnected(status)
+        await this.#whenReady()
+      }
       return await run()
     } catch (error) {
       throw this.#describe(error)
@@ -431,13 +445,18 @@ export class RedisStorage implements StorageProvider {
         else resolve()
       }
       const onReady = () => done()
-      const timer = setTimeout(() => {
-        const last = this.#connection.lastError
-        done(new Error(`not connected after ${this.#timeoutMs} ms${last ? ` (${last.message})` : ''}`))
-      }, this.#timeoutMs)
+      const timer = setTimeout(
+        () => done(this.#notConnected(`still ${client.status} after ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      )
       client.on('ready', onReady)
     })
     return this.#readyWait
+  }
+
+  #notConnected(state: string): Error {
+    const last = this.#connection.lastError
+    return new Error(`not connected (${state})${last ? `: ${last.message}` : ''}`)
   }
 
   #describe(error: unknown): unknown {
