@@ -231,12 +231,16 @@ export class MongoDBStorage implements StorageProvider {
     })
   }
 
+  /**
+   * One indexed `deleteMany` on `scopes` (`[]`: every document of this collection, nothing else).
+   * Expired documents the sweeper has not reached yet go too and are part of the count, as on the
+   * in-memory storage: they are removed by this call, and they were never returned by a read.
+   */
   evictScope(path: ScopePath): Promise<number> {
     return this.#run('evictScope', UNORDERED, async (collection) => {
-      // Expired documents of the subtree go first, counted as expired rather than as scope evictions.
-      const scope = path.length === 0 ? {} : { scopes: encodeScopePath(path) }
-      await this.#reclaimExpired(collection, scope)
-      const { deletedCount } = await collection.deleteMany(scope)
+      const { deletedCount } = await collection.deleteMany(
+        path.length === 0 ? {} : { scopes: encodeScopePath(path) },
+      )
       return deletedCount
     })
   }
