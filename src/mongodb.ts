@@ -4,7 +4,8 @@
  * ```ts
  * import { Cache } from 'cacheado'
  * import { MongoDBStorage } from 'cacheado/mongodb'
- * const cache = new Cache({ storage: new MongoDBStorage({ url: 'mongodb://127.0.0.1:27017', dbName: 'app', collectionName: 'cache' }) })
+ * const storage = new MongoDBStorage({ url: 'mongodb://127.0.0.1:27017', dbName: 'app', collectionName: 'cache' })
+ * const cache = new Cache({ storage })
  * ```
  */
 export { MongoDBStorage, MongoDBTimeoutError, MAX_DOCUMENT_BYTES } from './storage/mongodb.js'

@@ -22,7 +22,8 @@ import { encodeScopePath, encodeSegment } from './key-encoding.js'
  */
 export interface EntryDocument {
   _id: string
-  v: Binary
+  /** A `Binary`, or a `Buffer` when the client was created with `promoteBuffers`. */
+  v: Binary | Uint8Array
   expiresAt: Date | null
   scopes: string[]
   createdAt: number

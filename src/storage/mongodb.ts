@@ -84,9 +84,12 @@ export class MongoDBTimeoutError extends Error {
  *
  * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one indexed `deleteMany`
  *   on the `scopes` array, `clear()` empties this collection only.
- * - Expiry is exact: reads never return a document whose `expiresAt` has passed (they delete it), `size()` deletes then excludes expired documents,
- *   one unref'd sweeper deletes expired documents and reports them, and a TTL index is created where the
- *   server supports it (where it refuses, that is noted once under `NODE_DEBUG=cacheado`).
+ * - Expiry is exact: a read never returns a document whose `expiresAt` has passed (it deletes it and
+ *   reports it), `size()` deletes expired documents and counts only live ones, one unref'd sweeper
+ *   deletes expired documents and reports them, and a TTL index is created where the server supports
+ *   it (where it refuses, that is noted once, under `NODE_DEBUG=cacheado`).
+ * - Within one process, operations on one key take effect in the order they were issued, although the
+ *   driver's connection pool could reorder their replies (see `PerKeyOrder`).
  * - Bounds live in the database (`createdAt` / `accessedAt`, indexed per group), so they hold across
  *   processes; see `enforceBounds` for what holds under concurrent writers.
  * - Every operation rejects within `operationTimeoutMs` when the server is unreachable, and works again
@@ -185,7 +188,7 @@ export class MongoDBStorage implements StorageProvider {
         ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
         : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
       if (doc === null) return MISS
-      if (!isExpired(doc.expiresAt, Date.now())) return this.serializer.deserialize(doc.v.value())
+      if (!isExpired(doc.expiresAt, Date.now())) return this.serializer.deserialize(bytesOf(doc.v))
       // Expired: delete it unless it was rewritten meanwhile (then its expiresAt differs).
       const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt: doc.expiresAt })
       if (deletedCount === 1) this.#report('expired', 1, [id])
@@ -358,6 +361,11 @@ export class MongoDBStorage implements StorageProvider {
       context.onEvicted(reason, count)
     }
   }
+}
+
+/** The stored bytes, whether the driver hands out a `Binary` or (with `promoteBuffers`) a `Buffer`. */
+function bytesOf(stored: Binary | Uint8Array): Uint8Array {
+  return stored instanceof Uint8Array ? stored : stored.value()
 }
 
 function positive(name: string, value: number): number {

@@ -173,8 +173,8 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
   })
 
   describe('user-supplied client and collection', () => {
-    it('{ client } and { collection } are used but never closed', async () => {
-      const client = new MongoClient(mongoUrl!)
+    it('{ client } and { collection } are used but never closed; promoteBuffers clients work', async () => {
+      const client = new MongoClient(mongoUrl!, { promoteBuffers: true }) // values come back as Buffers
       const collectionName = uniqueName('cache')
       created.push(collectionName)
       const viaClient = new Cache({
