@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, totalmem } from 'node:os'
+import { availableParallelism, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { format, resolveConfig } from 'prettier'
 import { hasGc } from './harness.js'
@@ -68,6 +68,11 @@ function machine(): string[] {
     `- date: ${new Date().toISOString()}`,
     `- node: ${process.version} (${process.platform} ${process.arch})`,
     `- nproc: ${nproc}; CPU: ${cpu}; RAM: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- load average at start (1/5/15 min): ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / ')}`,
+    '- method: each case warmed up and calibrated, then the cases of a table timed round-robin (11 rounds); ' +
+      'ops/s is the median round, "ours / this" the median of per-round ratios, "best rounds" the ratio of the fastest rounds, "range" the slowest and fastest round.',
   ]
 }
 

@@ -16,7 +16,7 @@ import { HEAP_LIBS } from './heap-child.js'
 import type { Bento } from './peers.js'
 import { newBento, newCacheable, newCacheableMemory, newLru, newOurs } from './peers.js'
 import type { Section, Suite, TargetCheck } from './report.js'
-import { atLeast, ratioOf, ratioSection } from './report.js'
+import { atLeastPaired, ratioSection } from './report.js'
 
 /** Number of distinct keys in the hit/miss/set scenarios (a power of two). */
 const KEYS = 16_384
@@ -133,7 +133,7 @@ async function directScenarios(): Promise<Section[]> {
   ])
   sections.push(
     withTargets(ratioSection('1a. get-hit, sync', hitSync, 'cacheado getSync', [note]), [
-      atLeast('sync get-hit vs lru-cache get', ratioOf(hitSync, 'cacheado getSync', 'lru-cache get'), 0.5),
+      atLeastPaired('sync get-hit vs lru-cache get', hitSync, 'cacheado getSync', 'lru-cache get', 0.5),
     ]),
     ratioSection('1b. get-hit, async', hitAsync, 'cacheado await get', [note]),
   )
@@ -374,19 +374,25 @@ async function scopedScenario(): Promise<Section[]> {
         'CacheableMemory is sync; it is listed here because the issue names "cacheable memory get" (its get without await).',
       ]),
       [
-        atLeast(
+        atLeastPaired(
           'async scoped get-hit vs bentocache await get',
-          ratioOf(async, asyncName, 'bentocache await get `${org}:${user}:${key}`'),
+          async,
+          asyncName,
+          'bentocache await get `${org}:${user}:${key}`',
           10,
         ),
-        atLeast(
+        atLeastPaired(
           'async scoped get-hit vs cacheable await get',
-          ratioOf(async, asyncName, 'cacheable await get `${org}:${user}:${key}`'),
+          async,
+          asyncName,
+          'cacheable await get `${org}:${user}:${key}`',
           10,
         ),
-        atLeast(
+        atLeastPaired(
           'async scoped get-hit vs CacheableMemory get (sync)',
-          ratioOf(async, asyncName, 'cacheable CacheableMemory get `${org}:${user}:${key}`'),
+          async,
+          asyncName,
+          'cacheable CacheableMemory get `${org}:${user}:${key}`',
           10,
         ),
       ],
@@ -457,9 +463,11 @@ async function memoScenario(): Promise<Section[]> {
   const note = `Memoized function of one numeric argument, ${KEYS} distinct arguments, all cached.`
   return [
     withTargets(ratioSection('5a. memoized hit, sync', sync, 'cacheado memoized sync fn', [note]), [
-      atLeast(
+      atLeastPaired(
         'memoized sync hit vs lru-cache memo()',
-        ratioOf(sync, 'cacheado memoized sync fn', 'lru-cache memo()'),
+        sync,
+        'cacheado memoized sync fn',
+        'lru-cache memo()',
         0.5,
       ),
     ]),
