@@ -15,7 +15,7 @@ import { SingleFlight } from './memoize/single-flight.js'
 import type { CacheRule, RuleEffect } from './rules/contract.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
-import { defaultScopeConfig, ScopeConfig } from './scopes/scope-config.js'
+import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
 import type { ScopeLevelShape } from './scopes/scope-level.js'
 import type { ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
 import type { CacheStats } from './stats.js'
@@ -282,6 +282,11 @@ export class Cache<
     if (typeof key !== 'string') {
       throw new InvalidArgumentError(
         `cache.${operation}(key): key must be a string, got ${key === null ? 'null' : typeof key}`,
+      )
+    }
+    if (!isWellFormed(key)) {
+      throw new InvalidArgumentError(
+        `cache.${operation}(key): key must be well-formed Unicode; it contains a lone UTF-16 surrogate, which backends would store as U+FFFD`,
       )
     }
     return {

@@ -12,6 +12,7 @@ import {
   MaxItemsEvict,
   MISS,
   ScopeConfig,
+  ScopeError,
   ScopeLevel,
   StorageError,
 } from '../src/index.js'
@@ -73,6 +74,18 @@ describe('bad input gets a clear, typed error and changes nothing', () => {
       () => cache.set(5 as never, 1),
       InvalidArgumentError,
       'cache.set(key): key must be a string, got number',
+    ],
+    [
+      'lone surrogate key',
+      () => cache.set('a\ud800', 1),
+      InvalidArgumentError,
+      'key must be well-formed Unicode',
+    ],
+    [
+      'lone surrogate id',
+      () => cache.set('k', 1, { scope: 'organization', orgId: '\udc00x' }),
+      ScopeError,
+      'scope parameter "orgId" (level "organization") must be well-formed Unicode',
     ],
     [
       'ttl 0',

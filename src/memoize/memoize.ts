@@ -2,6 +2,7 @@ import { ConfigurationError, InvalidArgumentError } from '../errors.js'
 import { canonicalArgs } from '../keys/canonical.js'
 import { memoKeyPrefix } from '../keys/entry-key.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
+import { isWellFormed } from '../scopes/scope-config.js'
 import type { ScopeId } from '../scopes/scope-level.js'
 import type { EntryRef, ScopePath } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
@@ -66,9 +67,9 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
   }
   if (
     options.namespace !== undefined &&
-    (typeof options.namespace !== 'string' || options.namespace === '')
+    (typeof options.namespace !== 'string' || options.namespace === '' || !isWellFormed(options.namespace))
   ) {
-    throw new ConfigurationError('namespace must be a non-empty string')
+    throw new ConfigurationError('namespace must be a non-empty, well-formed string')
   }
 
   const memoizer = (fn: unknown, context?: unknown): unknown => {

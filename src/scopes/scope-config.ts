@@ -169,7 +169,12 @@ export class ScopeConfig<
 
 /** Turns a scope id into its canonical string: strings as they are, finite numbers in decimal. */
 export function scopeIdToString(value: unknown, level: string, param: string): string {
-  if (typeof value === 'string') return value
+  if (typeof value === 'string') {
+    if (isWellFormed(value)) return value
+    throw new ScopeError(
+      `scope parameter "${param}" (level "${level}") must be well-formed Unicode; it contains a lone UTF-16 surrogate, which backends would store as U+FFFD`,
+    )
+  }
   if (typeof value === 'number' && Number.isFinite(value)) return String(value)
   const got = typeof value === 'number' ? String(value) : typeof value
   throw new ScopeError(
@@ -191,3 +196,12 @@ export type DefaultScopeConfig = ReturnType<typeof defaultScopeConfig>
 
 /** Re-export for convenience. */
 export type { ScopeId }
+
+/**
+ * Whether a string has no lone UTF-16 surrogate. Shared backends store text as UTF-8, where every lone
+ * surrogate becomes U+FFFD, so two different ids or keys would meet in one entry; the cache refuses them
+ * on every backend alike.
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+}

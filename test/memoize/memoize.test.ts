@@ -261,7 +261,8 @@ describe('namespaces and wrap-time errors', () => {
     [{ ttlSeconds: Number.NaN }, ConfigurationError, /got NaN/],
     [{ scope: 'nope' }, ScopeError, /unknown scope "nope"/],
     [{ key: 'id' }, ConfigurationError, /key option must be a function/],
-    [{ namespace: '' }, ConfigurationError, /namespace must be a non-empty string/],
+    [{ namespace: '' }, ConfigurationError, /namespace must be a non-empty, well-formed string/],
+    [{ namespace: '\ud800' }, ConfigurationError, /well-formed/],
   ])('checks options when the memoizer is made (%#)', (options, type, message) => {
     const cache = new Cache()
     expect(() => cache.cache(options as never)).toThrow(type)
