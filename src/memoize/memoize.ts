@@ -1,5 +1,5 @@
 import { ConfigurationError, InvalidArgumentError } from '../errors.js'
-import { canonicalArgs } from '../keys/canonical.js'
+import { ArgsKeyCache } from '../keys/args-key-cache.js'
 import { memoKeyPrefix } from '../keys/entry-key.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
 import { isWellFormed } from '../scopes/scope-config.js'
@@ -119,9 +119,10 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   const flights = host.flights
   let isAsync = fn.constructor?.name === 'AsyncFunction'
 
+  const keys = new ArgsKeyCache(prefix)
+
   const refFor = (args: unknown[]): EntryRef => {
-    const keyPart =
-      deriveKey === undefined ? argsKey(prefix, args) : prefix + canonicalArgs([deriveKey(...args)])
+    const keyPart = deriveKey === undefined ? keys.of(args) : keys.of([deriveKey(...args)])
     if (level.path.length === 0) return { scope: EMPTY_PATH, key: keyPart }
     const params = scopeParams?.(...args)
     if (scopeParams !== undefined && (params === null || typeof params !== 'object')) {
@@ -175,16 +176,6 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     host.writeSync(ref, result, ttlMs)
     return result
   }
-}
-
-/** `prefix` + the canonical arguments, with a fast path for one primitive (same output as `canonicalArgs`). */
-function argsKey(prefix: string, args: unknown[]): string {
-  if (args.length === 1) {
-    const only = args[0]
-    if (typeof only === 'number' && !Object.is(only, -0)) return `${prefix}[${only}]`
-    if (typeof only === 'string') return `${prefix}[${JSON.stringify(only)}]`
-  }
-  return prefix + canonicalArgs(args)
 }
 
 function paramFromArgs(args: unknown[], name: string): unknown {
