@@ -160,6 +160,11 @@ export class MongoDBStorage implements StorageProvider {
     }
   }
 
+  /** The collection the entries live in (one document per entry, see `EntryDocument`). */
+  get collection(): Collection<EntryDocument> {
+    return this.#collection
+  }
+
   /** Whether the server accepted the TTL index (`'ttl-index'`); undefined until the first operation. */
   get ttlIndex(): TtlSupport | undefined {
     return this.#ttl
