@@ -3,42 +3,64 @@ import { canonicalArgs } from './canonical.js'
 /**
  * Builds memoized-call keys (`prefix` + canonical arguments) and reuses the strings built for a single
  * number or string argument. A hit then looks up a string V8 has already flattened and hashed, instead
- * of concatenating and hashing a new one on every call (the main cost of a memoized hit).
+ * of converting, concatenating and hashing a new one on every call (the main cost of a memoized hit).
  *
- * Invariant: `of(args)` always equals `prefix + canonicalArgs(args)`; the reuse is bounded (the maps are
- * dropped when they reach `capacity` entries), so it never holds more than `capacity` strings per function.
+ * Invariants: `of(args)` always equals `prefix + canonicalArgs(args)`. Reuse is bounded by two
+ * generations of at most `generationSize` strings each: when the young generation is full it becomes
+ * the old one and the previous old one is dropped; a string found in the old generation moves back to
+ * the young one. So the hot arguments stay cached and memory stays at most 2 x `generationSize` strings
+ * per memoized function. When most lookups of a generation miss (arguments that rarely repeat), reuse
+ * pauses for four generations' worth of calls, so such functions pay little for it.
  */
 export class ArgsKeyCache {
   readonly #prefix: string
-  readonly #capacity: number
-  #numbers = new Map<number, string>()
-  #strings = new Map<string, string>()
+  readonly #generationSize: number
+  #young = new Map<unknown, string>()
+  #old = new Map<unknown, string>()
+  #hits = 0
+  #misses = 0
+  /** Calls left during which strings are built without reuse. */
+  #bypass = 0
 
-  constructor(prefix: string, capacity = 4096) {
+  constructor(prefix: string, generationSize = 16_384) {
     this.#prefix = prefix
-    this.#capacity = capacity
+    this.#generationSize = generationSize
+  }
+
+  #build(only: unknown, type: string): string {
+    return `${this.#prefix}[${type === 'number' ? String(only) : JSON.stringify(only)}]`
   }
 
   of(args: readonly unknown[]): string {
-    if (args.length === 1) {
-      const only = args[0]
-      if (typeof only === 'number') {
-        let key = this.#numbers.get(only) // Map keys: -0 is 0 and NaN is NaN, as in canonicalArgs
-        if (key === undefined) {
-          if (this.#numbers.size >= this.#capacity) this.#numbers = new Map()
-          this.#numbers.set(only, (key = `${this.#prefix}[${only}]`))
-        }
-        return key
-      }
-      if (typeof only === 'string') {
-        let key = this.#strings.get(only)
-        if (key === undefined) {
-          if (this.#strings.size >= this.#capacity) this.#strings = new Map()
-          this.#strings.set(only, (key = `${this.#prefix}[${JSON.stringify(only)}]`))
-        }
-        return key
-      }
+    if (args.length !== 1) return this.#prefix + canonicalArgs(args)
+    const only = args[0]
+    const type = typeof only
+    if (type !== 'number' && type !== 'string') return this.#prefix + canonicalArgs(args)
+    if (this.#bypass > 0) {
+      this.#bypass--
+      return this.#build(only, type)
     }
-    return this.#prefix + canonicalArgs(args)
+    // Map keys compare with SameValueZero: -0 is 0 and NaN is NaN, as in canonicalArgs; a number and a
+    // string never meet, so 1 and '1' keep different keys.
+    let key = this.#young.get(only)
+    if (key !== undefined) {
+      this.#hits++
+      return key
+    }
+    key = this.#old.get(only)
+    if (key !== undefined) this.#hits++
+    else {
+      this.#misses++
+      key = this.#build(only, type)
+    }
+    if (this.#young.size >= this.#generationSize) {
+      // Arguments that rarely repeat make the reuse cost more than it saves: pause it for a while.
+      if (this.#misses > this.#hits) this.#bypass = 4 * this.#generationSize
+      this.#hits = this.#misses = 0
+      this.#old = this.#young
+      this.#young = new Map()
+    }
+    this.#young.set(only, key)
+    return key
   }
 }

@@ -5,7 +5,7 @@ import { canonicalArgs } from '../../src/keys/canonical.js'
 
 describe('ArgsKeyCache', () => {
   it('property: always equals prefix + canonicalArgs, before and after reuse and resets', () => {
-    const cache = new ArgsKeyCache('#m:f:', 8)
+    const cache = new ArgsKeyCache('#m:f:', 4)
     const arg = fc.oneof(
       fc.double(),
       fc.integer(),
