@@ -59,7 +59,11 @@ export interface BoundPolicy {
 
 /** What a `Cache` hands to its storage once, before any other call. */
 export interface StorageContext {
-  /** Bounds to enforce after every write, in this order. */
+  /**
+   * Bounds to enforce after every write, in this order. Shared backends identify a bound by its
+   * position in this list, so every process sharing one backend (one Redis prefix, one MongoDB
+   * collection) must configure the same rules in the same order.
+   */
   readonly bounds: readonly BoundPolicy[]
   /**
    * When set, the provider reclaims expired entries nobody reads at this interval (in milliseconds),
