@@ -68,7 +68,10 @@ const DEFAULT_TIMEOUT_MS = 1000
 const debug = debuglog('cacheado')
 let ttlRefusalNoted = false
 
-/** An operation did not finish within `operationTimeoutMs`; the cache wraps it in a `StorageError`. */
+/**
+ * An operation did not finish within `operationTimeoutMs`; the cache wraps it in a `StorageError`.
+ * As with any timeout, a write that was already sent may still be applied by the server afterwards.
+ */
 export class MongoDBTimeoutError extends Error {
   constructor(operation: string, timeoutMs: number) {
     super(

@@ -205,4 +205,65 @@ describe.skipIf(!ferretdbBin)('MongoDBStorage faults (own FerretDB)', () => {
     await sleep(100)
     expect(unhandled).toEqual([])
   }, 60_000)
+
+  it('a server that stops answering (SIGSTOP) costs at most the timeout per operation, then recovers', async () => {
+    const cache = new Cache({
+      scopes,
+      storage: new MongoDBStorage({
+        url: `mongodb://127.0.0.1:${port}`,
+        collectionName: uniqueName('faults'),
+        operationTimeoutMs: TIMEOUT_MS,
+      }),
+    })
+    let calls = 0
+    const load = cache.cache({ namespace: 'load' })(async (id: string) => {
+      calls++
+      return `loaded ${id}`
+    })
+    try {
+      await cache.set('k', 'v')
+      server!.kill('SIGSTOP')
+      try {
+        const started = Date.now()
+        const results = await Promise.allSettled([
+          cache.get('k'),
+          cache.set('k2', 1),
+          cache.evict('other'),
+          cache.stats(),
+        ])
+        const elapsed = Date.now() - started
+        expect(results.every((result) => result.status === 'rejected')).toBe(true)
+        for (const result of results) {
+          const reason = (result as PromiseRejectedResult).reason as StorageError
+          expect(reason).toBeInstanceOf(StorageError)
+          expect(reason.cause).toBeInstanceOf(MongoDBTimeoutError) // the server accepts bytes, never answers
+        }
+        expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50)
+        expect(elapsed).toBeLessThan(TIMEOUT_MS + 500)
+        const memoStarted = Date.now()
+        expect(await load('a')).toBe('loaded a') // fail-open: the function answers
+        expect(Date.now() - memoStarted).toBeLessThan(2 * TIMEOUT_MS + 500) // a read and a write, each bounded
+      } finally {
+        server!.kill('SIGCONT')
+      }
+      const back = Date.now()
+      let value: unknown
+      while (Date.now() - back < 15_000) {
+        try {
+          value = await cache.get('k')
+          break
+        } catch {
+          await sleep(100)
+        }
+      }
+      expect(value).toBe('v') // (a timed-out write may still be applied later: none touched 'k')
+      expect(await load('b')).toBe('loaded b')
+      expect(await load('b')).toBe('loaded b')
+      expect(calls).toBe(2)
+    } finally {
+      await cache.close()
+    }
+    await sleep(100)
+    expect(unhandled).toEqual([])
+  }, 60_000)
 })
