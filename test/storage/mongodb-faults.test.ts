@@ -236,13 +236,16 @@ describe.skipIf(!ferretdbBin)('MongoDBStorage faults (own FerretDB)', () => {
         for (const result of results) {
           const reason = (result as PromiseRejectedResult).reason as StorageError
           expect(reason).toBeInstanceOf(StorageError)
-          expect(reason.cause).toBeInstanceOf(MongoDBTimeoutError) // the server accepts bytes, never answers
+          // The server accepts bytes and never answers: our timeout fires, or the driver's connectTimeoutMS
+          // (same length) when the operation needed a new connection; both are timeouts.
+          const cause = reason.cause as Error
+          expect(cause instanceof MongoDBTimeoutError || /Timeout/.test(cause.name), String(cause)).toBe(true)
         }
         expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50)
-        expect(elapsed).toBeLessThan(TIMEOUT_MS + 500)
+        expect(elapsed).toBeLessThan(TIMEOUT_MS + 1000)
         const memoStarted = Date.now()
         expect(await load('a')).toBe('loaded a') // fail-open: the function answers
-        expect(Date.now() - memoStarted).toBeLessThan(2 * TIMEOUT_MS + 500) // a read and a write, each bounded
+        expect(Date.now() - memoStarted).toBeLessThan(2 * TIMEOUT_MS + 1000) // a read and a write, each bounded
       } finally {
         server!.kill('SIGCONT')
       }
