@@ -94,7 +94,11 @@ export class MongoDBTimeoutError extends Error {
  * - Within one process, operations on one key take effect in the order they were issued, although the
  *   driver's connection pool could reorder their replies (see `PerKeyOrder`).
  * - Bounds live in the database (`createdAt` / `accessedAt`, indexed per group), so they hold across
- *   processes; see `enforceBounds` for what holds under concurrent writers.
+ *   processes. One writer: every bound holds when each write resolves. Concurrent writers (MongoDB has
+ *   no multi-document atomicity without transactions): a group may exceed its bound by at most the
+ *   writes in flight, and holds again when they have resolved; evictions are counted once, by the
+ *   process that deleted them (measured in the tests: bound 20, three processes, at most 23 seen).
+ *   Bounds are identified by their scope level, not their position, see `enforceBounds`.
  * - Every operation rejects within `operationTimeoutMs` when the server is unreachable, and works again
  *   once it is back (the driver reconnects).
  */
