@@ -147,9 +147,16 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       const id = encodeEntryRef(ref)
       const running = flights.join(id)
       if (running !== undefined) return running
-      const cached = await host.read(ref)
+      flights.beginRead(id)
+      let cached: unknown
+      let finished: Promise<unknown> | undefined
+      try {
+        cached = await host.read(ref)
+      } finally {
+        finished = flights.endRead(id)
+      }
       if (cached !== MISS) return cached
-      return flights.join(id) ?? settle(ref, Promise.resolve(fn.apply(this, args)))
+      return flights.join(id) ?? finished ?? settle(ref, Promise.resolve(fn.apply(this, args)))
     }
   }
 

@@ -1,8 +1,13 @@
 /**
  * In-process single flight: concurrent misses of one key share one call of the function.
  *
- * Invariant: a flight whose scope was evicted while it ran (`invalidate`) still answers its callers but
- * does not store its result, so an eviction is never undone by a call that started before it.
+ * Invariants:
+ * - a flight whose scope was evicted while it ran (`invalidate`) still answers its callers but does
+ *   not store its result, so an eviction is never undone by a call that started before it;
+ * - over an async storage, a read that started before a flight of its key finished may still answer
+ *   "miss" (its reply can arrive after the flight stored its value). While such reads are in progress
+ *   (`beginRead`/`endRead`), a finished flight's promise is kept and handed to them, so they do not run
+ *   the function a second time.
  */
 interface Flight {
   readonly promise: Promise<unknown>
@@ -11,6 +16,10 @@ interface Flight {
 
 export class SingleFlight {
   readonly #flights = new Map<string, Flight>()
+  /** Reads in progress per key. */
+  readonly #readers = new Map<string, number>()
+  /** Finished flights kept for the reads of their key that started before they finished. */
+  readonly #finished = new Map<string, Promise<unknown>>()
 
   /** The running flight for `id`, if any. */
   join(id: string): Promise<unknown> | undefined {
@@ -32,6 +41,7 @@ export class SingleFlight {
     flight.promise = Promise.resolve(pending).then(
       async (value) => {
         if (!flight.stale) await store(value)
+        if (!flight.stale && this.#readers.has(id)) this.#finished.set(id, flight.promise)
         done()
         return value
       },
@@ -44,6 +54,23 @@ export class SingleFlight {
     return flight.promise
   }
 
+  /** Registers a storage read of `id` that is about to start. */
+  beginRead(id: string): void {
+    this.#readers.set(id, (this.#readers.get(id) ?? 0) + 1)
+  }
+
+  /** Ends a read registered with `beginRead`; answers the flight of `id` that finished meanwhile, if any. */
+  endRead(id: string): Promise<unknown> | undefined {
+    const finished = this.#finished.get(id)
+    const readers = this.#readers.get(id)! - 1
+    if (readers > 0) this.#readers.set(id, readers)
+    else {
+      this.#readers.delete(id)
+      this.#finished.delete(id)
+    }
+    return finished
+  }
+
   /** Marks every flight whose id starts with `prefix` as stale (`''`: all of them). */
   invalidate(prefix: string): void {
     for (const [id, flight] of this.#flights) {
@@ -52,6 +79,7 @@ export class SingleFlight {
         this.#flights.delete(id)
       }
     }
+    for (const id of this.#finished.keys()) if (id.startsWith(prefix)) this.#finished.delete(id)
   }
 
   /** Number of running flights. */

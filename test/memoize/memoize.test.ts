@@ -362,3 +362,35 @@ describe('fail-open memoization over a failing storage', () => {
     expect(MISS).toBeDefined()
   })
 })
+
+/** Reads answer what was stored when they were issued, after a delay: a slow remote backend. */
+class SlowReadStorage extends BrokenStorage {
+  override readonly storageType = 'slow'
+  readonly #map = new Map<string, unknown>()
+  override async get(ref: EntryRef): Promise<unknown> {
+    const snapshot = this.#map.has(ref.key) ? this.#map.get(ref.key) : MISS
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    return snapshot
+  }
+  override async set(ref: EntryRef, value: unknown): Promise<void> {
+    this.#map.set(ref.key, value)
+  }
+}
+
+describe('single flight over a slow async storage', () => {
+  it('a read issued before a flight finished does not run the function again', async () => {
+    const cache = new Cache({ storage: new SlowReadStorage() })
+    let calls = 0
+    const load = cache.cache()(async function slowRead(id: number) {
+      calls++
+      return id
+    })
+    const first = load(1)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = load(1) // its read is issued while the first is still reading: both see a miss
+    expect(await Promise.all([first, second])).toEqual([1, 1])
+    expect(calls).toBe(1)
+    expect(await load(1)).toBe(1)
+    expect(calls).toBe(1)
+  })
+})
