@@ -110,7 +110,10 @@ export interface StorageProvider {
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void>
   /** Removes one entry; resolves whether it existed. */
   delete(ref: EntryRef): Promise<boolean>
-  /** Removes every entry at or under `path` (`[]`: all of this storage's entries); resolves the count. */
+  /**
+   * Removes every entry at or under `path` (`[]`: all of this storage's entries); resolves the count.
+   * The count may include entries whose TTL had passed but that were not reclaimed yet.
+   */
   evictScope(path: ScopePath): Promise<number>
   /** Number of live entries. */
   size(): Promise<number>
