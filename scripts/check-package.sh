@@ -38,6 +38,18 @@ cache.setSync('k', 1, { scope: 'user', orgId: 'o', userId: 'u' })
 TS
 node esm.mjs
 node cjs.cjs
-ls node_modules/cacheado/dist | grep -q 'index.d.ts' && ls node_modules/cacheado/dist | grep -q 'index.d.cts' && echo 'types ok'
+cat >> types.ts <<'TS'
+import { RedisStorage } from 'cacheado/redis'
+import { MongoDBStorage } from 'cacheado/mongodb'
+const typed: number | undefined = cache.getSync<number>('k', { scope: 'user', orgId: 'o', userId: 'u' })
+// @ts-expect-error a user-scoped read needs userId
+cache.getSync('k', { scope: 'user', orgId: 'o' })
+export const storages = [RedisStorage, MongoDBStorage, typed]
+TS
+# the published declarations type-check in a strict NodeNext project, as CommonJS (.ts here) and as ESM (.mts)
+cp types.ts types.mts
+"$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck false --module nodenext --moduleResolution nodenext \
+  --target es2022 --types node --typeRoots "$root/node_modules/@types" types.ts types.mts
+echo 'types ok'
 if [ -d node_modules/cacheado/src ] || [ -d node_modules/cacheado/test ]; then echo 'package ships sources or tests' >&2; exit 1; fi
 echo "package ok: $tarball"
