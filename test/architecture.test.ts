@@ -1,0 +1,73 @@
+// Imports run one way: facade -> memoize -> scopes/keys -> rules -> storage contract <- providers.
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, normalize } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sources(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
+  )
+}
+
+const graph = new Map(
+  sources('src').map((file) => {
+    const imports = [...readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)].map((m) =>
+      normalize(join(dirname(file), m[1]!)).replace(/\.js$/, '.ts'),
+    )
+    return [file, imports] as const
+  }),
+)
+
+/** Which top-level parts of src/ a part may import. */
+const allowed: Record<string, readonly string[]> = {
+  storage: ['storage', 'serializers', 'errors.ts'],
+  serializers: ['serializers', 'errors.ts'],
+  rules: ['rules', 'storage', 'errors.ts'],
+  keys: ['keys', 'storage', 'errors.ts'],
+  scopes: ['scopes', 'storage', 'errors.ts'],
+  memoize: ['memoize', 'keys', 'scopes', 'storage', 'errors.ts', 'ttl.ts'],
+}
+
+const part = (file: string) => file.split('/')[1]!
+
+describe('architecture', () => {
+  it('has no import cycle', () => {
+    const state = new Map<string, 'open' | 'done'>()
+    const cycles: string[][] = []
+    const visit = (file: string, path: string[]) => {
+      state.set(file, 'open')
+      for (const dep of graph.get(file) ?? []) {
+        if (state.get(dep) === 'open') cycles.push([...path.slice(path.indexOf(dep)), dep])
+        else if (!state.has(dep)) visit(dep, [...path, dep])
+      }
+      state.set(file, 'done')
+    }
+    for (const file of graph.keys()) if (!state.has(file)) visit(file, [file])
+    expect(cycles).toEqual([])
+  })
+
+  it('lower layers never import higher ones', () => {
+    const violations = [...graph].flatMap(([file, imports]) => {
+      const rule = allowed[part(file)]
+      return rule ? imports.filter((dep) => !rule.includes(part(dep))).map((dep) => `${file} -> ${dep}`) : []
+    })
+    expect(violations).toEqual([])
+  })
+
+  it('the main entry never loads the optional backends', () => {
+    const reachable = new Set<string>()
+    const walk = (file: string) => {
+      if (reachable.has(file)) return
+      reachable.add(file)
+      for (const dep of graph.get(file) ?? []) walk(dep)
+    }
+    walk('src/index.ts')
+    expect([...reachable].filter((file) => /redis|mongodb/.test(file))).toEqual([])
+    const text = [...reachable].map((file) => readFileSync(file, 'utf8')).join('\n')
+    expect(text).not.toMatch(/from 'ioredis'|from 'mongodb'/)
+  })
+})
