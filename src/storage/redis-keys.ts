@@ -67,6 +67,27 @@ export class RedisKeys {
     return `${this.base(this.tagOfMember(member))}d:${member}`
   }
 
+  /**
+   * The keys a write of `member` touches, in the order the write script expects them: the data key,
+   * the tag's root index, then the index of every deeper scope node, outermost first. All share the
+   * tag's hash slot.
+   */
+  writeKeys(member: string): string[] {
+    const bar = member.indexOf('|')
+    const slash = member.indexOf('/')
+    if (slash === -1 || slash > bar) {
+      const base = this.base(GLOBAL_TAG)
+      return [`${base}d:${member}`, `${base}i:`]
+    }
+    const base = this.base(member.slice(0, slash + 1))
+    const keys = [`${base}d:${member}`]
+    // Segments are escaped, so every '/' before the '|' ends one scope node.
+    for (let end = slash; end !== -1 && end < bar; end = member.indexOf('/', end + 1)) {
+      keys.push(`${base}i:${member.slice(0, end + 1)}`)
+    }
+    return keys
+  }
+
   /** Index key of a non-empty scope path. */
   index(path: ScopePath): string {
     const encoded = encodeScopePath(path)

@@ -3,21 +3,27 @@
  *
  * - `P:{T}:d:<member>`  the entry's serialized value (string, native expiry with PXAT)
  * - `P:{T}:i:<path>`    ZSET: the members of every entry at or under scope `<path>`, scored by expiry
- *                       time in ms (`+inf` when none); one per scope node that holds entries
- * - `P:{T}:x`           ZSET: members with a TTL, scored by expiry time (expired ones are purged)
+ *                       time in ms (`+inf` when none); one per scope node that holds entries. The tag's
+ *                       root index (`P:{T}:i:T`, or `P:{@}:i:` for the global scope) holds every entry
+ *                       of the tag, so it is also the tag's expiry index: expired members are purged
+ *                       from it (no separate expiry ZSET to keep in step on every write)
  * - `P:{T}:b<i>:<path>` ZSET: group of bound `i` (per-scope bound), scored by an access/insertion sequence
  * - `P:{T}:n`           counter for those sequences
- * - `P:{T}:r`           marker: the tag is listed in the registry `P:tags`
+ * - `P:{T}:r`           marker: the tag is listed in the registry `P:tags`. Its value is a lower bound
+ *                       on the earliest expiry time in the tag's root index (`none`: no entry has a
+ *                       TTL); every write that adds an expiry keeps it a lower bound, so a write purges
+ *                       only when something may be due (removals only raise the true minimum)
  * - `P:{@@}:b<i>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
  *
  * `<member>` is `encodeEntryRef(ref)`; `T` is the encoded top-level segment of the entry's scope
  * (`level=id/`, which always contains `=`), or `@` for the global scope. Every key an entry touches
  * except the cache-wide ones therefore hashes to its tenant's slot.
  *
- * Each script gets the key it is addressed to in KEYS[1] (that is how a Cluster routes it); the other
- * keys it touches are derived from members inside the script and carry the same `{T}` hash tag, so
- * they live in the same slot (victims of a bound, members of a scope are unknown before the script
- * reads them). The cache-wide keys `{@@}` are touched only when ARGV[2] is '1' (standalone Redis,
+ * Each script gets the key it is addressed to in KEYS[1] (that is how a Cluster routes it); the write
+ * script also gets the entry's index keys, which the client knows in advance. Other keys a script
+ * touches are derived from members inside the script and carry the same `{T}` hash tag, so they live
+ * in the same slot (victims of a bound, members of a scope are unknown before the script reads
+ * them). The cache-wide keys `{@@}` are touched only when ARGV[2] is '1' (standalone Redis,
  * where slots do not matter); on a Cluster a second script runs on their own slot.
  *
  * ARGV header shared by all scripts: prefix, inline-wide flag, number of bounds, then per bound its
@@ -80,7 +86,6 @@ end
 local function remove(member)
   local segs, base = parse(member)
   local existed = redis.call('DEL', base .. 'd:' .. member)
-  redis.call('ZREM', base .. 'x', member)
   if #segs == 0 then redis.call('ZREM', base .. 'i:', member) end
   local path = ''
   for j = 1, #segs do
@@ -103,70 +108,86 @@ end
 `
 
 /**
- * Writes one entry. KEYS[1] data key; ARGV after the header: member, value, ttl in ms ('' for none).
- * Purges up to 100 expired entries of the tag first (and of the cache-wide bounds when inline), so
- * that expired entries neither hold places in bounds nor pile up in indexes.
- * Returns `{fresh, register, expired, when, i1, victim1, i2, victim2, ...}`: whether the entry is new,
- * whether the tag must be added to the registry, how many expired entries were purged, the expiry
- * time ('' for none), then each entry evicted by bound `i`.
+ * Writes one entry. KEYS[1] data key, KEYS[2] the tag's root index, KEYS[3..] the indexes of the
+ * entry's deeper scope nodes, outermost first (all known to the client, all in the tag's slot). ARGV
+ * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`).
+ * Purges up to 100 expired entries of the tag first when its marker says some may be due (and of the
+ * cache-wide bounds when inline), so that expired entries neither hold places in bounds nor pile up
+ * in indexes; when nothing is due, that check is the one GET of the marker, which the registration
+ * needs anyway.
+ * An expired predecessor's traces need no removal: the entry's index and bound keys follow from its
+ * member, so the ZADDs below overwrite them (and a write without TTL leaves the inline cache-wide
+ * expiry ZSET explicitly).
+ * Returns `{fresh, register, expired, when, i1, victim1, i2, victim2, ...}`: whether the entry is new
+ * (only computed when there are bounds, 0 otherwise), whether the tag must be added to the registry,
+ * how many expired entries were purged, the expiry time ('' for none), then each entry evicted by
+ * bound `i`.
  */
 export const WRITE_LUA = `${PRELUDE}
 local member = ARGV[A + 1]
 local ttl = ARGV[A + 3]
+local base = ARGV[A + 4]
 local data = KEYS[1]
 local now = now_ms()
-local segs, base = parse(member)
-local expired = purge(base .. 'x', now, 100)
-if WIDEX then expired = expired + purge(WB .. 'x', now, 100) end
-local fresh = redis.call('EXISTS', data) == 0
-local root = base .. 'i:'
-if #segs > 0 then root = root .. segs[1] end
--- an expired predecessor may have left traces (indexes, bounds): every one of them has the root index's
-if fresh and redis.call('ZSCORE', root, member) then remove(member) end
-local score = '+inf'
 local when = ''
+local score = '+inf'
+local due = nil
+if ttl ~= '' then
+  due = now + math.ceil(tonumber(ttl)) - 1
+  when = num(due)
+  score = when
+end
+local mark = base .. 'r'
+local seen = redis.call('GET', mark)
+local register = 0
+local first = nil
+local changed = false
+local expired = 0
+if seen then first = tonumber(seen) else register = 1 end
+if not seen or (first and first < now) then
+  -- something may be due (or the tag is new): purge, then read the new earliest expiry
+  expired = purge(KEYS[2], now, 100)
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  first = nil
+  if head[2] and head[2] ~= 'inf' then first = tonumber(head[2]) end
+  changed = true
+end
+if due and (first == nil or due < first) then
+  first = due
+  changed = true
+end
+if changed then redis.call('SET', mark, first and num(first) or 'none') end
+if WIDEX then expired = expired + purge(WB .. 'x', now, 100) end
+local fresh = NB > 0 and redis.call('EXISTS', data) == 0
 if ttl == '' then
   redis.call('SET', data, ARGV[A + 2])
-  if not fresh then
-    redis.call('ZREM', base .. 'x', member)
-    if WIDEX then redis.call('ZREM', WB .. 'x', member) end
-  end
+  if WIDEX then redis.call('ZREM', WB .. 'x', member) end
 else
-  when = num(now + math.ceil(tonumber(ttl)) - 1)
-  score = when
   redis.call('SET', data, ARGV[A + 2], 'PXAT', when)
-  redis.call('ZADD', base .. 'x', when, member)
   if WIDEX then redis.call('ZADD', WB .. 'x', when, member) end
 end
-if #segs == 0 then redis.call('ZADD', base .. 'i:', score, member) end
-local path = ''
-for j = 1, #segs do
-  path = path .. segs[j]
-  redis.call('ZADD', base .. 'i:' .. path, score, member)
-end
-local register = 0
-if redis.call('EXISTS', base .. 'r') == 0 then
-  redis.call('SET', base .. 'r', '1')
-  register = 1
-end
+for k = 2, #KEYS do redis.call('ZADD', KEYS[k], score, member) end
 local out = { fresh and 1 or 0, register, 0, when }
-for i = 1, NB do
-  local g = group(i, segs, base)
-  if g then
-    local seq = redis.call('INCR', counter(i, base))
-    if B[i].order == 'l' or fresh then
-      redis.call('ZADD', g, seq, member)
-    else
-      redis.call('ZADD', g, 'NX', seq, member)
-    end
-    while redis.call('ZCARD', g) > B[i].max do
-      local victim = redis.call('ZRANGE', g, 0, 0)[1]
-      redis.call('ZREM', g, victim)
-      if remove(victim) == 1 then
-        out[#out + 1] = i
-        out[#out + 1] = victim
+if NB > 0 then
+  local segs = parse(member)
+  for i = 1, NB do
+    local g = group(i, segs, base)
+    if g then
+      local seq = redis.call('INCR', counter(i, base))
+      if B[i].order == 'l' or fresh then
+        redis.call('ZADD', g, seq, member)
       else
-        expired = expired + 1
+        redis.call('ZADD', g, 'NX', seq, member)
+      end
+      while redis.call('ZCARD', g) > B[i].max do
+        local victim = redis.call('ZRANGE', g, 0, 0)[1]
+        redis.call('ZREM', g, victim)
+        if remove(victim) == 1 then
+          out[#out + 1] = i
+          out[#out + 1] = victim
+        else
+          expired = expired + 1
+        end
       end
     end
   end
@@ -232,7 +253,8 @@ out[2] = stale
 if redis.call('EXISTS', KEYS[1]) == 1 then
   out[3] = 1
 elseif drop ~= '' then
-  redis.call('DEL', drop .. 'r', drop .. 'n')
+  -- (x: the expiry ZSET of an older key layout, since folded into the root index)
+  redis.call('DEL', drop .. 'r', drop .. 'n', drop .. 'x')
 end
 return out
 `
@@ -247,7 +269,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZCOUNT', KEYS[1], string.format('%.0f', now), '+inf')
 `
 
-/** Purges up to 1000 expired entries of a tag (or of the inline cache-wide bounds). KEYS[1] its `x` ZSET. */
+/**
+ * Purges up to 1000 expired entries of a tag or of the inline cache-wide bounds. KEYS[1] the tag's root
+ * index, or `P:{@@}:x`.
+ */
 export const SWEEP_LUA = `${PRELUDE}
 return purge(KEYS[1], now_ms(), 1000)
 `

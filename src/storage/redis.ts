@@ -188,8 +188,10 @@ export class RedisStorage implements StorageProvider {
     const member = this.#keys.member(ref)
     await this.#exec(async () => {
       const ttl = ttlMs === undefined ? '' : String(ttlMs)
+      const keys = this.#keys.writeKeys(member)
+      const base = this.#keys.base(this.#keys.tagOfMember(member))
       const reply = (await this.#timed(
-        WRITE.run(this.client, [this.#keys.data(member)], [...this.#header, member, bytes, ttl]),
+        WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base]),
       )) as (number | string)[]
       const [fresh, register, expired, when] = reply
       if (register === 1) await this.#register(member)
@@ -387,7 +389,7 @@ export class RedisStorage implements StorageProvider {
     let expired = 0
     for (const tags of await this.#tagBatches()) {
       const counts = await Promise.all(
-        tags.map((tag) => this.#timed(SWEEP.run(this.client, [`${this.#keys.base(tag)}x`], this.#header))),
+        tags.map((tag) => this.#timed(SWEEP.run(this.client, [this.#keys.rootIndex(tag)], this.#header))),
       )
       for (const count of counts) expired += Number(count)
     }
