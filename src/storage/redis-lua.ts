@@ -128,7 +128,14 @@ local member = ARGV[A + 1]
 local ttl = ARGV[A + 3]
 local base = ARGV[A + 4]
 local data = KEYS[1]
-local now = now_ms()
+local mark = base .. 'r'
+local seen = redis.call('GET', mark)
+local register = 0
+local first = nil
+if seen then first = tonumber(seen) else register = 1 end
+-- the clock is needed for an expiry, or to see whether the earliest one has passed
+local now = 0
+if ttl ~= '' or first or not seen then now = now_ms() end
 local when = ''
 local score = '+inf'
 local due = nil
@@ -137,13 +144,8 @@ if ttl ~= '' then
   when = num(due)
   score = when
 end
-local mark = base .. 'r'
-local seen = redis.call('GET', mark)
-local register = 0
-local first = nil
 local changed = false
 local expired = 0
-if seen then first = tonumber(seen) else register = 1 end
 if not seen or (first and first < now) then
   -- something may be due (or the tag is new): purge, then read the new earliest expiry
   expired = purge(KEYS[2], now, 100)
@@ -157,7 +159,7 @@ if due and (first == nil or due < first) then
   changed = true
 end
 if changed then redis.call('SET', mark, first and num(first) or 'none') end
-if WIDEX then expired = expired + purge(WB .. 'x', now, 100) end
+if WIDEX then expired = expired + purge(WB .. 'x', now_ms(), 100) end
 local fresh = NB > 0 and redis.call('EXISTS', data) == 0
 if ttl == '' then
   redis.call('SET', data, ARGV[A + 2])
