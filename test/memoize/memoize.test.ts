@@ -321,13 +321,13 @@ describe('the TC39 method decorator', () => {
 
 /** A storage whose every operation fails, to check that memoized calls fail open. */
 class BrokenStorage implements StorageProvider {
-  readonly storageType = 'broken'
+  readonly storageType: string = 'broken'
   readonly supportsBounds = false
   attach(_context: StorageContext): void {}
   async get(_ref: EntryRef): Promise<unknown> {
     throw new Error('connection refused')
   }
-  async set(): Promise<void> {
+  async set(_ref: EntryRef, _value: unknown): Promise<void> {
     throw new Error('connection refused')
   }
   async delete(): Promise<boolean> {

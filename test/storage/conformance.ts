@@ -10,6 +10,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CacheRule, StorageProvider } from '../../src/index.js'
 import { Cache, LRUEvict, MaxItemsEvict, ScopeConfig, ScopeLevel } from '../../src/index.js'
+import { sleep } from '../support/services.js'
 
 export interface ConformanceOptions {
   /** A new, empty storage on the shared backend. */
@@ -48,8 +49,6 @@ export const nastyChar = fc.constantFrom(
   ' ',
 )
 export const nastyString = fc.string({ unit: nastyChar, maxLength: 6 })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function describeStorageConformance(name: string, options: ConformanceOptions): void {
   describe(`storage conformance: ${name}`, () => {

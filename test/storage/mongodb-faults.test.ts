@@ -7,7 +7,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
@@ -15,22 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CacheError } from '../../src/index.js'
 import { Cache, LRUEvict, StorageError } from '../../src/index.js'
 import { MongoDBStorage, MongoDBTimeoutError } from '../../src/mongodb.js'
-import { ferretdbBin, uniqueName } from '../support/services.js'
+import { freePort, ferretdbBin, uniqueName, sleep } from '../support/services.js'
 import { scopes } from './conformance.js'
 
 const TIMEOUT_MS = 500
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Starts FerretDB with the flags of scripts/test-services.sh and waits until it answers a ping. */
 async function startFerretDB(bin: string, dir: string, port: number): Promise<ChildProcess> {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
 import { Cache, LRUEvict, MaxItemsEvict, SerializationError } from '../../src/index.js'
 import { JsonSerializer, MongoDBStorage } from '../../src/mongodb.js'
-import { mongoUrl, uniqueName } from '../support/services.js'
+import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 import { describeStorageConformance, scopes } from './conformance.js'
 
 const DB = 'cacheado_test'
@@ -300,8 +300,6 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
     })
   })
 })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Runs test/storage/fixtures/mongodb-peer.ts in a new Node process; resolves its stdout. */
 function runPeer(env: Record<string, string>): Promise<string> {

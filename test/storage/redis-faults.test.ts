@@ -5,27 +5,14 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cache, StorageError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import { redisServerBin, redisUrl, uniqueName } from '../support/services.js'
+import { freePort, redisServerBin, redisUrl, uniqueName, sleep } from '../support/services.js'
 import { scopes } from './conformance.js'
 
 const TIMEOUT_MS = 300
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 /**
  * Where the real servers started by `scripts/test-services.sh` are. Under `npm test` (CACHEADO_SERVICES=1)
  * a missing server is an error; a bare `vitest run` without the script skips the server suites.
@@ -31,4 +32,19 @@ let counter = 0
 /** A name no other test (or test run) uses, for prefixes and collections. */
 export function uniqueName(base: string): string {
   return `${base}_${process.pid}_${Date.now().toString(36)}_${counter++}`
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for tests that start their own server. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
 }
