@@ -131,7 +131,11 @@ function describeClient(client: RedisClient): string {
   return `redis://${host ?? 'localhost'}:${String(port ?? 6379)}/${String(db ?? 0)}`
 }
 
-/** A Lua script with its SHA1, run with EVALSHA and re-sent with EVAL when the server lacks it. */
+/**
+ * A Lua script with its SHA1, run with EVALSHA and re-sent with EVAL when the server lacks it. Sent
+ * through ioredis's `evalsha`/`eval` methods, not `call('EVALSHA', ...)`: with auto-pipelining,
+ * ioredis 5 drops the command name of `callBuffer(...)` when it queues it.
+ */
 export class LuaScript {
   readonly sha: string
 
@@ -146,10 +150,10 @@ export class LuaScript {
     args: readonly (string | Buffer)[],
   ): Promise<unknown> {
     try {
-      return await client.call('EVALSHA', this.sha, keys.length, ...keys, ...args)
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (error) {
       if (!isNoScript(error)) throw error
-      return client.call('EVAL', this.source, keys.length, ...keys, ...args)
+      return client.eval(this.source, keys.length, ...keys, ...args)
     }
   }
 
@@ -160,12 +164,26 @@ export class LuaScript {
     args: readonly (string | Buffer)[],
   ): Promise<unknown> {
     try {
-      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)
+      return await (client as unknown as BufferScripting).evalshaBuffer(
+        this.sha,
+        keys.length,
+        ...keys,
+        ...args,
+      )
     } catch (error) {
       if (!isNoScript(error)) throw error
-      return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args)
+      return (client as unknown as BufferScripting).evalBuffer(this.source, keys.length, ...keys, ...args)
     }
   }
+}
+
+/**
+ * The Buffer-reply variants of EVALSHA/EVAL: ioredis generates them for every command (as for
+ * `getBuffer`), but its type declarations omit them.
+ */
+interface BufferScripting {
+  evalshaBuffer(sha: string, numKeys: number, ...args: (string | Buffer)[]): Promise<unknown>
+  evalBuffer(source: string, numKeys: number, ...args: (string | Buffer)[]): Promise<unknown>
 }
 
 function isNoScript(error: unknown): boolean {

@@ -108,6 +108,28 @@ describe.skipIf(redisUrl === undefined)('RedisStorage write path', () => {
     }
   })
 
+  it('keeps the order of concurrent operations of one storage (the first goes at once, the rest pipelined)', async () => {
+    const prefix = uniqueName('worder')
+    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    try {
+      for (let round = 0; round < 3; round++) {
+        const reads: Promise<unknown>[] = []
+        const writes: Promise<void>[] = []
+        for (let i = 0; i < 200; i++) {
+          writes.push(cache.set('k', i, u))
+          reads.push(cache.get('k', u))
+          if (i % 50 === 49) await Promise.resolve()
+        }
+        await Promise.all(writes)
+        expect(await Promise.all(reads)).toEqual(Array.from({ length: 200 }, (_, i) => i))
+        expect(await cache.get('k', u)).toBe(199)
+      }
+    } finally {
+      await cache.clear()
+      await cache.close()
+    }
+  })
+
   it('rewriting an expired entry without TTL leaves one index entry, with no expiry, in every set', async () => {
     const prefix = uniqueName('wstale')
     const cache = new Cache({
