@@ -69,6 +69,24 @@ class Fixture {
     return cache
   }
 
+  /**
+   * A second cache on the same prefix as `cache` (so it sees the same entries) whose storage creates
+   * its client with `autoPipelining: false`: what auto-pipelining changes for ours.
+   */
+  oursWithoutAutoPipelining(cache: OurCache): OurCache {
+    const twin: OurCache = new Cache({
+      scopes,
+      storage: new RedisStorage({
+        url: URL_,
+        prefix: cache.storage.prefix,
+        commandTimeoutMs: 60_000,
+        autoPipelining: false,
+      }),
+    })
+    this.caches.push(twin)
+    return twin
+  }
+
   /** A raw ioredis client (`auto`: with `enableAutoPipelining`). */
   raw(auto: boolean): Redis {
     const client = new Redis(URL_, { enableAutoPipelining: auto })
@@ -270,6 +288,10 @@ async function getScenario(inFlight: boolean): Promise<Section> {
         },
       ),
     ]
+    if (inFlight) {
+      const twin = fx.oursWithoutAutoPipelining(cache)
+      cases.push(opCase(`${ours} (autoPipelining: false)`, inFlight, (i) => twin.get(keys[i & MASK]!)))
+    }
     if (typeof keyv !== 'string') {
       cases.push(
         opCase(
@@ -287,6 +309,11 @@ async function getScenario(inFlight: boolean): Promise<Section> {
     const notes = [
       `${KEYS} keys, a small object (${packed.byteLength} bytes of msgpack); the raw rows read the keys cacheado wrote`,
       'bentocache and keyv encode with JSON (their default); no bounds on ours (a GET, no script)',
+      ...(inFlight
+        ? [
+            'ours creates its client with auto-pipelining (its default); the "autoPipelining: false" row is ours without it',
+          ]
+        : []),
     ]
     if (typeof keyv === 'string') notes.push(keyv)
     const section = withExtraColumn(ratioSection(title, results, ours, notes), results, ours)
@@ -320,6 +347,14 @@ async function setScenario(inFlight: boolean): Promise<Section> {
         bento.set({ key: keys[i & MASK]!, value, ttl: TTL_MS }),
       ),
     ]
+    if (inFlight) {
+      const twin = fx.oursWithoutAutoPipelining(cache)
+      cases.push(
+        opCase(`${ours} (autoPipelining: false)`, inFlight, (i) =>
+          twin.set(keys[i & MASK]!, value, { ttlSeconds: TTL_MS / 1000 }),
+        ),
+      )
+    }
     if (typeof keyv !== 'string') {
       cases.push(opCase('keyv + @keyv/redis set', inFlight, (i) => keyv.set(keys[i & MASK]!, value, TTL_MS)))
     }
@@ -327,6 +362,9 @@ async function setScenario(inFlight: boolean): Promise<Section> {
     const title = inFlight ? `set with TTL, ${IN_FLIGHT} in flight` : 'set with TTL, sequential'
     const notes = [
       `overwrites over ${KEYS} keys, TTL ${TTL_MS / 1000} s; ours: one Lua script per write (value + scope indexes + expiry index, atomically), no bounds`,
+      ...(inFlight
+        ? ['the "autoPipelining: false" row is ours without auto-pipelining (on by default)']
+        : []),
     ]
     if (typeof keyv === 'string') notes.push(keyv)
     const section = withExtraColumn(ratioSection(title, results, ours, notes), results, ours)
