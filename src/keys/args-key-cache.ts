@@ -22,7 +22,7 @@ export class ArgsKeyCache {
   /** Calls left during which strings are built without reuse. */
   #bypass = 0
 
-  constructor(prefix: string, generationSize = 16_384) {
+  constructor(prefix: string, generationSize = 65_536) {
     this.#prefix = prefix
     this.#generationSize = generationSize
   }
