@@ -15,8 +15,8 @@ import type { HeapReport } from './heap-child.js'
 import { HEAP_LIBS } from './heap-child.js'
 import type { Bento } from './peers.js'
 import { newBento, newCacheable, newCacheableMemory, newLru, newOurs } from './peers.js'
-import type { Section, Suite, TargetCheck } from './report.js'
-import { atLeastPaired, ratioSection } from './report.js'
+import type { Scenario, Section, Suite, TargetCheck } from './report.js'
+import { atLeastPaired, ratioSection, runScenarios } from './report.js'
 
 /** Number of distinct keys in the hit/miss/set scenarios (a power of two). */
 const KEYS = 16_384
@@ -823,7 +823,7 @@ async function evictScenario(): Promise<Section[]> {
 // ---------------------------------------------------------------------------------------------
 
 /** The scenarios of this suite, in run order; `npm run bench -- memory:mix,heap` selects some. */
-const SCENARIOS: readonly { readonly name: string; readonly run: () => Promise<Section[]> | Section[] }[] = [
+const SCENARIOS: readonly Scenario[] = [
   { name: 'direct', run: directScenarios },
   { name: 'scoped', run: scopedScenario },
   { name: 'memo', run: memoScenario },
@@ -837,16 +837,5 @@ export const suite: Suite = {
   name: 'memory',
   description: 'in-memory: cacheado vs lru-cache, bentocache (memory L1), cacheable (memory), Map',
   scenarios: SCENARIOS.map((s) => s.name),
-  async run({ only, onSection }) {
-    const sections: Section[] = []
-    for (const scenario of SCENARIOS) {
-      if (only.length !== 0 && !only.includes(scenario.name)) continue
-      for (const section of await scenario.run()) {
-        onSection(section)
-        sections.push(section)
-      }
-      collectGarbage()
-    }
-    return sections
-  },
+  run: (context) => runScenarios(SCENARIOS, context, collectGarbage),
 }

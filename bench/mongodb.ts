@@ -19,8 +19,8 @@ import { encodeEntryRef } from '../src/storage/key-encoding.js'
 import { directKey } from '../src/keys/entry-key.js'
 import type { Case, MeasureOptions } from './harness.js'
 import { measure, medianOf, percentile } from './harness.js'
-import type { Section, Suite } from './report.js'
-import { atLeastPaired, ratioSection } from './report.js'
+import type { Scenario, Section, Suite } from './report.js'
+import { atLeastPaired, ratioSection, runScenarios } from './report.js'
 
 const URL_ = process.env.CACHEADO_MONGODB_URL ?? ''
 const DB = 'cacheado_bench'
@@ -323,24 +323,17 @@ async function cleanup(fx: Fixture, caches: readonly Cache<typeof scopes, MongoD
   await fx.client.close()
 }
 
-const SCENARIOS = ['get', 'get100', 'set', 'evict-scope'] as const
+const SCENARIOS: readonly Scenario[] = [
+  { name: 'get', run: async () => [await getScenario(false)] },
+  { name: 'get100', run: async () => [await getScenario(true)] },
+  { name: 'set', run: async () => [await setScenario()] },
+  { name: 'evict-scope', run: async () => [await evictScopeScenario()] },
+]
 
 /** The MongoDB suite (see the module comment). */
 export const suite: Suite = {
   name: 'mongodb',
   description: 'MongoDBStorage vs the raw mongodb driver and keyv + @keyv/mongo',
-  scenarios: SCENARIOS,
-  async run({ only, onSection }) {
-    const sections: Section[] = []
-    const want = (name: string) => only.length === 0 || only.includes(name)
-    const add = (section: Section) => {
-      sections.push(section)
-      onSection(section)
-    }
-    if (want('get')) add(await getScenario(false))
-    if (want('get100')) add(await getScenario(true))
-    if (want('set')) add(await setScenario())
-    if (want('evict-scope')) add(await evictScopeScenario())
-    return sections
-  },
+  scenarios: SCENARIOS.map((s) => s.name),
+  run: (context) => runScenarios(SCENARIOS, context),
 }

@@ -23,8 +23,8 @@ import { encodeEntryRef, encodeSegment } from '../src/storage/key-encoding.js'
 import { directKey } from '../src/keys/entry-key.js'
 import type { Case, Measurement, MeasureOptions } from './harness.js'
 import { measure, medianOf, percentile } from './harness.js'
-import type { Section, Suite, TargetCheck } from './report.js'
-import { ratioSection } from './report.js'
+import type { Scenario, Section, Suite, TargetCheck } from './report.js'
+import { ratioSection, runScenarios } from './report.js'
 
 const URL_ = process.env.CACHEADO_REDIS_URL ?? ''
 const KEYS = 1024
@@ -543,27 +543,20 @@ async function evictScopeScenario(): Promise<Section> {
   }
 }
 
-const SCENARIOS = ['get', 'get100', 'set', 'set100', 'memo', 'evict-scope'] as const
+const SCENARIOS: readonly Scenario[] = [
+  { name: 'get', run: async () => [await getScenario(false)] },
+  { name: 'get100', run: async () => [await getScenario(true)] },
+  { name: 'set', run: async () => [await setScenario(false)] },
+  { name: 'set100', run: async () => [await setScenario(true)] },
+  { name: 'memo', run: async () => [await memoScenario()] },
+  { name: 'evict-scope', run: async () => [await evictScopeScenario()] },
+]
 
 /** The Redis suite (see the module comment). */
 export const suite: Suite = {
   name: 'redis',
   description:
     'RedisStorage vs raw ioredis (plain and auto-pipelined), bentocache (redis driver, no L1) and keyv + @keyv/redis',
-  scenarios: SCENARIOS,
-  async run({ only, onSection }) {
-    const sections: Section[] = []
-    const want = (name: string) => only.length === 0 || only.includes(name)
-    const add = (section: Section) => {
-      sections.push(section)
-      onSection(section)
-    }
-    if (want('get')) add(await getScenario(false))
-    if (want('get100')) add(await getScenario(true))
-    if (want('set')) add(await setScenario(false))
-    if (want('set100')) add(await setScenario(true))
-    if (want('memo')) add(await memoScenario())
-    if (want('evict-scope')) add(await evictScopeScenario())
-    return sections
-  },
+  scenarios: SCENARIOS.map((s) => s.name),
+  run: (context) => runScenarios(SCENARIOS, context),
 }

@@ -48,6 +48,33 @@ export interface Suite {
   run(context: SuiteContext): Promise<Section[]>
 }
 
+/** A named scenario of a suite: measures and returns its tables. */
+export interface Scenario {
+  readonly name: string
+  readonly run: () => Promise<Section[]> | Section[]
+}
+
+/**
+ * Runs the scenarios selected by `context.only` (all when empty), in order, handing each table to
+ * `context.onSection` as soon as it is measured; `after` runs after each scenario (e.g. a GC).
+ */
+export async function runScenarios(
+  scenarios: readonly Scenario[],
+  context: SuiteContext,
+  after?: () => void,
+): Promise<Section[]> {
+  const sections: Section[] = []
+  for (const scenario of scenarios) {
+    if (context.only.length !== 0 && !context.only.includes(scenario.name)) continue
+    for (const section of await scenario.run()) {
+      context.onSection(section)
+      sections.push(section)
+    }
+    after?.()
+  }
+  return sections
+}
+
 /** What a suite module exports. */
 export interface SuiteModule {
   readonly suite: Suite
