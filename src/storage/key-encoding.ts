@@ -40,3 +40,35 @@ export function encodeScopePath(path: ScopePath): string {
 export function encodeEntryRef(ref: EntryRef): string {
   return `${encodeScopePath(ref.scope)}|${ref.key}`
 }
+
+const ESCAPED = /%([0-9A-F]{2})/g
+
+/** Inverse of {@link escapeComponent}. */
+export function unescapeComponent(text: string): string {
+  return text.includes('%')
+    ? text.replace(ESCAPED, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    : text
+}
+
+/**
+ * Inverse of {@link encodeScopePath} (a trailing `/` is optional). Relies on the escaping: inside an
+ * encoded path, `/` and `=` only ever appear unescaped as separators.
+ */
+export function decodeScopePath(encoded: string): ScopePath {
+  const path: { level: string; id: string }[] = []
+  for (const segment of encoded.split('/')) {
+    if (segment === '') continue
+    const eq = segment.indexOf('=')
+    path.push({
+      level: unescapeComponent(segment.slice(0, eq)),
+      id: unescapeComponent(segment.slice(eq + 1)),
+    })
+  }
+  return path
+}
+
+/** Inverse of {@link encodeEntryRef}. */
+export function decodeEntryRef(encoded: string): EntryRef {
+  const bar = encoded.indexOf('|')
+  return { scope: decodeScopePath(encoded.slice(0, bar)), key: encoded.slice(bar + 1) }
+}

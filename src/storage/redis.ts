@@ -225,14 +225,19 @@ export class RedisStorage implements StorageProvider {
     })
   }
 
-  async evictScope(path: ScopePath): Promise<number> {
-    if (path.length === 0) return this.#exec(() => this.#clear())
+  /**
+   * `onBatch` (optional, for progress reports such as the operator CLI's) is called after every batch
+   * of up to 2000 entries with the number removed so far.
+   */
+  async evictScope(path: ScopePath, onBatch?: (removedSoFar: number) => void): Promise<number> {
+    const progress = new EvictProgress(onBatch)
+    if (path.length === 0) return this.#exec(() => this.#clear(progress))
     const first = path[0]!
     const tag = encodeSegment(first.level, first.id)
     return this.#exec(async () => {
       // A whole tag leaves the registry first, so a concurrent first write re-registers it (see #register).
-      if (path.length !== 1) return this.#evictIndex(this.#keys.index(path), '')
-      return this.#evictTag(tag, this.#keys.index(path))
+      if (path.length !== 1) return this.#evictIndex(this.#keys.index(path), '', progress)
+      return this.#evictTag(tag, this.#keys.index(path), progress)
     })
   }
 
@@ -349,7 +354,7 @@ export class RedisStorage implements StorageProvider {
   }
 
   /** Evicts every member of an index, in batches of {@link EVICT_BATCH}; resolves how many were live. */
-  async #evictIndex(index: string, dropBase: string): Promise<number> {
+  async #evictIndex(index: string, dropBase: string, progress?: EvictProgress): Promise<number> {
     const args = [...this.#header, dropBase, this.#clusterWide ? '1' : '0', String(EVICT_BATCH)]
     let removed = 0
     let stale = 0
@@ -359,6 +364,7 @@ export class RedisStorage implements StorageProvider {
       removed += Number(reply[0])
       stale += Number(reply[1])
       more = reply[2] === 1
+      progress?.add(Number(reply[0]))
       if (this.#clusterWide && reply.length > 3)
         await this.#admitWide(reply.slice(3).map(String), '', '', false)
     }
@@ -371,20 +377,22 @@ export class RedisStorage implements StorageProvider {
    * no marker and registers the tag again (see {@link RedisStorage.#register}); if the eviction fails,
    * the tag is put back in the registry (an empty registered tag is harmless, a lost one is not).
    */
-  async #evictTag(tag: string, rootIndex: string): Promise<number> {
+  async #evictTag(tag: string, rootIndex: string, progress?: EvictProgress): Promise<number> {
     await this.#timed(this.client.srem(this.#keys.registry, tag))
     try {
-      return await this.#evictIndex(rootIndex, this.#keys.base(tag))
+      return await this.#evictIndex(rootIndex, this.#keys.base(tag), progress)
     } catch (error) {
       await this.#timed(this.client.sadd(this.#keys.registry, tag)).catch(() => undefined)
       throw error
     }
   }
 
-  async #clear(): Promise<number> {
+  async #clear(progress?: EvictProgress): Promise<number> {
     let removed = 0
     for (const tags of await this.#tagBatches()) {
-      const counts = await Promise.all(tags.map((tag) => this.#evictTag(tag, this.#keys.rootIndex(tag))))
+      const counts = await Promise.all(
+        tags.map((tag) => this.#evictTag(tag, this.#keys.rootIndex(tag), progress)),
+      )
       for (const count of counts) removed += count
     }
     if (this.#clusterWide) {
@@ -505,6 +513,17 @@ const COUNT = new LuaScript(COUNT_LUA)
 const SWEEP = new LuaScript(SWEEP_LUA)
 const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
 const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
+
+/** Running total of a scope eviction, reported after every batch when someone listens. */
+class EvictProgress {
+  #removed = 0
+  constructor(readonly listener: ((removedSoFar: number) => void) | undefined) {}
+
+  add(count: number): void {
+    this.#removed += count
+    this.listener?.(this.#removed)
+  }
+}
 
 /** Rejects when `promise` has not settled after `ms`; the late settlement is absorbed. */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

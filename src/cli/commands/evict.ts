@@ -1,0 +1,69 @@
+import { createInterface } from 'node:readline/promises'
+import type { StorageAdmin } from '../../storage/admin.js'
+import type { ScopePath } from '../../storage/contract.js'
+import type { CliIO } from '../output.js'
+import { formatPath, ProgressBar, writeJson } from '../output.js'
+import { UsageError } from '../usage-error.js'
+
+/** Options of `cacheado evict`. */
+export interface EvictCommand {
+  readonly json: boolean
+  readonly yes: boolean
+}
+
+/** The user answered no: exit code 1, nothing changed. */
+export class DeclinedError extends Error {}
+
+/**
+ * `cacheado evict <scope>`: counts the scope, asks for a confirmation (a terminal is required unless
+ * `--yes`: a script must say so explicitly), then evicts with a progress bar on a terminal and always
+ * prints a summary.
+ */
+export async function evict(
+  admin: StorageAdmin,
+  io: CliIO,
+  path: ScopePath,
+  options: EvictCommand,
+): Promise<void> {
+  const scope = formatPath(path)
+  const live = await admin.count(path)
+  if (live === 0) {
+    if (options.json) writeJson(io, { backend: admin.description, scope, evicted: 0 })
+    else io.stdout.write(`scope ${scope}: no live entries, nothing to evict\n`)
+    return
+  }
+  if (!options.yes)
+    await confirm(io, `Evict ${live} live entries of scope ${scope} from ${admin.description}?`)
+  const bar = new ProgressBar(io, live, 'evicting')
+  const started = Date.now()
+  let evicted: number
+  try {
+    evicted = await admin.evict(path, (removed) => bar.update(removed))
+  } finally {
+    bar.done()
+  }
+  const ms = Date.now() - started
+  if (options.json) writeJson(io, { backend: admin.description, scope, evicted, ms })
+  else io.stdout.write(`evicted ${evicted} entries of scope ${scope} in ${(ms / 1000).toFixed(1)} s\n`)
+}
+
+async function confirm(io: CliIO, question: string): Promise<void> {
+  if (io.stdin.isTTY !== true) {
+    throw new UsageError(
+      'evict asks for a confirmation, but stdin is not a terminal; pass --yes to evict without asking',
+    )
+  }
+  const prompt = createInterface({
+    input: io.stdin,
+    output: io.stderr as NodeJS.WritableStream,
+    terminal: false,
+  })
+  try {
+    // End of input (Ctrl-D) counts as "no".
+    const closed = new Promise<string>((resolve) => prompt.once('close', () => resolve('')))
+    const answer = await Promise.race([prompt.question(`${question} This cannot be undone. [y/N] `), closed])
+    if (!/^y(es)?$/i.test(answer.trim())) throw new DeclinedError('not confirmed; nothing was evicted')
+  } finally {
+    prompt.close()
+  }
+}

@@ -1,0 +1,131 @@
+import type { ScopePath } from './contract.js'
+import { decodeScopePath } from './key-encoding.js'
+
+/**
+ * A read-mostly operator's view of a shared backend, used by the `cacheado` CLI. It works from the
+ * data alone (no `ScopeConfig`, no rules): scopes are the stored scope paths, sizes are the stored
+ * (serialized) value bytes, without keys, indexes or the server's per-key overhead, so the same data
+ * gives the same numbers on every backend.
+ */
+export interface StorageAdmin {
+  /** Where the admin is connected, without any password, e.g. `redis://127.0.0.1:6379/0 (prefix cacheado)`. */
+  readonly description: string
+  /** Set when the target looks misconfigured (no data under that prefix, no such collection). */
+  readonly warning: string | undefined
+  /** Totals and the largest scopes. */
+  stats(options: StatsOptions): Promise<StatsReport>
+  /** Live entries at or under `path` (`[]`: all of them). */
+  count(path: ScopePath): Promise<number>
+  /** The live entries at or under `path`, at most `limit` of them, with their sizes and TTLs. */
+  inspect(path: ScopePath, limit: number): Promise<InspectReport>
+  /**
+   * Removes every entry at or under `path` the way the storage's own `evictScope` does (indexes stay
+   * consistent), in batches; `onProgress` gets the number removed so far after each batch.
+   */
+  evict(path: ScopePath, onProgress: (removedSoFar: number) => void): Promise<number>
+  /** Closes the connection. */
+  close(): Promise<void>
+}
+
+/** What {@link StorageAdmin.stats} computes. */
+export interface StatsOptions {
+  /** Scopes are grouped by their first `depth` levels (1: top-level scopes, i.e. tenants). */
+  readonly depth: number
+  /** How many of the largest scopes to return. */
+  readonly limit: number
+  /** Whether to measure value sizes (reads every entry's size: O(entries) instead of O(tenants)). */
+  readonly bytes: boolean
+}
+
+/** Usage of one scope (with everything under it). */
+export interface ScopeUsage {
+  /** The scope; `[]` stands for entries of the global scope. */
+  readonly path: ScopePath
+  readonly entries: number
+  /** Sum of the serialized value sizes; absent when sizes were not measured. */
+  readonly bytes?: number
+}
+
+/** Result of {@link StorageAdmin.stats}. */
+export interface StatsReport {
+  /** Live entries. */
+  readonly entries: number
+  /** Sum of the serialized value sizes; absent when sizes were not measured. */
+  readonly bytes?: number
+  /** Number of distinct scopes at the requested depth that hold entries. */
+  readonly scopes: number
+  /** The largest scopes by entries (then bytes, then path), at most `limit`. */
+  readonly largest: readonly ScopeUsage[]
+}
+
+/** One entry as {@link StorageAdmin.inspect} reports it. */
+export interface EntryInfo {
+  readonly scope: ScopePath
+  /** The storage key inside its scope (memoized calls appear as `#m:<namespace>:<arguments>`). */
+  readonly key: string
+  /** Size of the serialized value in bytes. */
+  readonly bytes: number
+  /** Milliseconds until it expires; `null` when it has no TTL. */
+  readonly ttlMs: number | null
+}
+
+/** Result of {@link StorageAdmin.inspect}. */
+export interface InspectReport {
+  /** Live entries in the scope (all of them, not only those listed). */
+  readonly entries: number
+  /** Up to `limit` of them. */
+  readonly shown: readonly EntryInfo[]
+}
+
+/**
+ * Groups usage by scope prefix and keeps the largest; shared by the backends' admins. Groups are
+ * keyed by encoded path (`encodeScopePath` of the first `depth` segments, see {@link groupOf}).
+ */
+export class UsageTally {
+  readonly #groups = new Map<string, { entries: number; bytes: number }>()
+  entries = 0
+  bytes = 0
+
+  /** Counts `count` entries of `bytes` in total under the encoded group path `group`. */
+  add(group: string, bytes: number, count = 1): void {
+    this.entries += count
+    this.bytes += bytes
+    const usage = this.#groups.get(group)
+    if (usage) {
+      usage.entries += count
+      usage.bytes += bytes
+    } else {
+      this.#groups.set(group, { entries: count, bytes })
+    }
+  }
+
+  /** The report, with sizes when `withBytes`. */
+  report(limit: number, withBytes: boolean): StatsReport {
+    const largest = [...this.#groups.entries()]
+      .sort(([ka, a], [kb, b]) => b.entries - a.entries || b.bytes - a.bytes || (ka < kb ? -1 : 1))
+      .slice(0, limit)
+      .map(([key, g]) => {
+        const path = decodeScopePath(key)
+        return withBytes ? { path, entries: g.entries, bytes: g.bytes } : { path, entries: g.entries }
+      })
+    return withBytes
+      ? { entries: this.entries, bytes: this.bytes, scopes: this.#groups.size, largest }
+      : { entries: this.entries, scopes: this.#groups.size, largest }
+  }
+}
+
+/**
+ * The group of an encoded entry ref or scope path at `depth`: its text up to and including the
+ * `depth`-th `/` before the key (fewer when the scope is shallower; `''` for the global scope).
+ */
+export function groupOf(encoded: string, depth: number): string {
+  const bar = encoded.indexOf('|')
+  const limit = bar === -1 ? encoded.length : bar
+  let end = 0
+  for (let i = 0; i < depth; i++) {
+    const slash = encoded.indexOf('/', end)
+    if (slash === -1 || slash >= limit) break
+    end = slash + 1
+  }
+  return encoded.slice(0, end)
+}
