@@ -44,6 +44,11 @@ export function formatTtl(ms: number | null): string {
   return `${Math.floor(s / 86400)}d${two(Math.floor(s / 3600) % 24)}h`
 }
 
+/** A duration: `85 ms`, `2.4 s`. */
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
 /** A plain-text table: a header row, then rows; columns marked `'r'` are right-aligned. */
 export function table(
   header: readonly string[],

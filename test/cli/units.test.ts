@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { formatBytes, formatPath, formatTtl, ProgressBar, table } from '../../src/cli/output.js'
+import {
+  formatBytes,
+  formatDuration,
+  formatPath,
+  formatTtl,
+  ProgressBar,
+  table,
+} from '../../src/cli/output.js'
 import type { CliIO } from '../../src/cli/output.js'
 import { parseScopeSpec, resolveScopeArgs, scopeConfigFrom } from '../../src/cli/scope-arg.js'
 import { groupOf, UsageTally } from '../../src/storage/admin.js'

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises'
 import type { StorageAdmin } from '../../storage/admin.js'
 import type { ScopePath } from '../../storage/contract.js'
 import type { CliIO } from '../output.js'
-import { formatPath, ProgressBar, writeJson } from '../output.js'
+import { formatDuration, formatPath, ProgressBar, writeJson } from '../output.js'
 import { UsageError } from '../usage-error.js'
 
 /** Options of `cacheado evict`. */
@@ -44,7 +44,7 @@ export async function evict(
   }
   const ms = Date.now() - started
   if (options.json) writeJson(io, { backend: admin.description, scope, evicted, ms })
-  else io.stdout.write(`evicted ${evicted} entries of scope ${scope} in ${(ms / 1000).toFixed(1)} s\n`)
+  else io.stdout.write(`evicted ${evicted} entries of scope ${scope} in ${formatDuration(ms)}\n`)
 }
 
 async function confirm(io: CliIO, question: string): Promise<void> {
