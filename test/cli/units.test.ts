@@ -36,6 +36,7 @@ describe('CLI output', () => {
       '2h05m',
       '3d04h',
     ])
+    expect([85, 2400].map(formatDuration)).toEqual(['85 ms', '2.4 s'])
     expect(
       table(
         ['A', 'NUM'],
