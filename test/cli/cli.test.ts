@@ -46,7 +46,7 @@ const backends: Backend[] = [
   {
     name: 'MongoDB (FerretDB)',
     url: mongoUrl,
-    large: 2100,
+    large: 1100,
     space() {
       const collectionName = uniqueName('cli')
       return {
