@@ -51,5 +51,10 @@ cp types.ts types.mts
 "$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck false --module nodenext --moduleResolution nodenext \
   --target es2022 --types node --typeRoots "$root/node_modules/@types" types.ts types.mts
 echo 'types ok'
+# the operator CLI: npm linked the bin, it starts, and a wrong command line exits with 2
+npx --no-install cacheado --help | grep -q '^Usage: cacheado' || { echo 'bin: no help' >&2; exit 1; }
+status=0; npx --no-install cacheado stats --url http://nowhere 2>/dev/null || status=$?
+if [ "$status" -ne 2 ]; then echo "bin: expected exit code 2, got $status" >&2; exit 1; fi
+echo 'bin ok'
 if [ -d node_modules/cacheado/src ] || [ -d node_modules/cacheado/test ]; then echo 'package ships sources or tests' >&2; exit 1; fi
 echo "package ok: $tarball"

@@ -170,22 +170,23 @@ export class RedisAdmin implements StorageAdmin {
     if (path.length !== 0) return this.client.zcount(this.#keys.index(path), now, '+inf')
     let total = 0
     await this.#eachTag(async (tag) => {
-      total += await this.client.zcount(this.#keys.rootIndex(tag), now, '+inf')
+      // (not `total += await ...`: that would read `total` before the concurrent counts land)
+      const live = await this.client.zcount(this.#keys.rootIndex(tag), now, '+inf')
+      total += live
     })
     return total
   }
 
   async inspect(path: ScopePath, limit: number): Promise<InspectReport> {
+    const entries = await this.count(path)
     const now = await this.#now()
     const indexes =
       path.length !== 0
         ? [this.#keys.index(path)]
         : (await this.#tags()).sort().map((tag) => this.#keys.rootIndex(tag))
-    let entries = 0
     const shown: EntryInfo[] = []
     for (const index of indexes) {
-      entries += await this.client.zcount(index, now, '+inf')
-      if (shown.length >= limit) continue
+      if (shown.length >= limit) break
       const flat = await this.client.zrangebyscore(
         index,
         now,
