@@ -56,10 +56,8 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
   }
   let cluster = options.cluster
   if (cluster === undefined) {
-    const info = await probe.info('cluster').catch((error: unknown) => {
-      probe.disconnect()
-      throw error
-    })
+    // A server that refuses INFO (ACLs, renamed commands) is taken as standalone; --cluster overrides.
+    const info = await probe.info('cluster').catch(() => '')
     cluster = /^cluster_enabled:1/m.test(info)
   }
   if (!cluster)

@@ -138,7 +138,15 @@ describe.each(backends)('cacheado CLI on $name', (backend) => {
         'profile',
       ])
       for (const entry of named.shown) {
-        expect(entry).toMatchObject({ scope: 'organization=o1/user=u2', bytes: SIZE, ttlMs: null })
+        expect(entry).toMatchObject({
+          scope: 'organization=o1/user=u2',
+          path: [
+            { level: 'organization', id: 'o1' },
+            { level: 'user', id: 'u2' },
+          ],
+          bytes: SIZE,
+          ttlMs: null,
+        })
       }
       const path = json(await spawnCli(['inspect', 'organization=o1/user=u2', '--json', ...args]))
       expect(path).toEqual({ ...named, backend: path.backend })

@@ -25,6 +25,7 @@ export async function inspect(
       entries: report.entries,
       shown: report.shown.map((e) => ({
         scope: formatPath(e.scope),
+        path: e.scope,
         key: e.key,
         bytes: e.bytes,
         ttlMs: e.ttlMs,
