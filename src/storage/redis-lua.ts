@@ -199,6 +199,57 @@ return out
 `
 
 /**
+ * Writes several entries of one tag, for a storage without bounds (the common case; with bounds every
+ * write runs {@link WRITE_LUA}, which trims them). KEYS[1] the tag's root index, KEYS[2] the tag's
+ * marker, then per entry its data key followed by the indexes of its deeper scope nodes, outermost
+ * first (all in the tag's slot). ARGV after the header (with no bounds): the number of entries, then
+ * per entry its member, value, ttl in ms ('' for none) and number of deeper index keys.
+ * The marker logic is the one of {@link WRITE_LUA}: purge up to 100 expired entries first when the
+ * marker says something may be due, keep the marker a lower bound on the earliest expiry. Entries are
+ * written in order, so the last write of a key in the batch wins.
+ * Returns `{register, expired}`: whether the tag must be added to the registry, how many expired
+ * entries were purged.
+ */
+export const WRITE_BATCH_LUA = `${PRELUDE}
+local mark = redis.call('GET', KEYS[2])
+local now = now_ms()
+local first = nil
+if mark and mark ~= 'none' then first = tonumber(mark) end
+local expired = 0
+local changed = false
+if not mark or (first and first < now) then
+  expired = purge(KEYS[1], now, 100)
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  first = nil
+  if head[2] and head[2] ~= 'inf' then first = tonumber(head[2]) end
+  changed = true
+end
+local a = A + 2
+local k = 3
+for e = 1, tonumber(ARGV[A + 1]) do
+  local member, ttl, deeper = ARGV[a], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local score = '+inf'
+  if ttl == '' then
+    redis.call('SET', KEYS[k], ARGV[a + 1])
+  else
+    local due = now + math.ceil(tonumber(ttl)) - 1
+    score = num(due)
+    redis.call('SET', KEYS[k], ARGV[a + 1], 'PXAT', score)
+    if first == nil or due < first then
+      first = due
+      changed = true
+    end
+  end
+  redis.call('ZADD', KEYS[1], score, member)
+  for d = 1, deeper do redis.call('ZADD', KEYS[k + d], score, member) end
+  a = a + 4
+  k = k + 1 + deeper
+end
+if changed then redis.call('SET', KEYS[2], first and num(first) or 'none') end
+return { mark and 0 or 1, expired }
+`
+
+/**
  * Reads one entry and marks it used for the LRU bounds handled in this slot.
  * KEYS[1] data key; ARGV after the header: member. Returns the value or nil.
  */
