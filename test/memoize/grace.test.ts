@@ -67,7 +67,7 @@ describe('grace over the in-memory storage', () => {
     await sleep(5)
     expect(calls).toBe(2) // one refresh for both stale hits
     expect(version()).toBe(2)
-    at(1000 + 1000 + 10_999) // fresh until 2000, then within grace until 12_000 (stored at T0+1000)
+    at(11_999) // refreshed at T0+1000: fresh until 2000, kept (stale) until 1000 + 1000 + 10_000
     expect(version()).toBe(2)
     await sleep(5)
     expect(version()).toBe(3)
