@@ -115,6 +115,6 @@ function resolveLock(option: ResilienceOptions['lock'], storage: LockSupport): R
   if (storage.locks !== undefined) return { locks: storage.locks, ttlMs: ttl, waitMs }
   if (storage.isSync) return undefined
   throw new ConfigurationError(
-    `the ${storage.storageType} storage has no cross-process locks, so lock cannot work with it; remove the lock option (single flight still runs the function once per key in each process) or use a storage with locks such as RedisStorage`,
+    `the ${storage.storageType} storage has no cross-process locks, so lock cannot work with it; remove the lock option (single flight still runs the function once per key in each process) or use a storage with locks (RedisStorage, MongoDBStorage)`,
   )
 }
