@@ -141,7 +141,9 @@ const NONE: unique symbol = Symbol('cacheado.none')
 /** Longest pause between two polls of a lock waiter, in ms. */
 const MAX_POLL_PAUSE_MS = 100
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+/** A lock waiter's pause. Not unref'd: a caller awaits it, and it lasts at most `waitMs` in all. */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** The turn a sync function's refresh runs on (unref'd: nobody awaits it). */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve).unref())
 
 function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: ResolvedMemoOptions) {
@@ -327,13 +329,13 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     }
     const cached = host.readSync(ref)
     if (cached !== MISS) {
-      const value = isEnvelope(cached) ? cached.v : cached
-      if (isEnvelope(cached) && isStale(cached, Date.now())) {
+      if (!isEnvelope(cached)) return isAsync ? Promise.resolve(cached) : cached
+      if (isStale(cached, Date.now())) {
         // A sync function's refresh runs on a later turn, so this call still answers at once.
         const call = isAsync ? () => fn.apply(this, args) : () => nextTurn().then(() => fn.apply(this, args))
-        return serveStale(ref, value, call, isAsync)
+        return serveStale(ref, cached.v, call, isAsync)
       }
-      return isAsync ? Promise.resolve(value) : value
+      return isAsync ? Promise.resolve(cached.v) : cached.v
     }
     if (isAsync) {
       const running = flights.join(encodeEntryRef(ref))
