@@ -11,7 +11,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Cache, ScopeConfig, ScopeLevel } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import { redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
+import { freePort, redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 
 const PEER = fileURLToPath(new URL('./fixtures/lock-peer.ts', import.meta.url))
 const scopes = new ScopeConfig([new ScopeLevel('organization', 'orgId')])
@@ -283,5 +283,29 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
     expect(await graced(1)).toEqual({ n: 1 })
     expect(await graced(2)).toEqual({ n: 2, graced: true })
     expect(await plain(2)).toEqual({ n: 2, graced: true })
+  })
+})
+
+describe('lock with Redis down', () => {
+  it('fails open: the function runs, the read, lock and write failures are error events', async () => {
+    const port = await freePort() // nothing listens there: a real refused connection
+    const cache = new Cache({
+      scopes,
+      storage: new RedisStorage({ url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 300 }),
+    })
+    const operations: string[] = []
+    cache.on('error', (error, { operation }) => {
+      expect(error.code).toBe('ERR_CACHEADO_STORAGE')
+      operations.push(operation)
+    })
+    let runs = 0
+    const load = cache.cache({ namespace: 'down', ttlSeconds: 60, lock: true })(async (n: number) => {
+      runs++
+      return n * 2
+    })
+    expect(await load(21)).toBe(42)
+    expect(runs).toBe(1)
+    expect(operations).toEqual(['get', 'lock', 'set'])
+    await cache.close()
   })
 })
