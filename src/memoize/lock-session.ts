@@ -26,7 +26,7 @@ export class LockSession {
     if (handle === undefined) return false
     this.#handle = handle
     if (this.#released) {
-      this.release()
+      void this.release()
       return true
     }
     this.#renewal = setInterval(() => this.#renew(handle), Math.max(1, this.#ttlMs / 3))
@@ -34,15 +34,21 @@ export class LockSession {
     return true
   }
 
-  /** Stops renewing and releases the lock if it was taken; safe to call more than once. */
-  release(): void {
+  /**
+   * Stops renewing and releases the lock if it was taken; resolves when done, never rejects (a failure
+   * is reported, and the lock lapses after its TTL). Safe to call more than once.
+   */
+  async release(): Promise<void> {
     this.#released = true
     clearInterval(this.#renewal)
     this.#renewal = undefined
     const handle = this.#handle
     this.#handle = undefined
-    if (handle !== undefined) {
-      this.#locks.release(handle).catch((error: unknown) => this.#report('lock', error))
+    if (handle === undefined) return
+    try {
+      await this.#locks.release(handle)
+    } catch (error) {
+      this.#report('lock', error)
     }
   }
 

@@ -203,9 +203,14 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       computed = outcome.computed
       return outcome.value
     })
-    const flight = flights.start(id, pending, (value) => (computed ? store(ref, value) : undefined))
+    // The lock is released once the value is stored, before the callers get it; a flight that failed
+    // or was invalidated (nothing stored) releases it as it ends.
+    const flight = flights.start(id, pending, async (value) => {
+      if (computed) await store(ref, value)
+      await session?.release()
+    })
     if (session !== undefined) {
-      const end = () => session.release()
+      const end = () => void session.release()
       flight.then(end, end)
     }
     return flight

@@ -30,9 +30,26 @@ export interface Resilience {
 
 /** The options of `cache.cache(...)` this module reads. */
 export interface ResilienceOptions {
+  /**
+   * Stampede protection across processes: `true` (or `{ ttlMs, waitMs }`) makes processes sharing the
+   * storage run the function once per key between them, through the storage's entry locks. A no-op on
+   * a synchronous (in-process) storage; a `ConfigurationError` on an async storage without locks.
+   */
   readonly lock?: boolean | LockOptions
+  /**
+   * Seconds a result is kept after its TTL: a call that finds it stale answers it and starts one
+   * background refresh; a failed refresh keeps it served (and is an `error` event). Needs a TTL.
+   */
   readonly graceSeconds?: number
+  /**
+   * Milliseconds a stale hit waits for its refresh before answering the stale value (needs
+   * `graceSeconds`; functions returning a Promise only).
+   */
   readonly softTimeoutMs?: number
+  /**
+   * Milliseconds a call without a usable cached value waits for the function (or for another process's
+   * result) before rejecting with a `TimeoutError`; the late result is stored when it arrives.
+   */
   readonly hardTimeoutMs?: number
 }
 
