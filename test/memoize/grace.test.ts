@@ -243,6 +243,15 @@ describe('hardTimeoutMs', () => {
     expect(calls).toBe(1)
   })
 
+  it('a function that fails within the hard timeout passes its own error on', async () => {
+    const cache = new Cache()
+    const failing = cache.cache({ hardTimeoutMs: 1000 })(async function failingFast() {
+      await sleep(5)
+      throw new Error('bad request')
+    })
+    await expect(failing()).rejects.toThrow('bad request')
+  })
+
   it('a function within the hard timeout answers normally, also over an async storage', async () => {
     const cache = new Cache({ storage: new AsyncMapStorage() })
     const fast = cache.cache({ hardTimeoutMs: 500 })(async function fast(n: number) {
