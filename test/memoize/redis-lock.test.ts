@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Cluster, Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { Cache, ScopeConfig, ScopeLevel } from '../../src/index.js'
+import { Cache, ScopeConfig, ScopeLevel, TimeoutError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
 import { freePort, redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 
@@ -269,6 +269,38 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
     await sleep(300)
     expect(runs).toBe(2) // one refresh among the three caches: the others found the lock taken
     for (const f of processes) expect(await f('a')).toBe('a@2')
+  })
+
+  it('grace, soft and hard timeouts over Redis: stored ttl + grace, a late result reaches every process', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] }) // staleness only; Redis expires on its own clock
+    const prefix = uniqueName('timeouts')
+    const caches = [makeCache(prefix), makeCache(prefix)]
+    let runs = 0
+    const [a, b] = caches.map((cache) =>
+      cache.cache({
+        namespace: 'quote',
+        ttlSeconds: 2,
+        graceSeconds: 30,
+        softTimeoutMs: 1000,
+        hardTimeoutMs: 100,
+      })(async (symbol: string) => {
+        const run = ++runs
+        await sleep(run === 1 ? 400 : 20)
+        return `${symbol}#${run}`
+      }),
+    ) as [(symbol: string) => Promise<string>, (symbol: string) => Promise<string>]
+    await expect(a('X')).rejects.toBeInstanceOf(TimeoutError) // the first run takes 400 ms
+    await sleep(600)
+    expect(await b('X')).toBe('X#1') // stored when it arrived, read by the other cache
+    const client = caches[0]!.storage.client
+    const [dataKey] = await keysMatching(client, `${prefix}:*:d:*`)
+    const stored = await client.pttl(dataKey!)
+    expect(stored).toBeGreaterThan(20_000) // ttl 2 s + grace 30 s
+    expect(stored).toBeLessThanOrEqual(32_000)
+    vi.setSystemTime(Date.now() + 2500) // stale now
+    expect(await b('X')).toBe('X#2') // the 20 ms refresh arrives within the soft timeout
+    expect(await a('X')).toBe('X#2')
+    expect(runs).toBe(2)
   })
 
   it('a memoizer with grace reads entries written without it, and the other way round', async () => {
