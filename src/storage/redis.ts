@@ -1,7 +1,14 @@
 import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
-import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import type {
+  BoundPolicy,
+  EntryLocks,
+  EntryRef,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+} from './contract.js'
 import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
@@ -9,6 +16,7 @@ import { connect, LuaScript, preloadScripts } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
+import { RedisLocks } from './redis-lock.js'
 import {
   COUNT_LUA,
   DELETE_LUA,
@@ -118,6 +126,8 @@ export class RedisStorage implements StorageProvider {
   readonly serializer: Serializer
   /** The ioredis client (created or given). */
   readonly client: RedisClient
+  /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `redis-lock.ts`). */
+  readonly locks: EntryLocks
   readonly #connection: Connection
   readonly #keys: RedisKeys
   readonly #timeoutMs: number
@@ -178,6 +188,9 @@ export class RedisStorage implements StorageProvider {
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
     this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
+    this.locks = new RedisLocks(this.client, this.#keys, (command) =>
+      this.#exec(() => this.#timed(command())),
+    )
   }
 
   attach(context: StorageContext): void {
