@@ -308,7 +308,7 @@ async function getScenario(inFlight: boolean): Promise<Section> {
     const title = inFlight ? `get-hit, ${IN_FLIGHT} in flight` : 'get-hit, sequential'
     const notes = [
       `${KEYS} keys, a small object (${packed.byteLength} bytes of msgpack); the raw rows read the keys cacheado wrote`,
-      'bentocache and keyv encode with JSON (their default); no bounds on ours (a GET, no script)',
+      'bentocache and keyv encode with JSON (their default); no bounds on ours (a GET alone, concurrent reads of one tick share one MGET)',
       ...(inFlight
         ? [
             'ours creates its client with auto-pipelining (its default); the "autoPipelining: false" row is ours without it',
@@ -361,7 +361,7 @@ async function setScenario(inFlight: boolean): Promise<Section> {
     const results = await measure(cases, OPTIONS)
     const title = inFlight ? `set with TTL, ${IN_FLIGHT} in flight` : 'set with TTL, sequential'
     const notes = [
-      `overwrites over ${KEYS} keys, TTL ${TTL_MS / 1000} s; ours: one Lua script per write (value + scope indexes + expiry index, atomically), no bounds`,
+      `overwrites over ${KEYS} keys, TTL ${TTL_MS / 1000} s; ours: one Lua script per tenant for the writes of one tick (values + scope indexes, atomically), no bounds`,
       ...(inFlight
         ? ['the "autoPipelining: false" row is ours without auto-pipelining (on by default)']
         : []),

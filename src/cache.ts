@@ -439,6 +439,17 @@ export class Cache<
       writeSync: (ref, value, ttlMs) => this.#writeSync(ref, value, ttlMs, true),
       read: (ref) => this.#read(ref, true),
       write: (ref, value, ttlMs) => this.#write(ref, value, ttlMs, true),
+      storageType: this.storage.storageType,
+      locks: this.storage.locks,
+      peek: async (ref) => {
+        try {
+          return await this.storage.get(ref)
+        } catch (error) {
+          this.#report('get', error)
+          return MISS
+        }
+      },
+      report: (operation, error) => this.#report(operation, error),
       claimNamespace: (namespace) => {
         if (this.#namespaces.has(namespace)) {
           throw new ConfigurationError(

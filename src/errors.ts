@@ -11,6 +11,8 @@ export type CacheErrorCode =
   | 'ERR_CACHEADO_SERIALIZATION'
   | 'ERR_CACHEADO_STORAGE'
   | 'ERR_CACHEADO_CLOSED'
+  | 'ERR_CACHEADO_TIMEOUT'
+  | 'ERR_CACHEADO_REFRESH'
 
 /** Base class of every error raised by cacheado. */
 export class CacheError extends Error {
@@ -74,5 +76,45 @@ export class CacheClosedError extends CacheError {
       'ERR_CACHEADO_CLOSED',
       `cache.${operation}() was called after cache.close(); create a new Cache instead`,
     )
+  }
+}
+
+/**
+ * A memoized call found no usable cached value and its function did not answer within the memoizer's
+ * `hardTimeoutMs`. The function keeps running: its result is stored when it arrives.
+ */
+export class TimeoutError extends CacheError {
+  /** The memoized function's namespace. */
+  readonly namespace: string
+  /** The `hardTimeoutMs` that passed. */
+  readonly timeoutMs: number
+
+  constructor(namespace: string, timeoutMs: number) {
+    super(
+      'ERR_CACHEADO_TIMEOUT',
+      `memoized ${namespace} did not answer within hardTimeoutMs (${timeoutMs} ms) and no cached value was available; its result will be stored when it arrives. Raise hardTimeoutMs, or add graceSeconds so a stale value can be served`,
+    )
+    this.namespace = namespace
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/**
+ * A background refresh of a stale memoized value failed (the function threw or rejected); emitted as an
+ * `error` event while the stale value keeps being served within the grace period. `cause` holds the
+ * function's error.
+ */
+export class RefreshError extends CacheError {
+  /** The memoized function's namespace. */
+  readonly namespace: string
+
+  constructor(namespace: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    super(
+      'ERR_CACHEADO_REFRESH',
+      `the background refresh of memoized ${namespace} failed: ${reason}; the stale value is served until its grace period ends`,
+      { cause },
+    )
+    this.namespace = namespace
   }
 }

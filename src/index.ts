@@ -15,8 +15,10 @@ export { MISS } from './storage/contract.js'
 export type {
   AutomaticEvictionReason,
   BoundPolicy,
+  EntryLocks,
   EntryRef,
   EvictionReason,
+  LockHandle,
   Miss,
   ScopePath,
   ScopeSegment,
@@ -33,6 +35,7 @@ export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
 export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
+export type { LockOptions } from './memoize/resilience.js'
 export type { CacheStats, EvictionCounts } from './stats.js'
 export type { CacheEvents } from './events.js'
 export {
@@ -43,6 +46,8 @@ export {
   ScopeError,
   SerializationError,
   StorageError,
+  TimeoutError,
+  RefreshError,
 } from './errors.js'
 export type { CacheErrorCode } from './errors.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { main as asyncAndProgrammatic } from '../examples/readme/async-and-programmatic.js'
 import { main as basicUsage } from '../examples/readme/basic-usage.js'
 import { main as customConfiguration } from '../examples/readme/custom-configuration.js'
+import { main as grace } from '../examples/readme/grace.js'
 import { main as multiTenant } from '../examples/readme/multi-tenant.js'
 import { main as observability } from '../examples/readme/observability.js'
 import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
@@ -41,6 +42,20 @@ describe('README examples', () => {
     const result = await customConfiguration(quiet)
     expect(result.apiCalls).toBe(1)
     expect(result.results).toHaveLength(100)
+  })
+
+  it('grace and stale-while-revalidate, hard timeout', async () => {
+    const lines: string[] = []
+    expect(await grace((line) => lines.push(line))).toEqual({
+      first: 1.09,
+      stale: 1.09,
+      refreshed: 1.1,
+      servedWhileDown: 1.1,
+      fetches: 3,
+      timedOut: true,
+      late: 'done',
+    })
+    expect(lines.some((line) => /error event \(refresh\).*rates API unavailable/.test(line))).toBe(true)
   })
 
   it('observability', async () => {

@@ -1,5 +1,5 @@
 import type { ScopeConfig } from '../scopes/scope-config.js'
-import type { EntryRef } from '../storage/contract.js'
+import type { EntryLocks, EntryRef } from '../storage/contract.js'
 import type { SingleFlight } from './single-flight.js'
 
 /**
@@ -18,6 +18,17 @@ export interface MemoHost {
   writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined): void
   read(ref: EntryRef): Promise<unknown>
   write(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void>
+  /** The storage's `storageType`, for error messages. */
+  readonly storageType: string
+  /** The storage's cross-process locks, if it has them. */
+  readonly locks: EntryLocks | undefined
+  /**
+   * Reads the storage without counting a hit or miss and without rules (a lock waiter polling for
+   * another process's result); a storage error is reported and reads as a miss.
+   */
+  peek(ref: EntryRef): Promise<unknown>
+  /** Emits an `error` event (a non-`CacheError` is wrapped in a `StorageError` for `operation`). */
+  report(operation: string, error: unknown): void
   /** Reserves a namespace; throws a `ConfigurationError` if this cache already has it. */
   claimNamespace(namespace: string): void
   /** Throws a `CacheClosedError` after `close()`. */

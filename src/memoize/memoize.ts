@@ -1,4 +1,4 @@
-import { ConfigurationError, InvalidArgumentError } from '../errors.js'
+import { ConfigurationError, InvalidArgumentError, RefreshError } from '../errors.js'
 import { ArgsKeyCache } from '../keys/args-key-cache.js'
 import { memoKeyPrefix } from '../keys/entry-key.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
@@ -7,11 +7,19 @@ import type { ScopeId } from '../scopes/scope-level.js'
 import type { EntryRef, ScopePath } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
-import type { MemoHost } from './host.js'
 import { ttlToMs } from '../ttl.js'
+import { isEnvelope, isStale, wrapEnvelope } from './envelope.js'
+import type { MemoHost } from './host.js'
+import { LockSession } from './lock-session.js'
+import type { Resilience, ResilienceOptions } from './resilience.js'
+import { resolveResilience } from './resilience.js'
+import { preferFresh, SKIPPED, withDeadline } from './timeouts.js'
 
 /** Options of `cache.cache(options)`. */
-export interface MemoizeOptions<Scope extends string = string, Args extends unknown[] = unknown[]> {
+export interface MemoizeOptions<
+  Scope extends string = string,
+  Args extends unknown[] = unknown[],
+> extends ResilienceOptions {
   /** Time to live of each result, in seconds (fractions allowed). Default: the cache's default, or none. */
   readonly ttlSeconds?: number
   /** The scope level results are stored under (default `'global'`). */
@@ -71,6 +79,7 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
   ) {
     throw new ConfigurationError('namespace must be a non-empty, well-formed string')
   }
+  const resilience = resolveResilience(options, ttlMs, host)
 
   const memoizer = (fn: unknown, context?: unknown): unknown => {
     host.checkOpen('cache')
@@ -81,7 +90,13 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
     }
     const namespace = options.namespace ?? namespaceOf(fn, context)
     host.claimNamespace(namespace)
-    return memoize(host, fn as (...args: unknown[]) => unknown, { ...options, namespace, ttlMs, level })
+    return memoize(host, fn as (...args: unknown[]) => unknown, {
+      ...options,
+      namespace,
+      ttlMs,
+      level,
+      resilience,
+    })
   }
   return memoizer as Memoizer<boolean>
 }
@@ -111,13 +126,34 @@ interface ResolvedMemoOptions extends MemoizeOptions {
   readonly namespace: string
   readonly ttlMs: number | undefined
   readonly level: ResolvedLevel
+  readonly resilience: Resilience
 }
+
+/** What a load produced: a value from the function (to store) or from the storage (already stored). */
+interface Outcome {
+  readonly value: unknown
+  readonly computed: boolean
+}
+
+/** No usable value (a miss, or only a stale one). */
+const NONE: unique symbol = Symbol('cacheado.none')
+
+/** Longest pause between two polls of a lock waiter, in ms. */
+const MAX_POLL_PAUSE_MS = 100
+
+/** A lock waiter's pause. Not unref'd: a caller awaits it, and it lasts at most `waitMs` in all. */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** The turn a sync function's refresh runs on (unref'd: nobody awaits it). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve).unref())
 
 function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: ResolvedMemoOptions) {
   const prefix = memoKeyPrefix(options.namespace)
-  const { level, ttlMs, key: deriveKey, scopeParams } = options
+  const { level, ttlMs, key: deriveKey, scopeParams, namespace } = options
+  const { lock, graceMs, softTimeoutMs, hardTimeoutMs } = options.resilience
   const flights = host.flights
   let isAsync = fn.constructor?.name === 'AsyncFunction'
+  /** Under a grace period the storage keeps entries `ttl + grace`; staleness is in the envelope. */
+  const storedTtlMs = graceMs === 0 || ttlMs === undefined ? ttlMs : ttlMs + graceMs
 
   const keys = new ArgsKeyCache(prefix)
 
@@ -126,27 +162,141 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     if (level.path.length === 0) return { scope: EMPTY_PATH, key: keyPart }
     const params = scopeParams?.(...args)
     if (scopeParams !== undefined && (params === null || typeof params !== 'object')) {
-      throw new InvalidArgumentError(
-        `scopeParams of ${options.namespace} must return an object of scope parameters`,
-      )
+      throw new InvalidArgumentError(`scopeParams of ${namespace} must return an object of scope parameters`)
     }
     const lookup =
       params !== undefined ? (name: string) => params[name] : (name: string) => paramFromArgs(args, name)
     return { scope: host.scopes.resolveWith(level, lookup), key: keyPart }
   }
 
+  /** Stores a result the function computed (in an envelope under a grace period). */
+  const store = (ref: EntryRef, value: unknown): void | Promise<void> => {
+    const stored = graceMs === 0 ? value : wrapEnvelope(value, Date.now() + ttlMs!)
+    return host.isSync ? host.writeSync(ref, stored, storedTtlMs) : host.write(ref, stored, storedTtlMs)
+  }
+
+  /** The fresh value in what the storage returned, or NONE. */
+  const usable = (stored: unknown): unknown => {
+    if (stored === MISS) return NONE
+    if (!isEnvelope(stored)) return stored
+    return isStale(stored, Date.now()) ? NONE : stored.v
+  }
+
+  const deadline = (pending: Promise<unknown>): Promise<unknown> =>
+    hardTimeoutMs === undefined ? pending : withDeadline(pending, hardTimeoutMs, namespace)
+
   const settle = (ref: EntryRef, pending: PromiseLike<unknown>): Promise<unknown> =>
-    flights.start(encodeEntryRef(ref), pending, (value) =>
-      host.isSync ? host.writeSync(ref, value, ttlMs) : host.write(ref, value, ttlMs),
-    )
+    flights.start(encodeEntryRef(ref), pending, (value) => store(ref, value))
+
+  /**
+   * Starts a single flight under `id` whose work may hold the entry's lock (released once the flight
+   * stored its value) and may find the value in the storage instead of computing it (not stored again).
+   */
+  const startFlight = (
+    id: string,
+    ref: EntryRef,
+    work: (session: LockSession | undefined) => Promise<Outcome>,
+  ): Promise<unknown> => {
+    const session = lock && new LockSession(lock.locks, lock.ttlMs, host.report)
+    let computed = false
+    const pending = work(session).then((outcome) => {
+      computed = outcome.computed
+      return outcome.value
+    })
+    // The lock is released once the value is stored, before the callers get it; a flight that failed
+    // or was invalidated (nothing stored) releases it as it ends.
+    const flight = flights.start(id, pending, async (value) => {
+      if (computed) await store(ref, value)
+      await session?.release()
+    })
+    if (session !== undefined) {
+      const end = () => void session.release()
+      flight.then(end, end)
+    }
+    return flight
+  }
+
+  /**
+   * A miss under `lock`: take the entry's lock, or poll the storage (with backoff) until another
+   * process has stored the value or released its lock. After `waitMs` without either, give up and run
+   * the function anyway. A storage that fails to lock lets the function run (fail-open).
+   */
+  const waitForTurn = async (ref: EntryRef, session: LockSession, waitMs: number): Promise<unknown> => {
+    const until = Date.now() + waitMs
+    let pause = 5
+    for (;;) {
+      let acquired: boolean
+      try {
+        acquired = await session.acquire(ref)
+      } catch (error) {
+        host.report('lock', error)
+        return NONE
+      }
+      // The previous holder may have stored the value between our read and our lock.
+      if (acquired) return usable(await host.peek(ref))
+      const left = until - Date.now()
+      if (left <= 0) return NONE
+      await sleep(Math.min(left, pause * (0.5 + Math.random())))
+      pause = Math.min(pause * 2, MAX_POLL_PAUSE_MS)
+      const found = usable(await host.peek(ref))
+      if (found !== NONE) return found
+    }
+  }
+
+  const missWork =
+    (ref: EntryRef, call: () => unknown) =>
+    async (session: LockSession | undefined): Promise<Outcome> => {
+      if (session !== undefined) {
+        const found = await waitForTurn(ref, session, lock!.waitMs)
+        if (found !== NONE) return { value: found, computed: false }
+      }
+      return { value: await call(), computed: true }
+    }
+
+  /**
+   * A refresh of a stale entry. Under `lock` it never waits: if another process holds the lock, it is
+   * refreshing, and this one keeps serving the stale value.
+   */
+  const refreshWork =
+    (ref: EntryRef, call: () => unknown) =>
+    async (session: LockSession | undefined): Promise<Outcome> => {
+      if (session !== undefined) {
+        let acquired = true
+        try {
+          acquired = await session.acquire(ref)
+        } catch (error) {
+          host.report('lock', error)
+        }
+        if (!acquired) return { value: SKIPPED, computed: false }
+        const found = usable(await host.peek(ref))
+        if (found !== NONE) return { value: found, computed: false }
+      }
+      return { value: await call(), computed: true }
+    }
+
+  /**
+   * A stale hit within the grace period: start one background refresh per key (its own single flight,
+   * so callers of the stale entry are not held by it), then answer the stale value, or with
+   * `softTimeoutMs` the refreshed one if it arrives in time. A failed refresh is an `error` event.
+   */
+  const serveStale = (ref: EntryRef, stale: unknown, call: () => unknown, asPromise: boolean): unknown => {
+    const refreshId = encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` })
+    let refresh = flights.join(refreshId)
+    if (refresh === undefined) {
+      refresh = startFlight(refreshId, ref, refreshWork(ref, call))
+      refresh.catch((error: unknown) => host.report('refresh', new RefreshError(namespace, error)))
+    }
+    if (!asPromise) return stale
+    return softTimeoutMs === undefined ? Promise.resolve(stale) : preferFresh(refresh, stale, softTimeoutMs)
+  }
 
   if (!host.isSync) {
     return async function memoizedAsync(this: unknown, ...args: unknown[]): Promise<unknown> {
-      host.checkOpen(options.namespace)
+      host.checkOpen(namespace)
       const ref = refFor(args)
       const id = encodeEntryRef(ref)
       const running = flights.join(id)
-      if (running !== undefined) return running
+      if (running !== undefined) return deadline(running)
       flights.beginRead(id)
       let cached: unknown
       let finished: Promise<unknown> | undefined
@@ -155,32 +305,53 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       } finally {
         finished = flights.endRead(id)
       }
-      if (cached !== MISS) return cached
-      return flights.join(id) ?? finished ?? settle(ref, Promise.resolve(fn.apply(this, args)))
+      if (cached !== MISS) {
+        if (!isEnvelope(cached)) return cached
+        if (!isStale(cached, Date.now())) return cached.v
+        return serveStale(ref, cached.v, () => fn.apply(this, args), true)
+      }
+      const joined = flights.join(id) ?? finished
+      if (joined !== undefined) return deadline(joined)
+      if (lock === undefined) return deadline(settle(ref, Promise.resolve(fn.apply(this, args))))
+      return deadline(
+        startFlight(
+          id,
+          ref,
+          missWork(ref, () => fn.apply(this, args)),
+        ),
+      )
     }
   }
 
   return function memoized(this: unknown, ...args: unknown[]): unknown {
     let ref: EntryRef
     try {
-      host.checkOpen(options.namespace)
+      host.checkOpen(namespace)
       ref = refFor(args)
     } catch (error) {
       if (isAsync) return Promise.reject(error)
       throw error
     }
     const cached = host.readSync(ref)
-    if (cached !== MISS) return isAsync ? Promise.resolve(cached) : cached
+    if (cached !== MISS) {
+      if (!isEnvelope(cached)) return isAsync ? Promise.resolve(cached) : cached
+      if (isStale(cached, Date.now())) {
+        // A sync function's refresh runs on a later turn, so this call still answers at once.
+        const call = isAsync ? () => fn.apply(this, args) : () => nextTurn().then(() => fn.apply(this, args))
+        return serveStale(ref, cached.v, call, isAsync)
+      }
+      return isAsync ? Promise.resolve(cached.v) : cached.v
+    }
     if (isAsync) {
       const running = flights.join(encodeEntryRef(ref))
-      if (running !== undefined) return running
+      if (running !== undefined) return deadline(running)
     }
     const result = fn.apply(this, args)
     if (isThenable(result)) {
       isAsync = true
-      return settle(ref, result)
+      return deadline(settle(ref, result))
     }
-    host.writeSync(ref, result, ttlMs)
+    void store(ref, result)
     return result
   }
 }

@@ -102,6 +102,8 @@ export interface StorageProvider {
   readonly supportsBounds: boolean
   /** Present when the provider can answer synchronously; enables `getSync`, `setSync`, ... */
   readonly sync?: SyncStorageOperations
+  /** Present when the provider offers cross-process entry locks (see {@link EntryLocks}). */
+  readonly locks?: EntryLocks
   /** Called once by the cache that owns this storage, before any other method. */
   attach(context: StorageContext): void
   /** The stored value, or {@link MISS}. */
@@ -119,6 +121,34 @@ export interface StorageProvider {
   size(): Promise<number>
   /** Releases timers and connections. */
   close(): Promise<void>
+}
+
+/**
+ * A lock on one entry, held by one process until released or until its TTL passes. Returned by
+ * {@link EntryLocks.acquire}; `token` identifies the holder, so only it can release or extend the lock.
+ */
+export interface LockHandle {
+  readonly ref: EntryRef
+  readonly token: string
+}
+
+/**
+ * Optional capability of a shared storage: exclusive, expiring locks on entries, seen by every process
+ * that uses the same backend. Memoization uses it for stampede protection across processes
+ * (`cache.cache({ lock: true })`).
+ *
+ * Invariants: at most one unexpired lock per ref exists at any time; a lock expires `ttlMs` after it was
+ * acquired or last extended, so a holder that crashed blocks the others at most that long; `release`
+ * and `extend` act only on the lock of that `token` (never on a later holder's lock). A lock lives
+ * apart from the entries: it is not an entry, not counted by `size`, not removed by `evictScope`.
+ */
+export interface EntryLocks {
+  /** Tries once, without waiting: a handle if the lock on `ref` was free, `undefined` if it is held. */
+  acquire(ref: EntryRef, ttlMs: number): Promise<LockHandle | undefined>
+  /** Sets the lock's remaining time to `ttlMs` again; resolves false if it is no longer held by `handle`. */
+  extend(handle: LockHandle, ttlMs: number): Promise<boolean>
+  /** Releases the lock if `handle` still holds it; resolves whether it did. */
+  release(handle: LockHandle): Promise<boolean>
 }
 
 /** A provider that also answers synchronously. */

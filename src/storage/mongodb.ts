@@ -4,7 +4,14 @@ import { Binary, BSON, MongoClient } from 'mongodb'
 import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
-import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import type {
+  BoundPolicy,
+  EntryLocks,
+  EntryRef,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+} from './contract.js'
 import { MISS } from './contract.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
@@ -18,6 +25,8 @@ import {
   nextTick,
   scopeKeys,
 } from './mongodb-document.js'
+import type { LockDocument } from './mongodb-lock.js'
+import { MongoLocks } from './mongodb-lock.js'
 import { PerKeyOrder } from './per-key-order.js'
 import type { TtlSupport } from './mongodb-indexes.js'
 import { ensureIndexes } from './mongodb-indexes.js'
@@ -109,6 +118,11 @@ export class MongoDBStorage implements StorageProvider {
   readonly serializer: Serializer
   /** Per-operation timeout in milliseconds. */
   readonly operationTimeoutMs: number
+  /**
+   * Cross-process entry locks, in the collection `<collectionName>.locks` next to the entries (see
+   * `mongodb-lock.ts`). Absent when the storage was given a `collection` whose client is unknown.
+   */
+  readonly locks?: EntryLocks
   readonly #collection: Collection<EntryDocument>
   /** The client this storage created and must close; undefined when the user supplied it. */
   readonly #ownClient: MongoClient | undefined
@@ -164,6 +178,14 @@ export class MongoDBStorage implements StorageProvider {
         this.#ownClient = client
       }
       this.#collection = client.db(dbName).collection<EntryDocument>(collectionName)
+    }
+    // (A given collection's client is not in the driver's public types: used when present.)
+    const client = options.client ?? this.#ownClient ?? (this.#collection as { client?: MongoClient }).client
+    if (client instanceof MongoClient) {
+      const locks = client
+        .db(this.#collection.dbName)
+        .collection<LockDocument>(`${this.#collection.collectionName}.locks`)
+      this.locks = new MongoLocks(locks, (operation, work) => this.#run(operation, UNORDERED, work))
     }
   }
 

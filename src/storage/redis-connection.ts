@@ -189,3 +189,23 @@ interface BufferScripting {
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT')
 }
+
+/**
+ * Loads scripts on the server (on every master of a Cluster) whenever the client becomes ready, so
+ * that their first EVALSHA does not fail with NOSCRIPT: the EVAL that then re-sends it would run after
+ * commands sent in the meantime, out of order. Failures are ignored; the EVAL fallback remains for a
+ * server that lost its scripts while connected (SCRIPT FLUSH). Returns a function that stops listening.
+ */
+export function preloadScripts(client: RedisClient, scripts: readonly LuaScript[]): () => void {
+  const load = () => {
+    const targets: Redis[] = client instanceof Cluster ? client.nodes('master') : [client]
+    for (const node of targets) {
+      for (const script of scripts) node.script('LOAD', script.source).catch(() => undefined)
+    }
+  }
+  client.on('ready', load)
+  if (client.status === 'ready') load()
+  return () => {
+    client.off('ready', load)
+  }
+}

@@ -68,6 +68,14 @@ export class RedisKeys {
   }
 
   /**
+   * Lock key of a member, `P:{T}:l:<member>`: in the entry's hash slot (so a lock lives on the tenant's
+   * Cluster node), apart from the data and index keys (scripts never touch it).
+   */
+  lock(member: string): string {
+    return `${this.base(this.tagOfMember(member))}l:${member}`
+  }
+
+  /**
    * The keys a write of `member` touches, in the order the write script expects them: the data key,
    * the tag's root index, then the index of every deeper scope node, outermost first. All share the
    * tag's hash slot.

@@ -105,6 +105,31 @@ local function purge(zkey, now, limit)
   for _, m in ipairs(dead) do remove(m) end
   return #dead
 end
+
+-- For a tag whose marker says something may be due (or that is new): purges up to 100 expired
+-- entries of its root index, then returns its earliest expiry (nil: none left) and the purged count.
+local function purge_due(root, now)
+  local expired = purge(root, now, 100)
+  local head = redis.call('ZRANGE', root, 0, 0, 'WITHSCORES')
+  if head[2] and head[2] ~= 'inf' then return tonumber(head[2]), expired end
+  return nil, expired
+end
+
+-- Puts a written member into bound group g (an access sequence from counter key n) and trims the
+-- group to max entries, oldest first; calls evict(victim) for each member trimmed.
+local function admit(g, n, order, max, member, fresh, evict)
+  local seq = redis.call('INCR', n)
+  if order == 'l' or fresh then
+    redis.call('ZADD', g, seq, member)
+  else
+    redis.call('ZADD', g, 'NX', seq, member)
+  end
+  while redis.call('ZCARD', g) > max do
+    local victim = redis.call('ZRANGE', g, 0, 0)[1]
+    redis.call('ZREM', g, victim)
+    evict(victim)
+  end
+end
 `
 
 /**
@@ -148,10 +173,7 @@ local changed = false
 local expired = 0
 if not seen or (first and first < now) then
   -- something may be due (or the tag is new): purge, then read the new earliest expiry
-  expired = purge(KEYS[2], now, 100)
-  local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  first = nil
-  if head[2] and head[2] ~= 'inf' then first = tonumber(head[2]) end
+  first, expired = purge_due(KEYS[2], now)
   changed = true
 end
 if due and (first == nil or due < first) then
@@ -175,27 +197,67 @@ if NB > 0 then
   for i = 1, NB do
     local g = group(i, segs, base)
     if g then
-      local seq = redis.call('INCR', counter(i, base))
-      if B[i].order == 'l' or fresh then
-        redis.call('ZADD', g, seq, member)
-      else
-        redis.call('ZADD', g, 'NX', seq, member)
-      end
-      while redis.call('ZCARD', g) > B[i].max do
-        local victim = redis.call('ZRANGE', g, 0, 0)[1]
-        redis.call('ZREM', g, victim)
+      admit(g, counter(i, base), B[i].order, B[i].max, member, fresh, function(victim)
         if remove(victim) == 1 then
           out[#out + 1] = i
           out[#out + 1] = victim
         else
           expired = expired + 1
         end
-      end
+      end)
     end
   end
 end
 out[3] = expired
 return out
+`
+
+/**
+ * Writes several entries of one tag, for a storage without bounds (the common case; with bounds every
+ * write runs {@link WRITE_LUA}, which trims them). KEYS[1] the tag's root index, KEYS[2] the tag's
+ * marker, then per entry its data key followed by the indexes of its deeper scope nodes, outermost
+ * first (all in the tag's slot). ARGV after the header (with no bounds): the number of entries, then
+ * per entry its member, value, ttl in ms ('' for none) and number of deeper index keys.
+ * The marker logic is the one of {@link WRITE_LUA}: purge up to 100 expired entries first when the
+ * marker says something may be due, keep the marker a lower bound on the earliest expiry. Entries are
+ * written in order, so the last write of a key in the batch wins.
+ * Returns `{register, expired}`: whether the tag must be added to the registry, how many expired
+ * entries were purged.
+ */
+export const WRITE_BATCH_LUA = `${PRELUDE}
+local mark = redis.call('GET', KEYS[2])
+local now = now_ms()
+local first = nil
+if mark and mark ~= 'none' then first = tonumber(mark) end
+local expired = 0
+local changed = false
+if not mark or (first and first < now) then
+  first, expired = purge_due(KEYS[1], now)
+  changed = true
+end
+local a = A + 2
+local k = 3
+for e = 1, tonumber(ARGV[A + 1]) do
+  local member, ttl, deeper = ARGV[a], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local score = '+inf'
+  if ttl == '' then
+    redis.call('SET', KEYS[k], ARGV[a + 1])
+  else
+    local due = now + math.ceil(tonumber(ttl)) - 1
+    score = num(due)
+    redis.call('SET', KEYS[k], ARGV[a + 1], 'PXAT', score)
+    if first == nil or due < first then
+      first = due
+      changed = true
+    end
+  end
+  redis.call('ZADD', KEYS[1], score, member)
+  for d = 1, deeper do redis.call('ZADD', KEYS[k + d], score, member) end
+  a = a + 4
+  k = k + 1 + deeper
+end
+if changed then redis.call('SET', KEYS[2], first and num(first) or 'none') end
+return { mark and 0 or 1, expired }
 `
 
 /**
@@ -305,19 +367,11 @@ if member ~= '' then
   if when == '' then redis.call('ZREM', X, member) else redis.call('ZADD', X, when, member) end
   for i = 1, NB do
     if B[i].per == '' then
-      local g = WB .. 'b' .. i
-      local seq = redis.call('INCR', WB .. 'n')
-      if B[i].order == 'l' or fresh then
-        redis.call('ZADD', g, seq, member)
-      else
-        redis.call('ZADD', g, 'NX', seq, member)
-      end
-      while redis.call('ZCARD', g) > B[i].max do
-        local victim = redis.call('ZRANGE', g, 0, 0)[1]
+      admit(WB .. 'b' .. i, WB .. 'n', B[i].order, B[i].max, member, fresh, function(victim)
         forget(victim)
         out[#out + 1] = i
         out[#out + 1] = victim
-      end
+      end)
     end
   end
 end

@@ -1,12 +1,22 @@
 import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
-import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import type {
+  BoundPolicy,
+  EntryLocks,
+  EntryRef,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+} from './contract.js'
 import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
-import { connect, LuaScript } from './redis-connection.js'
+import { connect, LuaScript, preloadScripts } from './redis-connection.js'
+import type { QueuedOp } from './redis-batch.js'
+import { groupRun, OpQueue } from './redis-batch.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
+import { RedisLocks } from './redis-lock.js'
 import {
   COUNT_LUA,
   DELETE_LUA,
@@ -15,6 +25,7 @@ import {
   TOUCH_LUA,
   WIDE_ADMIT_LUA,
   WIDE_TOUCH_LUA,
+  WRITE_BATCH_LUA,
   WRITE_LUA,
 } from './redis-lua.js'
 
@@ -53,6 +64,20 @@ const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
 const TAG_BATCH = 256
 /** Entries removed per script call by a scope eviction (each call blocks Redis only that long). */
 const EVICT_BATCH = 2000
+/** At most this many coalesced reads per `MGET`, or writes per batch script. */
+const COALESCE_LIMIT = 256
+
+/** A read or write waiting in the coalescing queue; `group` is its hash-slot group. */
+type Coalesced =
+  | { readonly group: string; readonly data: string }
+  | {
+      readonly group: string
+      readonly member: string
+      readonly bytes: Buffer
+      readonly ttl: string
+      readonly keys: readonly string[]
+    }
+type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
 
 type Reporter = StorageContext['onEvicted']
 
@@ -62,6 +87,10 @@ type Reporter = StorageContext['onEvicted']
  *
  * Design (key layout in `redis-lua.ts`):
  * - TTLs are native (`PXAT`, on the Redis server's clock): Redis expires entries itself.
+ * - Reads and writes that start in the same turn of the event loop are coalesced (`redis-batch.ts`):
+ *   their reads become one `MGET` (per tenant on a Cluster), their writes one script per tenant, in the
+ *   order they started. This is what makes many concurrent operations cheap; with LRU bounds, reads
+ *   and writes run one script each instead (the bounds need per-entry decisions).
  * - Every write, delete and scope eviction is one Lua script that keeps the data, the per-scope index
  *   ZSETs and the bound ZSETs consistent atomically. All keys of one top-level scope instance (one
  *   tenant) share a `{...}` hash tag, so those scripts run on a Cluster and `evictScope` costs
@@ -97,6 +126,8 @@ export class RedisStorage implements StorageProvider {
   readonly serializer: Serializer
   /** The ioredis client (created or given). */
   readonly client: RedisClient
+  /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `redis-lock.ts`). */
+  readonly locks: EntryLocks
   readonly #connection: Connection
   readonly #keys: RedisKeys
   readonly #timeoutMs: number
@@ -120,6 +151,11 @@ export class RedisStorage implements StorageProvider {
   readonly #pipelineWhenBusy: boolean
   /** Operations of this storage under way. */
   #inFlight = 0
+  readonly #stopPreloading: () => void
+  /** Reads and writes of the current tick, sent together on the next (see `redis-batch.ts`). */
+  readonly #queue = new OpQueue<'read' | 'write', Coalesced>((kind, run) =>
+    kind === 'read' ? this.#sendReads(run) : this.#sendWrites(run),
+  )
 
   constructor(options: RedisStorageOptions) {
     if (options === null || typeof options !== 'object') {
@@ -151,6 +187,10 @@ export class RedisStorage implements StorageProvider {
     this.#isCluster = this.client.isCluster
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
+    this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
+    this.locks = new RedisLocks(this.client, this.#keys, (command) =>
+      this.#exec(() => this.#timed(command())),
+    )
   }
 
   attach(context: StorageContext): void {
@@ -181,6 +221,11 @@ export class RedisStorage implements StorageProvider {
   async get(ref: EntryRef): Promise<unknown> {
     const member = this.#keys.member(ref)
     const data = this.#keys.data(member)
+    if (!this.#touchInScript && !this.#touchWide) {
+      const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
+      const found = (await this.#exec(() => this.#queue.push('read', { group, data }), true)) as Buffer | null
+      return found === null ? MISS : this.serializer.deserialize(found)
+    }
     const bytes = await this.#exec(async () => {
       const found = this.#touchInScript
         ? ((await this.#timed(
@@ -198,8 +243,14 @@ export class RedisStorage implements StorageProvider {
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
+    const ttl = ttlMs === undefined ? '' : String(ttlMs)
+    if (this.#bounds.length === 0) {
+      const keys = this.#keys.writeKeys(member)
+      const group = this.#keys.tagOfMember(member)
+      await this.#exec(() => this.#queue.push('write', { group, member, bytes, ttl, keys }), true)
+      return
+    }
     await this.#exec(async () => {
-      const ttl = ttlMs === undefined ? '' : String(ttlMs)
       const keys = this.#keys.writeKeys(member)
       const base = this.#keys.base(this.#keys.tagOfMember(member))
       const reply = (await this.#timed(
@@ -259,6 +310,7 @@ export class RedisStorage implements StorageProvider {
     this.#closed = true
     clearInterval(this.#sweeper)
     this.#sweeper = undefined
+    this.#stopPreloading()
     if (!this.#connection.owned) return
     try {
       await withTimeout(this.client.quit(), this.#timeoutMs)
@@ -437,13 +489,15 @@ export class RedisStorage implements StorageProvider {
    * been lost, it fails at once until the client has reconnected, so a memoized call that falls back
    * to its function pays no timeout while Redis is down.
    */
-  async #exec<T>(run: () => Promise<T>): Promise<T> {
+  async #exec<T>(run: () => Promise<T>, coalesced = false): Promise<T> {
     try {
       const status = this.client.status
       if (status !== 'ready') {
         if (status === 'reconnecting' || status === 'close') throw this.#notConnected(status)
         await this.#whenReady()
       }
+      // Coalesced operations that started earlier are sent before this one's commands.
+      if (!coalesced) this.#queue.flush()
       this.#inFlight++
       if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = this.#inFlight > 1
       try {
@@ -454,6 +508,49 @@ export class RedisStorage implements StorageProvider {
     } catch (error) {
       throw this.#describe(error)
     }
+  }
+
+  /** Sends a run of coalesced reads: one `GET`, or an `MGET` per hash-slot group. */
+  #sendReads(run: readonly CoalescedOp[]): void {
+    if (run.length === 1) {
+      const op = run[0]!
+      this.#timed(this.client.getBuffer((op.payload as { data: string }).data)).then(op.resolve, op.reject)
+      return
+    }
+    for (const group of groupRun(run, COALESCE_LIMIT)) {
+      const keys = group.map((op) => (op.payload as { data: string }).data)
+      this.#timed(this.client.mgetBuffer(keys)).then(
+        (values) => group.forEach((op, i) => op.resolve(values[i] ?? null)),
+        (error: unknown) => group.forEach((op) => op.reject(error)),
+      )
+    }
+  }
+
+  /** Sends a run of coalesced writes: one batch script per tag (hash slot). */
+  #sendWrites(run: readonly CoalescedOp[]): void {
+    for (const group of groupRun(run, COALESCE_LIMIT)) {
+      this.#writeBatch(group).then(
+        () => group.forEach((op) => op.resolve(undefined)),
+        (error: unknown) => group.forEach((op) => op.reject(error)),
+      )
+    }
+  }
+
+  /** Writes entries of one tag with one script, then registers the tag if it was new. */
+  async #writeBatch(group: readonly CoalescedOp[]): Promise<void> {
+    const tag = group[0]!.payload.group
+    const keys = [this.#keys.rootIndex(tag), `${this.#keys.base(tag)}r`]
+    const args: (string | Buffer)[] = [...this.#header, String(group.length)]
+    for (const { payload } of group) {
+      const write = payload as Extract<Coalesced, { member: string }>
+      // writeKeys: data key, root index, deeper indexes; the root index is KEYS[1] already.
+      keys.push(write.keys[0]!)
+      for (let i = 2; i < write.keys.length; i++) keys.push(write.keys[i]!)
+      args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
+    }
+    const [register, expired] = (await this.#timed(WRITE_BATCH.run(this.client, keys, args))) as number[]
+    if (register === 1) await this.#register((group[0]!.payload as { member: string }).member)
+    if (expired !== 0) this.#onEvicted('expired', Number(expired))
   }
 
   /** Our own timer for clients we did not create; ours have ioredis's `commandTimeout`. */
@@ -506,6 +603,7 @@ export class RedisStorage implements StorageProvider {
 }
 
 const WRITE = new LuaScript(WRITE_LUA)
+const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)
 const TOUCH = new LuaScript(TOUCH_LUA)
 const DELETE = new LuaScript(DELETE_LUA)
 const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
@@ -513,6 +611,7 @@ const COUNT = new LuaScript(COUNT_LUA)
 const SWEEP = new LuaScript(SWEEP_LUA)
 const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
 const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
+const SCRIPTS = [WRITE, WRITE_BATCH, TOUCH, DELETE, EVICT_SCOPE, COUNT, SWEEP, WIDE_ADMIT, WIDE_TOUCH]
 
 /** Running total of a scope eviction, reported after every batch when someone listens. */
 class EvictProgress {

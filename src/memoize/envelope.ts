@@ -1,0 +1,42 @@
+/**
+ * The stored form of a memoized result under a grace period (`graceSeconds`): the value plus the time
+ * it becomes stale. The entry itself lives `ttl + grace` in the storage (its physical TTL), so every
+ * backend keeps it through the grace period with its own expiry; staleness (the logical TTL) is read
+ * from the envelope. Only memoized entries are wrapped: direct `get`/`set` never see an envelope.
+ *
+ * The envelope is a plain object, so every serializer stores it. `staleAt` is milliseconds since the
+ * epoch on the clock of the process that wrote the entry (processes sharing a backend should keep their
+ * clocks in sync, as they must for any TTL).
+ */
+
+/** Property that marks an envelope; a memoized result is very unlikely to be an object with it. */
+const MARK = 'cacheado:staleAt'
+
+/** A stored memoized result with a grace period. */
+export interface Envelope {
+  readonly [MARK]: number
+  readonly v: unknown
+}
+
+/** Wraps a result that becomes stale at `staleAt` (ms since the epoch). */
+export function wrapEnvelope(value: unknown, staleAt: number): Envelope {
+  return { [MARK]: staleAt, v: value }
+}
+
+/**
+ * Whether what the storage returned for a memoized key is an envelope. Anything else (written without a
+ * grace period, e.g. before `graceSeconds` was added) is a plain fresh value, expired by the storage.
+ */
+export function isEnvelope(stored: unknown): stored is Envelope {
+  return (
+    stored !== null &&
+    typeof stored === 'object' &&
+    typeof (stored as Partial<Envelope>)[MARK] === 'number' &&
+    !Array.isArray(stored)
+  )
+}
+
+/** Whether an envelope's value is stale at `now` (ms since the epoch). */
+export function isStale(envelope: Envelope, now: number): boolean {
+  return now >= envelope[MARK]
+}
