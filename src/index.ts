@@ -15,13 +15,18 @@ export { MISS } from './storage/contract.js'
 export type {
   AutomaticEvictionReason,
   BoundPolicy,
+  Bus,
+  BusHandlers,
+  BusMessage,
   EntryRef,
   EvictionReason,
+  Invalidation,
   Miss,
   ScopePath,
   ScopeSegment,
   StorageContext,
   StorageProvider,
+  StoredEntry,
   SyncStorageOperations,
   SyncStorageProvider,
 } from './storage/contract.js'
@@ -35,6 +40,8 @@ export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent 
 export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
 export type { CacheStats, EvictionCounts } from './stats.js'
 export type { CacheEvents } from './events.js'
+export type { BusMessageInfo, BusResetInfo, LocalTierOptions } from './tiers/tiered-storage.js'
+export type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './tiers/circuit-breaker.js'
 export {
   CacheClosedError,
   CacheError,

@@ -4,7 +4,15 @@ import { Binary, BSON, MongoClient } from 'mongodb'
 import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
-import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import type {
+  BoundPolicy,
+  EntryRef,
+  Miss,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+  StoredEntry,
+} from './contract.js'
 import { MISS } from './contract.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
@@ -190,7 +198,17 @@ export class MongoDBStorage implements StorageProvider {
     this.#sweeper.unref()
   }
 
-  get(ref: EntryRef): Promise<unknown> {
+  async get(ref: EntryRef): Promise<unknown> {
+    const found = await this.#lookup(ref)
+    return found === MISS ? MISS : found.value
+  }
+
+  /** The value with its expiry (the document's `expiresAt`), in the same one lookup as `get`. */
+  getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    return this.#lookup(ref)
+  }
+
+  #lookup(ref: EntryRef): Promise<StoredEntry | Miss> {
     const id = encodeEntryRef(ref)
     return this.#run('get', { read: id }, async (collection) => {
       // A point lookup by _id, with the expiry filter applied to the one document it finds: the same
@@ -200,7 +218,10 @@ export class MongoDBStorage implements StorageProvider {
         ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
         : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
       if (doc === null) return MISS
-      if (!isExpired(doc.expiresAt, Date.now())) return this.serializer.deserialize(bytesOf(doc.v))
+      if (!isExpired(doc.expiresAt, Date.now())) {
+        const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
+        return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
+      }
       // Expired: delete it unless it was rewritten meanwhile (then its expiresAt differs).
       const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt: doc.expiresAt })
       if (deletedCount === 1) this.#report('expired', 1, [id])

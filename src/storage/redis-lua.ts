@@ -216,6 +216,19 @@ end
 return v
 `
 
+/** {@link TOUCH_LUA} answering `{value, PTTL}` instead of the value. */
+export const TOUCH_TTL_LUA = TOUCH_LUA.replace(
+  /return v\n$/,
+  "return {v, redis.call('PTTL', KEYS[1])}\n",
+)
+
+/** GET and PTTL of KEYS[1] at once: `{value, PTTL}`, or nil. */
+export const GET_TTL_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return {v, redis.call('PTTL', KEYS[1])}
+`
+
 /**
  * Deletes one entry with its index and bound memberships. KEYS[1] data key; ARGV after the header:
  * member. Returns `{existed, stale}`: stale is 1 when only an expired entry's traces were removed.

@@ -1,18 +1,30 @@
 import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
-import type { BoundPolicy, EntryRef, ScopePath, StorageContext, StorageProvider } from './contract.js'
+import type {
+  BoundPolicy,
+  Bus,
+  EntryRef,
+  Miss,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+  StoredEntry,
+} from './contract.js'
 import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
 import { connect, LuaScript } from './redis-connection.js'
+import { RedisBus } from './redis-bus.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
 import {
   COUNT_LUA,
   DELETE_LUA,
+  GET_TTL_LUA,
   EVICT_SCOPE_LUA,
   SWEEP_LUA,
   TOUCH_LUA,
+  TOUCH_TTL_LUA,
   WIDE_ADMIT_LUA,
   WIDE_TOUCH_LUA,
   WRITE_LUA,
@@ -193,6 +205,38 @@ export class RedisStorage implements StorageProvider {
       return found
     })
     return bytes === null ? MISS : this.serializer.deserialize(bytes)
+  }
+
+  /**
+   * The value with its expiry, in one script (GET + PTTL, and the LRU touch when a bound needs it).
+   * The expiry is computed from the time the request was sent, so it is never later than the real one.
+   */
+  async getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    const member = this.#keys.member(ref)
+    const data = this.#keys.data(member)
+    const sent = Date.now()
+    const reply = await this.#exec(async () => {
+      const found = (await this.#timed(
+        this.#touchInScript
+          ? TOUCH_TTL.runBuffer(this.client, [data], [...this.#header, member])
+          : GET_TTL.runBuffer(this.client, [data], []),
+      )) as [Buffer, number] | null
+      if (found !== null && this.#touchWide) {
+        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+      }
+      return found
+    })
+    if (reply === null) return MISS
+    const [bytes, pttl] = reply
+    const ttl = Number(pttl)
+    // -1: no expiry; -2 (gone meanwhile) or 0: expired, reported as expiring now.
+    const expiresAt = ttl === -1 ? undefined : sent + Math.max(ttl, 0)
+    return { value: this.serializer.deserialize(bytes), expiresAt }
+  }
+
+  /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
+  createBus(): Bus {
+    return new RedisBus({ client: this.client, channel: `${this.prefix}:bus` })
   }
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
@@ -499,6 +543,8 @@ export class RedisStorage implements StorageProvider {
 
 const WRITE = new LuaScript(WRITE_LUA)
 const TOUCH = new LuaScript(TOUCH_LUA)
+const GET_TTL = new LuaScript(GET_TTL_LUA)
+const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)
 const DELETE = new LuaScript(DELETE_LUA)
 const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
 const COUNT = new LuaScript(COUNT_LUA)
