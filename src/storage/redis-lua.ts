@@ -217,10 +217,7 @@ return v
 `
 
 /** {@link TOUCH_LUA} answering `{value, PTTL}` instead of the value. */
-export const TOUCH_TTL_LUA = TOUCH_LUA.replace(
-  /return v\n$/,
-  "return {v, redis.call('PTTL', KEYS[1])}\n",
-)
+export const TOUCH_TTL_LUA = TOUCH_LUA.replace(/return v\n$/, "return {v, redis.call('PTTL', KEYS[1])}\n")
 
 /** GET and PTTL of KEYS[1] at once: `{value, PTTL}`, or nil. */
 export const GET_TTL_LUA = `

@@ -39,7 +39,9 @@ const DEFAULT_OPEN_SECONDS = 5
 /** Checks and fills in {@link CircuitBreakerOptions}. */
 export function breakerSettings(options: CircuitBreakerOptions): { threshold: number; openMs: number } {
   if (options === null || typeof options !== 'object') {
-    throw new ConfigurationError('local.circuitBreaker must be an object such as { failureThreshold: 5 } or false')
+    throw new ConfigurationError(
+      'local.circuitBreaker must be an object such as { failureThreshold: 5 } or false',
+    )
   }
   const threshold = options.failureThreshold ?? DEFAULT_THRESHOLD
   if (!Number.isSafeInteger(threshold) || threshold < 1) {

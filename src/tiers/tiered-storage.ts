@@ -137,7 +137,8 @@ export class TieredStorage implements StorageProvider {
         `local.ttlSeconds must be a positive number of seconds, got ${String(ttlSeconds)}`,
       )
     }
-    const bus = options.bus === undefined ? shared.createBus?.() : options.bus === false ? undefined : options.bus
+    const bus =
+      options.bus === undefined ? shared.createBus?.() : options.bus === false ? undefined : options.bus
     if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
       throw new ConfigurationError('local.bus must implement Bus (subscribe, publish, close), or be false')
     }
@@ -196,8 +197,7 @@ export class TieredStorage implements StorageProvider {
     try {
       if (this.#getWithExpiry === undefined) return await this.#call('get', () => this.shared.get(ref))
       const found = (await this.#call('get', () => this.#getWithExpiry!(ref))) as
-        | typeof MISS
-        | { value: unknown; expiresAt: number | undefined }
+        typeof MISS | { value: unknown; expiresAt: number | undefined }
       if (found === MISS) return MISS
       if (!this.#invalidatedSince(ref, start)) {
         const ttlMs = found.expiresAt === undefined ? this.#localTtlMs : found.expiresAt - Date.now()
@@ -216,7 +216,11 @@ export class TieredStorage implements StorageProvider {
     try {
       await this.#call('set', () => this.shared.set(ref, value, ttlMs))
       if (!this.#invalidatedSince(ref, start)) {
-        this.#local.set(ref, value, ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs))
+        this.#local.set(
+          ref,
+          value,
+          ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs),
+        )
       }
     } finally {
       this.#done()

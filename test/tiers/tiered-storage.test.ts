@@ -25,7 +25,8 @@ const quiet: TierListener = {
 
 describe.skipIf(redisUrl === undefined)('two tiers over a standalone Redis', () => {
   describeStorageConformance('tiered (memory + redis standalone + bus)', {
-    create: () => new TieredStorage(new RedisStorage({ url: redisUrl!, prefix: uniqueName('tconf') }), {}, quiet),
+    create: () =>
+      new TieredStorage(new RedisStorage({ url: redisUrl!, prefix: uniqueName('tconf') }), {}, quiet),
     propertyRuns: 25,
   })
 })
@@ -140,7 +141,9 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
     await a.cache.clear()
     await until(async () => (await b.cache.get('k', o2)) === undefined, 1000)
     expect(await b.cache.get('g')).toBeUndefined()
-    const kinds = b.messages.slice(4).map((m) => (m.invalidation.kind === 'scope' ? m.invalidation.path.length : 'e'))
+    const kinds = b.messages
+      .slice(4)
+      .map((m) => (m.invalidation.kind === 'scope' ? m.invalidation.path.length : 'e'))
     expect(kinds).toEqual(['e', 1, 0])
   })
 
