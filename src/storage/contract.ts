@@ -132,6 +132,12 @@ export interface StorageProvider {
    * bus and closes it.
    */
   createBus?(): Bus
+  /**
+   * Optional: `set`, and in the same step publish `message` on the bus that {@link createBus} makes
+   * (Redis: from the write script). A local tier in front of this storage, using that bus, writes this
+   * way: one command instead of two, and no successful write without its message.
+   */
+  setAndPublish?(ref: EntryRef, value: unknown, ttlMs: number | undefined, message: BusMessage): Promise<void>
 }
 
 /** A stored value with its expiry, as answered by {@link StorageProvider.getWithExpiry}. */
@@ -169,6 +175,8 @@ export interface BusHandlers {
   readonly onReset: (reason: string) => void
   /** A failure of the bus itself (it keeps trying to recover on its own). */
   readonly onError: (error: unknown) => void
+  /** The subscriber's own origin: a bus may drop these messages without decoding them. */
+  readonly origin?: string
 }
 
 /**

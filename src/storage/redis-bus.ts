@@ -56,8 +56,10 @@ export class RedisBus implements Bus {
     this.#subscriber = subscriber
     // Connection errors are retried by ioredis on its own; they surface as an `onReset` once it recovers.
     subscriber.on('error', () => undefined)
+    // encodeMessage writes the origin first: a process's own messages are recognised by their start.
+    const own = handlers.origin === undefined ? undefined : `{"o":${JSON.stringify(handlers.origin)},`
     subscriber.on('message', (channel: string, text: string) => {
-      if (channel !== this.channel) return
+      if (channel !== this.channel || (own !== undefined && text.startsWith(own))) return
       const message = decodeMessage(text)
       if (message === undefined) handlers.onReset('an undecodable bus message')
       else handlers.onMessage(message)

@@ -216,6 +216,16 @@ end
 return v
 `
 
+/**
+ * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 6] on the channel ARGV[A + 5] in the same script: the
+ * invalidation of a local tier's write leaves with the write itself (no second command, and never a
+ * write without its message).
+ */
+export const WRITE_PUBLISH_LUA = WRITE_LUA.replace(
+  /out\[3\] = expired\nreturn out\n$/,
+  "out[3] = expired\nredis.call('PUBLISH', ARGV[A + 5], ARGV[A + 6])\nreturn out\n",
+)
+
 /** {@link TOUCH_LUA} answering `{value, PTTL}` instead of the value. */
 export const TOUCH_TTL_LUA = TOUCH_LUA.replace(/return v\n$/, "return {v, redis.call('PTTL', KEYS[1])}\n")
 

@@ -4,6 +4,7 @@ import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
   BoundPolicy,
   Bus,
+  BusMessage,
   EntryRef,
   Miss,
   ScopePath,
@@ -15,7 +16,7 @@ import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
 import { connect, LuaScript } from './redis-connection.js'
-import { RedisBus } from './redis-bus.js'
+import { encodeMessage, RedisBus } from './redis-bus.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
 import {
   COUNT_LUA,
@@ -28,6 +29,7 @@ import {
   WIDE_ADMIT_LUA,
   WIDE_TOUCH_LUA,
   WRITE_LUA,
+  WRITE_PUBLISH_LUA,
 } from './redis-lua.js'
 
 /** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
@@ -236,10 +238,33 @@ export class RedisStorage implements StorageProvider {
 
   /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
   createBus(): Bus {
-    return new RedisBus({ client: this.client, channel: `${this.prefix}:bus` })
+    return new RedisBus({ client: this.client, channel: this.#channel })
   }
 
-  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    return this.#write(ref, value, ttlMs, undefined)
+  }
+
+  /** `set`, publishing `message` on the channel of {@link RedisStorage.createBus} from the write script. */
+  setAndPublish(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    message: BusMessage,
+  ): Promise<void> {
+    return this.#write(ref, value, ttlMs, encodeMessage(message))
+  }
+
+  get #channel(): string {
+    return `${this.prefix}:bus`
+  }
+
+  async #write(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    notice: string | undefined,
+  ): Promise<void> {
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
     await this.#exec(async () => {
@@ -247,7 +272,17 @@ export class RedisStorage implements StorageProvider {
       const keys = this.#keys.writeKeys(member)
       const base = this.#keys.base(this.#keys.tagOfMember(member))
       const reply = (await this.#timed(
-        WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base]),
+        notice === undefined
+          ? WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base])
+          : WRITE_PUBLISH.run(this.client, keys, [
+              ...this.#header,
+              member,
+              bytes,
+              ttl,
+              base,
+              this.#channel,
+              notice,
+            ]),
       )) as (number | string)[]
       const [fresh, register, expired, when] = reply
       if (register === 1) await this.#register(member)
@@ -542,6 +577,7 @@ export class RedisStorage implements StorageProvider {
 }
 
 const WRITE = new LuaScript(WRITE_LUA)
+const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA)
 const TOUCH = new LuaScript(TOUCH_LUA)
 const GET_TTL = new LuaScript(GET_TTL_LUA)
 const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)

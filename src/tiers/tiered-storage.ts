@@ -105,6 +105,8 @@ export class TieredStorage implements StorageProvider {
   readonly #breaker: CircuitBreaker | undefined
   readonly #listener: TierListener
   readonly #getWithExpiry: ((ref: EntryRef) => Promise<unknown>) | undefined
+  /** The shared storage's write-and-publish, when the bus is the storage's own. */
+  readonly #setAndPublish: StorageProvider['setAndPublish']
   #touchOnHit = false
   #onEvicted: StorageContext['onEvicted'] = () => undefined
   #forwardRefs = false
@@ -137,8 +139,8 @@ export class TieredStorage implements StorageProvider {
         `local.ttlSeconds must be a positive number of seconds, got ${String(ttlSeconds)}`,
       )
     }
-    const bus =
-      options.bus === undefined ? shared.createBus?.() : options.bus === false ? undefined : options.bus
+    const ownBus = options.bus === undefined
+    const bus = ownBus ? shared.createBus?.() : options.bus === false ? undefined : options.bus
     if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
       throw new ConfigurationError('local.bus must implement Bus (subscribe, publish, close), or be false')
     }
@@ -167,6 +169,7 @@ export class TieredStorage implements StorageProvider {
           })
     const withExpiry = shared.getWithExpiry
     this.#getWithExpiry = withExpiry === undefined ? undefined : (ref) => withExpiry.call(shared, ref)
+    this.#setAndPublish = ownBus && bus !== undefined ? shared.setAndPublish?.bind(shared) : undefined
   }
 
   attach(context: StorageContext): void {
@@ -183,6 +186,7 @@ export class TieredStorage implements StorageProvider {
       onMessage: (message) => this.#receive(message),
       onReset: (reason) => this.#reset(reason),
       onError: (error) => this.#listener.error('bus', error),
+      origin: this.origin,
     })
   }
 
@@ -213,8 +217,13 @@ export class TieredStorage implements StorageProvider {
     this.#dropEntry(ref)
     const start = this.#epoch
     this.#pending++
+    const fused = this.#setAndPublish
     try {
-      await this.#call('set', () => this.shared.set(ref, value, ttlMs))
+      await (fused === undefined
+        ? this.#call('set', () => this.shared.set(ref, value, ttlMs))
+        : this.#call('set', () =>
+            fused(ref, value, ttlMs, { origin: this.origin, invalidation: { kind: 'entries', refs: [ref] } }),
+          ))
       if (!this.#invalidatedSince(ref, start)) {
         this.#local.set(
           ref,
@@ -225,7 +234,8 @@ export class TieredStorage implements StorageProvider {
     } finally {
       this.#done()
     }
-    this.#publishEntries(ref)
+    if (fused === undefined) this.#publishEntries(ref)
+    else if (this.#victims.length !== 0) this.#publish({ kind: 'entries', refs: this.#victims.splice(0) })
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
