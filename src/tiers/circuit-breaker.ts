@@ -96,18 +96,7 @@ export class CircuitBreaker {
 
   /** Runs `call` through the breaker. */
   run<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    if (this.#openedAt === 0) {
-      return call().then(
-        (value) => {
-          this.#failures = 0
-          return value
-        },
-        (error: unknown) => {
-          if (counts(error) && ++this.#failures >= this.#threshold) this.#open(this.#failures, error)
-          throw error
-        },
-      )
-    }
+    if (this.#openedAt === 0) return call().then(this.#succeeded as (value: T) => T, this.#failed)
     if (this.#probing || Date.now() < this.#retryAt) return Promise.reject(this.#refusal(operation))
     this.#probing = true
     return call().then(
@@ -122,6 +111,19 @@ export class CircuitBreaker {
         throw error
       },
     )
+  }
+
+  // Shared handlers of the closed state: no closure per call on the hot path.
+  readonly #succeeded = (value: unknown): unknown => {
+    this.#failures = 0
+    return value
+  }
+
+  readonly #failed = (error: unknown): never => {
+    if (counts(error) && ++this.#failures >= this.#threshold && this.#openedAt === 0) {
+      this.#open(this.#failures, error)
+    }
+    throw error
   }
 
   #open(failures: number, error: unknown): void {

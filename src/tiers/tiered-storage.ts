@@ -65,6 +65,8 @@ export interface TierListener {
 
 const DEFAULT_MAX_ITEMS = 10_000
 const DEFAULT_TTL_SECONDS = 60
+/** Refs per bus message at most (a message stays a few kilobytes). */
+const MAX_REFS_PER_MESSAGE = 200
 
 /**
  * Two tiers as one storage: an in-process L1 (a bounded LRU {@link MemoryStore}) in front of a shared
@@ -112,6 +114,10 @@ export class TieredStorage implements StorageProvider {
   #forwardRefs = false
   /** Refs a shared bound evicted, to name in the next message. */
   #victims: EntryRef[] = []
+  /** Refs waiting for the next `entries` message (see {@link TieredStorage.#queue}). */
+  #batch: EntryRef[] | undefined
+  /** Writes under way. */
+  #writing = 0
   // Race guard (see the class comment).
   #epoch = 0
   #pending = 0
@@ -217,7 +223,9 @@ export class TieredStorage implements StorageProvider {
     this.#dropEntry(ref)
     const start = this.#epoch
     this.#pending++
-    const fused = this.#setAndPublish
+    // A lone write publishes from its own write command; concurrent ones share one message per turn.
+    const fused = this.#writing === 0 && this.#batch === undefined ? this.#setAndPublish : undefined
+    this.#writing++
     try {
       await (fused === undefined
         ? this.#call('set', () => this.shared.set(ref, value, ttlMs))
@@ -232,17 +240,18 @@ export class TieredStorage implements StorageProvider {
         )
       }
     } finally {
+      this.#writing--
       this.#done()
     }
-    if (fused === undefined) this.#publishEntries(ref)
-    else if (this.#victims.length !== 0) this.#publish({ kind: 'entries', refs: this.#victims.splice(0) })
+    if (fused === undefined) this.#queue(ref)
+    if (this.#victims.length !== 0) this.#queue(...this.#victims.splice(0))
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
     this.#dropEntry(ref)
     const removed = await this.#call('delete', () => this.shared.delete(ref))
     this.#dropEntry(ref)
-    this.#publishEntries(ref)
+    this.#queue(ref)
     return removed
   }
 
@@ -261,6 +270,7 @@ export class TieredStorage implements StorageProvider {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#flush() // messages of the last writes leave before the connection closes
     this.#local.evictScope([])
     try {
       await this.#bus?.close()
@@ -301,9 +311,25 @@ export class TieredStorage implements StorageProvider {
     this.#onEvicted(reason, count, this.#forwardRefs ? ref : undefined)
   }
 
-  #publishEntries(ref: EntryRef): void {
-    const refs = this.#victims.length === 0 ? [ref] : [ref, ...this.#victims.splice(0)]
-    this.#publish({ kind: 'entries', refs })
+  /**
+   * Names entries in the next `entries` message. Messages leave once per turn of the event loop (at
+   * most {@link MAX_REFS_PER_MESSAGE} refs each): many concurrent writes cost one PUBLISH.
+   */
+  #queue(...refs: EntryRef[]): void {
+    if (this.#bus === undefined) return
+    if (this.#batch === undefined) {
+      this.#batch = []
+      setImmediate(() => this.#flush())
+    }
+    this.#batch.push(...refs)
+  }
+
+  #flush(): void {
+    const refs = this.#batch ?? []
+    this.#batch = undefined
+    for (let i = 0; i < refs.length; i += MAX_REFS_PER_MESSAGE) {
+      this.#publish({ kind: 'entries', refs: refs.slice(i, i + MAX_REFS_PER_MESSAGE) })
+    }
   }
 
   #publish(invalidation: Invalidation): void {
