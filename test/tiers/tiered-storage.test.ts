@@ -241,6 +241,43 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
   })
 })
 
+describe.skipIf(mongoUrl === undefined || redisUrl === undefined)('MongoDB with a RedisBus', () => {
+  it('a write and a scope eviction through one cache drop the other cache’s copies', async () => {
+    const collectionName = uniqueName('tmongo')
+    const channel = uniqueName('bus')
+    const clients = [new Redis(redisUrl!), new Redis(redisUrl!)]
+    const make = (client: Redis) =>
+      new Cache({
+        scopes,
+        storage: new MongoDBStorage({ url: mongoUrl!, dbName: 'cacheado_test', collectionName }),
+        local: { bus: new RedisBus({ client, channel }) },
+      })
+    const [a, b] = clients.map(make) as [ReturnType<typeof make>, ReturnType<typeof make>]
+    const behind = new Cache({
+      scopes,
+      storage: new MongoDBStorage({ url: mongoUrl!, dbName: 'cacheado_test', collectionName }),
+    })
+    try {
+      let subscribed = 0
+      for (const cache of [a, b]) cache.on('busReset', () => subscribed++)
+      await until(async () => subscribed >= 2, 5000)
+      await a.set('k', 'v1', u1)
+      await sleep(50)
+      expect(await b.get('k', u1)).toBe('v1')
+      await behind.set('k', 'behind', u1)
+      expect(await b.get('k', u1)).toBe('v1') // b's L1 copy
+      await a.set('k', 'v2', u1)
+      await until(async () => (await b.get('k', u1)) === 'v2', 1000)
+      await a.evictByScope('organization', { orgId: 'o1' })
+      await until(async () => (await b.get('k', u1)) === undefined, 1000)
+    } finally {
+      await a.clear()
+      for (const cache of [a, b, behind]) await cache.close()
+      for (const client of clients) client.disconnect()
+    }
+  })
+})
+
 /** A storage that forwards to `redis`, with some methods replaced (to hold an answer back). */
 function delegate(redis: RedisStorage, overrides: Partial<StorageProvider>): StorageProvider {
   return {
