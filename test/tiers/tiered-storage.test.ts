@@ -241,6 +241,33 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
   })
 })
 
+describe.skipIf(redisClusterNodes === undefined)('coherence on a Redis Cluster', () => {
+  it('writes and scope evictions reach the other cache through cluster pub/sub', async () => {
+    const prefix = uniqueName('ccoh')
+    const make = () =>
+      new Cache({ scopes, storage: new RedisStorage({ cluster: redisClusterNodes!, prefix }), local: {} })
+    const [a, b] = [make(), make()]
+    const behind = new Cache({ scopes, storage: new RedisStorage({ cluster: redisClusterNodes!, prefix }) })
+    try {
+      let subscribed = 0
+      for (const cache of [a, b]) cache.on('busReset', () => subscribed++)
+      await until(async () => subscribed >= 2, 10_000)
+      for (const opts of [u1, o2]) await a.set('k', 'v1', opts) // two tenants: two hash slots
+      await sleep(100)
+      for (const opts of [u1, o2]) expect(await b.get('k', opts)).toBe('v1')
+      for (const opts of [u1, o2]) await behind.set('k', 'behind', opts)
+      expect(await b.get('k', u1)).toBe('v1') // b's L1 copy
+      await a.set('k', 'v2', u1)
+      await until(async () => (await b.get('k', u1)) === 'v2', 1000)
+      await a.evictByScope('organization', { orgId: 'o2' })
+      await until(async () => (await b.get('k', o2)) === undefined, 1000)
+    } finally {
+      await a.clear()
+      for (const cache of [a, b, behind]) await cache.close()
+    }
+  })
+})
+
 describe.skipIf(mongoUrl === undefined || redisUrl === undefined)('MongoDB with a RedisBus', () => {
   it('a write and a scope eviction through one cache drop the other cache’s copies', async () => {
     const collectionName = uniqueName('tmongo')
