@@ -88,6 +88,8 @@ export class Cache<
   readonly storage: St
   /** What operations call: the storage, or the two tiers in front of it. */
   readonly #store: StorageProvider
+  /** The two tiers, when `local` is given (their L1 answers hits without a promise). */
+  readonly #tiered: TieredStorage | undefined
   readonly #rules: RuleEngine
   readonly #stats = new StatsCounter()
   readonly #sync: SyncStorageOperations | undefined
@@ -121,7 +123,8 @@ export class Cache<
         'the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)',
       )
     }
-    this.#store = options.local === undefined ? this.storage : this.#tiers(options.local)
+    this.#tiered = options.local === undefined ? undefined : this.#tiers(options.local)
+    this.#store = this.#tiered ?? this.storage
     const levels = scopes.names.filter((n) => n !== 'global')
     this.#rules = new RuleEngine(options.rules ?? [], (name) => name !== 'global' && scopes.has(name), levels)
     if (this.#rules.bounds.length !== 0 && !this.storage.supportsBounds) {
@@ -146,7 +149,12 @@ export class Cache<
   /** The value stored under `key` in the given scope, or `undefined` on a miss. */
   async get<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<V | undefined> {
     const ref = this.#ref('get', key, options, READ_OPTIONS)
-    const value = this.#sync ? this.#readSync(ref, false) : await this.#read(ref, false)
+    const local = this.#tiered === undefined ? MISS : this.#tiered.peek(ref)
+    const value = this.#sync
+      ? this.#readSync(ref, false)
+      : local !== MISS
+        ? this.#afterRead(ref, local)
+        : await this.#read(ref, false)
     return value === MISS ? undefined : (value as V)
   }
 
@@ -275,7 +283,7 @@ export class Cache<
   }
 
   /** The two tiers in front of the storage; their events become this cache's. */
-  #tiers(local: LocalTierOptions): StorageProvider {
+  #tiers(local: LocalTierOptions): TieredStorage {
     return new TieredStorage(this.storage, local, {
       busMessage: (info) => this.emit('busMessage', info),
       busReset: (info) => this.emit('busReset', info),

@@ -196,12 +196,20 @@ export class TieredStorage implements StorageProvider {
     })
   }
 
-  async get(ref: EntryRef): Promise<unknown> {
+  /** Not `async`: an L1 hit costs one resolved promise and nothing else. */
+  get(ref: EntryRef): Promise<unknown> {
+    const local = this.peek(ref)
+    return local !== MISS ? Promise.resolve(local) : this.#fill(ref)
+  }
+
+  /** The L1 copy, or `MISS` (then `get` asks the shared storage): synchronous, for the cache's hit path. */
+  peek(ref: EntryRef): unknown {
     const local = this.#local.get(ref)
-    if (local !== MISS) {
-      if (this.#touchOnHit) this.#touch(ref)
-      return local
-    }
+    if (local !== MISS && this.#touchOnHit) this.#touch(ref)
+    return local
+  }
+
+  async #fill(ref: EntryRef): Promise<unknown> {
     const start = this.#epoch
     this.#pending++
     try {
