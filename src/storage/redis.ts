@@ -16,7 +16,7 @@ import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
 import { connect, LuaScript } from './redis-connection.js'
-import { encodeMessage, RedisBus } from './redis-bus.js'
+import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
 import {
   COUNT_LUA,
@@ -29,6 +29,7 @@ import {
   WIDE_ADMIT_LUA,
   WIDE_TOUCH_LUA,
   WRITE_LUA,
+  WRITE_BROADCAST_LUA,
   WRITE_PUBLISH_LUA,
 } from './redis-lua.js'
 
@@ -252,7 +253,15 @@ export class RedisStorage implements StorageProvider {
     ttlMs: number | undefined,
     message: BusMessage,
   ): Promise<void> {
-    return this.#write(ref, value, ttlMs, encodeMessage(message))
+    const text = encodeMessage(message)
+    return this.#write(
+      ref,
+      value,
+      ttlMs,
+      this.#isCluster
+        ? { script: WRITE_PUBLISH, args: [this.#channel, text] }
+        : { script: WRITE_BROADCAST, args: [registryOf(this.#channel), this.#channel, text, message.origin] },
+    )
   }
 
   get #channel(): string {
@@ -263,7 +272,7 @@ export class RedisStorage implements StorageProvider {
     ref: EntryRef,
     value: unknown,
     ttlMs: number | undefined,
-    notice: string | undefined,
+    notice: { script: LuaScript; args: string[] } | undefined,
   ): Promise<void> {
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
@@ -274,15 +283,7 @@ export class RedisStorage implements StorageProvider {
       const reply = (await this.#timed(
         notice === undefined
           ? WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base])
-          : WRITE_PUBLISH.run(this.client, keys, [
-              ...this.#header,
-              member,
-              bytes,
-              ttl,
-              base,
-              this.#channel,
-              notice,
-            ]),
+          : notice.script.run(this.client, keys, [...this.#header, member, bytes, ttl, base, ...notice.args]),
       )) as (number | string)[]
       const [fresh, register, expired, when] = reply
       if (register === 1) await this.#register(member)
@@ -578,6 +579,7 @@ export class RedisStorage implements StorageProvider {
 
 const WRITE = new LuaScript(WRITE_LUA)
 const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA)
+const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA)
 const TOUCH = new LuaScript(TOUCH_LUA)
 const GET_TTL = new LuaScript(GET_TTL_LUA)
 const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)

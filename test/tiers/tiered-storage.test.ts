@@ -216,13 +216,66 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
     const clients = await raw!.client('LIST')
     const subscriber = String(clients)
       .split('\n')
-      .find((line) => / sub=1 /.test(line) && line.includes('cmd=subscribe'))
+      .find((line) => / sub=[1-9]/.test(line) && line.includes('cmd=subscribe'))
     expect(subscriber).toBeDefined()
     const resetsBefore = a.resets.length
     await raw!.client('KILL', 'ID', /id=(\d+)/.exec(subscriber!)![1]!)
     await until(async () => a.resets.length > resetsBefore, 5000)
     expect(a.resets.at(-1)!.dropped).toBe(1)
     expect(await a.cache.get('k')).toBe('v2')
+  })
+
+  it('standalone: a message goes to every other registered inbox, never back to its sender', async () => {
+    const prefix = uniqueName('inbox')
+    const a = await tiered(prefix)
+    const b = await tiered(prefix)
+    const members = await raw!.zrange(`${prefix}:bus:members`, 0, -1)
+    expect(members).toHaveLength(2)
+    const observer = new Redis(redisUrl!)
+    const seen: string[] = []
+    observer.on('pmessage', (_pattern: string, channel: string) => seen.push(channel))
+    try {
+      await observer.psubscribe(`${prefix}:bus*`)
+      await a.cache.set('k', 1) // published by the write script
+      await a.cache.evictByScope('organization', { orgId: 'o1' }) // published by the broadcast script
+      await until(async () => seen.length === 2, 1000)
+      await sleep(50)
+      const inboxes = new Set(seen)
+      expect(inboxes.size).toBe(1)
+      const [inbox] = [...inboxes]
+      expect(members.map((m) => `${prefix}:bus:${m}`)).toContain(inbox)
+      expect(b.messages.map((m) => m.invalidation.kind)).toEqual(['entries', 'scope'])
+      expect(a.messages).toEqual([])
+    } finally {
+      observer.disconnect()
+    }
+  })
+
+  it('a receiver whose registration may have lapsed (a stalled process) empties its L1', async () => {
+    const prefix = uniqueName('lease')
+    const client = new Redis(redisUrl!)
+    const bus = new RedisBus({ client, channel: `${prefix}:bus`, leaseMs: 600 })
+    const resets: string[] = []
+    bus.subscribe({
+      onMessage: () => undefined,
+      onReset: (reason) => resets.push(reason),
+      onError: () => undefined,
+      origin: 'me',
+    })
+    try {
+      await until(async () => resets.length === 1, 5000)
+      await sleep(400) // renewals every 200 ms: no lapse
+      expect(resets).toEqual(['subscribed'])
+      const end = Date.now() + 700
+      while (Date.now() < end) {
+        // A stall longer than the lease: other processes stop sending to this inbox meanwhile.
+      }
+      await until(async () => resets.length === 2, 2000)
+      expect(resets[1]).toBe('registration lapsed')
+    } finally {
+      await bus.close()
+      client.disconnect()
+    }
   })
 
   it('ignores messages from other prefixes and reports undecodable ones as a reset', async () => {
