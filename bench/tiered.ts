@@ -249,7 +249,7 @@ async function setScenario(inFlight: boolean): Promise<Section> {
     const title = inFlight ? `tiered set with TTL, ${IN_FLIGHT} in flight` : 'tiered set with TTL, sequential'
     const notes = [
       `overwrites over ${KEYS} keys, TTL ${TTL_MS / 1000} s`,
-      'ours tiered: the Redis write script, the L1 copy, and a PUBLISH of the invalidation (not awaited) on the same connection',
+      'ours tiered: one write script that also publishes the invalidation to the inbox of every other registered process (none here: the writer never receives its own messages, so a lone process pays only the registry lookup), and the L1 copy',
       'bentocache also publishes on its bus; cacheable has no bus (its other processes keep stale primaries)',
     ]
     const section = ratioSection(title, results, ours, notes)
