@@ -13,17 +13,21 @@ export async function main(log: (line: string) => void = console.log, url = 'red
   worker.on('circuitOpen', ({ retryInMs }) => log(`Redis is failing; retrying in ${retryInMs} ms`))
   let messages = 0
   worker.on('busMessage', () => messages++)
+  // For this demo only: wait until worker has applied `n` messages (they take one pub/sub hop).
+  const applied = async (n: number) => {
+    while (messages < n) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
   await Promise.all([web, worker].map((c) => new Promise((ready) => c.on('busReset', ready)))) // subscribed
 
   const user = { scope: 'user', orgId: 'acme', userId: 'alice' } as const
   await web.set('profile', { plan: 'free' }, { ...user, ttlSeconds: 600 })
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await applied(1)
   const before = await worker.get('profile', user) // from Redis, now also in worker's L1
   await web.set('profile', { plan: 'pro' }, { ...user, ttlSeconds: 600 }) // worker's copy is dropped
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await applied(2)
   const after = await worker.get('profile', user)
   await web.evictByScope('organization', { orgId: 'acme' }) // every L1 drops acme's copies
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await applied(3)
   const evicted = await worker.get('profile', user)
   log(`worker saw ${JSON.stringify(before)}, then ${JSON.stringify(after)}, then ${String(evicted)}`)
 

@@ -35,6 +35,16 @@ afterAll(() => {
   process.off('unhandledRejection', onUnhandled)
 })
 
+/** Waits until each peer has applied at least `n` bus messages. */
+async function applied(peers: readonly Peer[], n: number): Promise<void> {
+  for (const peer of peers) {
+    await until(
+      async () => ((await peer.send<Record<string, number>>({ op: 'events' })).busMessage ?? 0) >= n,
+      BUS_BOUND_MS,
+    )
+  }
+}
+
 describe.skipIf(redisUrl === undefined)('three processes share one Redis through two tiers', () => {
   const peers: Peer[] = []
   const caches: Cache<typeof scopes, RedisStorage>[] = []
@@ -56,17 +66,19 @@ describe.skipIf(redisUrl === undefined)('three processes share one Redis through
     const parent = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }), local: {} })
     let subscribed = false
     parent.on('busReset', () => (subscribed = true))
+    let messages = 0
+    parent.on('busMessage', () => messages++)
     // Writes behind every L1's back (no bus): only a dropped copy can make a process see them.
     const behind = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
     caches.push(parent, behind)
     await Promise.all([a.ready, b.ready, until(async () => subscribed, 5000)])
-    return { a, b, parent, behind }
+    return { a, b, parent, behind, parentMessages: () => messages }
   }
 
   it('a write in one process is seen by the others within the bound, in every direction', async () => {
-    const { a, b, parent, behind } = await start(uniqueName('three'))
+    const { a, b, parent, behind, parentMessages } = await start(uniqueName('three'))
     await parent.set('k', 'v1', u1)
-    await sleep(50) // the message about this write reached the peers before they fill their L1
+    await applied([a, b], 1) // the message about this write reached the peers before they fill their L1
     expect(await a.get('k', u1)).toBe('v1')
     expect(await b.get('k', u1)).toBe('v1')
     await behind.set('k', 'behind', u1)
@@ -79,7 +91,8 @@ describe.skipIf(redisUrl === undefined)('three processes share one Redis through
 
     // From a peer to the parent and the other peer.
     await a.send({ op: 'set', key: 'p', value: 'from a' })
-    await sleep(50)
+    await applied([b], 3) // b: the parent's two writes and a's
+    await until(async () => parentMessages() === 1, BUS_BOUND_MS)
     expect(await parent.get('p')).toBe('from a')
     expect(await b.get('p')).toBe('from a')
     await behind.set('p', 'behind')
@@ -93,7 +106,7 @@ describe.skipIf(redisUrl === undefined)('three processes share one Redis through
   it('evict, a scope eviction and clear in one process drop the others’ copies, and only those', async () => {
     const { a, b, parent, behind } = await start(uniqueName('three'))
     for (const opts of [u1, u2, o2]) await parent.set('k', `${opts.orgId}/${opts.userId}`, opts)
-    await sleep(50)
+    await applied([a, b], 3)
     for (const peer of [a, b]) for (const opts of [u1, u2, o2]) await peer.get('k', opts)
     for (const opts of [u1, u2, o2]) await behind.set('k', 'behind', opts)
 
@@ -141,7 +154,7 @@ describe.skipIf(redisUrl === undefined)('Redis killed under load and brought bac
     try {
       await Promise.all([...peers.map((p) => p.ready), until(async () => subscribed, 5000)])
       await parent.set('k', 'before')
-      await sleep(50)
+      await applied(peers, 1)
       for (const peer of peers) expect(await peer.get('k')).toBe('before')
 
       const loads = peers.map((peer) => peer.send<Record<string, number>>({ op: 'load', ms: 4000 }))

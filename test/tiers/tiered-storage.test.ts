@@ -153,10 +153,14 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
     const a = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }), rules, local: {} })
     const b = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }), rules, local: {} })
     open.push(a, b)
-    await sleep(200) // both buses subscribed
+    let subscribed = 0
+    let received = 0
+    for (const cache of [a, b]) cache.on('busReset', () => subscribed++)
+    b.on('busMessage', () => received++)
+    await until(async () => subscribed >= 2, 5000)
     await a.set('x', 1)
     await a.set('y', 2)
-    await sleep(50) // a's messages about its writes arrived at b
+    await until(async () => received === 2, 1000) // a's messages about its writes arrived at b
     expect(await b.get('x')).toBe(1)
     expect(await b.get('y')).toBe(2)
     expect(await a.get('x')).toBe(1) // an L1 hit in a: its touch makes y the least recently used
@@ -170,12 +174,12 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
 
   it('a local TTL caps how long a copy lives when no bus is used', async () => {
     const prefix = uniqueName('nobus')
-    const a = await tiered(prefix, { bus: false, ttlSeconds: 0.2 })
+    const a = await tiered(prefix, { bus: false, ttlSeconds: 1 })
     const behind = plain(prefix)
     await a.cache.set('k', 'v1')
     await behind.set('k', 'v2')
     expect(await a.cache.get('k')).toBe('v1')
-    await sleep(250)
+    await sleep(1050)
     expect(await a.cache.get('k')).toBe('v2')
   })
 
@@ -183,11 +187,11 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
     const prefix = uniqueName('ttl')
     const a = await tiered(prefix)
     const b = await tiered(prefix)
-    await a.cache.set('k', 'v', { ttlSeconds: 0.2 })
-    await until(async () => b.messages.length === 1, 100)
-    await sleep(100)
-    expect(await b.cache.get('k')).toBe('v')
-    await sleep(130)
+    const written = Date.now()
+    await a.cache.set('k', 'v', { ttlSeconds: 1 })
+    await until(async () => b.messages.length === 1, 1000)
+    expect(await b.cache.get('k')).toBe('v') // a copy in b's L1, filled by a read, local TTL 60 s
+    await sleep(written + 1050 - Date.now())
     expect(await b.cache.get('k')).toBeUndefined()
     expect(await a.cache.get('k')).toBeUndefined()
   })
@@ -305,8 +309,10 @@ describe.skipIf(redisClusterNodes === undefined)('coherence on a Redis Cluster',
       let subscribed = 0
       for (const cache of [a, b]) cache.on('busReset', () => subscribed++)
       await until(async () => subscribed >= 2, 10_000)
+      let received = 0
+      b.on('busMessage', () => received++)
       for (const opts of [u1, o2]) await a.set('k', 'v1', opts) // two tenants: two hash slots
-      await sleep(100)
+      await until(async () => received === 2, 1000)
       for (const opts of [u1, o2]) expect(await b.get('k', opts)).toBe('v1')
       for (const opts of [u1, o2]) await behind.set('k', 'behind', opts)
       expect(await b.get('k', u1)).toBe('v1') // b's L1 copy
@@ -341,8 +347,10 @@ describe.skipIf(mongoUrl === undefined || redisUrl === undefined)('MongoDB with 
       let subscribed = 0
       for (const cache of [a, b]) cache.on('busReset', () => subscribed++)
       await until(async () => subscribed >= 2, 5000)
+      let received = 0
+      b.on('busMessage', () => received++)
       await a.set('k', 'v1', u1)
-      await sleep(50)
+      await until(async () => received === 1, 1000)
       expect(await b.get('k', u1)).toBe('v1')
       await behind.set('k', 'behind', u1)
       expect(await b.get('k', u1)).toBe('v1') // b's L1 copy
