@@ -67,6 +67,11 @@ const DEFAULT_MAX_ITEMS = 10_000
 const DEFAULT_TTL_SECONDS = 60
 /** Refs per bus message at most (a message stays a few kilobytes). */
 const MAX_REFS_PER_MESSAGE = 200
+/**
+ * Background touches of the shared LRU order in flight at most: beyond that, L1 hits are not reported
+ * (the shared LRU order then sees a sample of them) rather than queueing commands without bound.
+ */
+const MAX_TOUCHES_IN_FLIGHT = 64
 
 /**
  * Two tiers as one storage: an in-process L1 (a bounded LRU {@link MemoryStore}) in front of a shared
@@ -118,6 +123,8 @@ export class TieredStorage implements StorageProvider {
   #batch: EntryRef[] | undefined
   /** Writes under way. */
   #writing = 0
+  /** Background touches under way (see {@link TieredStorage.#touch}); they never reject. */
+  readonly #touching = new Set<Promise<void>>()
   // Race guard (see the class comment).
   #epoch = 0
   #pending = 0
@@ -228,6 +235,7 @@ export class TieredStorage implements StorageProvider {
   }
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    if (this.#touching.size !== 0) await this.#touchesLanded()
     this.#dropEntry(ref)
     const start = this.#epoch
     this.#pending++
@@ -296,16 +304,29 @@ export class TieredStorage implements StorageProvider {
     return this.#breaker === undefined ? call() : this.#breaker.run(operation, call)
   }
 
-  /** Tells the shared storage about an L1 hit (LRU bounds), in the background. */
+  /** Tells the shared storage about an L1 hit (LRU bounds), in the background, {@link MAX_TOUCHES_IN_FLIGHT} at most. */
   #touch(ref: EntryRef): void {
-    if (this.#breaker?.isOpen === true) return
-    this.#call('touch', () => this.shared.get(ref)).then(
+    if (this.#touching.size >= MAX_TOUCHES_IN_FLIGHT || this.#breaker?.isOpen === true) return
+    const touch = this.#call('touch', () => this.shared.get(ref)).then(
       (found) => {
+        this.#touching.delete(touch)
         // The entry left the shared storage meanwhile (expired there, or evicted elsewhere): drop it.
         if (found === MISS) this.#local.delete(ref)
       },
-      (error: unknown) => this.#listener.error('touch', error),
+      (error: unknown) => {
+        this.#touching.delete(touch)
+        this.#listener.error('touch', error)
+      },
     )
+    this.#touching.add(touch)
+  }
+
+  /**
+   * Before a write: the touches sent so far have landed (a storage with a connection pool, such as
+   * MongoDB's, could otherwise apply a touch after the write and evict by an outdated order).
+   */
+  async #touchesLanded(): Promise<void> {
+    if (this.#touching.size !== 0) await Promise.all(this.#touching)
   }
 
   #sharedEvicted(reason: AutomaticEvictionReason, count: number, ref: EntryRef | undefined): void {

@@ -446,6 +446,39 @@ describe.skipIf(redisUrl === undefined)('the race guard', () => {
   })
 })
 
+describe.skipIf(redisUrl === undefined)('background touches of the shared LRU order', () => {
+  it('are sent for L1 hits, 64 at most at a time', async () => {
+    const redis = new RedisStorage({ url: redisUrl!, prefix: uniqueName('touch') })
+    let touches = 0
+    const counted = delegate(redis, {
+      get: (ref) => {
+        touches++
+        return redis.get(ref)
+      },
+    })
+    const tier = new TieredStorage(counted, { bus: false }, quiet)
+    tier.attach({
+      bounds: [{ order: 'lru', maxItems: 100, reason: 'lru' }],
+      onEvicted: () => undefined,
+      wantsEvictedRefs: false,
+    })
+    const ref: EntryRef = { scope: [], key: 'hot' }
+    try {
+      await tier.set(ref, 'v', undefined)
+      const hits = await Promise.all(Array.from({ length: 1000 }, () => tier.get(ref)))
+      expect(hits.every((v) => v === 'v')).toBe(true)
+      expect(touches).toBe(64)
+      await until(async () => {
+        await tier.get(ref)
+        return touches > 64 // the slots free up again as the touches are answered
+      }, 1000)
+      await tier.evictScope([])
+    } finally {
+      await tier.close()
+    }
+  })
+})
+
 describe('two tiers: configuration errors', () => {
   const storage = () => new RedisStorage({ url: 'redis://127.0.0.1:1', prefix: uniqueName('cfg') })
   it.each([
