@@ -32,6 +32,8 @@ import { MISS } from './storage/contract.js'
 import { encodeScopePath } from './storage/key-encoding.js'
 import { InMemory } from './storage/memory.js'
 import { ttlToMs } from './ttl.js'
+import type { LocalTierOptions } from './tiers/tiered-storage.js'
+import { TieredStorage } from './tiers/tiered-storage.js'
 
 /** Options of `new Cache(options)`; every one is optional. */
 export interface CacheOptions<
@@ -46,6 +48,11 @@ export interface CacheOptions<
   readonly rules?: readonly CacheRule[]
   /** TTL for writes and memoized results that do not give one. Default: no expiry. */
   readonly defaultTtlSeconds?: number
+  /**
+   * An in-process tier in front of a shared storage (Redis, MongoDB), kept coherent across processes
+   * by a bus, with a circuit breaker around the shared storage. See "Two tiers" in the README.
+   */
+  readonly local?: LocalTierOptions
 }
 
 /** Options of reads and evictions: the scope of the entry. */
@@ -77,8 +84,12 @@ export class Cache<
 > extends CacheEventEmitter {
   /** The scope hierarchy in use. */
   readonly scopes: SC
-  /** The storage in use. */
+  /** The storage in use (the shared one when `local` is given). */
   readonly storage: St
+  /** What operations call: the storage, or the two tiers in front of it. */
+  readonly #store: StorageProvider
+  /** The two tiers, when `local` is given (their L1 answers hits without a promise). */
+  readonly #tiered: TieredStorage | undefined
   readonly #rules: RuleEngine
   readonly #stats = new StatsCounter()
   readonly #sync: SyncStorageOperations | undefined
@@ -112,6 +123,8 @@ export class Cache<
         'the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)',
       )
     }
+    this.#tiered = options.local === undefined ? undefined : this.#tiers(options.local)
+    this.#store = this.#tiered ?? this.storage
     const levels = scopes.names.filter((n) => n !== 'global')
     this.#rules = new RuleEngine(options.rules ?? [], (name) => name !== 'global' && scopes.has(name), levels)
     if (this.#rules.bounds.length !== 0 && !this.storage.supportsBounds) {
@@ -123,8 +136,8 @@ export class Cache<
       options.defaultTtlSeconds === undefined
         ? undefined
         : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
-    this.#sync = this.storage.sync
-    this.storage.attach({
+    this.#sync = this.#store.sync
+    this.#store.attach({
       bounds: this.#rules.bounds,
       sweepIntervalMs: this.#rules.sweepIntervalMs,
       wantsEvictedRefs: this.#rules.listensToEvictions,
@@ -136,7 +149,12 @@ export class Cache<
   /** The value stored under `key` in the given scope, or `undefined` on a miss. */
   async get<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<V | undefined> {
     const ref = this.#ref('get', key, options, READ_OPTIONS)
-    const value = this.#sync ? this.#readSync(ref, false) : await this.#read(ref, false)
+    const local = this.#tiered === undefined ? MISS : this.#tiered.peek(ref)
+    const value = this.#sync
+      ? this.#readSync(ref, false)
+      : local !== MISS
+        ? this.#afterRead(ref, local)
+        : await this.#read(ref, false)
     return value === MISS ? undefined : (value as V)
   }
 
@@ -153,7 +171,7 @@ export class Cache<
     const ref = this.#ref('evict', key, options, READ_OPTIONS)
     const removed = this.#sync
       ? this.#guard('evict', () => this.#sync!.delete(ref))
-      : await this.#call('evict', () => this.storage.delete(ref))
+      : await this.#call('evict', () => this.#store.delete(ref))
     return this.#afterDelete(ref, removed)
   }
 
@@ -165,7 +183,7 @@ export class Cache<
     const path = this.#scopePath('evictByScope', scope, params)
     const removed = this.#sync
       ? this.#guard('evictByScope', () => this.#sync!.evictScope(path))
-      : await this.#call('evictByScope', () => this.storage.evictScope(path))
+      : await this.#call('evictByScope', () => this.#store.evictScope(path))
     return this.#afterScopeEviction(path, removed)
   }
 
@@ -179,7 +197,7 @@ export class Cache<
     this.#checkOpen('stats')
     const totalKeys = this.#sync
       ? this.#guard('stats', () => this.#sync!.size())
-      : await this.#call('stats', () => this.storage.size())
+      : await this.#call('stats', () => this.#store.size())
     return this.#stats.snapshot(this.storage.storageType, totalKeys)
   }
 
@@ -261,7 +279,18 @@ export class Cache<
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.storage.close()
+    await this.#store.close()
+  }
+
+  /** The two tiers in front of the storage; their events become this cache's. */
+  #tiers(local: LocalTierOptions): TieredStorage {
+    return new TieredStorage(this.storage, local, {
+      busMessage: (info) => this.emit('busMessage', info),
+      busReset: (info) => this.emit('busReset', info),
+      circuitOpen: (info) => this.emit('circuitOpen', info),
+      circuitClose: (info) => this.emit('circuitClose', info),
+      error: (operation, error) => this.#report(operation, error),
+    })
   }
 
   #checkOpen(operation: string): void {
@@ -327,7 +356,7 @@ export class Cache<
   async #read(ref: EntryRef, failOpen: boolean): Promise<unknown> {
     let value: unknown
     try {
-      value = await this.storage.get(ref)
+      value = await this.#store.get(ref)
     } catch (error) {
       if (!failOpen) throw this.#storageError('get', error)
       this.#report('get', error)
@@ -356,7 +385,7 @@ export class Cache<
 
   async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
     try {
-      await this.storage.set(ref, value, ttlMs)
+      await this.#store.set(ref, value, ttlMs)
     } catch (error) {
       if (!failOpen) throw this.#storageError('set', error)
       this.#report('set', error)
@@ -396,7 +425,7 @@ export class Cache<
         if (this.#rules.listensToEvictions) this.#rules.evicted({ ref: effect.ref, reason: 'rule', count: 1 })
       }
       if (this.#sync) done(this.#guard('evict', () => this.#sync!.delete(effect.ref)))
-      else this.storage.delete(effect.ref).then(done, (error: unknown) => this.#report('evict', error))
+      else this.#store.delete(effect.ref).then(done, (error: unknown) => this.#report('evict', error))
     }
   }
 

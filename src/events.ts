@@ -1,4 +1,6 @@
 import type { CacheError } from './errors.js'
+import type { CircuitCloseInfo, CircuitOpenInfo } from './tiers/circuit-breaker.js'
+import type { BusMessageInfo, BusResetInfo } from './tiers/tiered-storage.js'
 
 /** Events a `Cache` emits, with their listener arguments. */
 export interface CacheEvents {
@@ -7,6 +9,16 @@ export interface CacheEvents {
    * the function), or an error raised by a custom rule hook.
    */
   error: [error: CacheError, context: { readonly operation: string }]
+
+  // Two tiers (the `local` option): coherence and the circuit breaker.
+  /** Another process's invalidation arrived on the bus and was applied to the local tier. */
+  busMessage: [info: BusMessageInfo]
+  /** Every local copy was dropped because bus messages may have been lost (bus (re)subscribed, circuit closed). */
+  busReset: [info: BusResetInfo]
+  /** The shared storage failed repeatedly: it is not called for a while (local copies still served). */
+  circuitOpen: [info: CircuitOpenInfo]
+  /** A probe of the shared storage succeeded: calls go through again. */
+  circuitClose: [info: CircuitCloseInfo]
 }
 
 type Listener<E extends keyof CacheEvents> = (...args: CacheEvents[E]) => void

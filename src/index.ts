@@ -15,15 +15,20 @@ export { MISS } from './storage/contract.js'
 export type {
   AutomaticEvictionReason,
   BoundPolicy,
+  Bus,
+  BusHandlers,
+  BusMessage,
   EntryLocks,
   EntryRef,
   EvictionReason,
+  Invalidation,
   LockHandle,
   Miss,
   ScopePath,
   ScopeSegment,
   StorageContext,
   StorageProvider,
+  StoredEntry,
   SyncStorageOperations,
   SyncStorageProvider,
 } from './storage/contract.js'
@@ -38,6 +43,8 @@ export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize
 export type { LockOptions } from './memoize/resilience.js'
 export type { CacheStats, EvictionCounts } from './stats.js'
 export type { CacheEvents } from './events.js'
+export type { BusMessageInfo, BusResetInfo, LocalTierOptions } from './tiers/tiered-storage.js'
+export type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './tiers/circuit-breaker.js'
 export {
   CacheClosedError,
   CacheError,

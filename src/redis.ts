@@ -11,5 +11,7 @@
 export { RedisStorage } from './storage/redis.js'
 export type { RedisStorageOptions } from './storage/redis.js'
 export type { RedisClient, RedisNode } from './storage/redis-connection.js'
+export { RedisBus } from './storage/redis-bus.js'
+export type { RedisBusOptions } from './storage/redis-bus.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'

@@ -30,6 +30,7 @@ const allowed: Record<string, readonly string[]> = {
   rules: ['rules', 'storage', 'errors.ts'],
   keys: ['keys', 'storage', 'errors.ts'],
   scopes: ['scopes', 'storage', 'errors.ts'],
+  tiers: ['tiers', 'storage', 'errors.ts'],
   memoize: ['memoize', 'keys', 'scopes', 'storage', 'errors.ts', 'ttl.ts'],
   // The operator CLI reads backends through their admin views; it never needs the cache facade.
   cli: ['cli', 'storage', 'scopes', 'errors.ts'],

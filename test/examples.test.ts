@@ -9,6 +9,8 @@ import { main as grace } from '../examples/readme/grace.js'
 import { main as multiTenant } from '../examples/readme/multi-tenant.js'
 import { main as observability } from '../examples/readme/observability.js'
 import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
+import { main as twoTiers } from '../examples/readme/two-tiers.js'
+import { redisUrl } from './support/services.js'
 
 const quiet = () => undefined
 
@@ -68,6 +70,18 @@ describe('README examples', () => {
       hitRate: 0.5,
     })
   })
+
+  it.skipIf(redisUrl === undefined)(
+    'two tiers: a write and a scope eviction reach the other L1',
+    async () => {
+      expect(await twoTiers(quiet, redisUrl)).toEqual({
+        before: { plan: 'free' },
+        after: { plan: 'pro' },
+        evicted: undefined,
+        messages: 3,
+      })
+    },
+  )
 
   it('npm run demo prints a miss, a hit, a scoped eviction and stats', async () => {
     const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'examples/demo.ts'], {

@@ -121,6 +121,77 @@ export interface StorageProvider {
   size(): Promise<number>
   /** Releases timers and connections. */
   close(): Promise<void>
+  /**
+   * Optional: the stored value together with its expiry (one round trip), or {@link MISS}. A local
+   * tier in front of this storage needs the expiry to keep a copy of an entry it did not write without
+   * outliving the entry's TTL; without this method it keeps copies of its own writes only. The expiry
+   * may be reported earlier than the real one, never later.
+   */
+  getWithExpiry?(ref: EntryRef): Promise<StoredEntry | Miss>
+  /**
+   * Optional: a new invalidation bus between the processes sharing this storage (Redis: pub/sub on a
+   * channel derived from the prefix). A cache with a local tier uses it by default; the caller owns the
+   * bus and closes it.
+   */
+  createBus?(): Bus
+  /**
+   * Optional: `set`, and in the same step publish `message` on the bus that {@link createBus} makes
+   * (Redis: from the write script). A local tier in front of this storage, using that bus, writes this
+   * way: one command instead of two, and no successful write without its message.
+   */
+  setAndPublish?(ref: EntryRef, value: unknown, ttlMs: number | undefined, message: BusMessage): Promise<void>
+}
+
+/** A stored value with its expiry, as answered by {@link StorageProvider.getWithExpiry}. */
+export interface StoredEntry {
+  readonly value: unknown
+  /** When the entry expires, in epoch milliseconds on this process's clock; `undefined`: never. */
+  readonly expiresAt: number | undefined
+}
+
+/**
+ * What one process tells the others through a {@link Bus}: which entries they must drop from their
+ * local tier. Values never travel on the bus, only addresses.
+ * - `entries`: these entries were written or removed;
+ * - `scope`: every entry at or under `path` was removed (`[]`: the whole cache was cleared).
+ */
+export type Invalidation =
+  | { readonly kind: 'entries'; readonly refs: readonly EntryRef[] }
+  | { readonly kind: 'scope'; readonly path: ScopePath }
+
+/** An {@link Invalidation} with the id of the process (the local tier) that sent it. */
+export interface BusMessage {
+  /** Id of the sending local tier; a tier ignores its own messages. */
+  readonly origin: string
+  readonly invalidation: Invalidation
+}
+
+/** What a bus calls back into its subscriber. */
+export interface BusHandlers {
+  /** A message from any process (its own included: filter on `origin`). */
+  readonly onMessage: (message: BusMessage) => void
+  /**
+   * Messages may have been lost (the bus reconnected, or could not decode a message): the subscriber
+   * must forget every local copy. Called once the bus receives messages again.
+   */
+  readonly onReset: (reason: string) => void
+  /** A failure of the bus itself (it keeps trying to recover on its own). */
+  readonly onError: (error: unknown) => void
+  /** The subscriber's own origin: a bus may drop these messages without decoding them. */
+  readonly origin?: string
+}
+
+/**
+ * An invalidation bus between the processes sharing one storage (at-most-once delivery is enough:
+ * a bus reports possible loss through `onReset`). Implementations: `RedisBus` in `cacheado/redis`.
+ */
+export interface Bus {
+  /** Starts delivering messages to `handlers`; called once. */
+  subscribe(handlers: BusHandlers): void
+  /** Sends a message to every subscriber on this bus; rejects when it could not be sent. */
+  publish(message: BusMessage): Promise<void>
+  /** Stops delivering and releases the bus's own connection. */
+  close(): Promise<void>
 }
 
 /**

@@ -8,9 +8,11 @@ import type {
   BoundPolicy,
   EntryLocks,
   EntryRef,
+  Miss,
   ScopePath,
   StorageContext,
   StorageProvider,
+  StoredEntry,
 } from './contract.js'
 import { MISS } from './contract.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
@@ -212,7 +214,17 @@ export class MongoDBStorage implements StorageProvider {
     this.#sweeper.unref()
   }
 
-  get(ref: EntryRef): Promise<unknown> {
+  async get(ref: EntryRef): Promise<unknown> {
+    const found = await this.#lookup(ref)
+    return found === MISS ? MISS : found.value
+  }
+
+  /** The value with its expiry (the document's `expiresAt`), in the same one lookup as `get`. */
+  getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    return this.#lookup(ref)
+  }
+
+  #lookup(ref: EntryRef): Promise<StoredEntry | Miss> {
     const id = encodeEntryRef(ref)
     return this.#run('get', { read: id }, async (collection) => {
       // A point lookup by _id, with the expiry filter applied to the one document it finds: the same
@@ -222,7 +234,10 @@ export class MongoDBStorage implements StorageProvider {
         ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
         : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
       if (doc === null) return MISS
-      if (!isExpired(doc.expiresAt, Date.now())) return this.serializer.deserialize(bytesOf(doc.v))
+      if (!isExpired(doc.expiresAt, Date.now())) {
+        const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
+        return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
+      }
       // Expired: delete it unless it was rewritten meanwhile (then its expiresAt differs).
       const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt: doc.expiresAt })
       if (deletedCount === 1) this.#report('expired', 1, [id])

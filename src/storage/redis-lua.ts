@@ -279,6 +279,54 @@ return v
 `
 
 /**
+ * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 6] on the channel ARGV[A + 5] in the same script: the
+ * invalidation of a local tier's write leaves with the write itself (no second command, and never a
+ * write without its message).
+ */
+export const WRITE_PUBLISH_LUA = WRITE_LUA.replace(
+  /out\[3\] = expired\nreturn out\n$/,
+  "out[3] = expired\nredis.call('PUBLISH', ARGV[A + 5], ARGV[A + 6])\nreturn out\n",
+)
+
+/** Members of the receivers' registry whose lease has not run out (server time). */
+const LIVE_MEMBERS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local members = redis.call('ZRANGEBYSCORE', REGISTRY, now, '+inf')
+`
+
+/**
+ * Sends a message to every live receiver's inbox but the sender's own. Used as a fragment of the
+ * write script too (see {@link WRITE_BROADCAST_LUA}); expects REGISTRY, CHANNEL, ORIGIN and TEXT.
+ */
+export const BROADCAST_FRAGMENT = `${LIVE_MEMBERS}
+for _, m in ipairs(members) do
+  if m ~= ORIGIN then redis.call('PUBLISH', CHANNEL .. ':' .. m, TEXT) end
+end
+`
+
+/**
+ * {@link WRITE_LUA}, then the message ARGV[A + 7] to the inbox `ARGV[A + 6]:<member>` of every live
+ * member of the registry ARGV[A + 5] but ARGV[A + 8] (the writer's own): standalone Redis only, since
+ * the registry is not one of the script's keys.
+ */
+export const WRITE_BROADCAST_LUA = WRITE_LUA.replace(
+  /out\[3\] = expired\nreturn out\n$/,
+  () =>
+    `out[3] = expired\nlocal REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 5], ARGV[A + 6], ARGV[A + 7], ARGV[A + 8]\n${BROADCAST_FRAGMENT}return out\n`,
+)
+
+/** {@link TOUCH_LUA} answering `{value, PTTL}` instead of the value. */
+export const TOUCH_TTL_LUA = TOUCH_LUA.replace(/return v\n$/, "return {v, redis.call('PTTL', KEYS[1])}\n")
+
+/** GET and PTTL of KEYS[1] at once: `{value, PTTL}`, or nil. */
+export const GET_TTL_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return {v, redis.call('PTTL', KEYS[1])}
+`
+
+/**
  * Deletes one entry with its index and bound memberships. KEYS[1] data key; ARGV after the header:
  * member. Returns `{existed, stale}`: stale is 1 when only an expired entry's traces were removed.
  */

@@ -3,11 +3,15 @@ import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
   BoundPolicy,
+  Bus,
+  BusMessage,
   EntryLocks,
   EntryRef,
+  Miss,
   ScopePath,
   StorageContext,
   StorageProvider,
+  StoredEntry,
 } from './contract.js'
 import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
@@ -15,18 +19,23 @@ import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
 import { connect, LuaScript, preloadScripts } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
+import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
 import {
   COUNT_LUA,
   DELETE_LUA,
+  GET_TTL_LUA,
   EVICT_SCOPE_LUA,
   SWEEP_LUA,
   TOUCH_LUA,
+  TOUCH_TTL_LUA,
   WIDE_ADMIT_LUA,
   WIDE_TOUCH_LUA,
   WRITE_BATCH_LUA,
   WRITE_LUA,
+  WRITE_BROADCAST_LUA,
+  WRITE_PUBLISH_LUA,
 } from './redis-lua.js'
 
 /** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
@@ -240,11 +249,74 @@ export class RedisStorage implements StorageProvider {
     return bytes === null ? MISS : this.serializer.deserialize(bytes)
   }
 
-  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+  /**
+   * The value with its expiry, in one script (GET + PTTL, and the LRU touch when a bound needs it).
+   * The expiry is computed from the time the request was sent, so it is never later than the real one.
+   */
+  async getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    const member = this.#keys.member(ref)
+    const data = this.#keys.data(member)
+    const sent = Date.now()
+    const reply = await this.#exec(async () => {
+      const found = (await this.#timed(
+        this.#touchInScript
+          ? TOUCH_TTL.runBuffer(this.client, [data], [...this.#header, member])
+          : GET_TTL.runBuffer(this.client, [data], []),
+      )) as [Buffer, number] | null
+      if (found !== null && this.#touchWide) {
+        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+      }
+      return found
+    })
+    if (reply === null) return MISS
+    const [bytes, pttl] = reply
+    const ttl = Number(pttl)
+    // -1: no expiry; -2 (gone meanwhile) or 0: expired, reported as expiring now.
+    const expiresAt = ttl === -1 ? undefined : sent + Math.max(ttl, 0)
+    return { value: this.serializer.deserialize(bytes), expiresAt }
+  }
+
+  /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
+  createBus(): Bus {
+    return new RedisBus({ client: this.client, channel: this.#channel })
+  }
+
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    return this.#write(ref, value, ttlMs, undefined)
+  }
+
+  /** `set`, publishing `message` on the channel of {@link RedisStorage.createBus} from the write script. */
+  setAndPublish(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    message: BusMessage,
+  ): Promise<void> {
+    const text = encodeMessage(message)
+    return this.#write(
+      ref,
+      value,
+      ttlMs,
+      this.#isCluster
+        ? { script: WRITE_PUBLISH, args: [this.#channel, text] }
+        : { script: WRITE_BROADCAST, args: [registryOf(this.#channel), this.#channel, text, message.origin] },
+    )
+  }
+
+  get #channel(): string {
+    return `${this.prefix}:bus`
+  }
+
+  async #write(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    notice: { script: LuaScript; args: string[] } | undefined,
+  ): Promise<void> {
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
     const ttl = ttlMs === undefined ? '' : String(ttlMs)
-    if (this.#bounds.length === 0) {
+    if (this.#bounds.length === 0 && notice === undefined) {
       const keys = this.#keys.writeKeys(member)
       const group = this.#keys.tagOfMember(member)
       await this.#exec(() => this.#queue.push('write', { group, member, bytes, ttl, keys }), true)
@@ -254,7 +326,9 @@ export class RedisStorage implements StorageProvider {
       const keys = this.#keys.writeKeys(member)
       const base = this.#keys.base(this.#keys.tagOfMember(member))
       const reply = (await this.#timed(
-        WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base]),
+        notice === undefined
+          ? WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base])
+          : notice.script.run(this.client, keys, [...this.#header, member, bytes, ttl, base, ...notice.args]),
       )) as (number | string)[]
       const [fresh, register, expired, when] = reply
       if (register === 1) await this.#register(member)
@@ -604,14 +678,32 @@ export class RedisStorage implements StorageProvider {
 
 const WRITE = new LuaScript(WRITE_LUA)
 const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)
+const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA)
+const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA)
 const TOUCH = new LuaScript(TOUCH_LUA)
+const GET_TTL = new LuaScript(GET_TTL_LUA)
+const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)
 const DELETE = new LuaScript(DELETE_LUA)
 const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
 const COUNT = new LuaScript(COUNT_LUA)
 const SWEEP = new LuaScript(SWEEP_LUA)
 const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
 const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
-const SCRIPTS = [WRITE, WRITE_BATCH, TOUCH, DELETE, EVICT_SCOPE, COUNT, SWEEP, WIDE_ADMIT, WIDE_TOUCH]
+const SCRIPTS = [
+  WRITE,
+  WRITE_BATCH,
+  WRITE_PUBLISH,
+  WRITE_BROADCAST,
+  TOUCH,
+  TOUCH_TTL,
+  GET_TTL,
+  DELETE,
+  EVICT_SCOPE,
+  COUNT,
+  SWEEP,
+  WIDE_ADMIT,
+  WIDE_TOUCH,
+]
 
 /** Running total of a scope eviction, reported after every batch when someone listens. */
 class EvictProgress {

@@ -1,0 +1,158 @@
+import { CacheError, ConfigurationError, StorageError } from '../errors.js'
+
+/** Options of the circuit breaker around the shared storage (`local.circuitBreaker`). */
+export interface CircuitBreakerOptions {
+  /** Consecutive storage failures that open the circuit (a positive integer). Default 5. */
+  readonly failureThreshold?: number
+  /** How long the circuit stays open before one probe call is let through, in seconds. Default 5. */
+  readonly openSeconds?: number
+}
+
+/** Payload of the cache's `circuitOpen` event. */
+export interface CircuitOpenInfo {
+  /** The shared storage's `storageType`, e.g. `'redis'`. */
+  readonly storageType: string
+  /** Consecutive failures seen (the threshold, or 1 when a probe failed). */
+  readonly failures: number
+  /** Milliseconds until the next probe. */
+  readonly retryInMs: number
+  /** The failure that opened (or re-opened) the circuit. */
+  readonly error: unknown
+}
+
+/** Payload of the cache's `circuitClose` event. */
+export interface CircuitCloseInfo {
+  readonly storageType: string
+  /** How long the circuit was open (or half-open), in milliseconds. */
+  readonly openForMs: number
+}
+
+/** Where the breaker reports its transitions. */
+export interface CircuitListener {
+  readonly onOpen: (info: CircuitOpenInfo) => void
+  readonly onClose: (info: CircuitCloseInfo) => void
+}
+
+const DEFAULT_THRESHOLD = 5
+const DEFAULT_OPEN_SECONDS = 5
+
+/** Checks and fills in {@link CircuitBreakerOptions}. */
+export function breakerSettings(options: CircuitBreakerOptions): { threshold: number; openMs: number } {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError(
+      'local.circuitBreaker must be an object such as { failureThreshold: 5 } or false',
+    )
+  }
+  const threshold = options.failureThreshold ?? DEFAULT_THRESHOLD
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new ConfigurationError(
+      `local.circuitBreaker.failureThreshold must be a positive integer, got ${String(threshold)}`,
+    )
+  }
+  const seconds = options.openSeconds ?? DEFAULT_OPEN_SECONDS
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new ConfigurationError(
+      `local.circuitBreaker.openSeconds must be a positive number of seconds, got ${String(seconds)}`,
+    )
+  }
+  return { threshold, openMs: seconds * 1000 }
+}
+
+/**
+ * A circuit breaker around the calls to a shared storage.
+ *
+ * - closed: calls go through; `threshold` consecutive storage failures open the circuit. Errors that
+ *   say nothing about the storage's health (a value that cannot be serialized, a configuration error)
+ *   neither count nor reset the count.
+ * - open: calls fail at once with a `StorageError` (no I/O, no timeout) for `openMs`.
+ * - half-open: the first call after that is a probe, the others still fail fast; a probe that succeeds
+ *   closes the circuit, one that fails opens it again for `openMs`.
+ *
+ * The breaker has no timer of its own: time is read when a call comes.
+ */
+export class CircuitBreaker {
+  readonly #storageType: string
+  readonly #threshold: number
+  readonly #openMs: number
+  readonly #listener: CircuitListener
+  #failures = 0
+  /** 0 while closed; otherwise when the circuit opened. */
+  #openedAt = 0
+  #retryAt = 0
+  #probing = false
+
+  constructor(storageType: string, options: CircuitBreakerOptions, listener: CircuitListener) {
+    const { threshold, openMs } = breakerSettings(options)
+    this.#storageType = storageType
+    this.#threshold = threshold
+    this.#openMs = openMs
+    this.#listener = listener
+  }
+
+  /** Whether calls are refused now (open, or half-open with a probe under way). */
+  get isOpen(): boolean {
+    return this.#openedAt !== 0 && (this.#probing || Date.now() < this.#retryAt)
+  }
+
+  /** Runs `call` through the breaker. */
+  run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    if (this.#openedAt === 0) return call().then(this.#succeeded as (value: T) => T, this.#failed)
+    if (this.#probing || Date.now() < this.#retryAt) return Promise.reject(this.#refusal(operation))
+    this.#probing = true
+    return call().then(
+      (value) => {
+        this.#probing = false
+        this.#close()
+        return value
+      },
+      (error: unknown) => {
+        this.#probing = false
+        if (counts(error)) this.#open(1, error)
+        throw error
+      },
+    )
+  }
+
+  // Shared handlers of the closed state: no closure per call on the hot path.
+  readonly #succeeded = (value: unknown): unknown => {
+    this.#failures = 0
+    return value
+  }
+
+  readonly #failed = (error: unknown): never => {
+    if (counts(error) && ++this.#failures >= this.#threshold && this.#openedAt === 0) {
+      this.#open(this.#failures, error)
+    }
+    throw error
+  }
+
+  #open(failures: number, error: unknown): void {
+    const now = Date.now()
+    if (this.#openedAt === 0) this.#openedAt = now
+    this.#retryAt = now + this.#openMs
+    this.#listener.onOpen({ storageType: this.#storageType, failures, retryInMs: this.#openMs, error })
+  }
+
+  #close(): void {
+    const openForMs = Date.now() - this.#openedAt
+    this.#openedAt = 0
+    this.#failures = 0
+    this.#listener.onClose({ storageType: this.#storageType, openForMs })
+  }
+
+  #refusal(operation: string): StorageError {
+    const wait = Math.max(0, this.#retryAt - Date.now())
+    return new StorageError(
+      this.#storageType,
+      operation,
+      new Error(
+        `circuit open after repeated failures of the shared storage; it is not called for ${wait} ms more (local copies are still served)`,
+      ),
+    )
+  }
+}
+
+/** Whether an error says the storage is unhealthy (anything but cacheado's own non-storage errors). */
+function counts(error: unknown): boolean {
+  return !(error instanceof CacheError) || error instanceof StorageError
+}

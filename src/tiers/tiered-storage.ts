@@ -1,0 +1,425 @@
+import { randomUUID } from 'node:crypto'
+import { ConfigurationError } from '../errors.js'
+import type {
+  AutomaticEvictionReason,
+  Bus,
+  BusMessage,
+  EntryRef,
+  Invalidation,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+} from '../storage/contract.js'
+import { MISS } from '../storage/contract.js'
+import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
+import { MemoryStore } from '../storage/memory-store.js'
+import type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './circuit-breaker.js'
+import { breakerSettings, CircuitBreaker } from './circuit-breaker.js'
+
+/** The `local` option of `new Cache(...)`: an in-process tier in front of a shared storage. */
+export interface LocalTierOptions {
+  /** At most this many local copies, least recently used dropped first. Default 10 000. */
+  readonly maxItems?: number
+  /**
+   * A local copy lives at most this long (seconds), whatever the entry's own TTL: the bound on how
+   * long a copy can be served after a bus message about it was lost without the bus noticing.
+   * Default 60.
+   */
+  readonly ttlSeconds?: number
+  /**
+   * How processes tell each other to drop copies. Default: the storage's own bus
+   * (`RedisStorage` makes one on Redis pub/sub); `false`: none, copies then live up to `ttlSeconds`
+   * after another process changed the entry. A given bus belongs to the cache and is closed with it.
+   */
+  readonly bus?: Bus | false
+  /** The breaker around the shared storage; `false` turns it off. Default `{ failureThreshold: 5, openSeconds: 5 }`. */
+  readonly circuitBreaker?: CircuitBreakerOptions | false
+}
+
+/** Payload of the cache's `busMessage` event: another process's invalidation was applied here. */
+export interface BusMessageInfo {
+  /** Id of the sending process's local tier. */
+  readonly origin: string
+  readonly invalidation: Invalidation
+  /** Local copies it removed. */
+  readonly dropped: number
+}
+
+/** Payload of the cache's `busReset` event: every local copy was dropped because messages may have been lost. */
+export interface BusResetInfo {
+  /** Why, e.g. `'subscribed'` (after a (re)connection) or `'circuit closed'`. */
+  readonly reason: string
+  /** Local copies removed. */
+  readonly dropped: number
+}
+
+/** Where a tiered storage reports what the cache turns into events. */
+export interface TierListener {
+  readonly busMessage: (info: BusMessageInfo) => void
+  readonly busReset: (info: BusResetInfo) => void
+  readonly circuitOpen: (info: CircuitOpenInfo) => void
+  readonly circuitClose: (info: CircuitCloseInfo) => void
+  /** A background failure (publishing, a background touch, the bus itself). */
+  readonly error: (operation: string, error: unknown) => void
+}
+
+const DEFAULT_MAX_ITEMS = 10_000
+const DEFAULT_TTL_SECONDS = 60
+/** Refs per bus message at most (a message stays a few kilobytes). */
+const MAX_REFS_PER_MESSAGE = 200
+/**
+ * Background touches of the shared LRU order in flight at most: beyond that, L1 hits are not reported
+ * (the shared LRU order then sees a sample of them) rather than queueing commands without bound.
+ */
+const MAX_TOUCHES_IN_FLIGHT = 64
+
+/**
+ * Two tiers as one storage: an in-process L1 (a bounded LRU {@link MemoryStore}) in front of a shared
+ * storage (Redis, MongoDB), kept coherent across processes by a {@link Bus}.
+ *
+ * Rules:
+ * - Reads try L1, then the shared storage; a shared hit is copied into L1 with the entry's own expiry
+ *   (never later, through `getWithExpiry`), capped at the local TTL. A shared storage without
+ *   `getWithExpiry` gets no copies of reads, only of this process's own writes.
+ * - Writes and removals go to the shared storage first; only once that succeeded is the change
+ *   published (entry refs or a scope path, never values), without waiting for it. The local copy is
+ *   dropped before the shared write starts and replaced after it succeeded.
+ * - Bounds and expiry are the shared storage's (they hold across processes); L1's own LRU drops are
+ *   not evictions of the cache. Entries a shared bound evicts are dropped here and named in the next
+ *   message so other processes drop theirs. An L1 hit under a shared LRU bound sends a touch to the
+ *   shared storage in the background, so that the bound still sees the use.
+ * - Race guard: a read or write that was under way while an invalidation (local or from the bus)
+ *   touched its entry, one of its ancestors' scopes, or everything, does not fill L1 when it ends:
+ *   every invalidation bumps an epoch and is recorded while operations are in flight, and a fill
+ *   checks the records newer than its own start.
+ * - Staleness: with the bus connected, a copy is dropped as soon as the message arrives (a pub/sub
+ *   hop). When the bus (re)subscribes, or the circuit closes again after the shared storage failed,
+ *   L1 is emptied, since messages may have been lost meanwhile. In every case no copy outlives the
+ *   local TTL.
+ * - A circuit breaker guards the shared storage: while it is open, L1 hits are still served and
+ *   everything else fails fast with a `StorageError`.
+ */
+export class TieredStorage implements StorageProvider {
+  readonly storageType: string
+  readonly supportsBounds: boolean
+  /** This tier's id on the bus. */
+  readonly origin = randomUUID()
+  /** The shared storage. */
+  readonly shared: StorageProvider
+  readonly #local = new MemoryStore()
+  readonly #localTtlMs: number
+  readonly #bus: Bus | undefined
+  readonly #breaker: CircuitBreaker | undefined
+  readonly #listener: TierListener
+  readonly #getWithExpiry: ((ref: EntryRef) => Promise<unknown>) | undefined
+  /** The shared storage's write-and-publish, when the bus is the storage's own. */
+  readonly #setAndPublish: StorageProvider['setAndPublish']
+  #touchOnHit = false
+  #onEvicted: StorageContext['onEvicted'] = () => undefined
+  #forwardRefs = false
+  /** Refs a shared bound evicted, to name in the next message. */
+  #victims: EntryRef[] = []
+  /** Refs waiting for the next `entries` message (see {@link TieredStorage.#queue}). */
+  #batch: EntryRef[] | undefined
+  /** Writes under way. */
+  #writing = 0
+  /** Background touches under way (see {@link TieredStorage.#touch}); they never reject. */
+  readonly #touching = new Set<Promise<void>>()
+  // Race guard (see the class comment).
+  #epoch = 0
+  #pending = 0
+  #flushedAt = -1
+  readonly #entryEpochs = new Map<string, number>()
+  readonly #scopeEpochs = new Map<string, number>()
+  #closed = false
+
+  constructor(shared: StorageProvider, options: LocalTierOptions, listener: TierListener) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError('the local option must be an object such as { maxItems: 10_000 }')
+    }
+    if (shared.sync !== undefined) {
+      throw new ConfigurationError(
+        `the local option puts an in-memory tier in front of a shared storage; the ${shared.storageType} storage is in-process already`,
+      )
+    }
+    const maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS
+    if (!Number.isSafeInteger(maxItems) || maxItems < 1) {
+      throw new ConfigurationError(`local.maxItems must be a positive integer, got ${String(maxItems)}`)
+    }
+    const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
+    if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      throw new ConfigurationError(
+        `local.ttlSeconds must be a positive number of seconds, got ${String(ttlSeconds)}`,
+      )
+    }
+    const ownBus = options.bus === undefined
+    const bus = ownBus ? shared.createBus?.() : options.bus === false ? undefined : options.bus
+    if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
+      throw new ConfigurationError('local.bus must implement Bus (subscribe, publish, close), or be false')
+    }
+    const breaker = options.circuitBreaker ?? {}
+    if (breaker !== false) breakerSettings(breaker)
+    this.shared = shared
+    this.storageType = shared.storageType
+    this.supportsBounds = shared.supportsBounds
+    this.#localTtlMs = ttlSeconds * 1000
+    this.#bus = bus
+    this.#listener = listener
+    this.#local.configure({
+      bounds: [{ order: 'lru', maxItems, reason: 'lru' }],
+      onEvicted: () => undefined,
+      wantsEvictedRefs: false,
+    })
+    this.#breaker =
+      breaker === false
+        ? undefined
+        : new CircuitBreaker(shared.storageType, breaker, {
+            onOpen: (info) => listener.circuitOpen(info),
+            onClose: (info) => {
+              listener.circuitClose(info)
+              this.#reset('circuit closed')
+            },
+          })
+    const withExpiry = shared.getWithExpiry
+    this.#getWithExpiry = withExpiry === undefined ? undefined : (ref) => withExpiry.call(shared, ref)
+    this.#setAndPublish = ownBus && bus !== undefined ? shared.setAndPublish?.bind(shared) : undefined
+  }
+
+  attach(context: StorageContext): void {
+    this.#onEvicted = context.onEvicted
+    this.#forwardRefs = context.wantsEvictedRefs
+    this.#touchOnHit = context.bounds.some((b) => b.order === 'lru')
+    this.shared.attach({
+      ...context,
+      // Bound victims must leave every L1, so the shared storage names them whenever bounds exist.
+      wantsEvictedRefs: context.wantsEvictedRefs || context.bounds.length !== 0,
+      onEvicted: (reason, count, ref) => this.#sharedEvicted(reason, count, ref),
+    })
+    this.#bus?.subscribe({
+      onMessage: (message) => this.#receive(message),
+      onReset: (reason) => this.#reset(reason),
+      onError: (error) => this.#listener.error('bus', error),
+      origin: this.origin,
+    })
+  }
+
+  /** Not `async`: an L1 hit costs one resolved promise and nothing else. */
+  get(ref: EntryRef): Promise<unknown> {
+    const local = this.peek(ref)
+    return local !== MISS ? Promise.resolve(local) : this.#fill(ref)
+  }
+
+  /** The L1 copy, or `MISS` (then `get` asks the shared storage): synchronous, for the cache's hit path. */
+  peek(ref: EntryRef): unknown {
+    const local = this.#local.get(ref)
+    if (local !== MISS && this.#touchOnHit) this.#touch(ref)
+    return local
+  }
+
+  async #fill(ref: EntryRef): Promise<unknown> {
+    const start = this.#epoch
+    this.#pending++
+    try {
+      if (this.#getWithExpiry === undefined) return await this.#call('get', () => this.shared.get(ref))
+      const found = (await this.#call('get', () => this.#getWithExpiry!(ref))) as
+        typeof MISS | { value: unknown; expiresAt: number | undefined }
+      if (found === MISS) return MISS
+      if (!this.#invalidatedSince(ref, start)) {
+        const ttlMs = found.expiresAt === undefined ? this.#localTtlMs : found.expiresAt - Date.now()
+        if (ttlMs > 0) this.#local.set(ref, found.value, Math.min(ttlMs, this.#localTtlMs))
+      }
+      return found.value
+    } finally {
+      this.#done()
+    }
+  }
+
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    if (this.#touching.size !== 0) await this.#touchesLanded()
+    this.#dropEntry(ref)
+    const start = this.#epoch
+    this.#pending++
+    // A lone write publishes from its own write command; concurrent ones share one message per turn.
+    const fused = this.#writing === 0 && this.#batch === undefined ? this.#setAndPublish : undefined
+    this.#writing++
+    try {
+      await (fused === undefined
+        ? this.#call('set', () => this.shared.set(ref, value, ttlMs))
+        : this.#call('set', () =>
+            fused(ref, value, ttlMs, { origin: this.origin, invalidation: { kind: 'entries', refs: [ref] } }),
+          ))
+      if (!this.#invalidatedSince(ref, start)) {
+        this.#local.set(
+          ref,
+          value,
+          ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs),
+        )
+      }
+    } finally {
+      this.#writing--
+      this.#done()
+    }
+    if (fused === undefined) this.#queue(ref)
+    if (this.#victims.length !== 0) this.#queue(...this.#victims.splice(0))
+  }
+
+  async delete(ref: EntryRef): Promise<boolean> {
+    this.#dropEntry(ref)
+    const removed = await this.#call('delete', () => this.shared.delete(ref))
+    this.#dropEntry(ref)
+    this.#queue(ref)
+    return removed
+  }
+
+  async evictScope(path: ScopePath): Promise<number> {
+    this.#dropScope(path)
+    const removed = await this.#call('evictScope', () => this.shared.evictScope(path))
+    this.#dropScope(path)
+    this.#publish({ kind: 'scope', path })
+    return removed
+  }
+
+  size(): Promise<number> {
+    return this.#call('size', () => this.shared.size())
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#flush() // messages of the last writes leave before the connection closes
+    this.#local.evictScope([])
+    try {
+      await this.#bus?.close()
+    } finally {
+      await this.shared.close()
+    }
+  }
+
+  /** Number of local copies (for tests and diagnostics). */
+  get localSize(): number {
+    return this.#local.size()
+  }
+
+  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return this.#breaker === undefined ? call() : this.#breaker.run(operation, call)
+  }
+
+  /** Tells the shared storage about an L1 hit (LRU bounds), in the background, {@link MAX_TOUCHES_IN_FLIGHT} at most. */
+  #touch(ref: EntryRef): void {
+    if (this.#touching.size >= MAX_TOUCHES_IN_FLIGHT || this.#breaker?.isOpen === true) return
+    const touch = this.#call('touch', () => this.shared.get(ref)).then(
+      (found) => {
+        this.#touching.delete(touch)
+        // The entry left the shared storage meanwhile (expired there, or evicted elsewhere): drop it.
+        if (found === MISS) this.#local.delete(ref)
+      },
+      (error: unknown) => {
+        this.#touching.delete(touch)
+        this.#listener.error('touch', error)
+      },
+    )
+    this.#touching.add(touch)
+  }
+
+  /**
+   * Before a write: the touches sent so far have landed (a storage with a connection pool, such as
+   * MongoDB's, could otherwise apply a touch after the write and evict by an outdated order).
+   */
+  async #touchesLanded(): Promise<void> {
+    if (this.#touching.size !== 0) await Promise.all(this.#touching)
+  }
+
+  #sharedEvicted(reason: AutomaticEvictionReason, count: number, ref: EntryRef | undefined): void {
+    if (reason !== 'expired') {
+      if (ref === undefined) this.#reset('a bound evicted entries it did not name')
+      else {
+        this.#dropEntry(ref)
+        this.#victims.push(ref)
+      }
+    }
+    this.#onEvicted(reason, count, this.#forwardRefs ? ref : undefined)
+  }
+
+  /**
+   * Names entries in the next `entries` message. Messages leave once per turn of the event loop (at
+   * most {@link MAX_REFS_PER_MESSAGE} refs each): many concurrent writes cost one PUBLISH.
+   */
+  #queue(...refs: EntryRef[]): void {
+    if (this.#bus === undefined) return
+    if (this.#batch === undefined) {
+      this.#batch = []
+      setImmediate(() => this.#flush())
+    }
+    this.#batch.push(...refs)
+  }
+
+  #flush(): void {
+    const refs = this.#batch ?? []
+    this.#batch = undefined
+    for (let i = 0; i < refs.length; i += MAX_REFS_PER_MESSAGE) {
+      this.#publish({ kind: 'entries', refs: refs.slice(i, i + MAX_REFS_PER_MESSAGE) })
+    }
+  }
+
+  #publish(invalidation: Invalidation): void {
+    if (this.#bus === undefined) return
+    let sent: Promise<void>
+    try {
+      sent = this.#bus.publish({ origin: this.origin, invalidation })
+    } catch (error) {
+      this.#listener.error('publish', error)
+      return
+    }
+    sent.catch((error: unknown) => this.#listener.error('publish', error))
+  }
+
+  #receive(message: BusMessage): void {
+    if (message.origin === this.origin || this.#closed) return
+    const { invalidation } = message
+    let dropped = 0
+    if (invalidation.kind === 'scope') dropped = this.#dropScope(invalidation.path)
+    else for (const ref of invalidation.refs) if (this.#dropEntry(ref)) dropped++
+    this.#listener.busMessage({ origin: message.origin, invalidation, dropped })
+  }
+
+  /** Drops every local copy: messages may have been lost. */
+  #reset(reason: string): void {
+    const dropped = this.#dropScope([])
+    this.#listener.busReset({ reason, dropped })
+  }
+
+  #dropEntry(ref: EntryRef): boolean {
+    const epoch = ++this.#epoch
+    if (this.#pending !== 0) this.#entryEpochs.set(encodeEntryRef(ref), epoch)
+    return this.#local.delete(ref)
+  }
+
+  #dropScope(path: ScopePath): number {
+    const epoch = ++this.#epoch
+    if (this.#pending !== 0) {
+      if (path.length === 0) this.#flushedAt = epoch
+      else this.#scopeEpochs.set(encodeScopePath(path), epoch)
+    }
+    return this.#local.evictScope(path)
+  }
+
+  /** Whether an invalidation of `ref`, of a scope above it, or of everything came after `start`. */
+  #invalidatedSince(ref: EntryRef, start: number): boolean {
+    if (this.#epoch === start) return false
+    if (this.#flushedAt > start) return true
+    if ((this.#entryEpochs.get(encodeEntryRef(ref)) ?? -1) > start) return true
+    if (this.#scopeEpochs.size === 0) return false
+    for (let depth = 1; depth <= ref.scope.length; depth++) {
+      if ((this.#scopeEpochs.get(encodeScopePath(ref.scope.slice(0, depth))) ?? -1) > start) return true
+    }
+    return false
+  }
+
+  #done(): void {
+    if (--this.#pending === 0) {
+      this.#entryEpochs.clear()
+      this.#scopeEpochs.clear()
+      this.#flushedAt = -1
+    }
+  }
+}
