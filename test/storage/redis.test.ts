@@ -119,6 +119,8 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
   it('evictByScope and clear() do not scan the keyspace', async () => {
     const prefix = uniqueName('noscan')
     const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    // Connected first, so the scripts it loads on connecting are not interleaved with MONITOR's reply.
+    await cache.stats()
     const monitor = await raw!.monitor()
     const commands: string[] = []
     monitor.on('monitor', (_time: string, args: string[]) => {
