@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
-import type { ScopePath } from './contract.js'
+import type { BoundPolicy, ScopePath } from './contract.js'
 import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
 import { groupOf, UsageTally } from './admin.js'
 import { decodeEntryRef } from './key-encoding.js'
@@ -214,9 +214,8 @@ export class RedisAdmin implements StorageAdmin {
 
   /**
    * RedisStorage's own `evictScope`, which keeps the data, the scope indexes and the registry
-   * consistent and works in batches of 2000. It runs without the cache's rules (the CLI cannot know
-   * them): members of the evicted entries stay in the ZSETs of size bounds (`maxItems`/LRU) until those
-   * bounds trim them, as entries that vanished on their own.
+   * consistent and works in batches of 2000, with the bounds the application's caches recorded under
+   * `<prefix>:bounds`, so evicted entries also leave the bound sets.
    */
   async evict(path: ScopePath, onProgress: (removedSoFar: number) => void): Promise<number> {
     const storage = new RedisStorage({
@@ -225,6 +224,11 @@ export class RedisAdmin implements StorageAdmin {
       commandTimeoutMs: this.timeoutMs,
     })
     try {
+      storage.attach({
+        bounds: parseBounds(await this.client.get(this.#keys.bounds)),
+        onEvicted: () => undefined,
+        wantsEvictedRefs: false,
+      })
       return await storage.evictScope(path, onProgress)
     } finally {
       await storage.close()
@@ -275,4 +279,25 @@ export class RedisAdmin implements StorageAdmin {
 /** An index score (expiry time in ms) as Redis replies it: `inf` for entries without TTL. */
 function expiryOf(score: string): number {
   return score === 'inf' || score === '+inf' ? Infinity : Number(score)
+}
+
+/** The bounds recorded by the application's caches (see `RedisKeys.bounds`); none if absent or unreadable. */
+function parseBounds(record: string | null): BoundPolicy[] {
+  if (record === null) return []
+  try {
+    const parsed: unknown = JSON.parse(record)
+    // Bounds are identified by their position: all or none.
+    if (!Array.isArray(parsed)) return []
+    const valid = parsed.every(
+      (b: Partial<BoundPolicy> | null) =>
+        b !== null &&
+        (b.order === 'lru' || b.order === 'insertion') &&
+        Number.isSafeInteger(b.maxItems) &&
+        (b.per === undefined || typeof b.per === 'string') &&
+        (b.reason === 'lru' || b.reason === 'maxItems'),
+    )
+    return valid ? (parsed as BoundPolicy[]) : []
+  } catch {
+    return []
+  }
 }

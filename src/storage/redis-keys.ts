@@ -28,11 +28,18 @@ export function checkPrefix(prefix: unknown): string {
 export class RedisKeys {
   /** The SET of tags that hold entries (its own slot). */
   readonly registry: string
+  /**
+   * A copy of the bounds the caches of this prefix enforce (JSON of `BoundPolicy[]`), written when a
+   * cache with bounds attaches, so that tools without the application's rules (the operator CLI) can
+   * evict with them and leave no members behind in the bound sets.
+   */
+  readonly bounds: string
   /** Key base of the cache-wide bounds, `P:{@@}:`. */
   readonly wide: string
 
   constructor(readonly prefix: string) {
     this.registry = `${prefix}:tags`
+    this.bounds = `${prefix}:bounds`
     this.wide = `${prefix}:{@@}:`
   }
 

@@ -219,6 +219,11 @@ export class RedisStorage implements StorageProvider {
       (b) => b.order === 'lru' && (b.per !== undefined || !this.#isCluster),
     )
     this.#header = this.#makeHeader()
+    if (context.bounds.length !== 0) {
+      // Advisory (see RedisKeys.bounds): a failure here costs nothing but that copy.
+      const record = JSON.stringify(context.bounds)
+      this.#exec(() => this.#timed(this.client.set(this.#keys.bounds, record))).catch(() => undefined)
+    }
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(() => {
         this.#sweep().catch(() => undefined)

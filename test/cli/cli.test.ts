@@ -1,7 +1,8 @@
 // The operator CLI against the real servers: data written through the library, read, inspected and
 // evicted by the CLI (as a subprocess and in-process), checked again through the library.
 import { afterAll, describe, expect, it } from 'vitest'
-import { Cache, MsgpackSerializer, ScopeConfig, ScopeLevel } from '../../src/index.js'
+import { Redis } from 'ioredis'
+import { Cache, LRUEvict, MsgpackSerializer, ScopeConfig, ScopeLevel } from '../../src/index.js'
 import type { StorageProvider } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
 import { RedisStorage } from '../../src/redis.js'
@@ -321,5 +322,41 @@ describe.each(backends)('cacheado CLI on $name', (backend) => {
     expect(result.code).toBe(0)
     expect(result.stderr).toMatch(/^cacheado: warning: .*check --(prefix|collection)/)
     expect(result.stdout).toMatch(/^ {2}entries {2}0$/m)
+  })
+})
+
+describe.skipIf(redisUrl === undefined)('cacheado CLI evict on Redis with bounds', () => {
+  it('evicts with the bounds the application recorded: no members stay in the bound sets', async () => {
+    const prefix = uniqueName('clibounds')
+    const cache = new Cache({
+      storage: new RedisStorage({ url: redisUrl!, prefix }),
+      rules: [new LRUEvict({ maxItems: 50, per: 'organization' }), new LRUEvict({ maxItems: 100 })],
+    })
+    const raw = new Redis(redisUrl!)
+    try {
+      for (let i = 0; i < 10; i++)
+        await cache.set(`k${i}`, i, { scope: 'user', orgId: 'o1', userId: `u${i % 2}` })
+      await cache.set('other', 1, { scope: 'organization', orgId: 'o2' })
+      const boundKeys = [`${prefix}:{organization=o1/}:b1:organization=o1/`, `${prefix}:{@@}:b2`]
+      expect(await Promise.all(boundKeys.map((k) => raw.zcard(k)))).toEqual([10, 11])
+
+      const result = await runCli([
+        'evict',
+        'organization',
+        'orgId=o1',
+        '--yes',
+        '--url',
+        redisUrl!,
+        '--prefix',
+        prefix,
+      ])
+      expect(result.code).toBe(0)
+      expect(await Promise.all(boundKeys.map((k) => raw.zcard(k)))).toEqual([0, 1])
+      expect(await cache.get('other', { scope: 'organization', orgId: 'o2' })).toBe(1)
+    } finally {
+      await cache.clear()
+      await cache.close()
+      raw.disconnect()
+    }
   })
 })
