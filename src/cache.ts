@@ -6,18 +6,22 @@ import {
   StorageError,
   CacheError as BaseError,
 } from './errors.js'
+import type { CacheEvents, EvictEventReason, OperationOutcome, TimedOperation } from './events.js'
 import { CacheEventEmitter } from './events.js'
-import { directKey } from './keys/entry-key.js'
+import { directKey, parseEntryKey } from './keys/entry-key.js'
 import type { MemoHost } from './memoize/host.js'
 import type { Memoizer, MemoizeOptions } from './memoize/memoize.js'
 import { createMemoizer } from './memoize/memoize.js'
 import { SingleFlight } from './memoize/single-flight.js'
+import type { StatsBreakdown, StatsTrackingOptions } from './observability/scope-stats.js'
+import { ScopeStatsTracker } from './observability/scope-stats.js'
+import { EVICTIONS, HITS, MISSES, SETS } from './observability/top-k.js'
 import type { CacheRule, RuleEffect } from './rules/contract.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
 import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
 import type { ScopeLevelShape } from './scopes/scope-level.js'
-import type { ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
+import type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
 import type { CacheStats } from './stats.js'
 import { StatsCounter } from './stats.js'
 import type {
@@ -46,7 +50,25 @@ export interface CacheOptions<
   readonly rules?: readonly CacheRule[]
   /** TTL for writes and memoized results that do not give one. Default: no expiry. */
   readonly defaultTtlSeconds?: number
+  /**
+   * Turns on the per-scope-level and per-namespace breakdown of `stats({ breakdown: true })`, with bounded
+   * memory: `{ topN: 100 }` keeps the 100 most active tenants per level, the rest add up in `other`. Off
+   * by default (it costs a few map updates per operation); the global counters are always on.
+   */
+  readonly stats?: StatsTrackingOptions<LevelName<SC>>
 }
+
+/** The names of a configuration's scope levels (every scope name but `'global'`). */
+export type LevelName<SC> = Exclude<ScopeName<SC>, GlobalScope>
+
+/** Options of `cache.stats(options)`. */
+export interface StatsQuery {
+  /** Adds the per-scope and per-namespace breakdown; needs `new Cache({ stats: { ... } })`. */
+  readonly breakdown?: boolean
+}
+
+/** What `cache.stats({ breakdown: true })` returns. */
+export type CacheStatsWithBreakdown<SC> = CacheStats & StatsBreakdown<LevelName<SC>>
 
 /** Options of reads and evictions: the scope of the entry. */
 export type ScopeOptions<SC> = ScopeSelector<SC>
@@ -86,6 +108,13 @@ export class Cache<
   readonly #flights = new SingleFlight()
   readonly #defaultTtlMs: number | undefined
   readonly #host: MemoHost
+  readonly #tracker: ScopeStatsTracker | undefined
+  /** Whether anything observes operations (a listener of an entry or operation event, or the tracker). */
+  #observed = false
+  /** Whether an `operation` listener exists: only then is the clock read. */
+  #timing = false
+  /** Whether evicted entries must be identified (evict/expire listeners or the tracker). */
+  #wantsRefs = false
   #closed = false
 
   constructor(options: CacheOptions<SC, St> = {}) {
@@ -123,11 +152,17 @@ export class Cache<
       options.defaultTtlSeconds === undefined
         ? undefined
         : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
+    this.#tracker = options.stats === undefined ? undefined : new ScopeStatsTracker(options.stats, levels)
+    this.listenersChanged()
     this.#sync = this.storage.sync
+    const rules = this.#rules
+    const wantsRefs = () => this.#wantsRefs
     this.storage.attach({
-      bounds: this.#rules.bounds,
-      sweepIntervalMs: this.#rules.sweepIntervalMs,
-      wantsEvictedRefs: this.#rules.listensToEvictions,
+      bounds: rules.bounds,
+      sweepIntervalMs: rules.sweepIntervalMs,
+      get wantsEvictedRefs() {
+        return rules.listensToEvictions || wantsRefs()
+      },
       onEvicted: (reason, count, ref) => this.#onEvicted(reason, count, ref),
     })
     this.#host = this.#memoHost()
@@ -152,8 +187,8 @@ export class Cache<
   async evict(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
     const ref = this.#ref('evict', key, options, READ_OPTIONS)
     const removed = this.#sync
-      ? this.#guard('evict', () => this.#sync!.delete(ref))
-      : await this.#call('evict', () => this.storage.delete(ref))
+      ? this.#guard('evict', () => this.#sync!.delete(ref), true)
+      : await this.#call('evict', () => this.storage.delete(ref), true)
     return this.#afterDelete(ref, removed)
   }
 
@@ -164,8 +199,8 @@ export class Cache<
   async evictByScope<N extends ScopeName<SC>>(scope: N, params?: ScopeParams<SC, N>): Promise<number> {
     const path = this.#scopePath('evictByScope', scope, params)
     const removed = this.#sync
-      ? this.#guard('evictByScope', () => this.#sync!.evictScope(path))
-      : await this.#call('evictByScope', () => this.storage.evictScope(path))
+      ? this.#guard('evictByScope', () => this.#sync!.evictScope(path), true)
+      : await this.#call('evictByScope', () => this.storage.evictScope(path), true)
     return this.#afterScopeEviction(path, removed)
   }
 
@@ -174,13 +209,21 @@ export class Cache<
     return this.evictByScope('global' as ScopeName<SC>)
   }
 
-  /** Counters since creation, and the storage's live entry count. */
-  async stats(): Promise<CacheStats> {
+  /**
+   * Counters since creation, and the storage's live entry count. `{ breakdown: true }` adds the
+   * per-scope and per-namespace breakdown (`byScope`, `byNamespace`) of a cache created with the
+   * `stats` option.
+   */
+  stats(): Promise<CacheStats>
+  stats(options: StatsQuery & { readonly breakdown: true }): Promise<CacheStatsWithBreakdown<SC>>
+  stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>>
+  async stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>> {
     this.#checkOpen('stats')
+    const breakdown = this.#breakdownOf('stats', options)
     const totalKeys = this.#sync
       ? this.#guard('stats', () => this.#sync!.size())
       : await this.#call('stats', () => this.storage.size())
-    return this.#stats.snapshot(this.storage.storageType, totalKeys)
+    return this.#snapshot(totalKeys, breakdown)
   }
 
   /** Synchronous {@link Cache.get}; needs a synchronous storage such as `InMemory`. */
@@ -208,7 +251,7 @@ export class Cache<
     const sync = this.#requireSync('evictSync')
     return this.#afterDelete(
       ref,
-      this.#guard('evict', () => sync.delete(ref)),
+      this.#guard('evict', () => sync.delete(ref), true),
     )
   }
 
@@ -222,7 +265,7 @@ export class Cache<
     const sync = this.#requireSync('evictByScopeSync')
     return this.#afterScopeEviction(
       path,
-      this.#guard('evictByScope', () => sync.evictScope(path)),
+      this.#guard('evictByScope', () => sync.evictScope(path), true),
     )
   }
 
@@ -232,12 +275,25 @@ export class Cache<
   }
 
   /** Synchronous {@link Cache.stats}. */
-  statsSync(this: Cache<SC, SyncStorageProvider>): CacheStats {
+  statsSync(this: Cache<SC, SyncStorageProvider>): CacheStats
+  statsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    options: StatsQuery & { readonly breakdown: true },
+  ): CacheStatsWithBreakdown<SC>
+  statsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    options?: StatsQuery,
+  ): CacheStats | CacheStatsWithBreakdown<SC>
+  statsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    options?: StatsQuery,
+  ): CacheStats | CacheStatsWithBreakdown<SC> {
     this.#checkOpen('statsSync')
     const sync = this.#requireSync('statsSync')
-    return this.#stats.snapshot(
-      this.storage.storageType,
+    const breakdown = this.#breakdownOf('statsSync', options)
+    return this.#snapshot(
       this.#guard('stats', () => sync.size()),
+      breakdown,
     )
   }
 
@@ -262,6 +318,28 @@ export class Cache<
     if (this.#closed) return
     this.#closed = true
     await this.storage.close()
+  }
+
+  /** Whether `stats()` was asked for the breakdown; a `ConfigurationError` if it is not tracked. */
+  #breakdownOf(operation: string, options: StatsQuery | undefined): boolean {
+    if (options === undefined) return false
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError(
+        `cache.${operation}(options): options must be an object such as { breakdown: true }`,
+      )
+    }
+    if (options.breakdown !== true) return false
+    if (this.#tracker === undefined) {
+      throw new ConfigurationError(
+        `cache.${operation}({ breakdown: true }) needs per-scope tracking; create the cache with new Cache({ stats: { topN: 100 } })`,
+      )
+    }
+    return true
+  }
+
+  #snapshot(totalKeys: number, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
+    const stats = this.#stats.snapshot(this.storage.storageType, totalKeys)
+    return breakdown ? { ...stats, ...(this.#tracker!.report() as StatsBreakdown<LevelName<SC>>) } : stats
   }
 
   #checkOpen(operation: string): void {
@@ -312,67 +390,81 @@ export class Cache<
     return ttl === undefined ? this.#defaultTtlMs : ttlToMs(ttl)
   }
 
+  // Timing: `start` is a performance.now() reading when an `operation` listener existed as the
+  // operation began, and -1 otherwise; the clock is never read when nobody listens.
+
   #readSync(ref: EntryRef, failOpen: boolean): unknown {
+    let start = this.#timing ? performance.now() : -1
     let value: unknown
     try {
       value = this.#sync!.get(ref)
     } catch (error) {
+      start = this.#failed('get', start)
       if (!failOpen) throw this.#storageError('get', error)
       this.#report('get', error)
       value = MISS
     }
-    return this.#afterRead(ref, value)
+    return this.#afterRead(ref, value, start)
   }
 
   async #read(ref: EntryRef, failOpen: boolean): Promise<unknown> {
+    let start = this.#timing ? performance.now() : -1
     let value: unknown
     try {
       value = await this.storage.get(ref)
     } catch (error) {
+      start = this.#failed('get', start)
       if (!failOpen) throw this.#storageError('get', error)
       this.#report('get', error)
       value = MISS
     }
-    return this.#afterRead(ref, value)
+    return this.#afterRead(ref, value, start)
   }
 
-  #afterRead(ref: EntryRef, value: unknown): unknown {
+  #afterRead(ref: EntryRef, value: unknown, start: number): unknown {
     if (value === MISS) this.#stats.misses++
     else this.#stats.hits++
+    if (this.#observed) this.#observeRead(ref, value !== MISS, start)
     if (this.#rules.hasGetHooks) this.#apply(this.#rules.afterGet(ref, value !== MISS))
     return value
   }
 
   #writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+    const start = this.#timing ? performance.now() : -1
     try {
       this.#sync!.set(ref, value, ttlMs)
     } catch (error) {
+      this.#failed('set', start)
       if (!failOpen) throw this.#storageError('set', error)
       this.#report('set', error)
       return
     }
-    this.#afterWrite(ref, ttlMs)
+    this.#afterWrite(ref, ttlMs, start)
   }
 
   async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
+    const start = this.#timing ? performance.now() : -1
     try {
       await this.storage.set(ref, value, ttlMs)
     } catch (error) {
+      this.#failed('set', start)
       if (!failOpen) throw this.#storageError('set', error)
       this.#report('set', error)
       return
     }
-    this.#afterWrite(ref, ttlMs)
+    this.#afterWrite(ref, ttlMs, start)
   }
 
-  #afterWrite(ref: EntryRef, ttlMs: number | undefined): void {
+  #afterWrite(ref: EntryRef, ttlMs: number | undefined, start: number): void {
     this.#stats.sets++
+    if (this.#observed) this.#observeWrite(ref, ttlMs, start)
     if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
   }
 
   #afterDelete(ref: EntryRef, removed: boolean): boolean {
     if (removed) {
       this.#stats.evictions.explicit++
+      if (this.#observed) this.#observeEviction('explicit', 1, ref.scope, ref.key)
       if (this.#rules.listensToEvictions) this.#rules.evicted({ ref, reason: 'explicit', count: 1 })
     }
     return removed
@@ -380,6 +472,7 @@ export class Cache<
 
   #afterScopeEviction(path: ScopePath, removed: number): number {
     this.#stats.evictions.scope += removed
+    if (this.#observed && removed !== 0) this.#observeEviction('scope', removed, path, undefined)
     this.#flights.invalidate(encodeScopePath(path))
     if (this.#rules.listensToEvictions)
       this.#rules.evicted({ ref: undefined, reason: 'scope', count: removed, scope: path })
@@ -393,6 +486,7 @@ export class Cache<
       const done = (removed: boolean) => {
         if (!removed) return
         this.#stats.evictions.rule++
+        if (this.#observed) this.#observeEviction('rule', 1, effect.ref.scope, effect.ref.key)
         if (this.#rules.listensToEvictions) this.#rules.evicted({ ref: effect.ref, reason: 'rule', count: 1 })
       }
       if (this.#sync) done(this.#guard('evict', () => this.#sync!.delete(effect.ref)))
@@ -402,23 +496,82 @@ export class Cache<
 
   #onEvicted(reason: AutomaticEvictionReason, count: number, ref: EntryRef | undefined): void {
     this.#stats.evictions[reason] += count
+    if (this.#observed) this.#observeEviction(reason, count, ref?.scope, ref?.key)
     if (this.#rules.listensToEvictions) this.#rules.evicted({ ref, reason, count })
   }
 
-  #guard<T>(operation: string, run: () => T): T {
+  /** Runs a synchronous storage call, wrapping its errors; `timed`: emits an `operation` event. */
+  #guard<T>(operation: string, run: () => T, timed = false): T {
+    const start = timed && this.#timing ? performance.now() : -1
     try {
-      return run()
+      const result = run()
+      if (start >= 0) this.#timed(operation as TimedOperation, start, 'ok')
+      return result
     } catch (error) {
+      this.#failed(operation as TimedOperation, start)
       throw this.#storageError(operation, error)
     }
   }
 
-  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  /** {@link Cache.#guard} for an asynchronous storage call. */
+  async #call<T>(operation: string, run: () => Promise<T>, timed = false): Promise<T> {
+    const start = timed && this.#timing ? performance.now() : -1
     try {
-      return await run()
+      const result = await run()
+      if (start >= 0) this.#timed(operation as TimedOperation, start, 'ok')
+      return result
     } catch (error) {
+      this.#failed(operation as TimedOperation, start)
       throw this.#storageError(operation, error)
     }
+  }
+
+  /** Recomputes the flags that keep observation off the hot paths while nobody listens. */
+  protected override listenersChanged(): void {
+    const listened = (event: keyof CacheEvents) => this.listenerCount(event) !== 0
+    this.#timing = listened('operation')
+    this.#wantsRefs = this.#tracker !== undefined || listened('evict') || listened('expire')
+    this.#observed = this.#wantsRefs || this.#timing || listened('hit') || listened('miss') || listened('set')
+  }
+
+  #observeRead(ref: EntryRef, hit: boolean, start: number): void {
+    if (start >= 0) this.#timed('get', start, hit ? 'hit' : 'miss')
+    this.#tracker?.record(hit ? HITS : MISSES, ref.scope, ref.key, 1)
+    const event = hit ? 'hit' : 'miss'
+    if (this.listenerCount(event) !== 0) this.emit(event, { scope: ref.scope, ...parseEntryKey(ref.key) })
+  }
+
+  #observeWrite(ref: EntryRef, ttlMs: number | undefined, start: number): void {
+    if (start >= 0) this.#timed('set', start, 'ok')
+    this.#tracker?.record(SETS, ref.scope, ref.key, 1)
+    if (this.listenerCount('set') !== 0)
+      this.emit('set', { scope: ref.scope, ...parseEntryKey(ref.key), ttlMs })
+  }
+
+  /** Counts and emits an eviction; `key` undefined: a whole scope, or an entry the storage did not name. */
+  #observeEviction(
+    reason: EvictEventReason | 'expired',
+    count: number,
+    scope: ScopePath | undefined,
+    key: string | undefined,
+  ): void {
+    if (scope !== undefined) this.#tracker?.record(EVICTIONS, scope, key, count)
+    const entry = key === undefined ? { key: undefined, namespace: undefined } : parseEntryKey(key)
+    if (reason === 'expired') {
+      if (this.listenerCount('expire') !== 0) this.emit('expire', { count, scope, ...entry })
+    } else if (this.listenerCount('evict') !== 0) {
+      this.emit('evict', { reason, count, scope, ...entry })
+    }
+  }
+
+  #timed(operation: TimedOperation, start: number, outcome: OperationOutcome): void {
+    this.emit('operation', { operation, outcome, durationMs: performance.now() - start })
+  }
+
+  /** Emits a failed operation when it was timed; returns -1 so that it is not emitted twice. */
+  #failed(operation: TimedOperation, start: number): number {
+    if (start >= 0) this.#timed(operation, start, 'error')
+    return -1
   }
 
   #storageError(operation: string, error: unknown): CacheError {
