@@ -226,6 +226,11 @@ export class Cache<
     return this.#snapshot(totalKeys, breakdown)
   }
 
+  /** Whether `stats({ breakdown: true })` is available: the cache was created with the `stats` option. */
+  get tracksBreakdown(): boolean {
+    return this.#tracker !== undefined
+  }
+
   /** Synchronous {@link Cache.get}; needs a synchronous storage such as `InMemory`. */
   getSync<V = unknown>(
     this: Cache<SC, SyncStorageProvider>,
