@@ -127,6 +127,8 @@ export function registerPrometheus(cache: ObservedCache, options: PrometheusOpti
             for (const { labels, value } of scopeSamples(s.breakdown!, key)) m.inc(labels, value)
           },
         )
+      }
+      for (const { key, help } of BUCKET_COUNTERS) {
         counter(
           `namespace_${key}_total`,
           `${help}, per memoized function (top N; the rest as namespace="{other}")`,
