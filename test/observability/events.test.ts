@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheEvents, EntryRef, StorageContext, StorageProvider } from '../../src/index.js'
 import { Cache, LifeTimeEvict, LRUEvict, MaxItemsEvict, MISS, StorageError } from '../../src/index.js'
+import type { CacheEventEmitter } from '../../src/events.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
 import { RedisStorage } from '../../src/redis.js'
 import { mongoUrl, redisUrl, sleep, uniqueName } from '../support/services.js'
@@ -8,10 +9,10 @@ import { mongoUrl, redisUrl, sleep, uniqueName } from '../support/services.js'
 type Recorded = { [E in keyof CacheEvents]: [E, ...CacheEvents[E]] }[keyof CacheEvents]
 
 /** Records every event of `names` emitted by `cache`, in order. */
-function record(cache: Cache<never, never> | Cache, names: readonly (keyof CacheEvents)[]): Recorded[] {
+function record(cache: CacheEventEmitter, names: readonly (keyof CacheEvents)[]): Recorded[] {
   const seen: Recorded[] = []
   for (const name of names) {
-    ;(cache as Cache).on(name, ((...args: unknown[]) => seen.push([name, ...args] as Recorded)) as never)
+    cache.on(name, ((...args: unknown[]) => seen.push([name, ...args] as Recorded)) as never)
   }
   return seen
 }
