@@ -4,7 +4,14 @@
  * and `cacheado/mongodb`.
  */
 export { Cache } from './cache.js'
-export type { CacheOptions, ScopeOptions, SetOptions } from './cache.js'
+export type {
+  CacheOptions,
+  CacheStatsWithBreakdown,
+  LevelName,
+  ScopeOptions,
+  SetOptions,
+  StatsQuery,
+} from './cache.js'
 export { ScopeConfig, defaultScopeConfig } from './scopes/scope-config.js'
 export type { DefaultScopeConfig, ResolvedLevel } from './scopes/scope-config.js'
 export { ScopeLevel } from './scopes/scope-level.js'
@@ -34,7 +41,26 @@ export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
 export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
 export type { CacheStats, EvictionCounts } from './stats.js'
-export type { CacheEvents } from './events.js'
+export type {
+  CacheEventListener,
+  CacheEvents,
+  EntryEvent,
+  EvictEvent,
+  EvictEventReason,
+  ExpireEvent,
+  OperationEvent,
+  OperationOutcome,
+  SetEvent,
+  TimedOperation,
+} from './events.js'
+export type {
+  Breakdown,
+  NamespaceBucket,
+  ScopeBucket,
+  StatsBreakdown,
+  StatsTrackingOptions,
+} from './observability/scope-stats.js'
+export type { BucketCounts } from './observability/top-k.js'
 export {
   CacheClosedError,
   CacheError,
