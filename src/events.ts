@@ -130,7 +130,7 @@ export class CacheEventEmitter {
   protected emit<E extends keyof CacheEvents>(event: E, ...args: CacheEvents[E]): void {
     const list = this.#listeners[event] as CacheEventListener<E>[] | undefined
     if (list === undefined) return
-    // A copy, so that listeners added or removed by a listener take effect from the next event.
+    // Listeners added or removed by a listener take effect from the next event (a copy is iterated).
     if (list.length === 1) call(list[0]!, args)
     else for (const listener of [...list]) call(listener, args)
   }
