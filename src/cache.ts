@@ -22,7 +22,7 @@ import type { DefaultScopeConfig } from './scopes/scope-config.js'
 import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
 import type { ScopeLevelShape } from './scopes/scope-level.js'
 import type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
-import type { CacheStats } from './stats.js'
+import type { CacheCounters, CacheStats } from './stats.js'
 import { StatsCounter } from './stats.js'
 import type {
   AutomaticEvictionReason,
@@ -224,6 +224,18 @@ export class Cache<
       ? this.#guard('stats', () => this.#sync!.size())
       : await this.#call('stats', () => this.storage.size())
     return this.#snapshot(totalKeys, breakdown)
+  }
+
+  /**
+   * The counters of {@link Cache.stats} without `totalKeys`: synchronous on every storage, no I/O, so it
+   * answers while the storage is down and after `close()` (metric exporters read it at each scrape).
+   */
+  counters(): CacheCounters
+  counters(options: StatsQuery & { readonly breakdown: true }): CacheCounters & StatsBreakdown<LevelName<SC>>
+  counters(options?: StatsQuery): CacheCounters | (CacheCounters & StatsBreakdown<LevelName<SC>>)
+  counters(options?: StatsQuery): CacheCounters | (CacheCounters & StatsBreakdown<LevelName<SC>>) {
+    const { totalKeys: _, ...counters } = this.#snapshot(0, this.#breakdownOf('counters', options))
+    return counters
   }
 
   /** Whether `stats({ breakdown: true })` is available: the cache was created with the `stats` option. */

@@ -40,7 +40,7 @@ export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
 export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
-export type { CacheStats, EvictionCounts } from './stats.js'
+export type { CacheCounters, CacheStats, EvictionCounts } from './stats.js'
 export type {
   CacheEventListener,
   CacheEvents,

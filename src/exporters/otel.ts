@@ -95,14 +95,14 @@ export function registerOpenTelemetry(
 
   const source = new SnapshotSource(cache)
   const callback: BatchObservableCallback = async (result) => {
-    const { stats, breakdown } = await source.read()
+    const { stats, totalKeys, breakdown } = await source.read()
     for (const { key, instrument } of totals) {
       if (key !== 'evictions') result.observe(instrument, stats[key])
       else
         for (const reason of EVICTION_REASONS)
           result.observe(instrument, stats.evictionsByReason[reason], { reason })
     }
-    result.observe(entries, stats.totalKeys)
+    if (totalKeys !== undefined) result.observe(entries, totalKeys)
     if (breakdown === undefined) return
     for (const { key, scope, namespace } of breakdowns) {
       for (const { labels, value } of scopeSamples(breakdown, key)) result.observe(scope, value, labels)

@@ -110,10 +110,11 @@ export function registerPrometheus(cache: ObservedCache, options: PrometheusOpti
       (full) =>
         new Gauge({
           name: full,
-          help: 'Live entries in the storage',
+          help: 'Live entries in the storage (NaN while the storage does not answer)',
           registers,
           async collect() {
-            this.set((await source.read()).stats.totalKeys)
+            // NaN while the storage does not answer: unknown, rather than a wrong 0.
+            this.set((await source.read()).totalKeys ?? Number.NaN)
           },
         }),
     )

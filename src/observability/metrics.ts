@@ -8,7 +8,7 @@
  * cache's `operation` events, labelled only by operation and outcome.
  */
 import type { OperationEvent } from '../events.js'
-import type { CacheStats } from '../stats.js'
+import type { CacheCounters, CacheStats } from '../stats.js'
 import type { EvictionReason } from '../storage/contract.js'
 import type { Breakdown, StatsBreakdown } from './scope-stats.js'
 import { OTHER_LABEL } from './scope-stats.js'
@@ -18,14 +18,17 @@ import type { BucketCounts } from './top-k.js'
 export interface ObservedCache {
   /** Whether the cache was created with the `stats` option (then breakdown metrics are exported). */
   readonly tracksBreakdown: boolean
-  stats(options?: { readonly breakdown?: boolean }): Promise<CacheStats | (CacheStats & StatsBreakdown)>
+  counters(options?: { readonly breakdown?: boolean }): CacheCounters | (CacheCounters & StatsBreakdown)
+  stats(): Promise<CacheStats>
   on(event: 'operation', listener: (event: OperationEvent) => void): unknown
   off(event: 'operation', listener: (event: OperationEvent) => void): unknown
 }
 
 /** One collection's data: the totals, and the breakdown when the cache tracks it. */
 export interface MetricsSnapshot {
-  readonly stats: CacheStats
+  readonly stats: CacheCounters
+  /** Live entries; `undefined` when the storage could not answer (down, or the cache closed). */
+  readonly totalKeys: number | undefined
   readonly breakdown: StatsBreakdown | undefined
 }
 
@@ -96,7 +99,8 @@ function labelled(
 
 /**
  * Reads snapshots for one exporter. Collections that overlap (a registry collecting every metric at once)
- * share one `cache.stats()` call.
+ * share one snapshot. Counters come from `cache.counters()` (no I/O), so a storage outage never fails a
+ * scrape; only the entry count needs the storage, and is left out when it cannot answer.
  */
 export class SnapshotSource {
   readonly #cache: ObservedCache
@@ -115,8 +119,13 @@ export class SnapshotSource {
   }
 
   async #load(): Promise<MetricsSnapshot> {
-    if (!this.#cache.tracksBreakdown) return { stats: await this.#cache.stats(), breakdown: undefined }
-    const stats = (await this.#cache.stats({ breakdown: true })) as CacheStats & StatsBreakdown
-    return { stats, breakdown: stats }
+    const cache = this.#cache
+    const totalKeys = await cache.stats().then(
+      (stats) => stats.totalKeys,
+      () => undefined,
+    )
+    if (!cache.tracksBreakdown) return { stats: cache.counters(), totalKeys, breakdown: undefined }
+    const stats = cache.counters({ breakdown: true }) as CacheCounters & StatsBreakdown
+    return { stats, totalKeys, breakdown: stats }
   }
 }

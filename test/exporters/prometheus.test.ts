@@ -3,10 +3,10 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Registry } from 'prom-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { Cache, ConfigurationError, LRUEvict } from '../../src/index.js'
+import { Cache, ConfigurationError, LRUEvict, StorageError } from '../../src/index.js'
 import { registerPrometheus } from '../../src/prometheus.js'
 import { RedisStorage } from '../../src/redis.js'
-import { redisUrl, uniqueName } from '../support/services.js'
+import { freePort, redisUrl, uniqueName } from '../support/services.js'
 
 /** A `/metrics` endpoint for `registry` on 127.0.0.1, on a free port. */
 async function serve(registry: Registry) {
@@ -131,6 +131,24 @@ describe('cacheado/prometheus', () => {
     expect(ea.metricNames).toContain('cacheado_hits_total')
     ea.unregister()
     eb.unregister()
+  })
+
+  it('a scrape still answers while the storage is down (a real unreachable Redis) and after close()', async () => {
+    const cache = new Cache({
+      storage: new RedisStorage({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 200 }),
+    })
+    const exporter = registerPrometheus(cache, { registry })
+    const load = cache.cache({ namespace: 'load' })(async () => 'fresh')
+    expect(await load()).toBe('fresh') // the read fails, the function runs (fail-open)
+    await expect(cache.get('k')).rejects.toBeInstanceOf(StorageError)
+    const { samples } = await scrape(endpoint.url)
+    expect(samples.get('cacheado_misses_total')).toBe(1) // the memoized read
+    expect(samples.get('cacheado_entries')).toBeNaN() // unknown rather than a wrong 0
+    expect(samples.get('cacheado_operation_duration_seconds_count{operation="get",outcome="error"}')).toBe(2)
+    await cache.close()
+    const closed = await scrape(endpoint.url)
+    expect(closed.samples.get('cacheado_misses_total')).toBe(1)
+    exporter.unregister()
   })
 
   it('refuses bad options with a clear error', () => {

@@ -88,6 +88,19 @@ describe('stats({ breakdown: true })', () => {
     expect(top.reduce((s, b) => s + b.misses, 0) + other.misses).toBe(misses)
   })
 
+  it('counters() gives the same counts synchronously, with no storage call, also after close()', async () => {
+    const cache = new Cache({ stats: { topN: 5 } })
+    await cache.set('k', 1, { scope: 'organization', orgId: 'acme' })
+    await cache.get('k', { scope: 'organization', orgId: 'acme' })
+    const { totalKeys, ...rest } = await cache.stats({ breakdown: true })
+    expect(totalKeys).toBe(1)
+    expect(cache.counters({ breakdown: true })).toEqual(rest)
+    expect(cache.counters()).not.toHaveProperty('byScope')
+    await cache.close()
+    expect(cache.counters()).toMatchObject({ hits: 1, sets: 1, storageType: 'in_memory' })
+    expect(() => new Cache().counters({ breakdown: true })).toThrow(ConfigurationError)
+  })
+
   it('is off unless configured; bad configuration is a clear error', async () => {
     const plain = new Cache()
     expect(plain.tracksBreakdown).toBe(false)
