@@ -27,6 +27,7 @@ import { StatsCounter } from './stats.js'
 import type {
   AutomaticEvictionReason,
   EntryRef,
+  Miss,
   ScopePath,
   StorageProvider,
   SyncStorageOperations,
@@ -407,74 +408,129 @@ export class Cache<
     return ttl === undefined ? this.#defaultTtlMs : ttlToMs(ttl)
   }
 
-  // Timing: `start` is a performance.now() reading when an `operation` listener existed as the
-  // operation began, and -1 otherwise; the clock is never read when nobody listens.
+  // Reads and writes: while nothing observes the cache (`#observed` false), the hot path is one flag
+  // check away from the bare storage call. The `...Observed` twins time the call (`start` is a
+  // performance.now() reading while an `operation` listener exists, -1 otherwise) and report it.
 
   #readSync(ref: EntryRef, failOpen: boolean): unknown {
+    if (this.#observed) return this.#readSyncObserved(ref, failOpen)
+    let value: unknown
+    try {
+      value = this.#sync!.get(ref)
+    } catch (error) {
+      value = this.#readFailed(error, failOpen)
+    }
+    return this.#afterRead(ref, value)
+  }
+
+  #readSyncObserved(ref: EntryRef, failOpen: boolean): unknown {
     let start = this.#timing ? performance.now() : -1
     let value: unknown
     try {
       value = this.#sync!.get(ref)
     } catch (error) {
       start = this.#failed('get', start)
-      if (!failOpen) throw this.#storageError('get', error)
-      this.#report('get', error)
-      value = MISS
+      value = this.#readFailed(error, failOpen)
     }
     return this.#afterRead(ref, value, start)
   }
 
   async #read(ref: EntryRef, failOpen: boolean): Promise<unknown> {
+    if (this.#observed) return this.#readObserved(ref, failOpen)
+    let value: unknown
+    try {
+      value = await this.storage.get(ref)
+    } catch (error) {
+      value = this.#readFailed(error, failOpen)
+    }
+    return this.#afterRead(ref, value)
+  }
+
+  async #readObserved(ref: EntryRef, failOpen: boolean): Promise<unknown> {
     let start = this.#timing ? performance.now() : -1
     let value: unknown
     try {
       value = await this.storage.get(ref)
     } catch (error) {
       start = this.#failed('get', start)
-      if (!failOpen) throw this.#storageError('get', error)
-      this.#report('get', error)
-      value = MISS
+      value = this.#readFailed(error, failOpen)
     }
     return this.#afterRead(ref, value, start)
   }
 
-  #afterRead(ref: EntryRef, value: unknown, start: number): unknown {
+  /** A failed read: thrown as a `StorageError`, or reported and read as a miss when failing open. */
+  #readFailed(error: unknown, failOpen: boolean): Miss {
+    if (!failOpen) throw this.#storageError('get', error)
+    this.#report('get', error)
+    return MISS
+  }
+
+  /** Counts a read; `start` given (observed reads): reports it too, before rule hooks run. */
+  #afterRead(ref: EntryRef, value: unknown, start?: number): unknown {
     if (value === MISS) this.#stats.misses++
     else this.#stats.hits++
-    if (this.#observed) this.#observeRead(ref, value !== MISS, start)
+    if (start !== undefined) this.#observeRead(ref, value !== MISS, start)
     if (this.#rules.hasGetHooks) this.#apply(this.#rules.afterGet(ref, value !== MISS))
     return value
   }
 
   #writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+    if (this.#observed) return this.#writeSyncObserved(ref, value, ttlMs, failOpen)
+    try {
+      this.#sync!.set(ref, value, ttlMs)
+    } catch (error) {
+      return this.#writeFailed(error, failOpen)
+    }
+    this.#afterWrite(ref, ttlMs)
+  }
+
+  #writeSyncObserved(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
     const start = this.#timing ? performance.now() : -1
     try {
       this.#sync!.set(ref, value, ttlMs)
     } catch (error) {
       this.#failed('set', start)
-      if (!failOpen) throw this.#storageError('set', error)
-      this.#report('set', error)
-      return
+      return this.#writeFailed(error, failOpen)
     }
     this.#afterWrite(ref, ttlMs, start)
   }
 
   async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
+    if (this.#observed) return this.#writeObserved(ref, value, ttlMs, failOpen)
+    try {
+      await this.storage.set(ref, value, ttlMs)
+    } catch (error) {
+      return this.#writeFailed(error, failOpen)
+    }
+    this.#afterWrite(ref, ttlMs)
+  }
+
+  async #writeObserved(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    failOpen: boolean,
+  ): Promise<void> {
     const start = this.#timing ? performance.now() : -1
     try {
       await this.storage.set(ref, value, ttlMs)
     } catch (error) {
       this.#failed('set', start)
-      if (!failOpen) throw this.#storageError('set', error)
-      this.#report('set', error)
-      return
+      return this.#writeFailed(error, failOpen)
     }
     this.#afterWrite(ref, ttlMs, start)
   }
 
-  #afterWrite(ref: EntryRef, ttlMs: number | undefined, start: number): void {
+  /** A failed write: thrown as a `StorageError`, or reported (nothing stored) when failing open. */
+  #writeFailed(error: unknown, failOpen: boolean): void {
+    if (!failOpen) throw this.#storageError('set', error)
+    this.#report('set', error)
+  }
+
+  /** Counts a write; `start` given (observed writes): reports it too, before rule hooks run. */
+  #afterWrite(ref: EntryRef, ttlMs: number | undefined, start?: number): void {
     this.#stats.sets++
-    if (this.#observed) this.#observeWrite(ref, ttlMs, start)
+    if (start !== undefined) this.#observeWrite(ref, ttlMs, start)
     if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
   }
 
