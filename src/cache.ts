@@ -432,7 +432,7 @@ export class Cache<
       start = this.#failed('get', start)
       value = this.#readFailed(error, failOpen)
     }
-    return this.#afterRead(ref, value, start)
+    return this.#afterReadObserved(ref, value, start)
   }
 
   async #read(ref: EntryRef, failOpen: boolean): Promise<unknown> {
@@ -455,7 +455,7 @@ export class Cache<
       start = this.#failed('get', start)
       value = this.#readFailed(error, failOpen)
     }
-    return this.#afterRead(ref, value, start)
+    return this.#afterReadObserved(ref, value, start)
   }
 
   /** A failed read: thrown as a `StorageError`, or reported and read as a miss when failing open. */
@@ -465,11 +465,18 @@ export class Cache<
     return MISS
   }
 
-  /** Counts a read; `start` given (observed reads): reports it too, before rule hooks run. */
-  #afterRead(ref: EntryRef, value: unknown, start?: number): unknown {
+  #afterRead(ref: EntryRef, value: unknown): unknown {
     if (value === MISS) this.#stats.misses++
     else this.#stats.hits++
-    if (start !== undefined) this.#observeRead(ref, value !== MISS, start)
+    if (this.#rules.hasGetHooks) this.#apply(this.#rules.afterGet(ref, value !== MISS))
+    return value
+  }
+
+  /** {@link Cache.#afterRead} that also reports the read, before rule hooks run. */
+  #afterReadObserved(ref: EntryRef, value: unknown, start: number): unknown {
+    if (value === MISS) this.#stats.misses++
+    else this.#stats.hits++
+    this.#observeRead(ref, value !== MISS, start)
     if (this.#rules.hasGetHooks) this.#apply(this.#rules.afterGet(ref, value !== MISS))
     return value
   }
@@ -492,7 +499,7 @@ export class Cache<
       this.#failed('set', start)
       return this.#writeFailed(error, failOpen)
     }
-    this.#afterWrite(ref, ttlMs, start)
+    this.#afterWriteObserved(ref, ttlMs, start)
   }
 
   async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
@@ -518,7 +525,7 @@ export class Cache<
       this.#failed('set', start)
       return this.#writeFailed(error, failOpen)
     }
-    this.#afterWrite(ref, ttlMs, start)
+    this.#afterWriteObserved(ref, ttlMs, start)
   }
 
   /** A failed write: thrown as a `StorageError`, or reported (nothing stored) when failing open. */
@@ -527,10 +534,15 @@ export class Cache<
     this.#report('set', error)
   }
 
-  /** Counts a write; `start` given (observed writes): reports it too, before rule hooks run. */
-  #afterWrite(ref: EntryRef, ttlMs: number | undefined, start?: number): void {
+  #afterWrite(ref: EntryRef, ttlMs: number | undefined): void {
     this.#stats.sets++
-    if (start !== undefined) this.#observeWrite(ref, ttlMs, start)
+    if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
+  }
+
+  /** {@link Cache.#afterWrite} that also reports the write, before rule hooks run. */
+  #afterWriteObserved(ref: EntryRef, ttlMs: number | undefined, start: number): void {
+    this.#stats.sets++
+    this.#observeWrite(ref, ttlMs, start)
     if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
   }
 
