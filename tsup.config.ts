@@ -3,7 +3,13 @@ import type { Options } from 'tsup'
 
 /** ESM first, with a CommonJS build and type declarations for both. */
 export const libraryConfig: Options = {
-  entry: { index: 'src/index.ts', redis: 'src/redis.ts', mongodb: 'src/mongodb.ts' },
+  entry: {
+    index: 'src/index.ts',
+    redis: 'src/redis.ts',
+    mongodb: 'src/mongodb.ts',
+    prometheus: 'src/prometheus.ts',
+    otel: 'src/otel.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -13,7 +19,7 @@ export const libraryConfig: Options = {
   // Shared chunks keep one copy of the core (errors, contract) so instanceof works across entries.
   splitting: true,
   treeshake: true,
-  external: ['ioredis', 'mongodb', 'msgpackr'],
+  external: ['ioredis', 'mongodb', 'msgpackr', 'prom-client', '@opentelemetry/api'],
 }
 
 /**

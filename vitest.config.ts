@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^cacheado$/, replacement: src('index.ts') },
-      { find: /^cacheado\/(redis|mongodb)$/, replacement: src('$1.ts') },
+      { find: /^cacheado\/(redis|mongodb|prometheus|otel)$/, replacement: src('$1.ts') },
     ],
   },
   test: {

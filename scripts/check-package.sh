@@ -9,23 +9,33 @@ cd "$root"
 tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 cd "$work"
 npm init -y >/dev/null
-npm install --silent --no-audit --no-fund "./$tarball" ioredis@5 mongodb@7 >/dev/null
+npm install --silent --no-audit --no-fund "./$tarball" ioredis@5 mongodb@7 prom-client@15 @opentelemetry/api@1 >/dev/null
 cat > esm.mjs <<'JS'
 import { Cache, LRUEvict, ScopeConfig, ScopeLevel, StorageError } from 'cacheado'
 import * as redis from 'cacheado/redis'
 import * as mongodb from 'cacheado/mongodb'
-const cache = new Cache({ rules: [new LRUEvict({ maxItems: 2 })] })
+import { registerPrometheus } from 'cacheado/prometheus'
+import { registerOpenTelemetry } from 'cacheado/otel'
+import { Registry } from 'prom-client'
+const cache = new Cache({ rules: [new LRUEvict({ maxItems: 2 })], stats: { topN: 10 } })
+const registry = new Registry()
+registerPrometheus(cache, { registry })
+registerOpenTelemetry(cache)
 cache.setSync('k', 1, { scope: 'user', orgId: 'o', userId: 'u' })
 if (cache.getSync('k', { scope: 'user', orgId: 'o', userId: 'u' }) !== 1) throw new Error('esm: get failed')
 if (typeof redis.RedisStorage !== 'function' || typeof mongodb.MongoDBStorage !== 'function') throw new Error('esm: subpaths')
 if (typeof ScopeConfig !== 'function' || typeof ScopeLevel !== 'function' || typeof StorageError !== 'function') throw new Error('esm')
+if (!(await registry.metrics()).includes('cacheado_hits_total 1')) throw new Error('esm: prometheus')
 console.log('esm ok')
 JS
 cat > cjs.cjs <<'JS'
 const { Cache, StorageError } = require('cacheado')
 const { RedisStorage } = require('cacheado/redis')
 const { MongoDBStorage } = require('cacheado/mongodb')
+const { registerPrometheus } = require('cacheado/prometheus')
+const { registerOpenTelemetry } = require('cacheado/otel')
 const cache = new Cache()
+if (typeof registerPrometheus !== 'function' || typeof registerOpenTelemetry !== 'function') throw new Error('cjs: metric entries')
 cache.setSync('k', 2)
 if (cache.getSync('k') !== 2) throw new Error('cjs: get failed')
 if (typeof RedisStorage !== 'function' || typeof MongoDBStorage !== 'function' || typeof StorageError !== 'function') throw new Error('cjs')
@@ -41,6 +51,11 @@ node cjs.cjs
 cat >> types.ts <<'TS'
 import { RedisStorage } from 'cacheado/redis'
 import { MongoDBStorage } from 'cacheado/mongodb'
+import { registerPrometheus } from 'cacheado/prometheus'
+import { registerOpenTelemetry } from 'cacheado/otel'
+import { Registry } from 'prom-client'
+registerPrometheus(cache, { registry: new Registry() }).unregister()
+registerOpenTelemetry(cache).unregister()
 const typed: number | undefined = cache.getSync<number>('k', { scope: 'user', orgId: 'o', userId: 'u' })
 // @ts-expect-error a user-scoped read needs userId
 cache.getSync('k', { scope: 'user', orgId: 'o' })

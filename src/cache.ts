@@ -6,23 +6,28 @@ import {
   StorageError,
   CacheError as BaseError,
 } from './errors.js'
+import type { CacheEvents, EvictEventReason, OperationOutcome, TimedOperation } from './events.js'
 import { CacheEventEmitter } from './events.js'
-import { directKey } from './keys/entry-key.js'
+import { directKey, parseEntryKey } from './keys/entry-key.js'
 import type { MemoHost } from './memoize/host.js'
 import type { Memoizer, MemoizeOptions } from './memoize/memoize.js'
 import { createMemoizer } from './memoize/memoize.js'
 import { SingleFlight } from './memoize/single-flight.js'
+import type { StatsBreakdown, StatsTrackingOptions } from './observability/scope-stats.js'
+import { ScopeStatsTracker } from './observability/scope-stats.js'
+import { EVICTIONS, HITS, MISSES, SETS } from './observability/top-k.js'
 import type { CacheRule, RuleEffect } from './rules/contract.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
 import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
 import type { ScopeLevelShape } from './scopes/scope-level.js'
-import type { ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
-import type { CacheStats } from './stats.js'
+import type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
+import type { CacheCounters, CacheStats } from './stats.js'
 import { StatsCounter } from './stats.js'
 import type {
   AutomaticEvictionReason,
   EntryRef,
+  Miss,
   ScopePath,
   StorageProvider,
   SyncStorageOperations,
@@ -53,7 +58,25 @@ export interface CacheOptions<
    * by a bus, with a circuit breaker around the shared storage. See "Two tiers" in the README.
    */
   readonly local?: LocalTierOptions
+  /**
+   * Turns on the per-scope-level and per-namespace breakdown of `stats({ breakdown: true })`, with bounded
+   * memory: `{ topN: 100 }` keeps the 100 most active tenants per level, the rest add up in `other`. Off
+   * by default (it costs a few map updates per operation); the global counters are always on.
+   */
+  readonly stats?: StatsTrackingOptions<LevelName<SC>>
 }
+
+/** The names of a configuration's scope levels (every scope name but `'global'`). */
+export type LevelName<SC> = Exclude<ScopeName<SC>, GlobalScope>
+
+/** Options of `cache.stats(options)`. */
+export interface StatsQuery {
+  /** Adds the per-scope and per-namespace breakdown; needs `new Cache({ stats: { ... } })`. */
+  readonly breakdown?: boolean
+}
+
+/** What `cache.stats({ breakdown: true })` returns. */
+export type CacheStatsWithBreakdown<SC> = CacheStats & StatsBreakdown<LevelName<SC>>
 
 /** Options of reads and evictions: the scope of the entry. */
 export type ScopeOptions<SC> = ScopeSelector<SC>
@@ -97,6 +120,13 @@ export class Cache<
   readonly #flights = new SingleFlight()
   readonly #defaultTtlMs: number | undefined
   readonly #host: MemoHost
+  readonly #tracker: ScopeStatsTracker | undefined
+  /** Whether anything observes operations (a listener of an entry or operation event, or the tracker). */
+  #observed = false
+  /** Whether an `operation` listener exists: only then is the clock read. */
+  #timing = false
+  /** Whether evicted entries must be identified (evict/expire listeners or the tracker). */
+  #wantsRefs = false
   #closed = false
 
   constructor(options: CacheOptions<SC, St> = {}) {
@@ -136,11 +166,17 @@ export class Cache<
       options.defaultTtlSeconds === undefined
         ? undefined
         : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
+    this.#tracker = options.stats === undefined ? undefined : new ScopeStatsTracker(options.stats, levels)
+    this.listenersChanged()
     this.#sync = this.#store.sync
+    const rules = this.#rules
+    const wantsRefs = () => this.#wantsRefs
     this.#store.attach({
-      bounds: this.#rules.bounds,
-      sweepIntervalMs: this.#rules.sweepIntervalMs,
-      wantsEvictedRefs: this.#rules.listensToEvictions,
+      bounds: rules.bounds,
+      sweepIntervalMs: rules.sweepIntervalMs,
+      get wantsEvictedRefs() {
+        return rules.listensToEvictions || wantsRefs()
+      },
       onEvicted: (reason, count, ref) => this.#onEvicted(reason, count, ref),
     })
     this.#host = this.#memoHost()
@@ -153,7 +189,9 @@ export class Cache<
     const value = this.#sync
       ? this.#readSync(ref, false)
       : local !== MISS
-        ? this.#afterRead(ref, local)
+        ? this.#observed
+          ? this.#afterReadObserved(ref, local, this.#timing ? performance.now() : -1)
+          : this.#afterRead(ref, local)
         : await this.#read(ref, false)
     return value === MISS ? undefined : (value as V)
   }
@@ -170,8 +208,8 @@ export class Cache<
   async evict(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
     const ref = this.#ref('evict', key, options, READ_OPTIONS)
     const removed = this.#sync
-      ? this.#guard('evict', () => this.#sync!.delete(ref))
-      : await this.#call('evict', () => this.#store.delete(ref))
+      ? this.#guard('evict', () => this.#sync!.delete(ref), true)
+      : await this.#call('evict', () => this.#store.delete(ref), true)
     return this.#afterDelete(ref, removed)
   }
 
@@ -182,8 +220,8 @@ export class Cache<
   async evictByScope<N extends ScopeName<SC>>(scope: N, params?: ScopeParams<SC, N>): Promise<number> {
     const path = this.#scopePath('evictByScope', scope, params)
     const removed = this.#sync
-      ? this.#guard('evictByScope', () => this.#sync!.evictScope(path))
-      : await this.#call('evictByScope', () => this.#store.evictScope(path))
+      ? this.#guard('evictByScope', () => this.#sync!.evictScope(path), true)
+      : await this.#call('evictByScope', () => this.#store.evictScope(path), true)
     return this.#afterScopeEviction(path, removed)
   }
 
@@ -192,13 +230,38 @@ export class Cache<
     return this.evictByScope('global' as ScopeName<SC>)
   }
 
-  /** Counters since creation, and the storage's live entry count. */
-  async stats(): Promise<CacheStats> {
+  /**
+   * Counters since creation, and the storage's live entry count. `{ breakdown: true }` adds the
+   * per-scope and per-namespace breakdown (`byScope`, `byNamespace`) of a cache created with the
+   * `stats` option.
+   */
+  stats(): Promise<CacheStats>
+  stats(options: StatsQuery & { readonly breakdown: true }): Promise<CacheStatsWithBreakdown<SC>>
+  stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>>
+  async stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>> {
     this.#checkOpen('stats')
+    const breakdown = this.#breakdownOf('stats', options)
     const totalKeys = this.#sync
       ? this.#guard('stats', () => this.#sync!.size())
       : await this.#call('stats', () => this.#store.size())
-    return this.#stats.snapshot(this.storage.storageType, totalKeys)
+    return this.#snapshot(totalKeys, breakdown)
+  }
+
+  /**
+   * The counters of {@link Cache.stats} without `totalKeys`: synchronous on every storage, no I/O, so it
+   * answers while the storage is down and after `close()` (metric exporters read it at each scrape).
+   */
+  counters(): CacheCounters
+  counters(options: StatsQuery & { readonly breakdown: true }): CacheCounters & StatsBreakdown<LevelName<SC>>
+  counters(options?: StatsQuery): CacheCounters | (CacheCounters & StatsBreakdown<LevelName<SC>>)
+  counters(options?: StatsQuery): CacheCounters | (CacheCounters & StatsBreakdown<LevelName<SC>>) {
+    const { totalKeys: _, ...counters } = this.#snapshot(0, this.#breakdownOf('counters', options))
+    return counters
+  }
+
+  /** Whether `stats({ breakdown: true })` is available: the cache was created with the `stats` option. */
+  get tracksBreakdown(): boolean {
+    return this.#tracker !== undefined
   }
 
   /** Synchronous {@link Cache.get}; needs a synchronous storage such as `InMemory`. */
@@ -226,7 +289,7 @@ export class Cache<
     const sync = this.#requireSync('evictSync')
     return this.#afterDelete(
       ref,
-      this.#guard('evict', () => sync.delete(ref)),
+      this.#guard('evict', () => sync.delete(ref), true),
     )
   }
 
@@ -240,7 +303,7 @@ export class Cache<
     const sync = this.#requireSync('evictByScopeSync')
     return this.#afterScopeEviction(
       path,
-      this.#guard('evictByScope', () => sync.evictScope(path)),
+      this.#guard('evictByScope', () => sync.evictScope(path), true),
     )
   }
 
@@ -250,12 +313,25 @@ export class Cache<
   }
 
   /** Synchronous {@link Cache.stats}. */
-  statsSync(this: Cache<SC, SyncStorageProvider>): CacheStats {
+  statsSync(this: Cache<SC, SyncStorageProvider>): CacheStats
+  statsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    options: StatsQuery & { readonly breakdown: true },
+  ): CacheStatsWithBreakdown<SC>
+  statsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    options?: StatsQuery,
+  ): CacheStats | CacheStatsWithBreakdown<SC>
+  statsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    options?: StatsQuery,
+  ): CacheStats | CacheStatsWithBreakdown<SC> {
     this.#checkOpen('statsSync')
     const sync = this.#requireSync('statsSync')
-    return this.#stats.snapshot(
-      this.storage.storageType,
+    const breakdown = this.#breakdownOf('statsSync', options)
+    return this.#snapshot(
       this.#guard('stats', () => sync.size()),
+      breakdown,
     )
   }
 
@@ -291,6 +367,28 @@ export class Cache<
       circuitClose: (info) => this.emit('circuitClose', info),
       error: (operation, error) => this.#report(operation, error),
     })
+  }
+
+  /** Whether `stats()` was asked for the breakdown; a `ConfigurationError` if it is not tracked. */
+  #breakdownOf(operation: string, options: StatsQuery | undefined): boolean {
+    if (options === undefined) return false
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError(
+        `cache.${operation}(options): options must be an object such as { breakdown: true }`,
+      )
+    }
+    if (options.breakdown !== true) return false
+    if (this.#tracker === undefined) {
+      throw new ConfigurationError(
+        `cache.${operation}({ breakdown: true }) needs per-scope tracking; create the cache with new Cache({ stats: { topN: 100 } })`,
+      )
+    }
+    return true
+  }
+
+  #snapshot(totalKeys: number, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
+    const stats = this.#stats.snapshot(this.storage.storageType, totalKeys)
+    return breakdown ? { ...stats, ...(this.#tracker!.report() as StatsBreakdown<LevelName<SC>>) } : stats
   }
 
   #checkOpen(operation: string): void {
@@ -341,28 +439,61 @@ export class Cache<
     return ttl === undefined ? this.#defaultTtlMs : ttlToMs(ttl)
   }
 
+  // Reads and writes: while nothing observes the cache (`#observed` false), the hot path is one flag
+  // check away from the bare storage call. The `...Observed` twins time the call (`start` is a
+  // performance.now() reading while an `operation` listener exists, -1 otherwise) and report it.
+
   #readSync(ref: EntryRef, failOpen: boolean): unknown {
+    if (this.#observed) return this.#readSyncObserved(ref, failOpen)
     let value: unknown
     try {
       value = this.#sync!.get(ref)
     } catch (error) {
-      if (!failOpen) throw this.#storageError('get', error)
-      this.#report('get', error)
-      value = MISS
+      value = this.#readFailed(error, failOpen)
     }
     return this.#afterRead(ref, value)
   }
 
+  #readSyncObserved(ref: EntryRef, failOpen: boolean): unknown {
+    let start = this.#timing ? performance.now() : -1
+    let value: unknown
+    try {
+      value = this.#sync!.get(ref)
+    } catch (error) {
+      start = this.#failed('get', start)
+      value = this.#readFailed(error, failOpen)
+    }
+    return this.#afterReadObserved(ref, value, start)
+  }
+
   async #read(ref: EntryRef, failOpen: boolean): Promise<unknown> {
+    if (this.#observed) return this.#readObserved(ref, failOpen)
     let value: unknown
     try {
       value = await this.#store.get(ref)
     } catch (error) {
-      if (!failOpen) throw this.#storageError('get', error)
-      this.#report('get', error)
-      value = MISS
+      value = this.#readFailed(error, failOpen)
     }
     return this.#afterRead(ref, value)
+  }
+
+  async #readObserved(ref: EntryRef, failOpen: boolean): Promise<unknown> {
+    let start = this.#timing ? performance.now() : -1
+    let value: unknown
+    try {
+      value = await this.#store.get(ref)
+    } catch (error) {
+      start = this.#failed('get', start)
+      value = this.#readFailed(error, failOpen)
+    }
+    return this.#afterReadObserved(ref, value, start)
+  }
+
+  /** A failed read: thrown as a `StorageError`, or reported and read as a miss when failing open. */
+  #readFailed(error: unknown, failOpen: boolean): Miss {
+    if (!failOpen) throw this.#storageError('get', error)
+    this.#report('get', error)
+    return MISS
   }
 
   #afterRead(ref: EntryRef, value: unknown): unknown {
@@ -372,26 +503,66 @@ export class Cache<
     return value
   }
 
+  /** {@link Cache.#afterRead} that also reports the read, before rule hooks run. */
+  #afterReadObserved(ref: EntryRef, value: unknown, start: number): unknown {
+    if (value === MISS) this.#stats.misses++
+    else this.#stats.hits++
+    this.#observeRead(ref, value !== MISS, start)
+    if (this.#rules.hasGetHooks) this.#apply(this.#rules.afterGet(ref, value !== MISS))
+    return value
+  }
+
   #writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+    if (this.#observed) return this.#writeSyncObserved(ref, value, ttlMs, failOpen)
     try {
       this.#sync!.set(ref, value, ttlMs)
     } catch (error) {
-      if (!failOpen) throw this.#storageError('set', error)
-      this.#report('set', error)
-      return
+      return this.#writeFailed(error, failOpen)
     }
     this.#afterWrite(ref, ttlMs)
   }
 
+  #writeSyncObserved(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+    const start = this.#timing ? performance.now() : -1
+    try {
+      this.#sync!.set(ref, value, ttlMs)
+    } catch (error) {
+      this.#failed('set', start)
+      return this.#writeFailed(error, failOpen)
+    }
+    this.#afterWriteObserved(ref, ttlMs, start)
+  }
+
   async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
+    if (this.#observed) return this.#writeObserved(ref, value, ttlMs, failOpen)
     try {
       await this.#store.set(ref, value, ttlMs)
     } catch (error) {
-      if (!failOpen) throw this.#storageError('set', error)
-      this.#report('set', error)
-      return
+      return this.#writeFailed(error, failOpen)
     }
     this.#afterWrite(ref, ttlMs)
+  }
+
+  async #writeObserved(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    failOpen: boolean,
+  ): Promise<void> {
+    const start = this.#timing ? performance.now() : -1
+    try {
+      await this.#store.set(ref, value, ttlMs)
+    } catch (error) {
+      this.#failed('set', start)
+      return this.#writeFailed(error, failOpen)
+    }
+    this.#afterWriteObserved(ref, ttlMs, start)
+  }
+
+  /** A failed write: thrown as a `StorageError`, or reported (nothing stored) when failing open. */
+  #writeFailed(error: unknown, failOpen: boolean): void {
+    if (!failOpen) throw this.#storageError('set', error)
+    this.#report('set', error)
   }
 
   #afterWrite(ref: EntryRef, ttlMs: number | undefined): void {
@@ -399,9 +570,17 @@ export class Cache<
     if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
   }
 
+  /** {@link Cache.#afterWrite} that also reports the write, before rule hooks run. */
+  #afterWriteObserved(ref: EntryRef, ttlMs: number | undefined, start: number): void {
+    this.#stats.sets++
+    this.#observeWrite(ref, ttlMs, start)
+    if (this.#rules.hasSetHooks) this.#apply(this.#rules.afterSet(ref, ttlMs))
+  }
+
   #afterDelete(ref: EntryRef, removed: boolean): boolean {
     if (removed) {
       this.#stats.evictions.explicit++
+      if (this.#observed) this.#observeEviction('explicit', 1, ref.scope, ref.key)
       if (this.#rules.listensToEvictions) this.#rules.evicted({ ref, reason: 'explicit', count: 1 })
     }
     return removed
@@ -409,6 +588,7 @@ export class Cache<
 
   #afterScopeEviction(path: ScopePath, removed: number): number {
     this.#stats.evictions.scope += removed
+    if (this.#observed && removed !== 0) this.#observeEviction('scope', removed, path, undefined)
     this.#flights.invalidate(encodeScopePath(path))
     if (this.#rules.listensToEvictions)
       this.#rules.evicted({ ref: undefined, reason: 'scope', count: removed, scope: path })
@@ -422,6 +602,7 @@ export class Cache<
       const done = (removed: boolean) => {
         if (!removed) return
         this.#stats.evictions.rule++
+        if (this.#observed) this.#observeEviction('rule', 1, effect.ref.scope, effect.ref.key)
         if (this.#rules.listensToEvictions) this.#rules.evicted({ ref: effect.ref, reason: 'rule', count: 1 })
       }
       if (this.#sync) done(this.#guard('evict', () => this.#sync!.delete(effect.ref)))
@@ -431,23 +612,82 @@ export class Cache<
 
   #onEvicted(reason: AutomaticEvictionReason, count: number, ref: EntryRef | undefined): void {
     this.#stats.evictions[reason] += count
+    if (this.#observed) this.#observeEviction(reason, count, ref?.scope, ref?.key)
     if (this.#rules.listensToEvictions) this.#rules.evicted({ ref, reason, count })
   }
 
-  #guard<T>(operation: string, run: () => T): T {
+  /** Runs a synchronous storage call, wrapping its errors; `timed`: emits an `operation` event. */
+  #guard<T>(operation: string, run: () => T, timed = false): T {
+    const start = timed && this.#timing ? performance.now() : -1
     try {
-      return run()
+      const result = run()
+      if (start >= 0) this.#timed(operation as TimedOperation, start, 'ok')
+      return result
     } catch (error) {
+      this.#failed(operation as TimedOperation, start)
       throw this.#storageError(operation, error)
     }
   }
 
-  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  /** {@link Cache.#guard} for an asynchronous storage call. */
+  async #call<T>(operation: string, run: () => Promise<T>, timed = false): Promise<T> {
+    const start = timed && this.#timing ? performance.now() : -1
     try {
-      return await run()
+      const result = await run()
+      if (start >= 0) this.#timed(operation as TimedOperation, start, 'ok')
+      return result
     } catch (error) {
+      this.#failed(operation as TimedOperation, start)
       throw this.#storageError(operation, error)
     }
+  }
+
+  /** Recomputes the flags that keep observation off the hot paths while nobody listens. */
+  protected override listenersChanged(): void {
+    const listened = (event: keyof CacheEvents) => this.listenerCount(event) !== 0
+    this.#timing = listened('operation')
+    this.#wantsRefs = this.#tracker !== undefined || listened('evict') || listened('expire')
+    this.#observed = this.#wantsRefs || this.#timing || listened('hit') || listened('miss') || listened('set')
+  }
+
+  #observeRead(ref: EntryRef, hit: boolean, start: number): void {
+    if (start >= 0) this.#timed('get', start, hit ? 'hit' : 'miss')
+    this.#tracker?.record(hit ? HITS : MISSES, ref.scope, ref.key, 1)
+    const event = hit ? 'hit' : 'miss'
+    if (this.listenerCount(event) !== 0) this.emit(event, { scope: ref.scope, ...parseEntryKey(ref.key) })
+  }
+
+  #observeWrite(ref: EntryRef, ttlMs: number | undefined, start: number): void {
+    if (start >= 0) this.#timed('set', start, 'ok')
+    this.#tracker?.record(SETS, ref.scope, ref.key, 1)
+    if (this.listenerCount('set') !== 0)
+      this.emit('set', { scope: ref.scope, ...parseEntryKey(ref.key), ttlMs })
+  }
+
+  /** Counts and emits an eviction; `key` undefined: a whole scope, or an entry the storage did not name. */
+  #observeEviction(
+    reason: EvictEventReason | 'expired',
+    count: number,
+    scope: ScopePath | undefined,
+    key: string | undefined,
+  ): void {
+    if (scope !== undefined) this.#tracker?.record(EVICTIONS, scope, key, count)
+    const entry = key === undefined ? { key: undefined, namespace: undefined } : parseEntryKey(key)
+    if (reason === 'expired') {
+      if (this.listenerCount('expire') !== 0) this.emit('expire', { count, scope, ...entry })
+    } else if (this.listenerCount('evict') !== 0) {
+      this.emit('evict', { reason, count, scope, ...entry })
+    }
+  }
+
+  #timed(operation: TimedOperation, start: number, outcome: OperationOutcome): void {
+    this.emit('operation', { operation, outcome, durationMs: performance.now() - start })
+  }
+
+  /** Emits a failed operation when it was timed; returns -1 so that it is not emitted twice. */
+  #failed(operation: TimedOperation, start: number): number {
+    if (start >= 0) this.#timed(operation, start, 'error')
+    return -1
   }
 
   #storageError(operation: string, error: unknown): CacheError {

@@ -4,7 +4,14 @@
  * and `cacheado/mongodb`.
  */
 export { Cache } from './cache.js'
-export type { CacheOptions, ScopeOptions, SetOptions } from './cache.js'
+export type {
+  CacheOptions,
+  CacheStatsWithBreakdown,
+  LevelName,
+  ScopeOptions,
+  SetOptions,
+  StatsQuery,
+} from './cache.js'
 export { ScopeConfig, defaultScopeConfig } from './scopes/scope-config.js'
 export type { DefaultScopeConfig, ResolvedLevel } from './scopes/scope-config.js'
 export { ScopeLevel } from './scopes/scope-level.js'
@@ -40,9 +47,28 @@ export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
 export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
+export type { CacheCounters, CacheStats, EvictionCounts } from './stats.js'
+export type {
+  CacheEventListener,
+  CacheEvents,
+  EntryEvent,
+  EvictEvent,
+  EvictEventReason,
+  ExpireEvent,
+  OperationEvent,
+  OperationOutcome,
+  SetEvent,
+  TimedOperation,
+} from './events.js'
+export type {
+  Breakdown,
+  NamespaceBucket,
+  ScopeBucket,
+  StatsBreakdown,
+  StatsTrackingOptions,
+} from './observability/scope-stats.js'
+export type { BucketCounts } from './observability/top-k.js'
 export type { LockOptions } from './memoize/resilience.js'
-export type { CacheStats, EvictionCounts } from './stats.js'
-export type { CacheEvents } from './events.js'
 export type { BusMessageInfo, BusResetInfo, LocalTierOptions } from './tiers/tiered-storage.js'
 export type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './tiers/circuit-breaker.js'
 export {

@@ -23,6 +23,9 @@ export interface CacheStats {
   readonly totalKeys: number
 }
 
+/** What `cache.counters()` returns: the stats without the storage's live entry count (no I/O needed). */
+export type CacheCounters = Omit<CacheStats, 'totalKeys'>
+
 /** Mutable counters behind {@link CacheStats}. */
 export class StatsCounter {
   hits = 0

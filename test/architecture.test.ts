@@ -1,4 +1,5 @@
-// Imports run one way: facade -> memoize -> scopes/keys -> rules -> storage contract <- providers.
+// Imports run one way: facade -> memoize -> scopes/keys -> rules -> storage contract <- providers;
+// exporters -> observability (never the facade).
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, normalize } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -34,6 +35,8 @@ const allowed: Record<string, readonly string[]> = {
   memoize: ['memoize', 'keys', 'scopes', 'storage', 'errors.ts', 'ttl.ts'],
   // The operator CLI reads backends through their admin views; it never needs the cache facade.
   cli: ['cli', 'storage', 'scopes', 'errors.ts'],
+  observability: ['observability', 'keys', 'storage', 'errors.ts', 'events.ts', 'stats.ts'],
+  exporters: ['exporters', 'observability', 'errors.ts', 'events.ts', 'stats.ts'],
 }
 
 const part = (file: string) => file.split('/')[1]!
@@ -62,7 +65,7 @@ describe('architecture', () => {
     expect(violations).toEqual([])
   })
 
-  it('the main entry never loads the optional backends', () => {
+  it('the main entry never loads the optional backends or metric libraries', () => {
     const reachable = new Set<string>()
     const walk = (file: string) => {
       if (reachable.has(file)) return
@@ -70,9 +73,16 @@ describe('architecture', () => {
       for (const dep of graph.get(file) ?? []) walk(dep)
     }
     walk('src/index.ts')
-    expect([...reachable].filter((file) => /redis|mongodb/.test(file))).toEqual([])
+    expect([...reachable].filter((file) => /redis|mongodb|prometheus|otel|exporters/.test(file))).toEqual([])
     const text = [...reachable].map((file) => readFileSync(file, 'utf8')).join('\n')
-    expect(text).not.toMatch(/from 'ioredis'|from 'mongodb'/)
+    expect(text).not.toMatch(/from 'ioredis'|from 'mongodb'|from 'prom-client'|from '@opentelemetry/)
+  })
+
+  it('each metric library is imported by its own exporter only', () => {
+    const importers = (library: string) =>
+      sources('src').filter((file) => readFileSync(file, 'utf8').includes(`from '${library}`))
+    expect(importers('prom-client')).toEqual(['src/exporters/prometheus.ts'])
+    expect(importers('@opentelemetry/')).toEqual(['src/exporters/otel.ts'])
   })
 })
 

@@ -6,11 +6,15 @@ import { main as asyncAndProgrammatic } from '../examples/readme/async-and-progr
 import { main as basicUsage } from '../examples/readme/basic-usage.js'
 import { main as customConfiguration } from '../examples/readme/custom-configuration.js'
 import { main as grace } from '../examples/readme/grace.js'
+import { main as events } from '../examples/readme/events.js'
 import { main as multiTenant } from '../examples/readme/multi-tenant.js'
 import { main as observability } from '../examples/readme/observability.js'
+import { main as otel } from '../examples/readme/otel.js'
+import { main as prometheus } from '../examples/readme/prometheus.js'
 import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
 import { main as twoTiers } from '../examples/readme/two-tiers.js'
 import { redisUrl } from './support/services.js'
+import { main as statsBreakdown } from '../examples/readme/stats-breakdown.js'
 
 const quiet = () => undefined
 
@@ -82,6 +86,53 @@ describe('README examples', () => {
       })
     },
   )
+  it('events', () => {
+    expect(events(quiet)).toEqual({
+      lines: [
+        'hit organization=acme/user=ann cart',
+        'miss organization=acme/user=ann wishlist',
+        'miss organization=acme plan',
+        'evict lru x1 organization=acme/user=ann cart',
+        'evict scope x3 organization=acme (whole scope)',
+      ],
+      timed: 8,
+    })
+  })
+
+  it('stats per tenant: the busy tenants stay on top of 10 000 one-off tenants', () => {
+    const stats = statsBreakdown(quiet)
+    const { top, other } = stats.byScope.organization!
+    expect(top).toHaveLength(10)
+    expect(top.slice(0, 3).map((t) => [t.label, t.hits, t.misses])).toEqual([
+      ['acme', 9999, 1],
+      ['globex', 0, 5000],
+      ['initech', 0, 2500],
+    ])
+    expect(top.reduce((s, t) => s + t.misses, 0) + other.misses).toBe(stats.misses - 1) // price's miss
+    expect(stats.byNamespace!.top).toMatchObject([{ namespace: 'price', hits: 1, misses: 1 }])
+  })
+
+  it('prometheus: the /metrics text of a real HTTP server', async () => {
+    const lines: string[] = []
+    const text = await prometheus((line) => lines.push(line))
+    expect(lines).toContain('cacheado_hits_total 2')
+    expect(lines).toContain('cacheado_misses_total 1')
+    expect(lines).toContain('cacheado_scope_hits_total{level="organization",scope="acme"} 2')
+    expect(lines).toContain('cacheado_scope_misses_total{level="organization",scope="globex"} 1')
+    expect(lines).toContain('cacheado_operation_duration_seconds_count{operation="get",outcome="hit"} 2')
+    expect(text).toContain('# TYPE cacheado_operation_duration_seconds histogram')
+  })
+
+  it('opentelemetry: the same metrics through a MeterProvider', async () => {
+    expect(await otel(quiet)).toMatchObject({
+      'cacheado.hits': 1,
+      'cacheado.misses': 1,
+      'cacheado.sets': 1,
+      'cacheado.entries': 1,
+      'cacheado.scope.hits{level=organization,scope=acme}': 1,
+      'cacheado.scope.misses{level=organization,scope=globex}': 1,
+    })
+  })
 
   it('npm run demo prints a miss, a hit, a scoped eviction and stats', async () => {
     const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'examples/demo.ts'], {

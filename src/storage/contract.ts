@@ -72,7 +72,11 @@ export interface StorageContext {
   readonly sweepIntervalMs?: number
   /** Called for every entry the provider evicted on its own; `ref` when the provider knows it. */
   readonly onEvicted: (reason: AutomaticEvictionReason, count: number, ref?: EntryRef) => void
-  /** Whether `onEvicted` needs the ref (a custom rule listens); providers may skip building it otherwise. */
+  /**
+   * Whether `onEvicted` needs the ref (a custom rule, an event listener or the per-scope stats want it);
+   * providers may skip building it otherwise. It changes while the storage is attached (listeners come
+   * and go), so read it at each report rather than once in `attach`.
+   */
   readonly wantsEvictedRefs: boolean
 }
 

@@ -74,7 +74,7 @@ export class MemoryStore implements SyncStorageOperations {
   #rootGroups: (Group | undefined)[] = []
   #heap = new ExpiryHeap<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
-  #reportRefs = false
+  #context: StorageContext | undefined
 
   /** Applies the cache's bounds and eviction listener; the store must be empty. */
   configure(context: StorageContext): void {
@@ -82,7 +82,7 @@ export class MemoryStore implements SyncStorageOperations {
     this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
     this.#resetRootGroups()
     this.#onEvicted = context.onEvicted
-    this.#reportRefs = context.wantsEvictedRefs
+    this.#context = context
   }
 
   get(ref: EntryRef): unknown {
@@ -227,7 +227,10 @@ export class MemoryStore implements SyncStorageOperations {
 
   #remove(entry: Entry, reason: 'expired' | 'lru' | 'maxItems' | undefined): void {
     const node = entry.node!
-    const ref = reason !== undefined && this.#reportRefs ? { scope: pathOf(node), key: entry.key } : undefined
+    const ref =
+      reason !== undefined && this.#context?.wantsEvictedRefs === true
+        ? { scope: pathOf(node), key: entry.key }
+        : undefined
     node.entries!.delete(entry.key)
     this.#unlink(entry, node)
     entry.node = null

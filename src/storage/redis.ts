@@ -151,7 +151,11 @@ export class RedisStorage implements StorageProvider {
   /** A cache-wide LRU bound on a Cluster: hits are touched on the bounds' slot too. */
   #touchWide = false
   #onEvicted: Reporter = () => undefined
-  #wantsRefs = false
+  #context: StorageContext | undefined
+  /** Read at each report: the cache's need for evicted refs changes as listeners come and go. */
+  get #wantsRefs(): boolean {
+    return this.#context?.wantsEvictedRefs === true
+  }
   #attached = false
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
@@ -211,7 +215,7 @@ export class RedisStorage implements StorageProvider {
     this.#attached = true
     this.#bounds = context.bounds
     this.#onEvicted = context.onEvicted
-    this.#wantsRefs = context.wantsEvictedRefs
+    this.#context = context
     const wide = context.bounds.filter((b) => b.per === undefined)
     this.#clusterWide = this.#isCluster && wide.length !== 0
     this.#touchWide = this.#isCluster && wide.some((b) => b.order === 'lru')
