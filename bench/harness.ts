@@ -179,3 +179,33 @@ export function formatNs(ns: number): string {
 export function formatRatio(ratio: number): string {
   return ratio >= 10 ? `${ratio.toFixed(1)}x` : `${ratio.toFixed(2)}x`
 }
+
+/** How many operations the "in flight" cases of the server suites keep running at once. */
+export const IN_FLIGHT = 100
+
+/** Runs `run(i)` for i in 0..ops-1 with {@link IN_FLIGHT} operations in flight at a time. */
+export async function pool(ops: number, run: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < ops) await run(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, ops) }, worker))
+}
+
+/** A case doing `op(i)` for i in 0..ops-1, one at a time or {@link IN_FLIGHT} at a time. */
+export function opCase(
+  name: string,
+  inFlight: boolean,
+  op: (i: number) => Promise<unknown>,
+  setup?: () => Promise<void>,
+): Case {
+  return {
+    name,
+    ...(setup === undefined ? {} : { setup }),
+    run: inFlight
+      ? (ops) => pool(ops, op)
+      : async (ops) => {
+          for (let i = 0; i < ops; i++) await op(i)
+        },
+  }
+}

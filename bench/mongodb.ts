@@ -18,7 +18,7 @@ import { scopeKeys } from '../src/storage/mongodb-document.js'
 import { encodeEntryRef } from '../src/storage/key-encoding.js'
 import { directKey } from '../src/keys/entry-key.js'
 import type { Case, MeasureOptions } from './harness.js'
-import { measure, medianOf, percentile } from './harness.js'
+import { IN_FLIGHT, measure, medianOf, percentile, pool } from './harness.js'
 import type { Scenario, Section, Suite } from './report.js'
 import { atLeastPaired, ratioSection, runScenarios } from './report.js'
 
@@ -26,7 +26,6 @@ const URL_ = process.env.CACHEADO_MONGODB_URL ?? ''
 const DB = 'cacheado_bench'
 const KEYS = 1024
 const MASK = KEYS - 1
-const IN_FLIGHT = 100
 const SCOPE_DOCS = Number(process.env.CACHEADO_BENCH_MONGO_DOCS ?? 100_000)
 const ENTRIES_PER_USER = 10
 /** Round trips take milliseconds: few, longer rounds. */
@@ -91,14 +90,6 @@ async function keyvOrReason(name: string, fx: Fixture): Promise<Keyv | string> {
   probe.catch(() => undefined)
   const reason = failure instanceof Error ? failure.message : 'no answer within 5 s'
   return `keyv + @keyv/mongo: not run, its connection never completes on this server (${reason})`
-}
-
-async function pool(ops: number, run: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < ops) await run(next++)
-  }
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, ops) }, worker))
 }
 
 /** The id cacheado gives a global-scope key (so the raw case reads the very same documents). */

@@ -22,14 +22,13 @@ import { RedisKeys } from '../src/storage/redis-keys.js'
 import { encodeEntryRef, encodeSegment } from '../src/storage/key-encoding.js'
 import { directKey } from '../src/keys/entry-key.js'
 import type { Case, Measurement, MeasureOptions } from './harness.js'
-import { measure, medianOf, percentile } from './harness.js'
+import { IN_FLIGHT, measure, medianOf, opCase, percentile } from './harness.js'
 import type { Scenario, Section, Suite, TargetCheck } from './report.js'
 import { ratioSection, runScenarios } from './report.js'
 
 const URL_ = process.env.CACHEADO_REDIS_URL ?? ''
 const KEYS = 1024
 const MASK = KEYS - 1
-const IN_FLIGHT = 100
 const TTL_MS = 60_000
 const SCOPE_KEYS = Number(process.env.CACHEADO_BENCH_REDIS_KEYS ?? 1_000_000)
 const ENTRIES_PER_USER = 10
@@ -160,32 +159,6 @@ class Fixture {
 }
 
 type Bento = BentoCache<{ redis: ReturnType<typeof bentostore> }>
-
-async function pool(ops: number, run: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < ops) await run(next++)
-  }
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, ops) }, worker))
-}
-
-/** A case doing `op(i)` for i in 0..ops-1, one at a time or {@link IN_FLIGHT} at a time. */
-function opCase(
-  name: string,
-  inFlight: boolean,
-  op: (i: number) => Promise<unknown>,
-  setup?: () => Promise<void>,
-): Case {
-  return {
-    name,
-    ...(setup === undefined ? {} : { setup }),
-    run: inFlight
-      ? (ops) => pool(ops, op)
-      : async (ops) => {
-          for (let i = 0; i < ops; i++) await op(i)
-        },
-  }
-}
 
 /** Data keys cacheado uses for the global-scope keys `keys` under `prefix`. */
 function dataKeysOf(prefix: string): string[] {

@@ -19,14 +19,13 @@ import { Redis } from 'ioredis'
 import { Cache, ScopeConfig, ScopeLevel } from '../src/index.js'
 import { RedisStorage } from '../src/redis.js'
 import type { Case, Measurement, MeasureOptions } from './harness.js'
-import { measure } from './harness.js'
+import { IN_FLIGHT, measure, opCase } from './harness.js'
 import type { Scenario, Section, Suite, TargetCheck } from './report.js'
 import { atLeastPaired, ratioOf, ratioSection, runScenarios } from './report.js'
 
 const URL_ = process.env.CACHEADO_REDIS_URL ?? ''
 const KEYS = 1024
 const MASK = KEYS - 1
-const IN_FLIGHT = 100
 const TTL_MS = 60_000
 const OPTIONS: MeasureOptions = { rounds: 7, targetRoundMs: 150, minOps: 256, maxOps: 1_048_576 }
 
@@ -104,32 +103,6 @@ class Fixture {
       if (found.length !== 0) await this.#admin.unlink(...found)
     } while (cursor !== '0')
     await this.#admin.quit()
-  }
-}
-
-async function pool(ops: number, run: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < ops) await run(next++)
-  }
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, ops) }, worker))
-}
-
-/** A case doing `op(i)` for i in 0..ops-1, one at a time or {@link IN_FLIGHT} at a time. */
-function opCase(
-  name: string,
-  inFlight: boolean,
-  op: (i: number) => Promise<unknown>,
-  setup?: () => Promise<void>,
-): Case {
-  return {
-    name,
-    ...(setup === undefined ? {} : { setup }),
-    run: inFlight
-      ? (ops) => pool(ops, op)
-      : async (ops) => {
-          for (let i = 0; i < ops; i++) await op(i)
-        },
   }
 }
 

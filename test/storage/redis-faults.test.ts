@@ -4,62 +4,15 @@
  * open, nothing hangs, no unhandled rejection, and the cache recovers without a restart.
  */
 import type { ChildProcess } from 'node:child_process'
-import { spawn } from 'node:child_process'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cache, StorageError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import { freePort, redisServerBin, redisUrl, uniqueName, sleep } from '../support/services.js'
+import { startRedis, stopRedis } from '../support/redis-server.js'
+import { freePort, redisUrl, uniqueName, sleep } from '../support/services.js'
 import { scopes } from './conformance.js'
 
 const TIMEOUT_MS = 300
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    redisServerBin,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--enable-debug-command',
-      'yes',
-    ],
-    { stdio: 'ignore' },
-  )
-  const probe = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  })
-  probe.on('error', () => undefined)
-  for (let i = 0; i < 100; i++) {
-    try {
-      await probe.connect()
-      await probe.ping()
-      probe.disconnect()
-      return child
-    } catch {
-      await sleep(50)
-    }
-  }
-  child.kill('SIGKILL')
-  throw new Error(`redis-server did not start on port ${port}`)
-}
-
-function stopRedis(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    child.kill('SIGKILL')
-  })
-}
 
 /** Time a promise takes to settle, and its error (if any). */
 async function settle(promise: Promise<unknown>): Promise<{ ms: number; error: unknown }> {

@@ -14,7 +14,8 @@ import type { CircuitOpenInfo } from '../../src/index.js'
 import { Cache, ScopeConfig, ScopeLevel, StorageError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
 import { freePort, redisUrl, sleep, uniqueName } from '../support/services.js'
-import { Peer, startRedis, stopRedis, until } from './fixtures/processes.js'
+import { startRedis, stopRedis } from '../support/redis-server.js'
+import { Peer, until } from './fixtures/processes.js'
 
 /** How long a change may take to reach another process's L1 while the bus is connected. */
 const BUS_BOUND_MS = 1000
