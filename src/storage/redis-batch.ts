@@ -1,7 +1,7 @@
 /**
  * Coalescing of the reads and writes that start in one turn of the event loop, so that many concurrent
  * operations cost few Redis commands (one `MGET`, one write script per tenant) instead of one command
- * each. A lone operation is a batch of one and is sent on the next tick, which adds no measurable wait.
+ * each. (The storage sends an operation that starts while no other is in flight at once, unqueued.)
  *
  * Order: operations are kept in the order they started. A flush sends maximal runs of one kind (reads,
  * then writes, then reads, ...) in that order over the same connection, so a read that started before a

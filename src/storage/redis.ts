@@ -76,16 +76,16 @@ const EVICT_BATCH = 2000
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
 
+/** A write of the batch script: `group` is its tag, `keys` what `RedisKeys.writeKeys` gives. */
+interface BatchedWrite {
+  readonly group: string
+  readonly member: string
+  readonly bytes: Buffer
+  readonly ttl: string
+  readonly keys: readonly string[]
+}
 /** A read or write waiting in the coalescing queue; `group` is its hash-slot group. */
-type Coalesced =
-  | { readonly group: string; readonly data: string }
-  | {
-      readonly group: string
-      readonly member: string
-      readonly bytes: Buffer
-      readonly ttl: string
-      readonly keys: readonly string[]
-    }
+type Coalesced = { readonly group: string; readonly data: string } | BatchedWrite
 type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
 
 type Reporter = StorageContext['onEvicted']
@@ -241,7 +241,14 @@ export class RedisStorage implements StorageProvider {
     const data = this.#keys.data(member)
     if (!this.#touchInScript && !this.#touchWide) {
       const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
-      const found = (await this.#exec(() => this.#queue.push('read', { group, data }), true)) as Buffer | null
+      // Alone in flight: sent at once; otherwise coalesced with the reads of this tick.
+      const found = (await this.#exec(
+        () =>
+          this.#inFlight === 1
+            ? this.#timed(this.client.getBuffer(data))
+            : this.#queue.push('read', { group, data }),
+        true,
+      )) as Buffer | null
       return found === null ? MISS : this.serializer.deserialize(found)
     }
     const bytes = await this.#exec(async () => {
@@ -326,9 +333,18 @@ export class RedisStorage implements StorageProvider {
     const member = this.#keys.member(ref)
     const ttl = ttlMs === undefined ? '' : String(ttlMs)
     if (this.#bounds.length === 0 && notice === undefined) {
-      const keys = this.#keys.writeKeys(member)
-      const group = this.#keys.tagOfMember(member)
-      await this.#exec(() => this.#queue.push('write', { group, member, bytes, ttl, keys }), true)
+      const write: BatchedWrite = {
+        group: this.#keys.tagOfMember(member),
+        member,
+        bytes,
+        ttl,
+        keys: this.#keys.writeKeys(member),
+      }
+      // Alone in flight: a batch of one at once; otherwise coalesced with the writes of this tick.
+      await this.#exec(
+        () => (this.#inFlight === 1 ? this.#writeBatch([write]) : this.#queue.push('write', write)),
+        true,
+      )
       return
     }
     await this.#exec(async () => {
@@ -612,7 +628,7 @@ export class RedisStorage implements StorageProvider {
   /** Sends a run of coalesced writes: one batch script per tag (hash slot). */
   #sendWrites(run: readonly CoalescedOp[]): void {
     for (const group of groupRun(run, COALESCE_LIMIT)) {
-      this.#writeBatch(group).then(
+      this.#writeBatch(group.map((op) => op.payload as BatchedWrite)).then(
         () => group.forEach((op) => op.resolve(undefined)),
         (error: unknown) => group.forEach((op) => op.reject(error)),
       )
@@ -620,19 +636,18 @@ export class RedisStorage implements StorageProvider {
   }
 
   /** Writes entries of one tag with one script, then registers the tag if it was new. */
-  async #writeBatch(group: readonly CoalescedOp[]): Promise<void> {
-    const tag = group[0]!.payload.group
+  async #writeBatch(writes: readonly BatchedWrite[]): Promise<void> {
+    const tag = writes[0]!.group
     const keys = [this.#keys.rootIndex(tag), `${this.#keys.base(tag)}r`]
-    const args: (string | Buffer)[] = [...this.#header, String(group.length)]
-    for (const { payload } of group) {
-      const write = payload as Extract<Coalesced, { member: string }>
+    const args: (string | Buffer)[] = [...this.#header, String(writes.length)]
+    for (const write of writes) {
       // writeKeys: data key, root index, deeper indexes; the root index is KEYS[1] already.
       keys.push(write.keys[0]!)
       for (let i = 2; i < write.keys.length; i++) keys.push(write.keys[i]!)
       args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
     }
     const [register, expired] = (await this.#timed(WRITE_BATCH.run(this.client, keys, args))) as number[]
-    if (register === 1) await this.#register((group[0]!.payload as { member: string }).member)
+    if (register === 1) await this.#register(writes[0]!.member)
     if (expired !== 0) this.#onEvicted('expired', Number(expired))
   }
 
