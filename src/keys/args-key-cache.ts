@@ -11,31 +11,37 @@ import { canonicalArgs } from './canonical.js'
  * the young one. So the hot arguments stay cached and memory stays at most 2 x `generationSize` strings
  * per memoized function. When most lookups of a generation miss (arguments that rarely repeat), reuse
  * pauses for four generations' worth of calls, so such functions pay little for it.
+ *
+ * What is kept per argument is `wrap(key)` (the key itself by default): a memoizer of the global scope
+ * keeps its whole, immutable entry ref, so a hit allocates nothing.
  */
-export class ArgsKeyCache {
+export class ArgsKeyCache<T = string> {
   readonly #prefix: string
   readonly #generationSize: number
-  #young = new Map<unknown, string>()
-  #old = new Map<unknown, string>()
+  readonly #wrap: (key: string) => T
+  #young = new Map<unknown, T>()
+  #old = new Map<unknown, T>()
   #hits = 0
   #misses = 0
   /** Calls left during which strings are built without reuse. */
   #bypass = 0
 
-  constructor(prefix: string, generationSize = 65_536) {
+  constructor(prefix: string, generationSize = 65_536, wrap?: (key: string) => T) {
     this.#prefix = prefix
     this.#generationSize = generationSize
+    this.#wrap = wrap ?? ((key) => key as T)
   }
 
-  #build(only: unknown, type: string): string {
-    return `${this.#prefix}[${type === 'number' ? String(only) : JSON.stringify(only)}]`
+  #build(only: unknown, type: string): T {
+    return this.#wrap(`${this.#prefix}[${type === 'number' ? String(only) : JSON.stringify(only)}]`)
   }
 
-  of(args: readonly unknown[]): string {
-    if (args.length !== 1) return this.#prefix + canonicalArgs(args)
+  /** `wrap(prefix + canonicalArgs(args))`, reused for a single number or string argument. */
+  of(args: readonly unknown[]): T {
+    if (args.length !== 1) return this.#wrap(this.#prefix + canonicalArgs(args))
     const only = args[0]
     const type = typeof only
-    if (type !== 'number' && type !== 'string') return this.#prefix + canonicalArgs(args)
+    if (type !== 'number' && type !== 'string') return this.#wrap(this.#prefix + canonicalArgs(args))
     if (this.#bypass > 0) {
       this.#bypass--
       return this.#build(only, type)

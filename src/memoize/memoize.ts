@@ -156,10 +156,16 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   const storedTtlMs = graceMs === 0 || ttlMs === undefined ? ttlMs : ttlMs + graceMs
 
   const keys = new ArgsKeyCache(prefix)
+  // Global scope: the whole ref depends on the arguments only, so it is reused (refs are immutable).
+  const globalRefs =
+    level.path.length === 0
+      ? new ArgsKeyCache<EntryRef>(prefix, undefined, (key) => ({ scope: EMPTY_PATH, key }))
+      : undefined
 
   const refFor = (args: unknown[]): EntryRef => {
-    const keyPart = deriveKey === undefined ? keys.of(args) : keys.of([deriveKey(...args)])
-    if (level.path.length === 0) return { scope: EMPTY_PATH, key: keyPart }
+    const keyArgs = deriveKey === undefined ? args : [deriveKey(...args)]
+    if (globalRefs !== undefined) return globalRefs.of(keyArgs)
+    const keyPart = keys.of(keyArgs)
     const params = scopeParams?.(...args)
     if (scopeParams !== undefined && (params === null || typeof params !== 'object')) {
       throw new InvalidArgumentError(`scopeParams of ${namespace} must return an object of scope parameters`)
