@@ -131,10 +131,18 @@ export class ScopeConfig<
       throw new ScopeError(`the "scope" option must be a scope name, got ${typeof scope}`)
     const level = this.level(scope)
     for (const name in options) {
-      if (ignored.has(name) || level.params.has(name) || options[name] === undefined) continue
+      if (level.params.has(name) || ignored.has(name) || options[name] === undefined) continue
       throw new ScopeError(this.#unexpectedParam(name, level))
     }
-    return level.path.length === 0 ? EMPTY_PATH : this.#path(level, (param) => options[param])
+    if (level.path.length === 0) return EMPTY_PATH
+    // #path without the lookup closure: this runs on every direct operation.
+    const path: ScopeSegment[] = []
+    for (const step of level.path) {
+      const value = options[step.param]
+      if (value === undefined || value === null) throw this.#missingParam(level, step)
+      path.push({ level: step.name, id: scopeIdToString(value, step.name, step.param) })
+    }
+    return path
   }
 
   /** The scope path of `level`, reading each parameter through `lookup`. */
@@ -146,15 +154,17 @@ export class ScopeConfig<
     const path: ScopeSegment[] = []
     for (const step of level.path) {
       const value = lookup(step.param)
-      if (value === undefined || value === null) {
-        const all = level.path.map((p) => p.param).join(', ')
-        throw new ScopeError(
-          `scope "${level.name}" needs the parameter "${step.param}" (level "${step.name}"); pass all of: ${all}`,
-        )
-      }
+      if (value === undefined || value === null) throw this.#missingParam(level, step)
       path.push({ level: step.name, id: scopeIdToString(value, step.name, step.param) })
     }
     return path
+  }
+
+  #missingParam(level: ResolvedLevel, step: ResolvedLevel['path'][number]): ScopeError {
+    const all = level.path.map((p) => p.param).join(', ')
+    return new ScopeError(
+      `scope "${level.name}" needs the parameter "${step.param}" (level "${step.name}"); pass all of: ${all}`,
+    )
   }
 
   #unexpectedParam(name: string, level: ResolvedLevel): string {
