@@ -2,9 +2,9 @@ import { ConfigurationError, InvalidArgumentError, RefreshError } from '../error
 import { ArgsKeyCache } from '../keys/args-key-cache.js'
 import { memoKeyPrefix } from '../keys/entry-key.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
-import { isWellFormed } from '../scopes/scope-config.js'
+import { EMPTY_PATH, isWellFormed } from '../scopes/scope-config.js'
 import type { ScopeId } from '../scopes/scope-level.js'
-import type { EntryRef, ScopePath } from '../storage/contract.js'
+import type { EntryRef } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { ttlToMs } from '../ttl.js'
@@ -53,8 +53,6 @@ export interface Memoizer<Sync extends boolean, Args extends unknown[] = unknown
     context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
   ): (this: This, ...args: A) => MemoizedResult<R, Sync>
 }
-
-const EMPTY_PATH: ScopePath = []
 
 /** Builds the memoizer of `cache.cache(options)`; options are checked now, not at the first call. */
 export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Memoizer<boolean> {

@@ -24,7 +24,8 @@ export interface ResolvedLevel {
 }
 
 const GLOBAL: ResolvedLevel = { name: 'global', param: '', path: [], params: new Set() }
-const EMPTY_PATH: ScopePath = Object.freeze([])
+/** The path of the global scope. One shared constant, so that every ref of the global scope has the same shape. */
+export const EMPTY_PATH: ScopePath = Object.freeze([])
 
 /**
  * The scope hierarchy of a cache: named levels under an implicit `global` root, any depth, several
