@@ -11,7 +11,8 @@ import type { Cluster, Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Cache, ScopeConfig, ScopeLevel, TimeoutError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import { freePort, redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
+import { freePort, sleep, uniqueName } from '../support/services.js'
+import { redisTargets } from '../support/redis-targets.js'
 
 const PEER = fileURLToPath(new URL('./fixtures/lock-peer.ts', import.meta.url))
 const scopes = new ScopeConfig([new ScopeLevel('organization', 'orgId')])
@@ -67,22 +68,7 @@ class Peer {
   }
 }
 
-type Target = { name: string; env: Record<string, string>; storage: (prefix: string) => RedisStorage }
-const targets: Target[] = []
-if (redisUrl !== undefined) {
-  targets.push({
-    name: 'standalone',
-    env: { PEER_URL: redisUrl },
-    storage: (prefix) => new RedisStorage({ url: redisUrl!, prefix, commandTimeoutMs: 5000 }),
-  })
-}
-if (redisClusterNodes !== undefined) {
-  targets.push({
-    name: 'cluster',
-    env: { PEER_CLUSTER: redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',') },
-    storage: (prefix) => new RedisStorage({ cluster: redisClusterNodes!, prefix, commandTimeoutMs: 5000 }),
-  })
-}
+const targets = redisTargets({ commandTimeoutMs: 5000 })
 
 /** Every key matching `pattern`, on each master of a Cluster. */
 async function keysMatching(client: Redis | Cluster, pattern: string): Promise<string[]> {

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cache, LRUEvict, ScopeConfig, ScopeLevel } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import { redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
+import { redisUrl, uniqueName } from '../support/services.js'
+import { redisTargets } from '../support/redis-targets.js'
 
 const PEER = fileURLToPath(new URL('./fixtures/redis-peer.ts', import.meta.url))
 const scopes = new ScopeConfig([new ScopeLevel('organization', 'orgId', [new ScopeLevel('user', 'userId')])])
@@ -33,22 +34,7 @@ function peer(env: Record<string, string>): Promise<Record<string, unknown>> {
   })
 }
 
-type Target = { name: string; env: Record<string, string>; storage: (prefix: string) => RedisStorage }
-const targets: Target[] = []
-if (redisUrl !== undefined) {
-  targets.push({
-    name: 'standalone',
-    env: { PEER_URL: redisUrl },
-    storage: (prefix) => new RedisStorage({ url: redisUrl!, prefix }),
-  })
-}
-if (redisClusterNodes !== undefined) {
-  targets.push({
-    name: 'cluster',
-    env: { PEER_CLUSTER: redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',') },
-    storage: (prefix) => new RedisStorage({ cluster: redisClusterNodes!, prefix }),
-  })
-}
+const targets = redisTargets()
 
 describe.skipIf(targets.length === 0).each(targets)('two processes on one Redis ($name)', (target) => {
   const open: Cache<typeof scopes, RedisStorage>[] = []
