@@ -5,6 +5,7 @@ import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } 
 import type { RedisClient } from './redis-connection.js'
 import { LuaScript } from './redis-connection.js'
 import { BROADCAST_FRAGMENT } from './redis-lua.js'
+import { Deadlines } from './deadlines.js'
 
 /** Options of `new RedisBus(...)`. */
 export interface RedisBusOptions {
@@ -20,6 +21,12 @@ export interface RedisBusOptions {
    * (renewed every third of it). Default 30 000 ms.
    */
   readonly leaseMs?: number
+  /**
+   * Timeout in milliseconds of the bus's own commands (subscribe, publish, registration). Default: none
+   * of its own, as long as the client's `commandTimeout` (if any) allows. `createBus()` sets the
+   * storage's `commandTimeoutMs`.
+   */
+  readonly timeoutMs?: number
 }
 
 /** KEYS[1] registry; ARGV channel, origin, text. */
@@ -75,6 +82,7 @@ export class RedisBus implements Bus {
   #heartbeat: NodeJS.Timeout | undefined
   /** When the last successful registration was sent (0: never). */
   #registeredAt = 0
+  readonly #deadlines: Deadlines | undefined
 
   constructor(options: RedisBusOptions) {
     if (options === null || typeof options !== 'object' || typeof options.client?.publish !== 'function') {
@@ -93,6 +101,12 @@ export class RedisBus implements Bus {
     this.channel = options.channel
     this.#inboxes = options.client instanceof Redis
     this.#leaseMs = lease
+    const timeout = options.timeoutMs
+    if (timeout !== undefined && !(typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0)) {
+      throw new ConfigurationError(`RedisBus: timeoutMs must be a positive number, got ${String(timeout)}`)
+    }
+    this.#deadlines =
+      timeout === undefined ? undefined : new Deadlines(timeout, () => new Error('Command timed out'))
   }
 
   subscribe(handlers: BusHandlers): void {
@@ -128,9 +142,11 @@ export class RedisBus implements Bus {
 
   async publish(message: BusMessage): Promise<void> {
     const text = encodeMessage(message)
-    if (!this.#inboxes) await this.#publisher.publish(this.channel, text)
-    else
-      await BROADCAST.run(this.#publisher, [registryOf(this.channel)], [this.channel, message.origin, text])
+    await this.#timed(
+      this.#inboxes
+        ? BROADCAST.run(this.#publisher, [registryOf(this.channel)], [this.channel, message.origin, text])
+        : this.#publisher.publish(this.channel, text),
+    )
   }
 
   async close(): Promise<void> {
@@ -145,6 +161,11 @@ export class RedisBus implements Bus {
     subscriber.removeAllListeners('message')
     subscriber.removeAllListeners('ready')
     subscriber.disconnect()
+    this.#deadlines?.stop()
+  }
+
+  #timed<T>(promise: Promise<T>): Promise<T> {
+    return this.#deadlines === undefined ? promise : this.#deadlines.race(promise)
   }
 
   /** (Re)subscribes; once confirmed, messages may have been missed before it: `onReset`. */
@@ -152,8 +173,7 @@ export class RedisBus implements Bus {
     const subscriber = this.#subscriber
     if (subscriber === undefined || this.#closed) return
     const channels = this.#inboxes ? [this.channel, `${this.channel}:${this.#origin}`] : [this.channel]
-    subscriber
-      .subscribe(...channels)
+    this.#timed(subscriber.subscribe(...channels))
       .then(() => (this.#inboxes ? this.#register() : undefined))
       .then(
         () => {
@@ -175,7 +195,9 @@ export class RedisBus implements Bus {
   /** Registers this receiver for another lease; resolves once the registration is in Redis. */
   async #register(): Promise<void> {
     const sent = Date.now()
-    await REGISTER.run(this.#publisher, [registryOf(this.channel)], [this.#origin, String(this.#leaseMs)])
+    await this.#timed(
+      REGISTER.run(this.#publisher, [registryOf(this.channel)], [this.#origin, String(this.#leaseMs)]),
+    )
     this.#registeredAt = sent
   }
 

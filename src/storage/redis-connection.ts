@@ -23,7 +23,10 @@ export interface RedisConnectionOptions {
   readonly password?: string
   /** An existing ioredis `Redis` or `Cluster`; the storage does not close it. */
   readonly client?: RedisClient
-  /** Timeout of every command in milliseconds. */
+  /**
+   * Timeout of every command in milliseconds. The storage times its commands itself (see
+   * `deadlines.ts`); the clients it creates get it as their connect timeout (at least 1 s).
+   */
   readonly commandTimeoutMs: number
 }
 
@@ -34,8 +37,6 @@ export interface Connection {
   readonly owned: boolean
   /** Where the client points, without any password, e.g. `redis://127.0.0.1:6379/0`. */
   readonly where: string
-  /** Whether commands need our own timer (clients we did not create may lack `commandTimeout`). */
-  readonly ownTimer: boolean
   /** The last connection error reported by a client we own. */
   lastError: Error | undefined
 }
@@ -67,7 +68,7 @@ export function connect(options: RedisConnectionOptions): Connection {
     if (typeof client !== 'object' || typeof client.call !== 'function') {
       throw new ConfigurationError('RedisStorage: client must be an ioredis Redis or Cluster instance')
     }
-    return { client, owned: false, where: describeClient(client), ownTimer: true, lastError: undefined }
+    return { client, owned: false, where: describeClient(client), lastError: undefined }
   }
   if (cluster !== undefined) {
     if (!Array.isArray(cluster) || cluster.length === 0) {
@@ -80,7 +81,6 @@ export function connect(options: RedisConnectionOptions): Connection {
         enableOfflineQueue: true,
         slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
         redisOptions: {
-          commandTimeout: commandTimeoutMs,
           connectTimeout: Math.max(commandTimeoutMs, 1000),
           autoResendUnfulfilledCommands: false,
           maxRetriesPerRequest: 1,
@@ -89,7 +89,7 @@ export function connect(options: RedisConnectionOptions): Connection {
       },
     )
     const where = `redis-cluster://${cluster.map((n) => `${n.host}:${n.port}`).join(',')}`
-    return watch({ client: created, owned: true, where, ownTimer: true, lastError: undefined })
+    return watch({ client: created, owned: true, where, lastError: undefined })
   }
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
     throw new ConfigurationError(
@@ -101,7 +101,6 @@ export function connect(options: RedisConnectionOptions): Connection {
   }
   const created = new Redis(url, {
     ...(options.db !== undefined ? { db: options.db } : {}),
-    commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 1000),
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
@@ -111,7 +110,7 @@ export function connect(options: RedisConnectionOptions): Connection {
   })
   const redacted = redactUrl(url)
   const where = options.db !== undefined ? `${redacted.replace(/\/\d*$/, '')}/${options.db}` : redacted
-  return watch({ client: created, owned: true, where, ownTimer: false, lastError: undefined })
+  return watch({ client: created, owned: true, where, lastError: undefined })
 }
 
 /** Keeps the last error of a client we own (so ioredis does not print "Unhandled error event"). */
