@@ -239,6 +239,29 @@ describe('a custom async storage', () => {
     })
     expect((error as StorageError).cause).toBeInstanceOf(Error)
   })
+
+  it('a get that throws instead of rejecting is a StorageError, and a miss for memoized calls', async () => {
+    class ThrowingStorage extends AsyncOnlyStorage {
+      // Deliberately not async: the throw happens before any promise exists.
+      override get(): Promise<unknown> {
+        throw new Error('driver bug')
+      }
+    }
+    const cache = new Cache({ storage: new ThrowingStorage() })
+    const errors: unknown[] = []
+    cache.on('error', (event) => errors.push(event))
+    const error = await cache.get('k').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageError)
+    expect((error as StorageError).message).toBe('async-map storage failed during get: driver bug')
+    let calls = 0
+    const memo = cache.cache({ namespace: 'n' })(async (x: number) => {
+      calls++
+      return x * 2
+    })
+    expect(await memo(21)).toBe(42)
+    expect(calls).toBe(1)
+    expect(errors).toHaveLength(1)
+  })
 })
 
 describe('custom rules', () => {

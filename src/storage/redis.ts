@@ -239,21 +239,45 @@ export class RedisStorage implements StorageProvider {
     }
   }
 
-  async get(ref: EntryRef): Promise<unknown> {
+  get(ref: EntryRef): Promise<unknown> {
     const member = this.#keys.member(ref)
     const data = this.#keys.data(member)
-    if (!this.#touchInScript && !this.#touchWide) {
-      const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
-      // Alone in flight: sent at once; otherwise coalesced with the reads of this tick.
-      const found = (await this.#exec(
-        () =>
-          this.#inFlight === 1
-            ? this.#timed(this.client.getBuffer(data))
-            : this.#queue.push('read', { group, data }),
-        true,
-      )) as Buffer | null
-      return found === null ? MISS : this.serializer.deserialize(found)
+    if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
+    if (this.#inFlight === 0 && this.client.status === 'ready') {
+      // Alone in flight (sequential use): one GET at once, with as few promise hops as possible.
+      this.#inFlight = 1
+      if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+      return this.#deadlines.race(this.client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
     }
+    return this.#getCoalesced(member, data)
+  }
+
+  /** Settles {@link RedisStorage.get}'s lone GET (bound once, so that a read allocates no closures). */
+  readonly #gotAlone = (found: Buffer | null): unknown => {
+    this.#inFlight--
+    return found === null ? MISS : this.serializer.deserialize(found)
+  }
+
+  readonly #failedAlone = (error: unknown): never => {
+    this.#inFlight--
+    throw this.#describe(error)
+  }
+
+  /** A read while others are in flight: coalesced with the reads of this tick (`redis-batch.ts`). */
+  async #getCoalesced(member: string, data: string): Promise<unknown> {
+    const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
+    const found = (await this.#exec(
+      () =>
+        this.#inFlight === 1
+          ? this.#timed(this.client.getBuffer(data))
+          : this.#queue.push('read', { group, data }),
+      true,
+    )) as Buffer | null
+    return found === null ? MISS : this.serializer.deserialize(found)
+  }
+
+  /** A read that also marks the entry used for LRU bounds. */
+  async #getTouching(member: string, data: string): Promise<unknown> {
     const bytes = await this.#exec(async () => {
       const found = this.#touchInScript
         ? ((await this.#timed(
