@@ -5,8 +5,10 @@
  * is not hidden behind one shared, megamorphic call site). A case is warmed up, its op count is
  * calibrated once so that one round takes about `targetRoundMs`, and then the cases of one group are
  * timed round-robin (A B C, A B C, ...) so that drift in CPU frequency or GC pressure hits every case
- * alike. The reported figure is the median over the rounds, with the spread (min and max round) beside
- * it. Ratios between two cases are the median of their per-round ratios (see {@link pairedRatio}).
+ * alike. Before each round, garbage is collected (so a case never pays for the previous one's) and the
+ * case runs a sixteenth of a round untimed (so it starts warm again after that collection). The
+ * reported figure is the median over the rounds, with the spread (min and max round) beside it.
+ * Ratios between two cases are the median of their per-round ratios (see {@link pairedRatio}).
  * The harness reports; it never asserts.
  */
 
@@ -37,6 +39,11 @@ export interface Measurement {
   readonly maxOpsPerSec: number
   /** ops/s of each round, in round order (round r of every case of a group ran back to back). */
   readonly samples: readonly number[]
+  /**
+   * Median CPU time of this process per operation (user + system, µs), over the rounds: the library's
+   * own work, without the time spent waiting for a server.
+   */
+  readonly cpuUsPerOp: number
   readonly extra: Record<string, string>
 }
 
@@ -114,12 +121,21 @@ export async function measure(cases: readonly Case[], options: MeasureOptions = 
   }
 
   const samples = new Map<Case, number[]>(cases.map((c) => [c, []]))
+  const cpuSamples = new Map<Case, number[]>(cases.map((c) => [c, []]))
   for (let r = 0; r < rounds; r++) {
     for (const c of cases) {
       collectGarbage()
       const ops = opsOf.get(c)!
+      // A short untimed run after the collection: a full GC shrinks the young generation and lets V8
+      // drop the compiled code of functions that did not run since the last rounds (every other case
+      // ran meanwhile), so the first operations of a round would pay for a cold start that a running
+      // application never sees, and more so for a library whose code no other row shares.
+      await timeOnce(c, Math.max(16, ops >> 4))
+      const cpuBefore = process.cpuUsage()
       const ns = await timeOnce(c, ops)
+      const cpu = process.cpuUsage(cpuBefore)
       samples.get(c)!.push((ops * 1e9) / ns)
+      cpuSamples.get(c)!.push((cpu.user + cpu.system) / ops)
     }
   }
 
@@ -135,6 +151,7 @@ export async function measure(cases: readonly Case[], options: MeasureOptions = 
       minOpsPerSec: Math.min(...rates),
       maxOpsPerSec: Math.max(...rates),
       samples: rates,
+      cpuUsPerOp: median(cpuSamples.get(c)!),
       extra: c.extra?.() ?? {},
     }
   })
