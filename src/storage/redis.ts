@@ -76,6 +76,8 @@ const TAG_BATCH = 256
 const EVICT_BATCH = 2000
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
+/** Turns a fulfilled value into `undefined` (a write resolves with nothing). */
+const NOTHING = (): void => undefined
 
 /** A write of the batch script: `group` is its tag, `keys` what `RedisKeys.writeKeys` gives. */
 interface BatchedWrite {
@@ -325,7 +327,37 @@ export class RedisStorage implements StorageProvider {
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    return this.#write(ref, value, ttlMs, undefined)
+    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, undefined)
+    let write: BatchedWrite
+    try {
+      const bytes = this.#encode(value)
+      const member = this.#keys.member(ref)
+      write = {
+        group: this.#keys.tagOfMember(member),
+        member,
+        bytes,
+        ttl: ttlMs === undefined ? '' : String(ttlMs),
+        keys: this.#keys.writeKeys(member),
+      }
+    } catch (error) {
+      // Refused before anything is written (too large, not serializable).
+      return Promise.reject(error)
+    }
+    if (this.#inFlight === 0 && this.client.status === 'ready') {
+      // Alone in flight (sequential use): a batch of one at once, as for a lone read.
+      this.#inFlight = 1
+      if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+      return this.#writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
+    }
+    // Otherwise coalesced with the writes of this tick.
+    return this.#exec(
+      () => (this.#inFlight === 1 ? this.#writeBatch([write]) : this.#queue.push('write', write)),
+      true,
+    ).then(NOTHING)
+  }
+
+  readonly #wroteAlone = (): void => {
+    this.#inFlight--
   }
 
   /** `set`, publishing `message` on the channel of {@link RedisStorage.createBus} from the write script. */
@@ -350,6 +382,7 @@ export class RedisStorage implements StorageProvider {
     return `${this.prefix}:bus`
   }
 
+  /** A write that runs its own script: with bounds (they decide per entry), or with a bus notice. */
   async #write(
     ref: EntryRef,
     value: unknown,
@@ -359,21 +392,6 @@ export class RedisStorage implements StorageProvider {
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
     const ttl = ttlMs === undefined ? '' : String(ttlMs)
-    if (this.#bounds.length === 0 && notice === undefined) {
-      const write: BatchedWrite = {
-        group: this.#keys.tagOfMember(member),
-        member,
-        bytes,
-        ttl,
-        keys: this.#keys.writeKeys(member),
-      }
-      // Alone in flight: a batch of one at once; otherwise coalesced with the writes of this tick.
-      await this.#exec(
-        () => (this.#inFlight === 1 ? this.#writeBatch([write]) : this.#queue.push('write', write)),
-        true,
-      )
-      return
-    }
     await this.#exec(async () => {
       const keys = this.#keys.writeKeys(member)
       const base = this.#keys.base(this.#keys.tagOfMember(member))
