@@ -6,7 +6,7 @@
  * calibrated once so that one round takes about `targetRoundMs`, and then the cases of one group are
  * timed round-robin (A B C, A B C, ...) so that drift in CPU frequency or GC pressure hits every case
  * alike. Before each round, garbage is collected (so a case never pays for the previous one's) and the
- * case runs a sixteenth of a round untimed (so it starts warm again after that collection). The
+ * case runs a quarter of a round untimed (so it starts warm again after that collection). The
  * reported figure is the median over the rounds, with the spread (min and max round) beside it.
  * Ratios between two cases are the median of their per-round ratios (see {@link pairedRatio}).
  * The harness reports; it never asserts.
@@ -126,11 +126,11 @@ export async function measure(cases: readonly Case[], options: MeasureOptions = 
     for (const c of cases) {
       collectGarbage()
       const ops = opsOf.get(c)!
-      // A short untimed run after the collection: a full GC shrinks the young generation and lets V8
-      // drop the compiled code of functions that did not run since the last rounds (every other case
-      // ran meanwhile), so the first operations of a round would pay for a cold start that a running
+      // A short untimed run after the collection: a full GC shrinks the young generation and resets
+      // what the JIT learned about code that did not run since the last rounds (every other case ran
+      // meanwhile), so the first operations of a round would pay for a cold start that a running
       // application never sees, and more so for a library whose code no other row shares.
-      await timeOnce(c, Math.max(16, ops >> 4))
+      await timeOnce(c, Math.max(16, ops >> 2))
       const cpuBefore = process.cpuUsage()
       const ns = await timeOnce(c, ops)
       const cpu = process.cpuUsage(cpuBefore)
