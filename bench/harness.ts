@@ -4,10 +4,11 @@
  * Method: every case is a function that performs `ops` operations in its own loop (so the library call
  * is not hidden behind one shared, megamorphic call site). A case is warmed up, its op count is
  * calibrated once so that one round takes about `targetRoundMs`, and then the cases of one group are
- * timed round-robin (A B C, A B C, ...) so that drift in CPU frequency or GC pressure hits every case
- * alike. Before each round, garbage is collected (so a case never pays for the previous one's) and the
- * case runs a quarter of a round untimed (so it starts warm again after that collection). The
- * reported figure is the median over the rounds, with the spread (min and max round) beside it.
+ * timed round-robin, each round starting one case later (A B C, B C A, C A B, ...), so that drift in
+ * CPU frequency or GC pressure hits every case alike. Before each round, garbage is collected (so a
+ * case never pays for the previous one's) and the case runs a quarter of a round untimed (so it starts
+ * warm again after that collection). The reported figure is the median over the rounds, with the
+ * spread (min and max round) beside it.
  * Ratios between two cases are the median of their per-round ratios (see {@link pairedRatio}).
  * The harness reports; it never asserts.
  */
@@ -123,7 +124,10 @@ export async function measure(cases: readonly Case[], options: MeasureOptions = 
   const samples = new Map<Case, number[]>(cases.map((c) => [c, []]))
   const cpuSamples = new Map<Case, number[]>(cases.map((c) => [c, []]))
   for (let r = 0; r < rounds; r++) {
-    for (const c of cases) {
+    // Each round starts one case later than the previous one, so no case always runs first (right
+    // after the set-up) or always after the same neighbour.
+    for (let k = 0; k < cases.length; k++) {
+      const c = cases[(r + k) % cases.length]!
       collectGarbage()
       const ops = opsOf.get(c)!
       // A short untimed run after the collection: a full GC shrinks the young generation and resets
