@@ -135,6 +135,17 @@ describe.skipIf(redisUrl === undefined)(
         expect(error).toBeInstanceOf(StorageError)
         expect(String((error as StorageError).message)).toMatch(/timed out/i)
         expect(ms).toBeLessThan(3 * TIMEOUT_MS)
+        // A lone write, and a bus message published through the storage's client, time out alike.
+        const written = await settle(cache.set('w', 2))
+        expect(written.error).toBeInstanceOf(StorageError)
+        expect(written.ms).toBeLessThan(3 * TIMEOUT_MS)
+        const bus = storage.createBus()
+        const published = await settle(
+          bus.publish({ origin: 'faults', invalidation: { kind: 'scope', path: [] } }),
+        )
+        expect(String((published.error as Error).message)).toMatch(/timed out/i)
+        expect(published.ms).toBeLessThan(3 * TIMEOUT_MS)
+        await bus.close()
         const memo = cache.cache({ namespace: 'slow' })(async () => 'computed')
         expect(await memo()).toBe('computed')
         await sleeping

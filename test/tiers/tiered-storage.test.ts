@@ -502,5 +502,10 @@ describe('two tiers: configuration errors', () => {
 
   it('RedisBus checks its options', () => {
     expect(() => new RedisBus({ client: {} as never, channel: 'c' })).toThrow(ConfigurationError)
+    const client = new Redis({ lazyConnect: true })
+    expect(() => new RedisBus({ client, channel: 'c', timeoutMs: 0 })).toThrow(
+      'RedisBus: timeoutMs must be a positive number, got 0',
+    )
+    client.disconnect()
   })
 })
