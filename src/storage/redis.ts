@@ -242,7 +242,13 @@ export class RedisStorage implements StorageProvider {
   }
 
   get(ref: EntryRef): Promise<unknown> {
-    const member = this.#keys.member(ref)
+    let member: string
+    try {
+      member = this.#keys.member(ref)
+    } catch (error) {
+      // A key Redis cannot hold (lone surrogate): a rejection, as from every provider.
+      return Promise.reject(error)
+    }
     const data = this.#keys.data(member)
     if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
     if (this.#inFlight === 0 && this.client.status === 'ready') {

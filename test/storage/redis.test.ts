@@ -50,6 +50,23 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
     }
   })
 
+  it('used directly, rejects (never throws) for keys or values it cannot store', async () => {
+    const prefix = uniqueName('direct')
+    const storage = new RedisStorage({ url: redisUrl!, prefix })
+    try {
+      const lone = { scope: [], key: 'a\ud800' }
+      let reading: Promise<unknown> | undefined
+      let writing: Promise<unknown> | undefined
+      expect(() => (reading = storage.get(lone))).not.toThrow()
+      expect(() => (writing = storage.set({ scope: [], key: 'f' }, () => 1, undefined))).not.toThrow()
+      await expect(reading).rejects.toThrow('well-formed Unicode')
+      await expect(writing).rejects.toBeInstanceOf(SerializationError)
+      expect(await keysOf(prefix)).toEqual([])
+    } finally {
+      await storage.close()
+    }
+  })
+
   it('refuses a value larger than maxValueBytes before writing', async () => {
     const prefix = uniqueName('big')
     const cache = new Cache({
