@@ -251,13 +251,23 @@ export class RedisStorage implements StorageProvider {
     }
     const data = this.#keys.data(member)
     if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
-    if (this.#inFlight === 0 && this.client.status === 'ready') {
-      // Alone in flight (sequential use): one GET at once, with as few promise hops as possible.
-      this.#inFlight = 1
-      if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+    if (this.#startAlone()) {
+      // Sequential use: one GET at once, with as few promise hops as possible.
       return this.#deadlines.race(this.client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
     }
     return this.#getCoalesced(member, data)
+  }
+
+  /**
+   * Starts an operation as the only one in flight, if it is (nothing queued, connection ready): it
+   * may then send its command directly, without auto-pipelining, and must settle with
+   * `#gotAlone`/`#wroteAlone`/`#failedAlone`, which end it. Otherwise it goes through `#exec`.
+   */
+  #startAlone(): boolean {
+    if (this.#inFlight !== 0 || this.client.status !== 'ready') return false
+    this.#inFlight = 1
+    if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+    return true
   }
 
   /** Settles {@link RedisStorage.get}'s lone GET (bound once, so that a read allocates no closures). */
@@ -349,10 +359,8 @@ export class RedisStorage implements StorageProvider {
       // Refused before anything is written (too large, not serializable).
       return Promise.reject(error)
     }
-    if (this.#inFlight === 0 && this.client.status === 'ready') {
-      // Alone in flight (sequential use): a batch of one at once, as for a lone read.
-      this.#inFlight = 1
-      if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+    if (this.#startAlone()) {
+      // Sequential use: a batch of one at once, as for a lone read.
       return this.#writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
     }
     // Otherwise coalesced with the writes of this tick.
