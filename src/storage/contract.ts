@@ -144,7 +144,38 @@ export interface StorageProvider {
    * way: one command instead of two, and no successful write without its message.
    */
   setAndPublish?(ref: EntryRef, value: unknown, ttlMs: number | undefined, message: BusMessage): Promise<void>
+  /**
+   * Optional, with {@link StorageProvider.setFenced}: a snapshot of the evictions that cover `ref`, taken
+   * before a computation whose result is then written with `setFenced`. Memoized calls (and other
+   * computed writes) take one before they call the function, so that nothing computed before an
+   * eviction is stored after it, in this process or in any other that shares the storage.
+   *
+   * A storage used by one process only (the in-memory one) needs neither method: the cache invalidates
+   * its own running computations when an eviction starts.
+   */
+  fence?(ref: EntryRef): Promise<WriteFence>
+  /**
+   * Optional, with {@link StorageProvider.fence}: {@link StorageProvider.set}, atomically with a check
+   * that no eviction covering `ref` (an `evictScope` of its scope or of an ancestor, `evictScope([])`)
+   * was applied by any process since `fence` was taken; resolves whether it stored. A provider may
+   * refuse more often than that (a coarser grain, e.g. any eviction in the same top-level scope, or a
+   * fence older than the provider's retention window), never less. `message` as in
+   * {@link StorageProvider.setAndPublish}: published in the same step, only if the value was stored.
+   */
+  setFenced?(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fence: WriteFence,
+    message?: BusMessage,
+  ): Promise<boolean>
 }
+
+/**
+ * An opaque snapshot returned by {@link StorageProvider.fence}; only the provider that made it reads it.
+ * It is plain data (it may be kept for the length of a computation, never persisted).
+ */
+export type WriteFence = object
 
 /** A stored value with its expiry, as answered by {@link StorageProvider.getWithExpiry}. */
 export interface StoredEntry {
