@@ -53,7 +53,9 @@ import { RedisStorage } from 'cacheado/redis'
 import { MongoDBStorage } from 'cacheado/mongodb'
 import { registerPrometheus } from 'cacheado/prometheus'
 import { registerOpenTelemetry } from 'cacheado/otel'
+import { describeStorageConformance, type TestRunner } from 'cacheado/testing'
 import { Registry } from 'prom-client'
+export const conformance: [typeof describeStorageConformance, TestRunner?] = [describeStorageConformance]
 registerPrometheus(cache, { registry: new Registry() }).unregister()
 registerOpenTelemetry(cache).unregister()
 const typed: number | undefined = cache.getSync<number>('k', { scope: 'user', orgId: 'o', userId: 'u' })
@@ -66,6 +68,30 @@ cp types.ts types.mts
 "$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck false --module nodenext --moduleResolution nodenext \
   --target es2022 --types node --typeRoots "$root/node_modules/@types" types.ts types.mts
 echo 'types ok'
+# cacheado/testing: a provider written outside the repo (it delegates to InMemory) passes the shipped
+# conformance suite under node:test, from ESM and CommonJS
+cat > outside-provider.mjs <<'JS'
+import { afterEach, describe, it } from 'node:test'
+import { InMemory } from 'cacheado'
+import { describeStorageConformance } from 'cacheado/testing'
+class OutsideStorage {
+  storageType = 'outside'
+  supportsBounds = true
+  #inner = new InMemory()
+  attach(context) { this.#inner.attach(context) }
+  get(ref) { return this.#inner.get(ref) }
+  set(ref, value, ttlMs) { return this.#inner.set(ref, value, ttlMs) }
+  delete(ref) { return this.#inner.delete(ref) }
+  evictScope(path) { return this.#inner.evictScope(path) }
+  size() { return this.#inner.size() }
+  close() { return this.#inner.close() }
+}
+describeStorageConformance('outside', { create: () => new OutsideStorage(), runner: { describe, it, afterEach }, propertyRuns: 20 })
+JS
+node --test --test-reporter=tap outside-provider.mjs >testing.log 2>&1 || { cat testing.log >&2; echo 'testing: the shipped suite failed' >&2; exit 1; }
+grep -q '^# fail 0' testing.log || { cat testing.log >&2; exit 1; }
+node -e "const t = require('cacheado/testing'); if (typeof t.describeStorageConformance !== 'function') process.exit(1)"
+echo 'testing ok'
 # the operator CLI: npm linked the bin, it starts, and a wrong command line exits with 2
 npx --no-install cacheado --help | grep -q '^Usage: cacheado' || { echo 'bin: no help' >&2; exit 1; }
 status=0; npx --no-install cacheado stats --url http://nowhere 2>/dev/null || status=$?
