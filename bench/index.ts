@@ -1,9 +1,12 @@
 /**
- * `npm run bench [-- <suite>[:<scenario>,...] ...]`: runs the benchmark suites named on the command
- * line (all of them if none), prints a table per scenario and, on a full run, writes the whole result
- * as Markdown to `bench/results/latest.md`.
+ * `npm run bench [-- [--node 24|20|both] <suite>[:<scenario>,...] ...]`: runs the benchmark suites named
+ * on the command line (all of them if none), prints a table per scenario and, on a full run, writes the
+ * whole result as Markdown to `bench/results/node<major>.md`.
  *
- * Examples: `npm run bench`, `npm run bench -- memory`, `npm run bench -- memory:mix,heap`.
+ * It runs on Node 24 by default (what our users run; the binary comes from `scripts/with-node24.sh`),
+ * on the machine's Node with `--node 20`, and on both, one after the other, with `--node both`.
+ *
+ * Examples: `npm run bench`, `npm run bench -- --node both`, `npm run bench -- memory:mix,heap`.
  *
  * A suite is a module in this folder exporting `suite` (see {@link Suite}). A suite that needs a server
  * names its environment variable below and is skipped, with a note, when the variable is not set.
@@ -34,6 +37,26 @@ const REGISTRY: readonly SuiteEntry[] = [
 ]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
+
+/** The Node versions `--node` accepts; 24 is the default. */
+const RUNTIMES = ['24', '20', 'both'] as const
+type Runtime = (typeof RUNTIMES)[number]
+
+/** Splits `--node <v>` (or `--node=<v>`) off the suite selection. */
+function parseRuntime(args: readonly string[]): { runtime: Runtime; rest: string[] } {
+  const rest: string[] = []
+  let runtime: string = '24'
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--node') runtime = args[++i] ?? ''
+    else if (arg.startsWith('--node=')) runtime = arg.slice('--node='.length)
+    else rest.push(arg)
+  }
+  if (!(RUNTIMES as readonly string[]).includes(runtime)) {
+    throw new Error(`--node takes one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(runtime)}`)
+  }
+  return { runtime: runtime as Runtime, rest }
+}
 
 /** Parses `memory:mix,heap redis` into suite name -> selected scenarios (empty: all). */
 function parseSelection(args: readonly string[]): Map<string, string[]> {
@@ -77,8 +100,7 @@ function machine(): string[] {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2)
-  const selection = parseSelection(args)
+  const selection = parseSelection(parseRuntime(process.argv.slice(2)).rest)
   const header = machine()
   console.log(`cacheado benchmark\n${header.join('\n')}`)
   if (!hasGc()) console.log('note: global.gc is not available; rounds run without a collection between them')
@@ -119,42 +141,46 @@ async function main(): Promise<void> {
 
   const partial =
     [...selection.values()].some((s) => s.length !== 0) || (selection.size !== 0 && !selection.has('memory'))
+  const name = `node${process.versions.node.split('.')[0]}.md`
   if (partial) {
-    console.log('\npartial run (scenarios selected): bench/results/latest.md left as it was')
+    console.log(`\npartial run (scenarios selected): bench/results/${name} left as it was`)
   } else {
     const dir = `${HERE}results`
     mkdirSync(dir, { recursive: true })
     // Formatted with the project's Prettier settings, so that `npm run lint` stays clean after a run.
-    const file = `${dir}/latest.md`
+    const file = `${dir}/${name}`
     const config = (await resolveConfig(file)) ?? {}
     writeFileSync(file, await format(markdown.join('\n'), { ...config, parser: 'markdown' }))
-    console.log('\nwrote bench/results/latest.md')
+    console.log(`\nwrote bench/results/${name}`)
   }
 }
 
 /**
- * The harness collects garbage between rounds and the heap scenario needs `--expose-gc`; when started
- * without it (as `npm run bench` does), re-run this script in a child that has it.
+ * The runs themselves happen in children: on the chosen Node (see {@link parseRuntime}), with
+ * `--expose-gc` (the harness collects garbage between rounds, the heap scenario measures after a
+ * collection) and `--no-flush-bytecode` (the forced collections would otherwise make V8 discard the
+ * compiled code of every library that sat out a few rounds, which no running application sees).
  */
-if (!hasGc() && process.env.CACHEADO_BENCH_CHILD === undefined) {
-  const result = spawnSync(
-    process.execPath,
-    // --no-flush-bytecode: the forced collections between rounds would otherwise make V8 discard the
-    // compiled code of every library that sat out a few rounds, which no running application sees.
-    [
-      '--expose-gc',
-      '--no-flush-bytecode',
-      '--import',
-      'tsx',
-      fileURLToPath(import.meta.url),
-      ...process.argv.slice(2),
-    ],
-    {
+function runChildren(): number {
+  const { runtime } = parseRuntime(process.argv.slice(2))
+  const node24 = fileURLToPath(new URL('../scripts/with-node24.sh', import.meta.url))
+  for (const version of runtime === 'both' ? ['24', '20'] : [runtime]) {
+    const flags = ['--expose-gc', '--no-flush-bytecode', '--import', 'tsx', fileURLToPath(import.meta.url)]
+    const [command, args] =
+      version === '24'
+        ? ['bash', [node24, 'node', ...flags, ...process.argv.slice(2)]]
+        : [process.execPath, [...flags, ...process.argv.slice(2)]]
+    const result = spawnSync(command, args, {
       stdio: 'inherit',
       env: { ...process.env, CACHEADO_BENCH_CHILD: '1' },
-    },
-  )
-  process.exit(result.status ?? 1)
+    })
+    if (result.status !== 0) return result.status ?? 1
+  }
+  return 0
+}
+
+if (process.env.CACHEADO_BENCH_CHILD === undefined) {
+  process.exit(runChildren())
 } else {
   main().then(
     () => process.exit(0),

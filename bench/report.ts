@@ -1,6 +1,6 @@
 /**
  * The shapes the suites return and how they are printed: plain-text tables for the terminal and a
- * Markdown document for `bench/results/latest.md`.
+ * Markdown document for `bench/results/node<major>.md`.
  */
 import type { Measurement } from './harness.js'
 import { formatNs, formatRate, formatRatio, pairedRatio } from './harness.js'
