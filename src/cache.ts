@@ -32,6 +32,7 @@ import type {
   StorageProvider,
   SyncStorageOperations,
   SyncStorageProvider,
+  WriteFence,
 } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
 import { encodeScopePath } from './storage/key-encoding.js'
@@ -219,6 +220,9 @@ export class Cache<
    */
   async evictByScope<N extends ScopeName<SC>>(scope: N, params?: ScopeParams<SC, N>): Promise<number> {
     const path = this.#scopePath('evictByScope', scope, params)
+    // Running computations of the scope must not store once the eviction has started (their result
+    // may land between the eviction's round trips), not only once it resolved.
+    this.#flights.invalidate(encodeScopePath(path))
     const removed = this.#sync
       ? this.#guard('evictByScope', () => this.#sync!.evictScope(path), true)
       : await this.#call('evictByScope', () => this.#store.evictScope(path), true)
@@ -538,10 +542,18 @@ export class Cache<
     this.#afterWriteObserved(ref, ttlMs, start)
   }
 
-  async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
-    if (this.#observed) return this.#writeObserved(ref, value, ttlMs, failOpen)
+  /** `fence`: a memoized result, written through `setFenced` (a refused write is neither counted nor an error). */
+  async #write(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    failOpen: boolean,
+    fence?: WriteFence,
+  ): Promise<void> {
+    if (this.#observed) return this.#writeObserved(ref, value, ttlMs, failOpen, fence)
     try {
-      await this.#store.set(ref, value, ttlMs)
+      if (fence === undefined) await this.#store.set(ref, value, ttlMs)
+      else if (!(await this.#store.setFenced!(ref, value, ttlMs, fence))) return
     } catch (error) {
       return this.#writeFailed(error, failOpen)
     }
@@ -553,10 +565,12 @@ export class Cache<
     value: unknown,
     ttlMs: number | undefined,
     failOpen: boolean,
+    fence?: WriteFence,
   ): Promise<void> {
     const start = this.#timing ? performance.now() : -1
     try {
-      await this.#store.set(ref, value, ttlMs)
+      if (fence === undefined) await this.#store.set(ref, value, ttlMs)
+      else if (!(await this.#store.setFenced!(ref, value, ttlMs, fence))) return
     } catch (error) {
       this.#failed('set', start)
       return this.#writeFailed(error, failOpen)
@@ -713,6 +727,19 @@ export class Cache<
       writeSync: (ref, value, ttlMs) => this.#writeSync(ref, value, ttlMs, true),
       read: (ref) => this.#read(ref, true),
       write: (ref, value, ttlMs) => this.#write(ref, value, ttlMs, true),
+      fenced:
+        this.#sync === undefined &&
+        typeof this.#store.fence === 'function' &&
+        typeof this.#store.setFenced === 'function',
+      fence: async (ref) => {
+        try {
+          return await this.#store.fence!(ref)
+        } catch (error) {
+          this.#report('fence', error)
+          return undefined
+        }
+      },
+      writeFenced: (ref, value, ttlMs, fence) => this.#write(ref, value, ttlMs, true, fence),
       storageType: this.storage.storageType,
       locks: this.storage.locks,
       peek: async (ref) => {

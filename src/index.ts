@@ -38,6 +38,7 @@ export type {
   StoredEntry,
   SyncStorageOperations,
   SyncStorageProvider,
+  WriteFence,
 } from './storage/contract.js'
 export { encodeEntryRef, encodeScopePath, encodeSegment, escapeComponent } from './storage/key-encoding.js'
 export { LRUEvict } from './rules/lru.js'
