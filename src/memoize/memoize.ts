@@ -328,13 +328,13 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       const id = encodeEntryRef(ref)
       const running = flights.join(id)
       if (running !== undefined) return deadline(running)
-      flights.beginRead(id)
+      const ticket = flights.beginRead(id)
       let cached: unknown
       let finished: Promise<unknown> | undefined
       try {
         cached = await host.read(ref)
       } finally {
-        finished = flights.endRead(id)
+        finished = flights.endRead(id, ticket)
       }
       if (cached !== MISS) {
         if (!isEnvelope(cached)) return cached
