@@ -15,6 +15,7 @@ import type {
   StoredEntry,
 } from './contract.js'
 import { MISS } from './contract.js'
+import { timerMs } from '../ttl.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
 import { enforceBounds } from './mongodb-bounds.js'
@@ -423,5 +424,5 @@ function positive(name: string, value: number): number {
       `MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`,
     )
   }
-  return value
+  return timerMs(value, `MongoDBStorage: ${name}`, `{ ${name}: 5000 }`)
 }

@@ -6,6 +6,7 @@ import type { RedisClient } from './redis-connection.js'
 import { LuaScript } from './redis-connection.js'
 import { BROADCAST_FRAGMENT } from './redis-lua.js'
 import { Deadlines } from './deadlines.js'
+import { timerMs } from '../ttl.js'
 
 /** Options of `new RedisBus(...)`. */
 export interface RedisBusOptions {
@@ -97,6 +98,7 @@ export class RedisBus implements Bus {
         `RedisBus: leaseMs must be an integer of at least 300, got ${String(lease)}`,
       )
     }
+    timerMs(lease, 'RedisBus: leaseMs', '{ leaseMs: 30000 }')
     this.#publisher = options.client
     this.channel = options.channel
     this.#inboxes = options.client instanceof Redis
@@ -105,6 +107,7 @@ export class RedisBus implements Bus {
     if (timeout !== undefined && !(typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0)) {
       throw new ConfigurationError(`RedisBus: timeoutMs must be a positive number, got ${String(timeout)}`)
     }
+    if (timeout !== undefined) timerMs(timeout, 'RedisBus: timeoutMs', '{ timeoutMs: 1000 }')
     this.#deadlines =
       timeout === undefined ? undefined : new Deadlines(timeout, () => new Error('Command timed out'))
   }

@@ -20,6 +20,7 @@ import { connect, LuaScript, preloadScripts } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
+import { timerMs } from '../ttl.js'
 import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
@@ -184,6 +185,7 @@ export class RedisStorage implements StorageProvider {
         `RedisStorage: commandTimeoutMs must be a positive number, got ${String(timeout)}`,
       )
     }
+    timerMs(timeout, 'RedisStorage: commandTimeoutMs', '{ commandTimeoutMs: 1000 }')
     const maxBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > REDIS_MAX_VALUE_BYTES) {
       throw new ConfigurationError(
