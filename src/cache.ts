@@ -157,7 +157,12 @@ export class Cache<
     this.#tiered = options.local === undefined ? undefined : this.#tiers(options.local)
     this.#store = this.#tiered ?? this.storage
     const levels = scopes.names.filter((n) => n !== 'global')
-    this.#rules = new RuleEngine(options.rules ?? [], (name) => name !== 'global' && scopes.has(name), levels)
+    this.#rules = new RuleEngine(
+      options.rules ?? [],
+      (name) => name !== 'global' && scopes.has(name),
+      levels,
+      (error) => this.#report('rule', error),
+    )
     if (this.#rules.bounds.length !== 0 && !this.storage.supportsBounds) {
       throw new ConfigurationError(
         `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,

@@ -13,6 +13,7 @@ export type CacheErrorCode =
   | 'ERR_CACHEADO_CLOSED'
   | 'ERR_CACHEADO_TIMEOUT'
   | 'ERR_CACHEADO_REFRESH'
+  | 'ERR_CACHEADO_RULE'
 
 /** Base class of every error raised by cacheado. */
 export class CacheError extends Error {
@@ -116,5 +117,27 @@ export class RefreshError extends CacheError {
       { cause },
     )
     this.namespace = namespace
+  }
+}
+
+/**
+ * A custom rule's hook threw, or returned something that is not a list of effects. Emitted as an
+ * `error` event (operation `'rule'`): the operation that ran the hook, the other rules and the storage's
+ * bounds are unaffected. `cause` holds what the hook threw.
+ */
+export class RuleError extends CacheError {
+  /** The rule's `name`. */
+  readonly rule: string
+  /** The hook that failed, e.g. `'onEvict'`. */
+  readonly hook: string
+
+  constructor(rule: string, hook: string, reason: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_CACHEADO_RULE',
+      `rule ${rule}: ${hook} ${reason}; the rule's effects of this call are ignored`,
+      options,
+    )
+    this.rule = rule
+    this.hook = hook
   }
 }

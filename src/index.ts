@@ -82,6 +82,7 @@ export {
   StorageError,
   TimeoutError,
   RefreshError,
+  RuleError,
 } from './errors.js'
 export type { CacheErrorCode } from './errors.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
