@@ -8,7 +8,7 @@ import type { EntryRef, WriteFence } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { ttlToMs } from '../ttl.js'
-import { isEnvelope, isStale, wrapEnvelope } from './envelope.js'
+import { isEnvelope, isStale, NEVER_STALE, wrapEnvelope } from './envelope.js'
 import type { MemoHost } from './host.js'
 import { LockSession } from './lock-session.js'
 import type { Resilience, ResilienceOptions } from './resilience.js'
@@ -189,7 +189,12 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   /** Stores a result the function computed (in an envelope under a grace period), through `fence`. */
   const store = (ref: EntryRef, value: unknown, fence: Fence = UNFENCED): void | Promise<void> => {
     if (fence === LOST) return
-    const stored = graceMs === 0 ? value : wrapEnvelope(value, Date.now() + ttlMs!)
+    const stored =
+      graceMs !== 0
+        ? wrapEnvelope(value, Date.now() + ttlMs!)
+        : isEnvelope(value)
+          ? wrapEnvelope(value, NEVER_STALE) // a result shaped like an envelope is stored inside a real one
+          : value
     if (fence !== UNFENCED) return host.writeFenced(ref, stored, storedTtlMs, fence)
     return host.isSync ? host.writeSync(ref, stored, storedTtlMs) : host.write(ref, stored, storedTtlMs)
   }
