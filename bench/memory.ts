@@ -762,7 +762,7 @@ async function evictScenario(): Promise<Section[]> {
     asyncUs.push(Number(process.hrtime.bigint() - t0) / 1000)
     fill(org, user)
   }
-  const total = cache.statsSync().totalKeys
+  const total = cache.statsSync().totalKeys ?? 0
 
   // For context: what a flat-key cache has to do for the same request (scan every key).
   const lru = newLru<number>(ORGS * USERS * PER_USER)

@@ -242,7 +242,8 @@ export class Cache<
   /**
    * Counters since creation, and the storage's live entry count. `{ breakdown: true }` adds the
    * per-scope and per-namespace breakdown (`byScope`, `byNamespace`) of a cache created with the
-   * `stats` option.
+   * `stats` option. While the storage cannot answer, `totalKeys` is `undefined` (the failure is an
+   * `error` event) and the counters are answered all the same.
    */
   stats(): Promise<CacheStats>
   stats(options: StatsQuery & { readonly breakdown: true }): Promise<CacheStatsWithBreakdown<SC>>
@@ -250,9 +251,14 @@ export class Cache<
   async stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>> {
     this.#checkOpen('stats')
     const breakdown = this.#breakdownOf('stats', options)
-    const totalKeys = this.#sync
-      ? this.#guard('stats', () => this.#sync!.size())
-      : await this.#call('stats', () => this.#store.size())
+    let totalKeys: number | undefined
+    try {
+      totalKeys = this.#sync
+        ? this.#guard('stats', () => this.#sync!.size())
+        : await this.#call('stats', () => this.#store.size())
+    } catch (error) {
+      this.#report('stats', error)
+    }
     return this.#snapshot(totalKeys, breakdown)
   }
 
@@ -395,7 +401,7 @@ export class Cache<
     return true
   }
 
-  #snapshot(totalKeys: number, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
+  #snapshot(totalKeys: number | undefined, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
     const stats = this.#stats.snapshot(this.storage.storageType, totalKeys)
     return breakdown ? { ...stats, ...(this.#tracker!.report() as StatsBreakdown<LevelName<SC>>) } : stats
   }

@@ -84,6 +84,6 @@ export {
   RefreshError,
   RuleError,
 } from './errors.js'
-export type { CacheErrorCode } from './errors.js'
+export type { CacheErrorCode, TimeoutDetails } from './errors.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'

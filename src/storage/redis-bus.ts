@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { ConfigurationError } from '../errors.js'
+import { ConfigurationError, storageTimeout } from '../errors.js'
 import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from './contract.js'
 import type { RedisClient } from './redis-connection.js'
 import { LuaScript } from './redis-connection.js'
@@ -109,7 +109,9 @@ export class RedisBus implements Bus {
     }
     if (timeout !== undefined) timerMs(timeout, 'RedisBus: timeoutMs', '{ timeoutMs: 1000 }')
     this.#deadlines =
-      timeout === undefined ? undefined : new Deadlines(timeout, () => new Error('Command timed out'))
+      timeout === undefined
+        ? undefined
+        : new Deadlines(timeout, () => storageTimeout('redis', 'bus command', 'timeoutMs', timeout))
   }
 
   subscribe(handlers: BusHandlers): void {

@@ -1,4 +1,4 @@
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { ConfigurationError, SerializationError, storageTimeout } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
@@ -199,7 +199,9 @@ export class RedisStorage implements StorageProvider {
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
     this.#timeoutMs = timeout
-    this.#deadlines = new Deadlines(timeout, () => new Error(`Command timed out after ${timeout} ms`))
+    this.#deadlines = new Deadlines(timeout, () =>
+      storageTimeout('redis', 'command', 'commandTimeoutMs', timeout),
+    )
     this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
