@@ -829,7 +829,10 @@ async function observeScenario(): Promise<Section[]> {
   const withHitListener = newOurs(BOUND)
   let heard = 0
   withHitListener.on('hit', () => void heard++)
-  const tracked = new Cache({ rules: [new LRUEvict({ maxItems: BOUND })], stats: { topN: 100 } })
+  const tracked = new Cache({
+    rules: [new LRUEvict({ maxItems: BOUND })],
+    stats: { topN: 100, levels: ['organization', 'user', 'session'] },
+  })
   const timed = newOurs(BOUND)
   timed.on('operation', () => undefined)
   for (const cache of [plain, withHitListener, tracked, timed]) {
