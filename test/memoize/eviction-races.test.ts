@@ -3,7 +3,15 @@
 // sharing the storage. Each case repeats the race 60 times with the function resolving at a random
 // moment around the eviction's round trips.
 import { afterAll, describe, expect, it } from 'vitest'
-import type { EntryRef, ScopePath, StorageContext, StorageProvider, WriteFence } from '../../src/index.js'
+import type {
+  EntryLocks,
+  EntryRef,
+  LockHandle,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+  WriteFence,
+} from '../../src/index.js'
 import { Cache, InMemory } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
 import { redisTargets } from '../support/redis-targets.js'
@@ -18,6 +26,8 @@ const RUNS = 60
 class FencedBackend {
   readonly store = new InMemory()
   generation = 0
+  /** Entry locks: holder token per encoded ref (TTLs are not needed by these short tests). */
+  readonly locks = new Map<string, string>()
   #attached = false
   attach(context: StorageContext): void {
     if (!this.#attached) this.store.attach(context)
@@ -36,6 +46,26 @@ class FencedMemory implements StorageProvider {
   readonly supportsBounds = false
   readonly #backend: FencedBackend
   readonly #fences: boolean
+  /** Entry locks shared by every wrapper of one backend, each call a round trip. */
+  readonly locks: EntryLocks = {
+    acquire: async (ref: EntryRef): Promise<LockHandle | undefined> => {
+      await sleep(1)
+      const id = JSON.stringify(ref)
+      if (this.#backend.locks.has(id)) return undefined
+      const token = Math.random().toString(36)
+      this.#backend.locks.set(id, token)
+      return { ref, token }
+    },
+    extend: async (handle: LockHandle): Promise<boolean> =>
+      this.#backend.locks.get(JSON.stringify(handle.ref)) === handle.token,
+    release: async (handle: LockHandle): Promise<boolean> => {
+      await sleep(1)
+      const id = JSON.stringify(handle.ref)
+      if (this.#backend.locks.get(id) !== handle.token) return false
+      this.#backend.locks.delete(id)
+      return true
+    },
+  }
   constructor(backend: FencedBackend, fences = true) {
     this.#backend = backend
     this.#fences = fences
@@ -157,30 +187,61 @@ afterAll(async () => {
 type Memo = (params: { orgId: string }) => Promise<string>
 
 /**
- * Runs the race `RUNS` times: a memoized call on `a` whose function is running when `evictor` evicts
+ * Which computation overlaps the eviction: a plain miss, a miss under the cross-process `lock`, or the
+ * background refresh of a stale entry (`graceSeconds`).
+ */
+type Path = 'miss' | 'lock' | 'refresh'
+
+/** How long a refreshed entry stays fresh in the `refresh` race, in ms. */
+const FRESH_MS = 10
+
+/**
+ * Runs the race `runs` times: a memoized call on `a` whose function is running when `evictor` evicts
  * the scope (or clears), and that resolves at a random moment around the eviction. Answers the runs
  * after which the pre-eviction result could be read back.
  */
-async function race(pair: Pair, evictor: 'a' | 'b', kind: 'evictByScope' | 'clear'): Promise<number[]> {
+async function race(
+  pair: Pair,
+  evictor: 'a' | 'b',
+  kind: 'evictByScope' | 'clear',
+  path: Path = 'miss',
+  runs = RUNS,
+): Promise<number[]> {
   const { a } = pair
   const b = pair.b ?? a
   opened.push(a, b)
-  let gate: Promise<void> | undefined
+  let mode: 'first' | 'gated' | 'fresh' = 'fresh'
+  let gate: Promise<void> = Promise.resolve()
   let started = () => {}
+  let computed = () => {}
   const fn = async function race(_params: { orgId: string }): Promise<string> {
-    if (gate === undefined) return 'fresh'
+    if (mode !== 'gated') return mode
     started()
     await gate
+    computed()
     return 'old'
   }
-  const loadA = a.cache({ scope: 'organization' as never, namespace: 'race' })(fn) as Memo
-  const loadB = b === a ? loadA : (b.cache({ scope: 'organization' as never, namespace: 'race' })(fn) as Memo)
+  const options = {
+    scope: 'organization' as never,
+    namespace: 'race',
+    ...(path === 'lock' ? { lock: true } : {}),
+    ...(path === 'refresh' ? { ttlSeconds: FRESH_MS / 1000, graceSeconds: 60 } : {}),
+  }
+  const loadA = a.cache(options)(fn) as Memo
+  const loadB = b === a ? loadA : (b.cache(options)(fn) as Memo)
   const resurrected: number[] = []
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < runs; run++) {
     const orgId = `org${run}`
+    if (path === 'refresh') {
+      mode = 'first'
+      expect(await loadA({ orgId })).toBe('first')
+      await sleep(FRESH_MS + 5) // stale: the next call answers 'first' and refreshes in the background
+    }
     let release = () => {}
     gate = new Promise<void>((resolve) => (release = resolve))
+    const done = new Promise<void>((resolve) => (computed = resolve))
     const running = new Promise<void>((resolve) => (started = resolve))
+    mode = 'gated'
     const call = loadA({ orgId })
     await running
     const cache = evictor === 'a' ? a : b
@@ -190,9 +251,11 @@ async function race(pair: Pair, evictor: 'a' | 'b', kind: 'evictByScope' | 'clea
     const pause = run % 4
     if (pause === 0) queueMicrotask(release)
     else setTimeout(release, Math.random() * pause * 1.5)
-    expect(await call).toBe('old')
+    expect(await call).toBe(path === 'refresh' ? 'first' : 'old')
     await eviction
-    gate = undefined
+    await done
+    if (path === 'refresh') await sleep(20) // the refresh stores (or not) after its callers got 'first'
+    mode = 'fresh'
     // Nothing computed before the eviction may be read back, from either cache.
     if ((await loadB({ orgId })) !== 'fresh') resurrected.push(run)
   }
@@ -216,6 +279,30 @@ describe.each(backends)('a memoized call overlapping an eviction, $name', (backe
     )
   }
 })
+
+/** Backends for the lock and refresh races (fewer: each run of a refresh race waits for staleness). */
+const extraBackends = backends.filter((backend) => !/cluster|ferretdb/.test(backend.name))
+
+describe.each(extraBackends)(
+  'a lock-path miss or a grace refresh overlapping an eviction, $name',
+  (backend) => {
+    for (const path of ['lock', 'refresh'] as const) {
+      it(`${path}: evictByScope by the same cache, the running computation's result is not stored`, async () => {
+        const pair = backend.make()
+        if (pair.b !== undefined) opened.push(pair.b)
+        expect(await race({ a: pair.a, b: undefined }, 'a', 'evictByScope', path, 30)).toEqual([])
+      }, 30_000)
+
+      it.skipIf(!backend.shared)(
+        `${path}: evictByScope by another cache, the running computation's result is not stored`,
+        async () => {
+          expect(await race(backend.make(), 'b', 'evictByScope', path, 30)).toEqual([])
+        },
+        30_000,
+      )
+    }
+  },
+)
 
 describe('fences over a custom provider', () => {
   it('a storage whose fence fails: the result is answered, not stored, and an error event is emitted', async () => {
