@@ -738,18 +738,10 @@ export class Cache<
       writeSync: (ref, value, ttlMs) => this.#writeSync(ref, value, ttlMs, true),
       read: (ref) => this.#read(ref, true),
       write: (ref, value, ttlMs) => this.#write(ref, value, ttlMs, true),
-      fenced:
-        this.#sync === undefined &&
-        typeof this.#store.fence === 'function' &&
-        typeof this.#store.setFenced === 'function',
-      fence: async (ref) => {
-        try {
-          return await this.#store.fence!(ref)
-        } catch (error) {
-          this.#report('fence', error)
-          return undefined
-        }
-      },
+      fence:
+        this.#sync === undefined && typeof this.#store.setFenced === 'function'
+          ? this.#store.fence?.bind(this.#store)
+          : undefined,
       writeFenced: (ref, value, ttlMs, fence) => this.#write(ref, value, ttlMs, true, fence),
       storageType: this.storage.storageType,
       locks: this.storage.locks,

@@ -19,17 +19,13 @@ export interface MemoHost {
   read(ref: EntryRef): Promise<unknown>
   write(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void>
   /**
-   * True when the storage (or the tiers in front of it) has `fence` and `setFenced`: a computed result
-   * is then written through {@link MemoHost.writeFenced} with a fence taken before the computation, so
-   * that an eviction made meanwhile by any process sharing the storage is never undone. Never true over
-   * a synchronous storage (one process: invalidating running flights when an eviction starts suffices).
+   * The storage's `fence` (of the tiers in front of it, if any), present when the storage has both
+   * `fence` and `setFenced`: a computed result is then written through {@link MemoHost.writeFenced}
+   * with a fence taken before the computation, so that an eviction made meanwhile by any process
+   * sharing the storage is never undone. Absent over a synchronous storage (one process: invalidating
+   * running flights when an eviction starts suffices). May reject (a storage failure).
    */
-  readonly fenced: boolean
-  /**
-   * The storage's write fence for `ref` (only when {@link MemoHost.fenced}); `undefined` when taking it
-   * failed (the error is reported): the computation's result must then not be stored.
-   */
-  fence(ref: EntryRef): Promise<WriteFence | undefined>
+  readonly fence: ((ref: EntryRef) => Promise<WriteFence>) | undefined
   /**
    * {@link MemoHost.write} through the storage's `setFenced`: stores only if no eviction covering `ref`
    * was applied since `fence` was taken. A refused write is not an error (nothing is counted or reported).

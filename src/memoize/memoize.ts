@@ -204,8 +204,14 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
    * is never written after an eviction (by any process) that was applied while it was being computed.
    */
   const compute = async (ref: EntryRef, call: () => unknown): Promise<Outcome> => {
-    if (!host.fenced) return { value: await call(), computed: true, fence: UNFENCED }
-    const fence = (await host.fence(ref)) ?? LOST
+    if (host.fence === undefined) return { value: await call(), computed: true, fence: UNFENCED }
+    let fence: Fence
+    try {
+      fence = await host.fence(ref)
+    } catch (error) {
+      host.report('fence', error) // the function still answers; its result is not stored
+      fence = LOST
+    }
     return { value: await call(), computed: true, fence }
   }
 
@@ -348,7 +354,7 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       }
       const joined = flights.join(id) ?? finished
       if (joined !== undefined) return deadline(joined)
-      if (lock === undefined && !host.fenced) {
+      if (lock === undefined && host.fence === undefined) {
         return deadline(settle(ref, Promise.resolve(fn.apply(this, args))))
       }
       return deadline(
