@@ -762,7 +762,7 @@ async function evictScenario(): Promise<Section[]> {
     asyncUs.push(Number(process.hrtime.bigint() - t0) / 1000)
     fill(org, user)
   }
-  const total = cache.statsSync().totalKeys
+  const total = cache.statsSync().totalKeys ?? 0
 
   // For context: what a flat-key cache has to do for the same request (scan every key).
   const lru = newLru<number>(ORGS * USERS * PER_USER)
@@ -829,7 +829,10 @@ async function observeScenario(): Promise<Section[]> {
   const withHitListener = newOurs(BOUND)
   let heard = 0
   withHitListener.on('hit', () => void heard++)
-  const tracked = new Cache({ rules: [new LRUEvict({ maxItems: BOUND })], stats: { topN: 100 } })
+  const tracked = new Cache({
+    rules: [new LRUEvict({ maxItems: BOUND })],
+    stats: { topN: 100, levels: ['organization', 'user', 'session'] },
+  })
   const timed = newOurs(BOUND)
   timed.on('operation', () => undefined)
   for (const cache of [plain, withHitListener, tracked, timed]) {

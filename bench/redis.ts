@@ -463,7 +463,7 @@ async function evictScopeScenario(): Promise<Section> {
     }
     await Promise.all(inFlightBatches)
     const fillSeconds = (performance.now() - fillStarted) / 1000
-    const total = await cache.stats().then((s) => s.totalKeys)
+    const total = await cache.stats().then((s) => s.totalKeys ?? 0)
     const dbsize = await client.dbsize()
 
     const samples: number[] = []

@@ -32,6 +32,7 @@ import type {
   StorageProvider,
   SyncStorageOperations,
   SyncStorageProvider,
+  WriteFence,
 } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
 import { encodeScopePath } from './storage/key-encoding.js'
@@ -156,7 +157,12 @@ export class Cache<
     this.#tiered = options.local === undefined ? undefined : this.#tiers(options.local)
     this.#store = this.#tiered ?? this.storage
     const levels = scopes.names.filter((n) => n !== 'global')
-    this.#rules = new RuleEngine(options.rules ?? [], (name) => name !== 'global' && scopes.has(name), levels)
+    this.#rules = new RuleEngine(
+      options.rules ?? [],
+      (name) => name !== 'global' && scopes.has(name),
+      levels,
+      (error) => this.#report('rule', error),
+    )
     if (this.#rules.bounds.length !== 0 && !this.storage.supportsBounds) {
       throw new ConfigurationError(
         `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
@@ -219,6 +225,9 @@ export class Cache<
    */
   async evictByScope<N extends ScopeName<SC>>(scope: N, params?: ScopeParams<SC, N>): Promise<number> {
     const path = this.#scopePath('evictByScope', scope, params)
+    // Running computations of the scope must not store once the eviction has started (their result
+    // may land between the eviction's round trips), not only once it resolved.
+    this.#flights.invalidate(encodeScopePath(path))
     const removed = this.#sync
       ? this.#guard('evictByScope', () => this.#sync!.evictScope(path), true)
       : await this.#call('evictByScope', () => this.#store.evictScope(path), true)
@@ -233,7 +242,8 @@ export class Cache<
   /**
    * Counters since creation, and the storage's live entry count. `{ breakdown: true }` adds the
    * per-scope and per-namespace breakdown (`byScope`, `byNamespace`) of a cache created with the
-   * `stats` option.
+   * `stats` option. While the storage cannot answer, `totalKeys` is `undefined` (the failure is an
+   * `error` event) and the counters are answered all the same.
    */
   stats(): Promise<CacheStats>
   stats(options: StatsQuery & { readonly breakdown: true }): Promise<CacheStatsWithBreakdown<SC>>
@@ -241,9 +251,14 @@ export class Cache<
   async stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>> {
     this.#checkOpen('stats')
     const breakdown = this.#breakdownOf('stats', options)
-    const totalKeys = this.#sync
-      ? this.#guard('stats', () => this.#sync!.size())
-      : await this.#call('stats', () => this.#store.size())
+    let totalKeys: number | undefined
+    try {
+      totalKeys = this.#sync
+        ? this.#guard('stats', () => this.#sync!.size())
+        : await this.#call('stats', () => this.#store.size())
+    } catch (error) {
+      this.#report('stats', error)
+    }
     return this.#snapshot(totalKeys, breakdown)
   }
 
@@ -386,7 +401,7 @@ export class Cache<
     return true
   }
 
-  #snapshot(totalKeys: number, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
+  #snapshot(totalKeys: number | undefined, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
     const stats = this.#stats.snapshot(this.storage.storageType, totalKeys)
     return breakdown ? { ...stats, ...(this.#tracker!.report() as StatsBreakdown<LevelName<SC>>) } : stats
   }
@@ -538,10 +553,18 @@ export class Cache<
     this.#afterWriteObserved(ref, ttlMs, start)
   }
 
-  async #write(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): Promise<void> {
-    if (this.#observed) return this.#writeObserved(ref, value, ttlMs, failOpen)
+  /** `fence`: a memoized result, written through `setFenced` (a refused write is neither counted nor an error). */
+  async #write(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    failOpen: boolean,
+    fence?: WriteFence,
+  ): Promise<void> {
+    if (this.#observed) return this.#writeObserved(ref, value, ttlMs, failOpen, fence)
     try {
-      await this.#store.set(ref, value, ttlMs)
+      if (fence === undefined) await this.#store.set(ref, value, ttlMs)
+      else if (!(await this.#store.setFenced!(ref, value, ttlMs, fence))) return
     } catch (error) {
       return this.#writeFailed(error, failOpen)
     }
@@ -553,10 +576,12 @@ export class Cache<
     value: unknown,
     ttlMs: number | undefined,
     failOpen: boolean,
+    fence?: WriteFence,
   ): Promise<void> {
     const start = this.#timing ? performance.now() : -1
     try {
-      await this.#store.set(ref, value, ttlMs)
+      if (fence === undefined) await this.#store.set(ref, value, ttlMs)
+      else if (!(await this.#store.setFenced!(ref, value, ttlMs, fence))) return
     } catch (error) {
       this.#failed('set', start)
       return this.#writeFailed(error, failOpen)
@@ -713,6 +738,11 @@ export class Cache<
       writeSync: (ref, value, ttlMs) => this.#writeSync(ref, value, ttlMs, true),
       read: (ref) => this.#read(ref, true),
       write: (ref, value, ttlMs) => this.#write(ref, value, ttlMs, true),
+      fence:
+        this.#sync === undefined && typeof this.#store.setFenced === 'function'
+          ? this.#store.fence?.bind(this.#store)
+          : undefined,
+      writeFenced: (ref, value, ttlMs, fence) => this.#write(ref, value, ttlMs, true, fence),
       storageType: this.storage.storageType,
       locks: this.storage.locks,
       peek: async (ref) => {

@@ -13,6 +13,7 @@ export type CacheErrorCode =
   | 'ERR_CACHEADO_CLOSED'
   | 'ERR_CACHEADO_TIMEOUT'
   | 'ERR_CACHEADO_REFRESH'
+  | 'ERR_CACHEADO_RULE'
 
 /** Base class of every error raised by cacheado. */
 export class CacheError extends Error {
@@ -79,24 +80,54 @@ export class CacheClosedError extends CacheError {
   }
 }
 
+/** Where a {@link TimeoutError} came from, besides its operation and limit. */
+export interface TimeoutDetails {
+  /** A memoized call's namespace (its `hardTimeoutMs` passed). */
+  readonly namespace?: string
+  /** The storage whose call timed out (`commandTimeoutMs`, `operationTimeoutMs`), e.g. `'redis'`. */
+  readonly storageType?: string
+}
+
 /**
- * A memoized call found no usable cached value and its function did not answer within the memoizer's
- * `hardTimeoutMs`. The function keeps running: its result is stored when it arrives.
+ * Something did not answer within its time limit. One error for every timeout: a memoized call past its
+ * `hardTimeoutMs` (no usable cached value; the function keeps running and its result is stored when it
+ * arrives), a Redis command past `commandTimeoutMs`, a MongoDB operation past `operationTimeoutMs`. The
+ * message names the operation and the limit. A write that timed out may still be applied by the server.
+ * A storage's timeout counts as a storage failure for the circuit breaker.
  */
 export class TimeoutError extends CacheError {
-  /** The memoized function's namespace. */
-  readonly namespace: string
-  /** The `hardTimeoutMs` that passed. */
+  /** What timed out, e.g. `'memoize'`, `'redis command'`, `'mongodb get'`. */
+  readonly operation: string
+  /** The limit that passed, in milliseconds. */
   readonly timeoutMs: number
+  /** The memoized function's namespace, for a memoized call's `hardTimeoutMs`. */
+  readonly namespace: string | undefined
+  /** The storage that did not answer, for a storage's timeout. */
+  readonly storageType: string | undefined
 
-  constructor(namespace: string, timeoutMs: number) {
-    super(
-      'ERR_CACHEADO_TIMEOUT',
-      `memoized ${namespace} did not answer within hardTimeoutMs (${timeoutMs} ms) and no cached value was available; its result will be stored when it arrives. Raise hardTimeoutMs, or add graceSeconds so a stale value can be served`,
-    )
-    this.namespace = namespace
+  /** `message` says what timed out, the limit, and what to do about it. */
+  constructor(operation: string, timeoutMs: number, message: string, details: TimeoutDetails = {}) {
+    super('ERR_CACHEADO_TIMEOUT', message)
+    this.operation = operation
     this.timeoutMs = timeoutMs
+    this.namespace = details.namespace
+    this.storageType = details.storageType
   }
+}
+
+/** The {@link TimeoutError} of a storage call (Redis `commandTimeoutMs`, MongoDB `operationTimeoutMs`). */
+export function storageTimeout(
+  storageType: string,
+  operation: string,
+  option: string,
+  timeoutMs: number,
+): TimeoutError {
+  return new TimeoutError(
+    `${storageType} ${operation}`,
+    timeoutMs,
+    `${storageType} ${operation} did not finish within ${option} (${timeoutMs} ms); is the server reachable? A write that timed out may still be applied`,
+    { storageType },
+  )
 }
 
 /**
@@ -116,5 +147,27 @@ export class RefreshError extends CacheError {
       { cause },
     )
     this.namespace = namespace
+  }
+}
+
+/**
+ * A custom rule's hook threw, or returned something that is not a list of effects. Emitted as an
+ * `error` event (operation `'rule'`): the operation that ran the hook, the other rules and the storage's
+ * bounds are unaffected. `cause` holds what the hook threw.
+ */
+export class RuleError extends CacheError {
+  /** The rule's `name`. */
+  readonly rule: string
+  /** The hook that failed, e.g. `'onEvict'`. */
+  readonly hook: string
+
+  constructor(rule: string, hook: string, reason: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_CACHEADO_RULE',
+      `rule ${rule}: ${hook} ${reason}; the rule's effects of this call are ignored`,
+      options,
+    )
+    this.rule = rule
+    this.hook = hook
   }
 }

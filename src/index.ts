@@ -38,6 +38,7 @@ export type {
   StoredEntry,
   SyncStorageOperations,
   SyncStorageProvider,
+  WriteFence,
 } from './storage/contract.js'
 export { encodeEntryRef, encodeScopePath, encodeSegment, escapeComponent } from './storage/key-encoding.js'
 export { LRUEvict } from './rules/lru.js'
@@ -81,7 +82,8 @@ export {
   StorageError,
   TimeoutError,
   RefreshError,
+  RuleError,
 } from './errors.js'
-export type { CacheErrorCode } from './errors.js'
+export type { CacheErrorCode, TimeoutDetails } from './errors.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'

@@ -19,8 +19,11 @@ export interface CacheStats {
   readonly hitRate: number
   /** The storage's `storageType`, e.g. `'in_memory'`. */
   readonly storageType: string
-  /** Live entries in the storage now. */
-  readonly totalKeys: number
+  /**
+   * Live entries in the storage now; `undefined` when the storage could not answer (it is down or timed
+   * out): `stats()` still answers the counters, and the storage's failure is an `error` event.
+   */
+  readonly totalKeys: number | undefined
 }
 
 /** What `cache.counters()` returns: the stats without the storage's live entry count (no I/O needed). */
@@ -33,7 +36,7 @@ export class StatsCounter {
   sets = 0
   readonly evictions: EvictionCounts = { explicit: 0, expired: 0, lru: 0, maxItems: 0, scope: 0, rule: 0 }
 
-  snapshot(storageType: string, totalKeys: number): CacheStats {
+  snapshot(storageType: string, totalKeys: number | undefined): CacheStats {
     const byReason = { ...this.evictions }
     const evictions = Object.values(byReason).reduce((a, b) => a + b, 0)
     const reads = this.hits + this.misses

@@ -29,5 +29,34 @@ export function ttlToMs(
     const message = `${name} must be a positive finite number of seconds (or left out for no expiry), got ${got}`
     throw source === 'configuration' ? new ConfigurationError(message) : new InvalidArgumentError(message)
   }
+  if (ttlSeconds > MAX_TTL_SECONDS) {
+    const message = `${name} must be at most ${MAX_TTL_SECONDS} seconds (100 years), got ${ttlSeconds}; leave ttlSeconds out for no expiry`
+    throw source === 'configuration' ? new ConfigurationError(message) : new InvalidArgumentError(message)
+  }
   return ttlSeconds * 1000
+}
+
+/**
+ * Checks a duration option that arms a Node timer (a timeout, a lock TTL, a sweep interval): a positive
+ * finite number of milliseconds, at most {@link MAX_TIMER_MS} (a longer timer would fire after 1 ms).
+ * `min` is the smallest accepted value (0 for options where zero means "do not wait"). Returns it; a
+ * `ConfigurationError` naming the option otherwise. `example` shows a valid setting in the message.
+ */
+export function timerMs(
+  value: unknown,
+  name: string,
+  example: string,
+  min: 0 | 'positive' = 'positive',
+): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || (min === 'positive' ? value <= 0 : value < 0)) {
+    const got = typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value
+    const what = min === 'positive' ? 'a positive finite number' : 'a finite number of milliseconds >= 0'
+    throw new ConfigurationError(`${name} must be ${what}, got ${got}; e.g. ${example}`)
+  }
+  if (value > MAX_TIMER_MS) {
+    throw new ConfigurationError(
+      `${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a Node timer can wait; longer ones fire at once), got ${value}; e.g. ${example}`,
+    )
+  }
+  return value
 }

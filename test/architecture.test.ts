@@ -26,12 +26,13 @@ const graph = new Map(
 
 /** Which top-level parts of src/ a part may import. */
 const allowed: Record<string, readonly string[]> = {
-  storage: ['storage', 'serializers', 'errors.ts'],
+  // ttl.ts is a leaf (it imports errors.ts only): the TTL and timer limits every layer checks.
+  storage: ['storage', 'serializers', 'errors.ts', 'ttl.ts'],
   serializers: ['serializers', 'errors.ts'],
-  rules: ['rules', 'storage', 'errors.ts'],
+  rules: ['rules', 'storage', 'errors.ts', 'ttl.ts'],
   keys: ['keys', 'storage', 'errors.ts'],
   scopes: ['scopes', 'storage', 'errors.ts'],
-  tiers: ['tiers', 'storage', 'errors.ts'],
+  tiers: ['tiers', 'storage', 'errors.ts', 'ttl.ts'],
   memoize: ['memoize', 'keys', 'scopes', 'storage', 'errors.ts', 'ttl.ts'],
   // The operator CLI reads backends through their admin views; it never needs the cache facade.
   cli: ['cli', 'storage', 'scopes', 'errors.ts'],

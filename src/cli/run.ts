@@ -142,7 +142,12 @@ function integer(name: string, text: string | undefined, fallback: number, min: 
 /** Prints an error on stderr and chooses the exit code. */
 function report(io: CliIO, error: unknown): number {
   const message = error instanceof Error ? error.message : String(error)
-  if (error instanceof UsageError || (error instanceof CacheError && error.code !== 'ERR_CACHEADO_STORAGE')) {
+  if (
+    error instanceof UsageError ||
+    (error instanceof CacheError &&
+      error.code !== 'ERR_CACHEADO_STORAGE' &&
+      error.code !== 'ERR_CACHEADO_TIMEOUT')
+  ) {
     io.stderr.write(`cacheado: ${message}\nRun "cacheado --help" for usage.\n`)
     return EXIT.usage
   }

@@ -4,7 +4,10 @@
  * backend keeps it through the grace period with its own expiry; staleness (the logical TTL) is read
  * from the envelope. Only memoized entries are wrapped: direct `get`/`set` never see an envelope.
  *
- * The envelope is a plain object, so every serializer stores it. `staleAt` is milliseconds since the
+ * The envelope is a plain object, so every serializer stores it. It cannot be forged by a result: every
+ * memoized entry is read by unwrapping at most one envelope, and a result that is itself shaped like an
+ * envelope is always stored inside a real one (under a grace period every result is; without one, such
+ * a result is wrapped with {@link NEVER_STALE}). Entries written before this rule read as they did. `staleAt` is milliseconds since the
  * epoch on the clock of the process that wrote the entry (processes sharing a backend should keep their
  * clocks in sync, as they must for any TTL).
  */
@@ -17,6 +20,12 @@ export interface Envelope {
   readonly [MARK]: number
   readonly v: unknown
 }
+
+/**
+ * `staleAt` of an envelope that only protects a result shaped like an envelope (no grace period): the
+ * latest time a JavaScript Date can hold, so it is never stale; the storage's TTL still expires it.
+ */
+export const NEVER_STALE = 8.64e15
 
 /** Wraps a result that becomes stale at `staleAt` (ms since the epoch). */
 export function wrapEnvelope(value: unknown, staleAt: number): Envelope {

@@ -1,5 +1,5 @@
 import type { ScopeConfig } from '../scopes/scope-config.js'
-import type { EntryLocks, EntryRef } from '../storage/contract.js'
+import type { EntryLocks, EntryRef, WriteFence } from '../storage/contract.js'
 import type { SingleFlight } from './single-flight.js'
 
 /**
@@ -18,6 +18,19 @@ export interface MemoHost {
   writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined): void
   read(ref: EntryRef): Promise<unknown>
   write(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void>
+  /**
+   * The storage's `fence` (of the tiers in front of it, if any), present when the storage has both
+   * `fence` and `setFenced`: a computed result is then written through {@link MemoHost.writeFenced}
+   * with a fence taken before the computation, so that an eviction made meanwhile by any process
+   * sharing the storage is never undone. Absent over a synchronous storage (one process: invalidating
+   * running flights when an eviction starts suffices). May reject (a storage failure).
+   */
+  readonly fence: ((ref: EntryRef) => Promise<WriteFence>) | undefined
+  /**
+   * {@link MemoHost.write} through the storage's `setFenced`: stores only if no eviction covering `ref`
+   * was applied since `fence` was taken. A refused write is not an error (nothing is counted or reported).
+   */
+  writeFenced(ref: EntryRef, value: unknown, ttlMs: number | undefined, fence: WriteFence): Promise<void>
   /** The storage's `storageType`, for error messages. */
   readonly storageType: string
   /** The storage's cross-process locks, if it has them. */

@@ -4,11 +4,11 @@ import { memoKeyPrefix } from '../keys/entry-key.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
 import { EMPTY_PATH, isWellFormed } from '../scopes/scope-config.js'
 import type { ScopeId } from '../scopes/scope-level.js'
-import type { EntryRef } from '../storage/contract.js'
+import type { EntryRef, WriteFence } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { ttlToMs } from '../ttl.js'
-import { isEnvelope, isStale, wrapEnvelope } from './envelope.js'
+import { isEnvelope, isStale, NEVER_STALE, wrapEnvelope } from './envelope.js'
 import type { MemoHost } from './host.js'
 import { LockSession } from './lock-session.js'
 import type { Resilience, ResilienceOptions } from './resilience.js'
@@ -127,10 +127,23 @@ interface ResolvedMemoOptions extends MemoizeOptions {
   readonly resilience: Resilience
 }
 
+/**
+ * How a computed result may be stored: through the storage's fence taken before the computation, plainly
+ * ({@link UNFENCED}: the storage has no fences), or not at all ({@link LOST}: taking the fence failed).
+ */
+type Fence = WriteFence | typeof UNFENCED | typeof LOST
+
+/** The storage has no fences: a computed result is stored with a plain write. */
+const UNFENCED: unique symbol = Symbol('cacheado.unfenced')
+/** The fence could not be taken: the result is answered but not stored (it could undo an eviction). */
+const LOST: unique symbol = Symbol('cacheado.fenceLost')
+
 /** What a load produced: a value from the function (to store) or from the storage (already stored). */
 interface Outcome {
   readonly value: unknown
   readonly computed: boolean
+  /** How to store a computed value. */
+  readonly fence?: Fence
 }
 
 /** No usable value (a miss, or only a stale one). */
@@ -173,10 +186,33 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     return { scope: host.scopes.resolveWith(level, lookup), key: keyPart }
   }
 
-  /** Stores a result the function computed (in an envelope under a grace period). */
-  const store = (ref: EntryRef, value: unknown): void | Promise<void> => {
-    const stored = graceMs === 0 ? value : wrapEnvelope(value, Date.now() + ttlMs!)
+  /** Stores a result the function computed (in an envelope under a grace period), through `fence`. */
+  const store = (ref: EntryRef, value: unknown, fence: Fence = UNFENCED): void | Promise<void> => {
+    if (fence === LOST) return
+    const stored =
+      graceMs !== 0
+        ? wrapEnvelope(value, Date.now() + ttlMs!)
+        : isEnvelope(value)
+          ? wrapEnvelope(value, NEVER_STALE) // a result shaped like an envelope is stored inside a real one
+          : value
+    if (fence !== UNFENCED) return host.writeFenced(ref, stored, storedTtlMs, fence)
     return host.isSync ? host.writeSync(ref, stored, storedTtlMs) : host.write(ref, stored, storedTtlMs)
+  }
+
+  /**
+   * Runs `call` for a result to store. Over a storage with fences, the fence is taken first: a result
+   * is never written after an eviction (by any process) that was applied while it was being computed.
+   */
+  const compute = async (ref: EntryRef, call: () => unknown): Promise<Outcome> => {
+    if (host.fence === undefined) return { value: await call(), computed: true, fence: UNFENCED }
+    let fence: Fence
+    try {
+      fence = await host.fence(ref)
+    } catch (error) {
+      host.report('fence', error) // the function still answers; its result is not stored
+      fence = LOST
+    }
+    return { value: await call(), computed: true, fence }
   }
 
   /** The fresh value in what the storage returned, or NONE. */
@@ -203,14 +239,16 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   ): Promise<unknown> => {
     const session = lock && new LockSession(lock.locks, lock.ttlMs, host.report)
     let computed = false
+    let fence: Fence = UNFENCED
     const pending = work(session).then((outcome) => {
       computed = outcome.computed
+      fence = outcome.fence ?? UNFENCED
       return outcome.value
     })
     // The lock is released once the value is stored, before the callers get it; a flight that failed
     // or was invalidated (nothing stored) releases it as it ends.
     const flight = flights.start(id, pending, async (value) => {
-      if (computed) await store(ref, value)
+      if (computed) await store(ref, value, fence)
       await session?.release()
     })
     if (session !== undefined) {
@@ -254,7 +292,7 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
         const found = await waitForTurn(ref, session, lock!.waitMs)
         if (found !== NONE) return { value: found, computed: false }
       }
-      return { value: await call(), computed: true }
+      return compute(ref, call)
     }
 
   /**
@@ -275,7 +313,7 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
         const found = usable(await host.peek(ref))
         if (found !== NONE) return { value: found, computed: false }
       }
-      return { value: await call(), computed: true }
+      return compute(ref, call)
     }
 
   /**
@@ -301,13 +339,13 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       const id = encodeEntryRef(ref)
       const running = flights.join(id)
       if (running !== undefined) return deadline(running)
-      flights.beginRead(id)
+      const ticket = flights.beginRead(id)
       let cached: unknown
       let finished: Promise<unknown> | undefined
       try {
         cached = await host.read(ref)
       } finally {
-        finished = flights.endRead(id)
+        finished = flights.endRead(id, ticket)
       }
       if (cached !== MISS) {
         if (!isEnvelope(cached)) return cached
@@ -316,7 +354,9 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       }
       const joined = flights.join(id) ?? finished
       if (joined !== undefined) return deadline(joined)
-      if (lock === undefined) return deadline(settle(ref, Promise.resolve(fn.apply(this, args))))
+      if (lock === undefined && host.fence === undefined) {
+        return deadline(settle(ref, Promise.resolve(fn.apply(this, args))))
+      }
       return deadline(
         startFlight(
           id,

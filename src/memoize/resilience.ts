@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors.js'
+import { MAX_TTL_SECONDS, timerMs } from '../ttl.js'
 import type { EntryLocks } from '../storage/contract.js'
 
 /** The `lock` option's object form. */
@@ -94,11 +95,16 @@ export function resolveResilience(
         'graceSeconds needs a TTL: results never become stale without one; set ttlSeconds on the memoizer or defaultTtlSeconds on the cache, e.g. { ttlSeconds: 60, graceSeconds: 300 }',
       )
     }
+    if (ttlMs + graceMs > MAX_TTL_SECONDS * 1000) {
+      throw new ConfigurationError(
+        `ttlSeconds + graceSeconds must be at most ${MAX_TTL_SECONDS} seconds (100 years, the longest TTL a storage keeps), got ${(ttlMs + graceMs) / 1000}; lower graceSeconds`,
+      )
+    }
   }
   const softTimeoutMs =
     options.softTimeoutMs === undefined
       ? undefined
-      : positive(
+      : timerMs(
           options.softTimeoutMs,
           'softTimeoutMs',
           '{ ttlSeconds: 60, graceSeconds: 300, softTimeoutMs: 50 }',
@@ -111,7 +117,7 @@ export function resolveResilience(
   const hardTimeoutMs =
     options.hardTimeoutMs === undefined
       ? undefined
-      : positive(options.hardTimeoutMs, 'hardTimeoutMs', '{ hardTimeoutMs: 2000 }')
+      : timerMs(options.hardTimeoutMs, 'hardTimeoutMs', '{ hardTimeoutMs: 2000 }')
   return { lock: resolveLock(options.lock, storage), graceMs, softTimeoutMs, hardTimeoutMs }
 }
 
@@ -123,12 +129,8 @@ function resolveLock(option: ResilienceOptions['lock'], storage: LockSupport): R
     )
   }
   const { ttlMs = DEFAULT_LOCK_TTL_MS, waitMs = DEFAULT_LOCK_WAIT_MS } = option === true ? {} : option
-  const ttl = positive(ttlMs, 'lock.ttlMs', '{ lock: { ttlMs: 5000 } }')
-  if (typeof waitMs !== 'number' || !Number.isFinite(waitMs) || waitMs < 0) {
-    throw new ConfigurationError(
-      `lock.waitMs must be a finite number of milliseconds >= 0, got ${String(waitMs)}; e.g. { lock: { waitMs: 10000 } }`,
-    )
-  }
+  const ttl = timerMs(ttlMs, 'lock.ttlMs', '{ lock: { ttlMs: 5000 } }')
+  timerMs(waitMs, 'lock.waitMs', '{ lock: { waitMs: 10000 } }', 0)
   if (storage.locks !== undefined) return { locks: storage.locks, ttlMs: ttl, waitMs }
   if (storage.isSync) return undefined
   throw new ConfigurationError(

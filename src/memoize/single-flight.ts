@@ -7,7 +7,8 @@
  * - over an async storage, a read that started before a flight of its key finished may still answer
  *   "miss" (its reply can arrive after the flight stored its value). While such reads are in progress
  *   (`beginRead`/`endRead`), a finished flight's promise is kept and handed to them, so they do not run
- *   the function a second time.
+ *   the function a second time. This holds for a flight that failed too: the reads that started before
+ *   it failed share its rejection (a read that started after it failed runs the function again).
  */
 interface Flight {
   readonly promise: Promise<unknown>
@@ -19,7 +20,9 @@ export class SingleFlight {
   /** Reads in progress per key. */
   readonly #readers = new Map<string, number>()
   /** Finished flights kept for the reads of their key that started before they finished. */
-  readonly #finished = new Map<string, Promise<unknown>>()
+  readonly #finished = new Map<string, { readonly promise: Promise<unknown>; readonly at: number }>()
+  /** Ticket of the next read; a finished flight answers the reads whose ticket is below its `at`. */
+  #ticket = 0
 
   /** The running flight for `id`, if any. */
   join(id: string): Promise<unknown> | undefined {
@@ -38,14 +41,19 @@ export class SingleFlight {
     const done = () => {
       if (this.#flights.get(id) === flight) this.#flights.delete(id)
     }
+    const keep = () => {
+      if (!flight.stale && this.#readers.has(id))
+        this.#finished.set(id, { promise: flight.promise, at: this.#ticket })
+    }
     flight.promise = Promise.resolve(pending).then(
       async (value) => {
         if (!flight.stale) await store(value)
-        if (!flight.stale && this.#readers.has(id)) this.#finished.set(id, flight.promise)
+        keep()
         done()
         return value
       },
       (error: unknown) => {
+        keep()
         done()
         throw error
       },
@@ -54,14 +62,19 @@ export class SingleFlight {
     return flight.promise
   }
 
-  /** Registers a storage read of `id` that is about to start. */
-  beginRead(id: string): void {
+  /** Registers a storage read of `id` that is about to start; pass the returned ticket to `endRead`. */
+  beginRead(id: string): number {
     this.#readers.set(id, (this.#readers.get(id) ?? 0) + 1)
+    return this.#ticket++
   }
 
-  /** Ends a read registered with `beginRead`; answers the flight of `id` that finished meanwhile, if any. */
-  endRead(id: string): Promise<unknown> | undefined {
-    const finished = this.#finished.get(id)
+  /**
+   * Ends a read registered with `beginRead`; answers the flight of `id` that finished (or failed) after
+   * that read started, if any.
+   */
+  endRead(id: string, ticket: number): Promise<unknown> | undefined {
+    const kept = this.#finished.get(id)
+    const finished = kept !== undefined && ticket < kept.at ? kept.promise : undefined
     const readers = this.#readers.get(id)! - 1
     if (readers > 0) this.#readers.set(id, readers)
     else {

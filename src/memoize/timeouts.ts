@@ -10,7 +10,18 @@ export const SKIPPED: unique symbol = Symbol('cacheado.refreshSkipped')
  */
 export function withDeadline<T>(pending: Promise<T>, ms: number, namespace: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TimeoutError(namespace, ms)), ms)
+    const timer = setTimeout(
+      () =>
+        reject(
+          new TimeoutError(
+            'memoize',
+            ms,
+            `memoized ${namespace} did not answer within hardTimeoutMs (${ms} ms) and no cached value was available; its result will be stored when it arrives. Raise hardTimeoutMs, or add graceSeconds so a stale value can be served`,
+            { namespace },
+          ),
+        ),
+      ms,
+    )
     timer.unref()
     pending.then(
       (value) => {

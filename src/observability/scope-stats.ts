@@ -9,7 +9,11 @@ import { TopK } from './top-k.js'
 export interface StatsTrackingOptions<Level extends string = string> {
   /** Buckets kept per scope level and for namespaces; the rest add up in `other`. Default 100. */
   readonly topN?: number
-  /** The scope levels to break down. Default: every level. */
+  /**
+   * The scope levels to break down. Default: the top level only (e.g. `['organization']`): deeper
+   * levels' ids (users, sessions) would become metric label values, so they are opt-in, e.g.
+   * `levels: ['organization', 'user']`. `[]`: no level (namespaces only).
+   */
   readonly levels?: readonly Level[]
   /** Whether to break memoized calls down by namespace. Default `true`. */
   readonly namespaces?: boolean
@@ -78,7 +82,7 @@ export class ScopeStatsTracker {
       )
     }
     this.topN = topN
-    const levels: unknown = options.levels ?? allLevels
+    const levels: unknown = options.levels ?? allLevels.slice(0, 1)
     if (!Array.isArray(levels)) {
       throw new ConfigurationError(
         `stats.levels must be an array of scope level names such as ['organization']`,

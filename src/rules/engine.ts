@@ -1,4 +1,5 @@
-import { ConfigurationError } from '../errors.js'
+import type { CacheError } from '../errors.js'
+import { ConfigurationError, RuleError } from '../errors.js'
 import type { BoundPolicy, EntryRef } from '../storage/contract.js'
 import type { CacheRule, RuleEffect, RuleEvictEvent } from './contract.js'
 
@@ -7,7 +8,11 @@ import type { CacheRule, RuleEffect, RuleEvictEvent } from './contract.js'
  * - every bound applies independently: an entry must satisfy all of them, and after each write every
  *   bound evicts, in list order, until it holds;
  * - the sweep interval is the shortest one requested;
- * - custom hooks run after the operation, in list order; their `evict` effects are applied in order.
+ * - custom hooks run after the operation, in list order; their `evict` effects are applied in order;
+ * - a hook that throws (or returns something other than a list of effects) is reported through
+ *   `onError` as a {@link RuleError} and its effects are ignored: it never fails the operation that ran
+ *   it, the other rules' hooks, or the storage's bound enforcement (evictions are reported to `onEvict`
+ *   from inside the storage's bound loop).
  */
 export class RuleEngine {
   readonly bounds: readonly BoundPolicy[]
@@ -22,12 +27,15 @@ export class RuleEngine {
   readonly #onSet: CacheRule[]
   readonly #onEvict: CacheRule[]
   readonly #onClear: CacheRule[]
+  readonly #onError: (error: CacheError) => void
 
   constructor(
     rules: readonly CacheRule[],
     isLevel: (name: string) => boolean,
     levelNames: readonly string[],
+    onError: (error: CacheError) => void = () => undefined,
   ) {
+    this.#onError = onError
     if (!Array.isArray(rules)) {
       throw new ConfigurationError('rules must be an array, e.g. rules: [new LRUEvict({ maxItems: 1000 })]')
     }
@@ -57,44 +65,66 @@ export class RuleEngine {
   }
 
   afterGet(ref: EntryRef, hit: boolean): RuleEffect[] {
-    return collect(this.#onGet, (rule) => rule.onGet!({ ref, hit }))
+    return this.#collect(this.#onGet, 'onGet', (rule) => rule.onGet!({ ref, hit }))
   }
 
   afterSet(ref: EntryRef, ttlMs: number | undefined): RuleEffect[] {
-    return collect(this.#onSet, (rule) => rule.onSet!({ ref, ttlMs }))
+    return this.#collect(this.#onSet, 'onSet', (rule) => rule.onSet!({ ref, ttlMs }))
   }
 
   evicted(event: RuleEvictEvent): void {
-    for (const rule of this.#onEvict) rule.onEvict!(event)
+    for (const rule of this.#onEvict) this.#run(rule, 'onEvict', () => rule.onEvict!(event))
   }
 
   cleared(): void {
-    for (const rule of this.#onClear) rule.onClear!()
+    for (const rule of this.#onClear) this.#run(rule, 'onClear', () => rule.onClear!())
+  }
+
+  /** Runs one hook; what it throws is reported, never passed on. */
+  #run<T>(rule: CacheRule, hook: string, call: () => T): T | undefined {
+    try {
+      return call()
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      this.#onError(new RuleError(ruleName(rule), hook, `threw: ${reason}`, { cause: error }))
+      return undefined
+    }
+  }
+
+  #collect(
+    rules: CacheRule[],
+    hook: string,
+    run: (rule: CacheRule) => readonly RuleEffect[] | void,
+  ): RuleEffect[] {
+    const effects: RuleEffect[] = []
+    for (const rule of rules) {
+      const result = this.#run(rule, hook, () => run(rule))
+      if (result === undefined) continue
+      const problem = invalidEffects(result)
+      if (problem !== undefined) {
+        this.#onError(new RuleError(ruleName(rule), hook, problem))
+        continue
+      }
+      effects.push(...result)
+    }
+    return effects
   }
 }
 
-function collect(rules: CacheRule[], run: (rule: CacheRule) => readonly RuleEffect[] | void): RuleEffect[] {
-  const effects: RuleEffect[] = []
-  for (const rule of rules) {
-    const result = run(rule)
-    if (result === undefined) continue
-    if (!Array.isArray(result)) {
-      throw new ConfigurationError(
-        `rule ${rule.name} returned ${typeof result} from a hook; return an array of effects or nothing`,
-      )
-    }
-    for (const effect of result as RuleEffect[]) {
-      if (
-        effect?.type !== 'evict' ||
-        typeof effect.ref?.key !== 'string' ||
-        !Array.isArray(effect.ref.scope)
-      ) {
-        throw new ConfigurationError(
-          `rule ${rule.name} returned an invalid effect; use { type: 'evict', ref }`,
-        )
-      }
-      effects.push(effect)
+/** A rule's name for messages, whatever its `name` holds. */
+function ruleName(rule: CacheRule): string {
+  return typeof rule.name === 'string' ? rule.name : String(rule.name)
+}
+
+/** What is wrong with a hook's result, or `undefined` when it is a list of valid effects. */
+function invalidEffects(result: unknown): string | undefined {
+  if (!Array.isArray(result)) {
+    return `returned ${result === null ? 'null' : typeof result}; return an array of effects or nothing`
+  }
+  for (const effect of result as Partial<RuleEffect>[]) {
+    if (effect?.type !== 'evict' || typeof effect.ref?.key !== 'string' || !Array.isArray(effect.ref.scope)) {
+      return "returned an invalid effect; use { type: 'evict', ref }"
     }
   }
-  return effects
+  return undefined
 }

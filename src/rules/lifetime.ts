@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors.js'
+import { timerMs } from '../ttl.js'
 import type { CacheRule } from './contract.js'
 
 /** Options of {@link LifeTimeEvict}. */
@@ -22,6 +23,10 @@ export class LifeTimeEvict implements CacheRule {
         `LifeTimeEvict: sweepIntervalSeconds must be a positive number, got ${String(seconds)}`,
       )
     }
-    this.sweepIntervalMs = seconds * 1000
+    this.sweepIntervalMs = timerMs(
+      seconds * 1000,
+      'LifeTimeEvict: sweepIntervalSeconds (in ms)',
+      '{ sweepIntervalSeconds: 1 }',
+    )
   }
 }

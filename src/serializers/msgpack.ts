@@ -100,7 +100,10 @@ function swap(value: unknown): unknown {
     const swapped = value.map(swap)
     return swapped.some((item, i) => item !== value[i]) ? swapped : value
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return value
+  // Plain objects, null-prototype ones included (they are packed as plain maps too and read back as
+  // plain objects, so what they contain needs the same swaps).
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
   const record = value as Record<string, unknown>
   if (Object.prototype.hasOwnProperty.call(record, '__proto__')) {
     return new PackedObject(Object.keys(record).map((key) => [key, swap(record[key])]))

@@ -252,15 +252,24 @@ export class MemoryStore implements SyncStorageOperations {
     return undefined
   }
 
-  /** Links a new entry into every policy it falls under, then evicts until each bound holds. */
+  /**
+   * Links a new entry into every policy it falls under, then evicts until each bound holds. Expired
+   * entries not reclaimed yet never take a bound's place: before a bound evicts a live entry, every
+   * expired entry is reclaimed (each once, so O(log n) amortised per expired entry).
+   */
   #admit(entry: Entry, node: ScopeNode): void {
     const policies = this.#policies
     if (policies.length > 1) entry.more = new Array<Entry | null>(2 * (policies.length - 1)).fill(null)
+    let reclaimed = false
     for (let i = 0; i < policies.length; i++) {
       const group = this.#groupOf(node, i, true)
       if (group === undefined) continue
       append(group, entry, i)
       const policy = policies[i]!
+      if (group.size > policy.maxItems && !reclaimed) {
+        reclaimed = true
+        this.reclaimExpired(Number.POSITIVE_INFINITY)
+      }
       while (group.size > policy.maxItems) this.#remove(group.head!, policy.reason)
     }
   }

@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util'
 import type { Collection, Document, MongoClientOptions } from 'mongodb'
 import { Binary, BSON, MongoClient } from 'mongodb'
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { ConfigurationError, SerializationError, storageTimeout, TimeoutError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
@@ -15,6 +15,7 @@ import type {
   StoredEntry,
 } from './contract.js'
 import { MISS } from './contract.js'
+import { timerMs } from '../ttl.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
 import { enforceBounds } from './mongodb-bounds.js'
@@ -80,15 +81,14 @@ const debug = debuglog('cacheado')
 let ttlRefusalNoted = false
 
 /**
- * An operation did not finish within `operationTimeoutMs`; the cache wraps it in a `StorageError`.
- * As with any timeout, a write that was already sent may still be applied by the server afterwards.
+ * An operation did not finish within `operationTimeoutMs`: the {@link TimeoutError} every storage
+ * timeout is (this subclass is kept for `instanceof` checks written against earlier versions). As with
+ * any timeout, a write that was already sent may still be applied by the server afterwards.
  */
-export class MongoDBTimeoutError extends Error {
+export class MongoDBTimeoutError extends TimeoutError {
   constructor(operation: string, timeoutMs: number) {
-    super(
-      `mongodb ${operation} did not finish within ${timeoutMs} ms (operationTimeoutMs); is the server reachable?`,
-    )
-    this.name = 'MongoDBTimeoutError'
+    const { message } = storageTimeout('mongodb', operation, 'operationTimeoutMs', timeoutMs)
+    super(`mongodb ${operation}`, timeoutMs, message, { storageType: 'mongodb' })
   }
 }
 
@@ -423,5 +423,5 @@ function positive(name: string, value: number): number {
       `MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`,
     )
   }
-  return value
+  return timerMs(value, `MongoDBStorage: ${name}`, `{ ${name}: 5000 }`)
 }

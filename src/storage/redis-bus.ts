@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { ConfigurationError } from '../errors.js'
+import { ConfigurationError, storageTimeout } from '../errors.js'
 import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from './contract.js'
 import type { RedisClient } from './redis-connection.js'
 import { LuaScript } from './redis-connection.js'
 import { BROADCAST_FRAGMENT } from './redis-lua.js'
 import { Deadlines } from './deadlines.js'
+import { timerMs } from '../ttl.js'
 
 /** Options of `new RedisBus(...)`. */
 export interface RedisBusOptions {
@@ -97,6 +98,7 @@ export class RedisBus implements Bus {
         `RedisBus: leaseMs must be an integer of at least 300, got ${String(lease)}`,
       )
     }
+    timerMs(lease, 'RedisBus: leaseMs', '{ leaseMs: 30000 }')
     this.#publisher = options.client
     this.channel = options.channel
     this.#inboxes = options.client instanceof Redis
@@ -105,8 +107,11 @@ export class RedisBus implements Bus {
     if (timeout !== undefined && !(typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0)) {
       throw new ConfigurationError(`RedisBus: timeoutMs must be a positive number, got ${String(timeout)}`)
     }
+    if (timeout !== undefined) timerMs(timeout, 'RedisBus: timeoutMs', '{ timeoutMs: 1000 }')
     this.#deadlines =
-      timeout === undefined ? undefined : new Deadlines(timeout, () => new Error('Command timed out'))
+      timeout === undefined
+        ? undefined
+        : new Deadlines(timeout, () => storageTimeout('redis', 'bus command', 'timeoutMs', timeout))
   }
 
   subscribe(handlers: BusHandlers): void {

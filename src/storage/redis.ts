@@ -1,4 +1,4 @@
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { ConfigurationError, SerializationError, storageTimeout } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
@@ -20,6 +20,7 @@ import { connect, LuaScript, preloadScripts } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
+import { timerMs } from '../ttl.js'
 import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
 import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
@@ -184,6 +185,7 @@ export class RedisStorage implements StorageProvider {
         `RedisStorage: commandTimeoutMs must be a positive number, got ${String(timeout)}`,
       )
     }
+    timerMs(timeout, 'RedisStorage: commandTimeoutMs', '{ commandTimeoutMs: 1000 }')
     const maxBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > REDIS_MAX_VALUE_BYTES) {
       throw new ConfigurationError(
@@ -197,7 +199,9 @@ export class RedisStorage implements StorageProvider {
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
     this.#timeoutMs = timeout
-    this.#deadlines = new Deadlines(timeout, () => new Error(`Command timed out after ${timeout} ms`))
+    this.#deadlines = new Deadlines(timeout, () =>
+      storageTimeout('redis', 'command', 'commandTimeoutMs', timeout),
+    )
     this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })

@@ -1,4 +1,4 @@
-import { CacheError, ConfigurationError, StorageError } from '../errors.js'
+import { CacheError, ConfigurationError, StorageError, TimeoutError } from '../errors.js'
 
 /** Options of the circuit breaker around the shared storage (`local.circuitBreaker`). */
 export interface CircuitBreakerOptions {
@@ -154,5 +154,5 @@ export class CircuitBreaker {
 
 /** Whether an error says the storage is unhealthy (anything but cacheado's own non-storage errors). */
 function counts(error: unknown): boolean {
-  return !(error instanceof CacheError) || error instanceof StorageError
+  return !(error instanceof CacheError) || error instanceof StorageError || error instanceof TimeoutError
 }

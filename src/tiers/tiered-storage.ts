@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ConfigurationError } from '../errors.js'
+import { timerMs } from '../ttl.js'
 import type {
   AutomaticEvictionReason,
   Bus,
@@ -152,6 +153,7 @@ export class TieredStorage implements StorageProvider {
         `local.ttlSeconds must be a positive number of seconds, got ${String(ttlSeconds)}`,
       )
     }
+    timerMs(ttlSeconds * 1000, 'local.ttlSeconds (in ms)', '{ local: { ttlSeconds: 60 } }')
     const ownBus = options.bus === undefined
     const bus = ownBus ? shared.createBus?.() : options.bus === false ? undefined : options.bus
     if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {

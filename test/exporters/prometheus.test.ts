@@ -51,7 +51,10 @@ describe('cacheado/prometheus', () => {
   afterEach(() => registry.clear())
 
   it('exports counters, per-tenant breakdown and latency that match the operations done', async () => {
-    const cache = new Cache({ stats: { topN: 2 }, rules: [new LRUEvict({ maxItems: 100 })] })
+    const cache = new Cache({
+      stats: { topN: 2, levels: ['organization', 'user', 'session'] },
+      rules: [new LRUEvict({ maxItems: 100 })],
+    })
     const exporter = registerPrometheus(cache, { registry })
     const acme = { scope: 'user', orgId: 'acme', userId: 'ann' } as const
     for (let i = 0; i < 5; i++) await cache.set(`k${i}`, i, acme)

@@ -237,6 +237,7 @@ describe('hardTimeoutMs', () => {
       expect(error.code).toBe('ERR_CACHEADO_TIMEOUT')
       expect(error.timeoutMs).toBe(50)
       expect(error.message).toMatch(/memoized slow did not answer within hardTimeoutMs \(50 ms\)/)
+      expect([error.operation, error.namespace, error.storageType]).toEqual(['memoize', 'slow', undefined])
     }
     await sleep(250)
     expect(await slow()).toBe('late')

@@ -9,7 +9,7 @@ const usr = (id: string) => ({ level: 'user', id })
 
 describe('stats({ breakdown: true })', () => {
   it('counts per scope instance and per memoized namespace, top N plus other', () => {
-    const cache = new Cache({ stats: { topN: 2 } })
+    const cache = new Cache({ stats: { topN: 2, levels: ['organization', 'user', 'session'] } })
     expect(cache.tracksBreakdown).toBe(true)
     // acme: 3 users; the same user id under two organizations is two buckets
     for (const userId of ['ann', 'bob', 'ann']) {
@@ -99,6 +99,23 @@ describe('stats({ breakdown: true })', () => {
     await cache.close()
     expect(cache.counters()).toMatchObject({ hits: 1, sets: 1, storageType: 'in_memory' })
     expect(() => new Cache().counters({ breakdown: true })).toThrow(ConfigurationError)
+  })
+
+  it('breaks down the top level only by default: user and session ids never become labels unless asked', () => {
+    const cache = new Cache({ stats: { topN: 5 } })
+    cache.setSync('k', 1, { scope: 'session', orgId: 'acme', userId: 'ann', sessionId: 's\u0000\n1' })
+    cache.getSync('k', { scope: 'session', orgId: 'acme', userId: 'ann', sessionId: 's\u0000\n1' })
+    const { byScope } = cache.statsSync({ breakdown: true })
+    expect(Object.keys(byScope)).toEqual(['organization'])
+    expect(byScope.organization!.top.map((bucket) => [bucket.label, bucket.hits, bucket.sets])).toEqual([
+      ['acme', 1, 1],
+    ])
+    const deeper = new Cache({ stats: { levels: ['organization', 'user'] } })
+    deeper.setSync('k', 1, { scope: 'session', orgId: 'acme', userId: 'ann', sessionId: 's1' })
+    expect(Object.keys(deeper.statsSync({ breakdown: true }).byScope)).toEqual(['organization', 'user'])
+    const none = new Cache({ stats: { levels: [] } })
+    none.setSync('k', 1, { scope: 'organization', orgId: 'acme' })
+    expect(none.statsSync({ breakdown: true }).byScope).toEqual({})
   })
 
   it('is off unless configured; bad configuration is a clear error', async () => {

@@ -98,3 +98,43 @@ describe('own __proto__ keys', () => {
     },
   )
 })
+
+describe('msgpack inside null-prototype objects', () => {
+  const serializer = new MsgpackSerializer()
+  const roundTrip = (value: unknown) => serializer.deserialize(serializer.serialize(value))
+  /** A null-prototype object with these own entries (`__proto__` included, as an own key). */
+  const bare = (entries: [string, unknown][]) => {
+    const object = Object.create(null) as Record<string, unknown>
+    for (const [key, value] of entries)
+      Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
+    return object
+  }
+
+  it('keeps a Map, -0 and an own __proto__ key, at the top level and nested', () => {
+    const inner = () =>
+      bare([
+        ['map', new Map<unknown, unknown>([['k\u0000', -0]])],
+        ['zero', -0],
+        ['__proto__', { polluted: true }],
+        ['ok', 1],
+      ])
+    for (const value of [inner(), { nested: inner() }, [inner()], bare([['deep', [bare([['z', -0]])]]])]) {
+      const back = roundTrip(value)
+      const top = (
+        Array.isArray(back) ? back[0] : ((back as Record<string, unknown>).nested ?? back)
+      ) as Record<string, unknown>
+      if ('deep' in top) {
+        const z = ((top.deep as unknown[])[0] as Record<string, unknown>).z
+        expect(Object.is(z, -0)).toBe(true)
+        continue
+      }
+      expect(top.map).toBeInstanceOf(Map)
+      expect(Object.is((top.map as Map<string, unknown>).get('k\u0000'), -0)).toBe(true)
+      expect(Object.is(top.zero, -0)).toBe(true)
+      expect(Object.prototype.hasOwnProperty.call(top, '__proto__')).toBe(true)
+      expect(Object.getOwnPropertyDescriptor(top, '__proto__')!.value).toEqual({ polluted: true })
+      expect(Object.keys(top)).toEqual(['map', 'zero', '__proto__', 'ok'])
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    }
+  })
+})

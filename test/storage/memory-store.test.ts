@@ -98,6 +98,27 @@ describe('in-memory specifics', () => {
     expect(cache.evictByScopeSync('user', { orgId: 'o', userId: 'u1' })).toBe(1)
   })
 
+  it.each([
+    ['MaxItemsEvict', () => new MaxItemsEvict({ maxItems: 3 })],
+    ['LRUEvict', () => new LRUEvict({ maxItems: 3 })],
+    ['LRUEvict per organization', () => new LRUEvict({ maxItems: 3, per: 'organization' })],
+  ])('expired entries not reclaimed yet never take the place of a live entry under %s', (_name, rule) => {
+    const cache = new Cache({ rules: [rule()] })
+    const org = { scope: 'organization', orgId: 'o\u0000' } as const
+    cache.setSync('live', 'L', org)
+    for (let i = 0; i < 2; i++) cache.setSync(`short${i}`, i, { ...org, ttlSeconds: 0.05 })
+    vi.advanceTimersByTime(60)
+    cache.setSync('new1', 1, org)
+    cache.setSync('new2', 2, org)
+    expect(cache.getSync('live', org)).toBe('L')
+    expect(cache.getSync('new1', org)).toBe(1)
+    expect(cache.getSync('new2', org)).toBe(2)
+    expect(cache.statsSync().evictionsByReason).toMatchObject({ expired: 2, lru: 0, maxItems: 0 })
+    // The bound still holds once only live entries are left.
+    cache.setSync('new3', 3, org)
+    expect(cache.statsSync().totalKeys).toBe(3)
+  })
+
   it('the storage belongs to one cache', () => {
     const storage = new InMemory()
     new Cache({ storage })

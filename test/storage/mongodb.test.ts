@@ -288,7 +288,7 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
         // Every document ever written was either evicted (and counted exactly once) or is still there.
         const evictedHere = stats.evictionsByReason.lru + stats.evictionsByReason.maxItems
         const evictedTotal = evictedHere + evictedByPeers.reduce((sum, peer) => sum + peer.evicted, 0)
-        expect(evictedTotal + stats.totalKeys).toBe(2 * 60 + mainWrites)
+        expect(evictedTotal + stats.totalKeys!).toBe(2 * 60 + mainWrites)
         // While three writers run, the cache-wide bound may be exceeded by at most the writes in flight.
         expect(maxSeen).toBeLessThanOrEqual(20 + 3)
         console.info(
