@@ -1,5 +1,7 @@
-// The README's examples run here, so the documentation cannot rot.
+// The README's examples run here, and every ```ts block of the README must be an excerpt of one of them,
+// so the documentation cannot rot.
 import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { main as asyncAndProgrammatic } from '../examples/readme/async-and-programmatic.js'
@@ -13,10 +15,174 @@ import { main as otel } from '../examples/readme/otel.js'
 import { main as prometheus } from '../examples/readme/prometheus.js'
 import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
 import { main as twoTiers } from '../examples/readme/two-tiers.js'
-import { redisUrl } from './support/services.js'
+import { mongoUrl, redisUrl } from './support/services.js'
 import { main as statsBreakdown } from '../examples/readme/stats-breakdown.js'
+// Declares the shipped conformance suite on the README's example provider (vitest's describe/it/afterEach).
+import '../examples/readme/own-storage.js'
+
+const root = new URL('../', import.meta.url)
+
+/** Lines without their leading indentation: an excerpt may sit deeper or shallower than its source. */
+const unindent = (lines: readonly string[]) => lines.map((line) => line.trimStart())
+
+/** Every `// #region <name>` ... `// #endregion` of the files under examples/readme/, as unindented lines. */
+export function exampleRegions(): Map<string, string[]> {
+  const regions = new Map<string, string[]>()
+  const dir = new URL('examples/readme/', root)
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+    let current: string[] | undefined
+    for (const line of readFileSync(new URL(file, dir), 'utf8').split('\n')) {
+      const start = /^\s*\/\/ #region (\S+)/.exec(line)
+      if (start) {
+        current = []
+        regions.set(`${file}#${start[1]}`, current)
+      } else if (/^\s*\/\/ #endregion/.test(line)) current = undefined
+      else current?.push(line.trimStart())
+    }
+  }
+  return regions
+}
+
+/** The bodies of the ```ts blocks of a Markdown text (fences may be indented, e.g. inside a list). */
+export function tsBlocks(markdown: string): string[][] {
+  const blocks: string[][] = []
+  let current: string[] | undefined
+  for (const line of markdown.split('\n')) {
+    const fence = line.trim()
+    if (current === undefined) {
+      if (fence === '```ts' || fence === '```typescript') current = []
+    } else if (fence === '```') {
+      blocks.push(unindent(current))
+      current = undefined
+    } else current.push(line)
+  }
+  return blocks
+}
+
+/** The region holding `block` as consecutive lines, if any. */
+export function regionHolding(block: readonly string[], regions: Map<string, string[]>): string | undefined {
+  for (const [name, lines] of regions) {
+    for (let at = 0; at + block.length <= lines.length; at++) {
+      if (block.every((line, i) => lines[at + i] === line)) return name
+    }
+  }
+  return undefined
+}
 
 const quiet = () => undefined
+
+describe('README code', () => {
+  const readme = readFileSync(new URL('README.md', root), 'utf8')
+  const regions = exampleRegions()
+
+  it('every ```ts block of README.md is found verbatim in a region of examples/readme/', () => {
+    const blocks = tsBlocks(readme)
+    expect(blocks.length).toBeGreaterThanOrEqual(15)
+    const missing = blocks
+      .filter((block) => regionHolding(block, regions) === undefined)
+      .map((block) => block.slice(0, 3).join('\n'))
+    expect(missing, 'README blocks that are in no `// #region` of examples/readme/*.ts').toEqual([])
+  })
+
+  it('the check fails for a block changed by one character, or for a hostile one', () => {
+    const [first] = tsBlocks(readme)
+    const changed = [...first!]
+    changed[changed.length - 1] = `${changed.at(-1)!} `
+    expect(regionHolding(changed, regions)).toBeUndefined()
+    const hostile = tsBlocks('```ts\n\u0000 db.users.find(id) \u202e\n```')
+    expect(hostile).toEqual([['\u0000 db.users.find(id) \u202e']])
+    expect(regionHolding(hostile[0]!, regions)).toBeUndefined()
+    // Indentation does not matter: an indented fence in a list item still holds its excerpt.
+    const indented = first!.map((line) => `   ${line}`).join('\n')
+    expect(
+      regionHolding(tsBlocks(`- item\n\n   \`\`\`ts\n${indented}\n   \`\`\`\n`)[0]!, regions),
+    ).toBeDefined()
+  })
+})
+
+describe('README examples written as scripts (top-level await)', () => {
+  it('quick start: a user-scoped write and a memoized call, both gone with their organization', async () => {
+    const { settings, profile, removed, stats } = await import('../examples/readme/quick-start.js')
+    expect(settings).toEqual({ theme: 'dark' })
+    expect(profile).toEqual({ id: 'alice', plan: 'pro' })
+    expect(removed).toBe(2)
+    expect(stats).toMatchObject({ hits: 2, misses: 1, sets: 2, totalKeys: 0 })
+  })
+
+  it('scopes: a missing parameter is a ScopeError naming it; a department takes its users along', async () => {
+    const { message, removed, left } = await import('../examples/readme/scopes.js')
+    expect(message).toContain('"deptId"')
+    expect(removed).toBe(1)
+    expect(left).toBe(2) // the region's and the global entry
+  })
+
+  it('operations: sync twins, null is a value, clear counts', async () => {
+    const { result } = await import('../examples/readme/operations.js')
+    expect(result).toEqual({ draft: { text: '' }, existed: true, cleared: 1, hits: 1, misses: 0 })
+  })
+
+  it('rules: a per-user quota spares the quiet user; the custom rule removes a read-once entry', async () => {
+    const { result } = await import('../examples/readme/rules.js')
+    expect(result).toMatchObject({
+      token: 'abc',
+      tokenAgain: undefined,
+      quiet: 'kept',
+      noisyOldest: undefined,
+      noisyNewest: 149,
+    })
+    expect(result.stats.evictionsByReason).toMatchObject({ lru: 50, rule: 1 })
+  })
+
+  it('memoization: sync stays sync, positional scope parameters, decorators share across instances', async () => {
+    const { result } = await import('../examples/readme/memoize.js')
+    expect(result.queries).toBe(1)
+    expect(result.price).toBe(300)
+    expect(result.order).toEqual({ orgId: 'acme', userId: 'ann', id: 7 })
+    expect(result.invoice).toEqual({ id: 'in-1', total: 42 })
+    expect(result.stats).toMatchObject({ hits: 3, misses: 3 })
+  })
+
+  it('grace and timeouts: the configured memoizer answers', async () => {
+    const { rate } = await import('../examples/readme/resilience.js')
+    expect(rate).toEqual({ pair: 'EUR/USD', rate: 1.08 })
+  })
+
+  it.skipIf(redisUrl === undefined)(
+    'redis: a Date survives the round trip; the scope eviction counts',
+    async () => {
+      process.env.REDIS_URL = redisUrl
+      const { result } = await import('../examples/readme/redis.js')
+      expect(result).toEqual({ profile: { plan: 'pro', since: new Date(0) }, removed: 1 })
+    },
+  )
+
+  it.skipIf(redisUrl === undefined)(
+    'lock: 20 calls from two caches (two processes) run the function once',
+    async () => {
+      process.env.REDIS_URL = redisUrl
+      const { result } = await import('../examples/readme/lock.js')
+      expect(result.sets).toBe(1)
+      expect(new Set(result.results.map((r) => JSON.stringify(r)))).toEqual(
+        new Set([JSON.stringify({ orgId: 'lock-example', rows: 1234 })]),
+      )
+    },
+  )
+
+  it.skipIf(redisUrl === undefined)(
+    'two tiers: the configuration of the README answers from the L1',
+    async () => {
+      process.env.REDIS_URL = redisUrl
+      const { result } = await import('../examples/readme/tiers.js')
+      expect(result).toEqual({ profile: { plan: 'pro' } })
+    },
+  )
+
+  it.skipIf(mongoUrl === undefined)('mongodb: a write, a read and a scope eviction', async () => {
+    process.env.MONGODB_URL = mongoUrl
+    const { result } = await import('../examples/readme/mongodb.js')
+    expect(result).toEqual({ plan: 'pro', removed: 1 })
+  })
+})
 
 describe('README examples', () => {
   it('basic usage: the second call comes from the cache', () => {
@@ -109,6 +275,7 @@ describe('README examples', () => {
       ['initech', 0, 2500],
     ])
     expect(top.reduce((s, t) => s + t.misses, 0) + other.misses).toBe(stats.misses - 1) // price's miss
+    expect(other.misses).toBe(9993) // as the README's comment says
     expect(stats.byNamespace!.top).toMatchObject([{ namespace: 'price', hits: 1, misses: 1 }])
   })
 

@@ -7,6 +7,7 @@ export function main(log: (line: string) => void = console.log) {
   const scopeOf = (scope?: readonly { level: string; id: string }[]) =>
     scope?.map((s) => `${s.level}=${s.id}`).join('/') || 'global'
 
+  // #region events
   cache.on('hit', ({ scope, key, namespace }) => lines.push(`hit ${scopeOf(scope)} ${key ?? namespace}`))
   cache.on('miss', ({ scope, key, namespace }) => lines.push(`miss ${scopeOf(scope)} ${key ?? namespace}`))
   cache.on('evict', ({ reason, count, scope, key }) =>
@@ -14,6 +15,7 @@ export function main(log: (line: string) => void = console.log) {
   )
   const durations: number[] = [] // e.g. feed a latency histogram
   cache.on('operation', ({ durationMs }) => void durations.push(durationMs)) // also: operation, outcome
+  // #endregion
 
   const ann = { scope: 'user', orgId: 'acme', userId: 'ann' } as const
   cache.setSync('cart', ['book'], ann)

@@ -15,8 +15,10 @@ export async function main(log: (line: string) => void = console.log) {
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 })
   const provider = new MeterProvider({ readers: [reader] })
 
+  // #region otel
   const cache = new Cache({ stats: { topN: 100 } })
   registerOpenTelemetry(cache, { meter: provider.getMeter('my-app') })
+  // #endregion
 
   cache.setSync('plan', 'pro', { scope: 'organization', orgId: 'acme' })
   cache.getSync('plan', { scope: 'organization', orgId: 'acme' })

@@ -6,6 +6,7 @@ import { registerPrometheus } from 'cacheado/prometheus'
 import { Registry } from 'prom-client'
 
 export async function main(log: (line: string) => void = console.log) {
+  // #region prometheus
   const cache = new Cache({ stats: { topN: 100 } })
   const registry = new Registry()
   registerPrometheus(cache, { registry })
@@ -13,6 +14,7 @@ export async function main(log: (line: string) => void = console.log) {
   const server = createServer((_req, res) => {
     registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
   })
+  // #endregion
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   try {
     const acme = { scope: 'organization', orgId: 'acme' } as const
