@@ -1,4 +1,4 @@
-import type { Binary, Filter } from 'mongodb'
+import type { Binary, Collection, Filter, UpdateFilter, UpdateResult } from 'mongodb'
 import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
 import { encodeScopePath, encodeSegment } from './key-encoding.js'
 
@@ -105,4 +105,31 @@ export function nextTick(): number {
   const now = Date.now() * 1000
   lastTick = now > lastTick ? now : lastTick + 1
   return lastTick
+}
+
+/** MongoDB's duplicate-key error code. */
+export const DUPLICATE_KEY = 11000
+
+/** Attempts of {@link upsertOne} before a duplicate-key error is passed on (each loser retries once). */
+const UPSERT_ATTEMPTS = 3
+
+/**
+ * `updateOne(filter, update, { upsert: true })` that never fails on the upsert race. Two clients
+ * upserting one missing `_id` at the same moment both find no document and both insert; the unique
+ * `_id` index lets one insert win and fails the other with E11000 (MongoDB retries this itself only in
+ * some cases; FerretDB 1.x never does: 40% of concurrent first writes of one key failed). The loser's
+ * retry finds the winner's document and updates it, which is exactly what a serial execution would do.
+ */
+export async function upsertOne<T extends { _id: string }>(
+  collection: Collection<T>,
+  filter: Filter<T>,
+  update: UpdateFilter<T>,
+): Promise<UpdateResult<T>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await collection.updateOne(filter, update, { upsert: true })
+    } catch (error) {
+      if (attempt >= UPSERT_ATTEMPTS || (error as { code?: unknown }).code !== DUPLICATE_KEY) throw error
+    }
+  }
 }

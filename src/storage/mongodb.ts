@@ -26,6 +26,7 @@ import {
   liveFilter,
   nextTick,
   scopeKeys,
+  upsertOne,
 } from './mongodb-document.js'
 import type { LockDocument } from './mongodb-lock.js'
 import { MongoLocks } from './mongodb-lock.js'
@@ -262,11 +263,7 @@ export class MongoDBStorage implements StorageProvider {
       )
     }
     return this.#run('set', { write: id }, async (collection) => {
-      await collection.updateOne(
-        { _id: id },
-        { $set: fields, $setOnInsert: { createdAt: tick } },
-        { upsert: true },
-      )
+      await upsertOne(collection, { _id: id }, { $set: fields, $setOnInsert: { createdAt: tick } })
       if (this.#bounds.length !== 0)
         await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
     })
