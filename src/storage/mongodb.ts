@@ -1,11 +1,12 @@
 import { debuglog } from 'node:util'
 import type { Collection, Document, MongoClientOptions } from 'mongodb'
 import { Binary, BSON, MongoClient } from 'mongodb'
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { CacheError, ConfigurationError, InvalidArgumentError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
   BoundPolicy,
+  BusMessage,
   EntryLocks,
   EntryRef,
   Miss,
@@ -13,6 +14,7 @@ import type {
   StorageContext,
   StorageProvider,
   StoredEntry,
+  WriteFence,
 } from './contract.js'
 import { MISS } from './contract.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
@@ -28,6 +30,8 @@ import {
   scopeKeys,
   upsertOne,
 } from './mongodb-document.js'
+import type { FencedWrite } from './mongodb-fence.js'
+import { MongoFences } from './mongodb-fence.js'
 import type { LockDocument } from './mongodb-lock.js'
 import { MongoLocks } from './mongodb-lock.js'
 import { PerKeyOrder } from './per-key-order.js'
@@ -74,6 +78,12 @@ const UNORDERED: Ordering = {}
 
 /** The largest document a MongoDB server stores (`maxBsonObjectSize`). */
 export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+/**
+ * The longest TTL this storage keeps, in milliseconds: 100 years, the library-wide maximum
+ * (`MAX_TTL_SECONDS` in `src/ttl.ts`, which storage modules do not import). Far longer ones would make
+ * an expiry date outside BSON's and JavaScript's range, stored as a value that is never readable.
+ */
+export const MAX_TTL_MS = 3_155_760_000_000
 const DEFAULT_SWEEP_MS = 60_000
 const DEFAULT_TIMEOUT_MS = 1000
 
@@ -126,6 +136,21 @@ export class MongoDBStorage implements StorageProvider {
    * `mongodb-lock.ts`). Absent when the storage was given a `collection` whose client is unknown.
    */
   readonly locks?: EntryLocks
+  /**
+   * Write fences (see `StorageProvider.fence` and `mongodb-fence.ts`), in the collection
+   * `<collectionName>.fences`. Absent, with {@link setFenced}, when the storage was given a
+   * `collection` whose client is unknown.
+   */
+  readonly fence?: (ref: EntryRef) => Promise<WriteFence>
+  /** See `StorageProvider.setFenced`; `message` is ignored (MongoDB has no bus). */
+  readonly setFenced?: (
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fence: WriteFence,
+    message?: BusMessage,
+  ) => Promise<boolean>
+  readonly #fences: MongoFences | undefined
   readonly #collection: Collection<EntryDocument>
   /** The client this storage created and must close; undefined when the user supplied it. */
   readonly #ownClient: MongoClient | undefined
@@ -189,6 +214,19 @@ export class MongoDBStorage implements StorageProvider {
         .db(this.#collection.dbName)
         .collection<LockDocument>(`${this.#collection.collectionName}.locks`)
       this.locks = new MongoLocks(locks, (operation, work) => this.#run(operation, UNORDERED, work))
+      const fences = new MongoFences(client.db(this.#collection.dbName), this.#collection.collectionName)
+      this.#fences = fences
+      this.fence = (ref) => this.#run('fence', UNORDERED, () => fences.take(ref))
+      this.setFenced = (ref, value, ttlMs, fence) => {
+        // Everything that can refuse the value runs before the first byte is sent.
+        const write = this.#prepare(ref, value, ttlMs)
+        return this.#run('setFenced', { write: write.id }, async (collection) => {
+          const stored = await fences.setFenced(collection, write, fence)
+          if (stored && this.#bounds.length !== 0)
+            await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
+          return stored
+        })
+      }
     }
   }
 
@@ -234,7 +272,8 @@ export class MongoDBStorage implements StorageProvider {
       const doc = this.#touchOnRead
         ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
         : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
-      if (doc === null) return MISS
+      // No `v`: a fenced write not committed yet (see mongodb-fence.ts), invisible to readers.
+      if (doc === null || doc.v === undefined) return MISS
       if (!isExpired(doc.expiresAt, Date.now())) {
         const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
         return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
@@ -248,32 +287,61 @@ export class MongoDBStorage implements StorageProvider {
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
     // Everything that can refuse the value runs before the first byte is sent.
+    const { id, v, expiresAt, tick } = this.#prepare(ref, value, ttlMs)
+    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
+    return this.#run('set', { write: id }, async (collection) => {
+      // (`pending`: fenced writes of other processes still in flight give up, see mongodb-fence.ts.)
+      await upsertOne(
+        collection,
+        { _id: id },
+        { $set: fields, $setOnInsert: { createdAt: tick }, $unset: { pending: '' } },
+      )
+      if (this.#bounds.length !== 0)
+        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
+    })
+  }
+
+  /**
+   * Checks and encodes a write, throwing before anything is sent: `InvalidArgumentError` for a TTL this
+   * storage cannot keep, `SerializationError` for a value the serializer refuses (whatever it throws,
+   * e.g. a RangeError for a too deeply nested value) or a document over 16 MiB.
+   */
+  #prepare(ref: EntryRef, value: unknown, ttlMs: number | undefined): FencedWrite & { v: Binary } {
+    if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
+      throw new InvalidArgumentError(
+        `MongoDBStorage cannot store a TTL of ${String(ttlMs)} ms: it must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years); leave the TTL out for no expiry`,
+      )
+    }
     const id = encodeEntryRef(ref)
     const tick = nextTick()
-    const fields = {
-      v: new Binary(this.serializer.serialize(value)),
-      expiresAt: ttlMs === undefined ? null : new Date(Date.now() + ttlMs),
-      scopes: scopeKeys(ref.scope),
-      accessedAt: tick,
+    let bytes: Uint8Array
+    try {
+      bytes = this.serializer.serialize(value)
+    } catch (error) {
+      if (error instanceof CacheError) throw error
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new SerializationError(
+        `cannot serialize the value under ${JSON.stringify(ref.key)}: ${reason}; store plain data that is not nested too deeply`,
+        { cause: error },
+      )
     }
-    const size = BSON.calculateObjectSize({ _id: id, ...fields, createdAt: tick })
+    const v = new Binary(bytes)
+    const expiresAt = ttlMs === undefined ? null : new Date(Date.now() + ttlMs)
+    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick, createdAt: tick }
+    const size = BSON.calculateObjectSize({ _id: id, ...fields })
     if (size > MAX_DOCUMENT_BYTES) {
       throw new SerializationError(
         `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
       )
     }
-    return this.#run('set', { write: id }, async (collection) => {
-      await upsertOne(collection, { _id: id }, { $set: fields, $setOnInsert: { createdAt: tick } })
-      if (this.#bounds.length !== 0)
-        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
-    })
+    return { id, ref, v, expiresAt, tick }
   }
 
   delete(ref: EntryRef): Promise<boolean> {
     const id = encodeEntryRef(ref)
     return this.#run('delete', { write: id }, async (collection) => {
       const doc = await collection.findOneAndDelete({ _id: id })
-      if (doc === null) return false
+      if (doc === null || doc.v === undefined) return false
       if (!isExpired(doc.expiresAt, Date.now())) return true
       this.#report('expired', 1, [id])
       return false
@@ -287,6 +355,8 @@ export class MongoDBStorage implements StorageProvider {
    */
   evictScope(path: ScopePath): Promise<number> {
     return this.#run('evictScope', UNORDERED, async (collection) => {
+      // The generation first, then the documents: see mongodb-fence.ts for why this order.
+      await this.#fences?.bump(path)
       const { deletedCount } = await collection.deleteMany(
         path.length === 0 ? {} : { scopes: encodeScopePath(path) },
       )
@@ -297,7 +367,7 @@ export class MongoDBStorage implements StorageProvider {
   size(): Promise<number> {
     return this.#run('size', UNORDERED, async (collection) => {
       await this.#reclaimExpired(collection, {})
-      return collection.countDocuments(liveFilter(new Date()))
+      return collection.countDocuments({ ...liveFilter(new Date()), v: { $exists: true } })
     })
   }
 
@@ -383,7 +453,10 @@ export class MongoDBStorage implements StorageProvider {
   #sweep(): void {
     if (this.#sweeping) return
     this.#sweeping = true
-    this.#run('sweep', UNORDERED, (collection) => this.#reclaimExpired(collection, {}))
+    this.#run('sweep', UNORDERED, async (collection) => {
+      await this.#reclaimExpired(collection, {})
+      await this.#fences?.sweep()
+    })
       .catch((error: unknown) =>
         debug('mongodb sweep failed: %s', error instanceof Error ? error.message : String(error)),
       )

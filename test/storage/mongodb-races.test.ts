@@ -2,11 +2,14 @@
  * Races between clients (and processes) sharing one collection, on the test FerretDB: concurrent first
  * writes of one key, and fenced writes racing evictions of their scope, an ancestor, or the whole cache.
  */
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { MongoClient } from 'mongodb'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { EntryRef } from '../../src/index.js'
+import type { EntryRef, ScopePath } from '../../src/index.js'
+import { MISS } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
-import { mongoUrl, uniqueName } from '../support/services.js'
+import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 
 const DB = 'cacheado_test'
 const created: string[] = []
@@ -27,16 +30,16 @@ function attach(storage: MongoDBStorage): MongoDBStorage {
   return storage
 }
 
-describe.skipIf(!mongoUrl)('MongoDBStorage races between clients', () => {
-  const admin = new MongoClient(mongoUrl ?? 'mongodb://unused', { serverSelectionTimeoutMS: 5000 })
-  afterAll(async () => {
-    const db = admin.db(DB)
-    const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name))
-    const ours = created.flatMap((name) => [name, `${name}.fences`, `${name}.locks`])
-    await Promise.all(ours.filter((name) => existing.has(name)).map((name) => db.dropCollection(name)))
-    await admin.close()
-  })
+const admin = new MongoClient(mongoUrl ?? 'mongodb://unused', { serverSelectionTimeoutMS: 5000 })
+afterAll(async () => {
+  const db = admin.db(DB)
+  const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name))
+  const ours = created.flatMap((name) => [name, `${name}.fences`, `${name}.locks`])
+  await Promise.all(ours.filter((name) => existing.has(name)).map((name) => db.dropCollection(name)))
+  await admin.close()
+})
 
+describe.skipIf(!mongoUrl)('MongoDBStorage races between clients', () => {
   it('concurrent first writes of one key from two clients all succeed (no E11000)', async () => {
     const [a, b] = pair()
     try {
@@ -54,4 +57,123 @@ describe.skipIf(!mongoUrl)('MongoDBStorage races between clients', () => {
       await Promise.all([a.close(), b.close()])
     }
   })
+})
+
+type Kind = 'scope' | 'ancestor' | 'clear'
+const KINDS: readonly Kind[] = ['scope', 'ancestor', 'clear']
+const RUNS = 60
+
+/** A user scope with hostile ids, and the path each kind of eviction removes. */
+function target(run: number, kind: Kind): { ref: EntryRef; path: ScopePath } {
+  const org = { level: 'organization', id: `o/${run}\u0000|=%` }
+  const user = { level: 'user', id: `u\n${run}:{}` }
+  const ref = { scope: [org, user], key: `memo\u0007${run}` }
+  return { ref, path: kind === 'scope' ? [org, user] : kind === 'ancestor' ? [org] : [] }
+}
+
+/** A random pause of 0 to `ms` - 1 milliseconds, so that runs cover every interleaving. */
+const jitter = (ms: number) => sleep(Math.floor(Math.random() * ms))
+
+describe.skipIf(!mongoUrl)('MongoDBStorage write fences', () => {
+  it('a fenced write with no eviction since its fence is stored; one of an unrelated scope does not refuse it', async () => {
+    const [a, b] = pair()
+    try {
+      const { ref } = target(0, 'scope')
+      const fence = await a.fence!(ref)
+      await b.evictScope([{ level: 'organization', id: 'other' }])
+      await b.evictScope([ref.scope[0]!, { level: 'user', id: 'sibling' }])
+      expect(await a.setFenced!(ref, { n: 1 }, 60_000, fence)).toBe(true)
+      expect(await b.get(ref)).toEqual({ n: 1 })
+      expect(await a.size()).toBe(1)
+      // A fence from another storage is refused, and nothing is written.
+      const other = { ...ref, key: 'other' }
+      expect(await a.setFenced!(other, 1, undefined, await b.fence!(other))).toBe(false)
+      expect(await a.get(other)).toBe(MISS)
+      expect(await b.size()).toBe(1)
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it('an eviction applied after the fence was taken refuses the write (scope, ancestor, clear)', async () => {
+    const [a, b] = pair()
+    try {
+      for (const kind of KINDS) {
+        const { ref, path } = target(1, kind)
+        const fence = await a.fence!(ref)
+        await b.evictScope(path)
+        expect(await a.setFenced!(ref, 'stale', undefined, fence)).toBe(false)
+        expect(await a.get(ref)).toBe(MISS)
+        expect(await a.size()).toBe(0) // no pending document counted
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it.each(KINDS)(
+    `an eviction (%s) racing a fenced write from another client never leaves the value behind (${RUNS} runs)`,
+    async (kind) => {
+      const [a, b] = pair()
+      try {
+        await a.set({ scope: [], key: 'warm-up' }, 0, undefined)
+        await b.get({ scope: [], key: 'warm-up' })
+        let stored = 0
+        for (let run = 0; run < RUNS; run++) {
+          const { ref, path } = target(run, kind)
+          await a.set(ref, 'old', undefined) // an older value must not survive either
+          const fence = await a.fence!(ref) // the computation starts here...
+          const [wrote] = await Promise.all([
+            jitter(10).then(() => a.setFenced!(ref, `computed ${run}`, 60_000, fence)),
+            jitter(12).then(() => b.evictScope(path)), // ...and an eviction starts during it
+          ])
+          if (wrote) stored++
+          expect([await a.get(ref), await b.get(ref)]).toEqual([MISS, MISS])
+        }
+        console.info(
+          `[mongodb fences, ${kind}] stored then evicted ${stored}/${RUNS}, refused ${RUNS - stored}/${RUNS}`,
+        )
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    },
+    30_000,
+  )
+
+  it(`an eviction from another process racing a fenced write never leaves the value behind (${RUNS} runs)`, async () => {
+    const [a] = pair()
+    const collectionName = created.at(-1)!
+    const peer = spawn(process.execPath, ['--import', 'tsx', 'test/storage/fixtures/mongodb-peer.ts'], {
+      env: {
+        ...process.env,
+        CACHEADO_PEER_URL: mongoUrl!,
+        CACHEADO_PEER_DB: DB,
+        CACHEADO_PEER_COLLECTION: collectionName,
+        CACHEADO_PEER_MODE: 'evict',
+      },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    const replies = createInterface({ input: peer.stdout })[Symbol.asyncIterator]()
+    const evict = async (path: ScopePath): Promise<void> => {
+      peer.stdin.write(`${JSON.stringify(path)}\n`)
+      const reply = await replies.next()
+      if (reply.done === true) throw new Error('the peer exited')
+    }
+    try {
+      await evict([{ level: 'organization', id: 'warm-up' }])
+      for (let run = 0; run < RUNS; run++) {
+        const { ref, path } = target(run, KINDS[run % KINDS.length]!)
+        const fence = await a.fence!(ref)
+        await Promise.all([
+          jitter(12).then(() => a.setFenced!(ref, `computed ${run}`, undefined, fence)),
+          evict(path),
+        ])
+        expect(await a.get(ref)).toBe(MISS)
+      }
+    } finally {
+      peer.stdin.end()
+      await new Promise((resolve) => peer.once('exit', resolve))
+      await a.close()
+    }
+  }, 30_000)
 })
