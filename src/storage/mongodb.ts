@@ -217,7 +217,7 @@ export class MongoDBStorage implements StorageProvider {
       const fences = new MongoFences(client.db(this.#collection.dbName), this.#collection.collectionName)
       this.#fences = fences
       this.fence = (ref) => this.#run('fence', UNORDERED, () => fences.take(ref))
-      this.setFenced = (ref, value, ttlMs, fence) => {
+      this.setFenced = async (ref, value, ttlMs, fence) => {
         // Everything that can refuse the value runs before the first byte is sent.
         const write = this.#prepare(ref, value, ttlMs)
         return this.#run('setFenced', { write: write.id }, async (collection) => {

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process'
 import { MongoClient } from 'mongodb'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
-import { Cache, LRUEvict, MaxItemsEvict, SerializationError } from '../../src/index.js'
+import { Cache, InvalidArgumentError, LRUEvict, MaxItemsEvict, SerializationError } from '../../src/index.js'
 import { JsonSerializer, MongoDBStorage } from '../../src/mongodb.js'
+import { MAX_TTL_MS } from '../../src/storage/mongodb.js'
 import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 import { describeStorageConformance, scopes } from './conformance.js'
 
@@ -160,6 +161,48 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
         expect(((await cache.get('big')) as Uint8Array).byteLength).toBe(16 * 1024 * 1024 - 4096)
       } finally {
         await cache.close()
+      }
+    })
+
+    it('a too deeply nested value is a SerializationError, before anything is written', async () => {
+      const storage = newStorage()
+      const cache = new Cache({ scopes, storage })
+      try {
+        await cache.set('k', 'old')
+        let deep: unknown = 'leaf'
+        for (let i = 0; i < 200_000; i++) deep = [deep]
+        await expect(cache.set('k', deep)).rejects.toBeInstanceOf(SerializationError)
+        await expect(storage.set({ scope: [], key: 'k' }, deep, undefined)).rejects.toThrow(
+          /cannot serialize the value under "k".*nested/,
+        )
+        const ref = { scope: [], key: 'k' }
+        await expect(
+          storage.setFenced!(ref, deep, undefined, await storage.fence!(ref)),
+        ).rejects.toBeInstanceOf(SerializationError)
+        expect(await cache.get('k')).toBe('old')
+      } finally {
+        await cache.close()
+      }
+    })
+
+    it('refuses a TTL it cannot store (InvalidArgumentError) before writing; the longest one is readable', async () => {
+      const storage = newStorage()
+      storage.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+      const ref = { scope: [{ level: 'organization', id: 'o\u0000' }], key: 'k' }
+      try {
+        await storage.set(ref, 'old', undefined)
+        for (const ttlMs of [1e16, 1e13 * 1000, MAX_TTL_MS + 1, Infinity, NaN, -1, 0]) {
+          await expect(storage.set(ref, 'new', ttlMs)).rejects.toBeInstanceOf(InvalidArgumentError)
+          await expect(
+            storage.setFenced!(ref, 'new', ttlMs, await storage.fence!(ref)),
+          ).rejects.toBeInstanceOf(InvalidArgumentError)
+        }
+        expect(await storage.get(ref)).toBe('old')
+        await storage.set(ref, 'longest', MAX_TTL_MS)
+        expect(await storage.get(ref)).toBe('longest')
+        expect(await storage.size()).toBe(1)
+      } finally {
+        await storage.close()
       }
     })
 
