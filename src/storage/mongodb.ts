@@ -223,7 +223,9 @@ export class MongoDBStorage implements StorageProvider {
         return this.#run('setFenced', { write: write.id }, async (collection) => {
           const stored = await fences.setFenced(collection, write, fence)
           if (stored && this.#bounds.length !== 0)
-            await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
+            await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
+              this.#reclaimExpired(collection, filter),
+            )
           return stored
         })
       }
@@ -297,7 +299,9 @@ export class MongoDBStorage implements StorageProvider {
         { $set: fields, $setOnInsert: { createdAt: tick }, $unset: { pending: '' } },
       )
       if (this.#bounds.length !== 0)
-        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
+        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
+          this.#reclaimExpired(collection, filter),
+        )
     })
   }
 

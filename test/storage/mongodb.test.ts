@@ -108,6 +108,35 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
       }
     })
 
+    it.each([
+      ['cache-wide', new LRUEvict({ maxItems: 3 })],
+      ['per user', new MaxItemsEvict({ maxItems: 3, per: 'user' })],
+    ] as const)(
+      'an expired entry not reclaimed yet never makes a write evict a live one (%s)',
+      async (_, rule) => {
+        const cache = new Cache({ scopes, storage: newStorage(), rules: [rule] })
+        const at = { scope: 'user', orgId: 'o', userId: 'u\u0000' } as const
+        try {
+          await cache.set('live-1', 1, at)
+          await cache.set('live-2', 2, at)
+          await cache.set('short', 3, { ...at, ttlSeconds: 0.05 }) // the newest, expired below
+          await sleep(80)
+          await cache.set('live-3', 4, at) // the bound counts live-1, live-2, live-3: it holds
+          expect(await cache.get('live-1', at)).toBe(1)
+          expect(await cache.get('live-2', at)).toBe(2)
+          expect(await cache.get('live-3', at)).toBe(4)
+          const { evictionsByReason, totalKeys } = await cache.stats()
+          expect(evictionsByReason).toMatchObject({ expired: 1, lru: 0, maxItems: 0 })
+          expect(totalKeys).toBe(3)
+          await cache.set('live-4', 5, at) // a real excess still evicts the oldest live entry
+          expect(await cache.get('live-1', at)).toBeUndefined()
+          expect((await cache.stats()).totalKeys).toBe(3)
+        } finally {
+          await cache.close()
+        }
+      },
+    )
+
     it('with the JSON serializer too, values round-trip with their types', async () => {
       const cache = new Cache({ scopes, storage: newStorage({ serializer: new JsonSerializer() }) })
       try {
