@@ -56,6 +56,21 @@ export function groupFilter(group: string | null): Filter<EntryDocument> {
   return group === null ? {} : { scopes: group }
 }
 
+/**
+ * Filter of the documents at or under `path` (not the root): a range of `_id`, because an entry's `_id`
+ * starts with the encoded path of each of its ancestor-or-self scopes and only those (key-encoding.ts).
+ * The encoded path ends with `/`; every string starting with it sorts at or after it and before the
+ * same string ending with `0` (the next character), and every string in between starts with it. The
+ * comparison is plain binary string order (no collation), on MongoDB and FerretDB alike.
+ *
+ * Why `_id` rather than `scopes`: the `_id` index exists on every server and collection, old or new,
+ * and it is the one field FerretDB 1.x stores as an indexed column of its own.
+ */
+export function subtreeFilter(path: ScopePath): Filter<EntryDocument> {
+  const prefix = encodeScopePath(path)
+  return { _id: { $gte: prefix, $lt: `${prefix.slice(0, -1)}0` } }
+}
+
 /** Filter of the documents still alive at `now`. */
 export function liveFilter(now: Date): Filter<EntryDocument> {
   return { $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] }

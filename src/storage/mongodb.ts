@@ -17,7 +17,7 @@ import type {
   WriteFence,
 } from './contract.js'
 import { MISS } from './contract.js'
-import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
+import { encodeEntryRef } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
 import { enforceBounds } from './mongodb-bounds.js'
 import type { EntryDocument } from './mongodb-document.js'
@@ -28,6 +28,7 @@ import {
   liveFilter,
   nextTick,
   scopeKeys,
+  subtreeFilter,
   upsertOne,
 } from './mongodb-document.js'
 import type { FencedWrite } from './mongodb-fence.js'
@@ -361,9 +362,7 @@ export class MongoDBStorage implements StorageProvider {
     return this.#run('evictScope', UNORDERED, async (collection) => {
       // The generation first, then the documents: see mongodb-fence.ts for why this order.
       await this.#fences?.bump(path)
-      const { deletedCount } = await collection.deleteMany(
-        path.length === 0 ? {} : { scopes: encodeScopePath(path) },
-      )
+      const { deletedCount } = await collection.deleteMany(path.length === 0 ? {} : subtreeFilter(path))
       return deletedCount
     })
   }

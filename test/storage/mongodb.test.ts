@@ -2,7 +2,14 @@ import { spawn } from 'node:child_process'
 import { MongoClient } from 'mongodb'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
-import { Cache, InvalidArgumentError, LRUEvict, MaxItemsEvict, SerializationError } from '../../src/index.js'
+import {
+  Cache,
+  InvalidArgumentError,
+  LRUEvict,
+  MaxItemsEvict,
+  MISS,
+  SerializationError,
+} from '../../src/index.js'
 import { JsonSerializer, MongoDBStorage } from '../../src/mongodb.js'
 import { MAX_TTL_MS } from '../../src/storage/mongodb.js'
 import { mongoUrl, sleep, uniqueName } from '../support/services.js'
@@ -170,6 +177,50 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
         expect((await cache.stats()).totalKeys).toBe(hostile.length)
       } finally {
         await cache.close()
+      }
+    })
+
+    it('evictScope removes exactly the subtree among ids that sort right next to it (an _id range)', async () => {
+      const storage = newStorage()
+      storage.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+      // Neighbours of 'a' and 'u' in binary order: the range bound is the path with its final '/' made '0'.
+      const orgs = ['a', 'a0', 'a/', 'a.', 'a%', 'a\uffff', 'a 😀', '', 'a\u0000', 'A', 'b']
+      const users = ['u', 'u0', 'u/', '', 'u\n']
+      const refs = orgs.flatMap((org) => [
+        { scope: [{ level: 'organization', id: org }], key: `k|${org}` },
+        ...users.map((user) => ({
+          scope: [
+            { level: 'organization', id: org },
+            { level: 'user', id: user },
+          ],
+          key: '0',
+        })),
+      ])
+      refs.push({ scope: [], key: 'organization=a/' }, { scope: [], key: '' })
+      try {
+        for (const ref of refs) await storage.set(ref, ref.key, undefined)
+        const alive = async () => {
+          const found = await Promise.all(
+            refs.map(async (ref) => ((await storage.get(ref)) === MISS ? 0 : 1)),
+          )
+          return found.reduce<number>((sum, one) => sum + one, 0)
+        }
+        let expected = refs.length
+        expect(
+          await storage.evictScope([
+            { level: 'organization', id: 'a' },
+            { level: 'user', id: 'u' },
+          ]),
+        ).toBe(1)
+        expect(await alive()).toBe((expected -= 1))
+        for (const org of orgs) {
+          const n = await storage.evictScope([{ level: 'organization', id: org }])
+          expect(n).toBe(org === 'a' ? users.length : users.length + 1)
+          expect(await alive()).toBe((expected -= n))
+        }
+        expect(expected).toBe(2) // the two root entries
+      } finally {
+        await storage.close()
       }
     })
 
