@@ -138,7 +138,7 @@ export class MongoFences {
     } as never)
     // 2. Any eviction since the fence?
     if (!sameGens(snapshot.gens, await this.#read(ref.scope))) {
-      await collection.updateOne({ _id: id }, { $unset: { [pending]: '' } } as never)
+      await this.#withdraw(collection, id, pending)
       return false
     }
     // 3. Commit.
@@ -164,6 +164,22 @@ export class MongoFences {
       return false
     }
     return true
+  }
+
+  /**
+   * Takes back a pending value that will not be committed; a document left with neither a value nor
+   * another writer's pending value (the one step 1 created) is deleted, so that none is left behind.
+   * (Not atomic on FerretDB: a value committed in between by another process may be deleted with it,
+   * which loses a cached value but never brings back an evicted one.)
+   */
+  async #withdraw(collection: Collection<EntryDocument>, id: string, pending: string): Promise<void> {
+    const after = await collection.findOneAndUpdate({ _id: id }, { $unset: { [pending]: '' } } as never, {
+      returnDocument: 'after',
+    })
+    if (after === null || after.v !== undefined) return
+    const others = (after as { pending?: Record<string, unknown> }).pending
+    if (others === undefined || others === null || Object.keys(others).length === 0)
+      await collection.deleteOne({ _id: id })
   }
 
   /** The current generations of the root and of every ancestor-or-self path of `scope`. */

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { EntryRef, ScopePath } from '../../src/index.js'
 import { MISS } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
+import { FENCE_RETENTION_MS } from '../../src/storage/mongodb-fence.js'
 import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 
 const DB = 'cacheado_test'
@@ -104,8 +105,15 @@ describe.skipIf(!mongoUrl)('MongoDBStorage write fences', () => {
         await b.evictScope(path)
         expect(await a.setFenced!(ref, 'stale', undefined, fence)).toBe(false)
         expect(await a.get(ref)).toBe(MISS)
-        expect(await a.size()).toBe(0) // no pending document counted
+        expect(await a.size()).toBe(0)
       }
+      // Nothing left behind: no document for the refused writes (pending values are withdrawn).
+      expect(await admin.db(DB).collection(created.at(-1)!).countDocuments({})).toBe(0)
+      // A fence older than half the retention is refused (its generations may have been swept).
+      const { ref } = target(2, 'scope')
+      const old = { ...(await a.fence!(ref)), takenAt: Date.now() - FENCE_RETENTION_MS / 2 - 1000 }
+      expect(await a.setFenced!(ref, 'late', undefined, old)).toBe(false)
+      expect(await a.get(ref)).toBe(MISS)
     } finally {
       await Promise.all([a.close(), b.close()])
     }
