@@ -58,8 +58,13 @@ let ttlRefusalNoted = false
  * A storage in a MongoDB collection (MongoDB 6+ or a server speaking its wire protocol), shared by
  * every process that uses the same collection.
  *
- * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one indexed `deleteMany`
- *   on the `scopes` array, `clear()` empties this collection only.
+ * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one `deleteMany` on an
+ *   `_id` range (served by the `_id` index on MongoDB; FerretDB 1.x serves only `{ _id: string }`
+ *   from an index and scans for any other filter), `clear()` empties this collection only.
+ * - Write fences (`fence` / `setFenced`, protocol in `mongodb-fence.ts`): `evictScope` records a new
+ *   generation of its path in `<collectionName>.fences` before deleting, and a fenced write stores
+ *   nothing when a generation covering it changed since its fence, in whichever process evicted.
+ *   A fenced write in flight holds its value in `pending`, invisible to reads, `size()` and `delete`.
  * - Expiry is exact: a read never returns a document whose `expiresAt` has passed (it deletes it and
  *   reports it), `size()` deletes expired documents and counts only live ones, one unref'd sweeper
  *   deletes expired documents and reports them, and a TTL index is created where the server supports
@@ -304,7 +309,8 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   /**
-   * One indexed `deleteMany` on `scopes` (`[]`: every document of this collection, nothing else).
+   * Records a new generation of `path` (write fences), then one `deleteMany` on the `_id` range of the
+   * subtree (`[]`: every document of this collection, nothing else).
    * Expired documents the sweeper has not reached yet go too and are part of the count, as on the
    * in-memory storage: they are removed by this call, and they were never returned by a read.
    */
