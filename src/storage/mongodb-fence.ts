@@ -34,8 +34,11 @@ interface MongoWriteFence {
   readonly gens: readonly (string | null)[]
 }
 
-/** How a fenced write commits (see {@link MongoFences.setFenced}). */
-type CommitStyle = 'conditional' | 'by-id'
+/**
+ * How a fenced write commits (see {@link MongoFences}): one update conditioned on the pending token
+ * (MongoDB), or an update by `_id` checked afterwards (FerretDB, where other filters scan).
+ */
+export type CommitStyle = 'conditional' | 'by-id'
 
 /** What {@link MongoFences.setFenced} writes: prepared (serialized and checked) by the storage. */
 export interface FencedWrite {
@@ -74,9 +77,11 @@ export class MongoFences {
   readonly #db: Db
   #style: Promise<CommitStyle> | undefined
 
-  constructor(db: Db, collectionName: string) {
+  /** `commit`: force a commit style (tests); by default it is chosen from the server's `buildInfo`. */
+  constructor(db: Db, collectionName: string, commit?: CommitStyle) {
     this.#db = db
     this.#fences = db.collection<FenceDocument>(`${collectionName}.fences`)
+    if (commit !== undefined) this.#style = Promise.resolve(commit)
   }
 
   /** The collection the generations live in. */

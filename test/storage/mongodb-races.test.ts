@@ -9,7 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { EntryRef, ScopePath } from '../../src/index.js'
 import { MISS } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
-import { FENCE_RETENTION_MS } from '../../src/storage/mongodb-fence.js'
+import { encodeEntryRef } from '../../src/storage/key-encoding.js'
+import type { EntryDocument } from '../../src/storage/mongodb-document.js'
+import { subtreeFilter } from '../../src/storage/mongodb-document.js'
+import { FENCE_RETENTION_MS, MongoFences } from '../../src/storage/mongodb-fence.js'
 import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 
 const DB = 'cacheado_test'
@@ -184,4 +187,41 @@ describe.skipIf(!mongoUrl)('MongoDBStorage write fences', () => {
       await a.close()
     }
   }, 30_000)
+})
+
+describe.skipIf(!mongoUrl)('MongoFences commit styles on one server', () => {
+  it.each(['conditional', 'by-id'] as const)(
+    'the %s commit never leaves a value an eviction started after the fence (60 runs)',
+    async (style) => {
+      const collectionName = uniqueName('styles')
+      created.push(collectionName)
+      const db = admin.db(DB)
+      const entries = db.collection<EntryDocument>(collectionName)
+      const fences = new MongoFences(db, collectionName, style)
+      const evicting = new MongoFences(db, collectionName, style) // another process's view
+      let stored = 0
+      for (let run = 0; run < RUNS; run++) {
+        const { ref, path } = target(run, KINDS[run % KINDS.length]!)
+        const id = encodeEntryRef(ref)
+        const write = { id, ref, v: `computed ${run}`, expiresAt: null, tick: run + 1 }
+        const fence = await fences.take(ref)
+        const [wrote] = await Promise.all([
+          jitter(10).then(() => fences.setFenced(entries, write, fence)),
+          jitter(10).then(async () => {
+            await evicting.bump(path)
+            await entries.deleteMany(path.length === 0 ? {} : subtreeFilter(path))
+          }),
+        ])
+        if (wrote) stored++
+        expect(await entries.findOne({ _id: id, v: { $exists: true } })).toBeNull()
+      }
+      // With no eviction, both styles store.
+      const { ref } = target(RUNS, 'scope')
+      const write = { id: encodeEntryRef(ref), ref, v: 'kept', expiresAt: null, tick: 1 }
+      expect(await fences.setFenced(entries, write, await fences.take(ref))).toBe(true)
+      expect(await entries.findOne({ _id: write.id })).toMatchObject({ v: 'kept' })
+      console.info(`[mongodb fences, ${style} commit] stored then evicted ${stored}/${RUNS}`)
+    },
+    30_000,
+  )
 })
