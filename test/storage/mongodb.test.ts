@@ -29,7 +29,8 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
   afterAll(async () => {
     const db = admin.db(DB)
     const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name))
-    await Promise.all(created.filter((name) => existing.has(name)).map((name) => db.dropCollection(name)))
+    const ours = created.flatMap((name) => [name, `${name}.fences`, `${name}.locks`])
+    await Promise.all(ours.filter((name) => existing.has(name)).map((name) => db.dropCollection(name)))
     await admin.close()
   })
 
