@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb'
+import type { Collection, Filter } from 'mongodb'
 import type { BoundPolicy, ScopePath } from './contract.js'
 import type { EntryDocument } from './mongodb-document.js'
 import { groupFilter, groupKey } from './mongodb-document.js'
@@ -9,6 +9,12 @@ export type BoundEvictionReport = (
   deleted: number,
   ids: readonly string[],
 ) => void
+
+/**
+ * Deletes the expired documents matching `filter` (reporting them as `'expired'` evictions), so that
+ * they no longer take a bound's place.
+ */
+export type ReclaimExpired = (filter: Filter<EntryDocument>) => Promise<void>
 
 /**
  * Rounds of count-then-evict per bound and write. A round ends early when its deletion removed every
@@ -28,6 +34,10 @@ const MAX_ROUNDS = 4
  * writes in flight, and holds again once they have resolved. Victims chosen twice are deleted once
  * and reported once (by whoever deleted them), so eviction stats stay exact across processes.
  *
+ * Bounds count live entries only: when a group is over its bound, its expired documents that the
+ * sweeper has not reclaimed yet are deleted first (and reported as expired), then it is counted again,
+ * so an expired entry never makes a write evict a live one. A group under its bound costs nothing more.
+ *
  * The cache-wide group is counted with `estimatedDocumentCount` (collection metadata, O(1)); a scoped
  * group with an indexed `countDocuments` on `scopes` (O(group)).
  */
@@ -36,16 +46,23 @@ export async function enforceBounds(
   bounds: readonly BoundPolicy[],
   path: ScopePath,
   report: BoundEvictionReport,
+  reclaimExpired: ReclaimExpired,
 ): Promise<void> {
   for (const bound of bounds) {
     const group = groupKey(bound, path)
     if (group === undefined) continue
     const filter = groupFilter(group)
     const field = bound.order === 'lru' ? 'accessedAt' : 'createdAt'
+    const count = () =>
+      group === null ? collection.estimatedDocumentCount() : collection.countDocuments(filter)
+    let reclaimed = false
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const size =
-        group === null ? await collection.estimatedDocumentCount() : await collection.countDocuments(filter)
-      const excess = size - bound.maxItems
+      let excess = (await count()) - bound.maxItems
+      if (excess > 0 && !reclaimed) {
+        reclaimed = true
+        await reclaimExpired(filter)
+        excess = (await count()) - bound.maxItems
+      }
       if (excess <= 0) break
       const victims = await collection
         .find(filter, { projection: { _id: 1 }, sort: { [field]: 1, _id: 1 }, limit: excess })

@@ -1,4 +1,4 @@
-import type { Binary, Filter } from 'mongodb'
+import type { Binary, Collection, Filter, UpdateFilter, UpdateResult } from 'mongodb'
 import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
 import { encodeScopePath, encodeSegment } from './key-encoding.js'
 
@@ -56,6 +56,21 @@ export function groupFilter(group: string | null): Filter<EntryDocument> {
   return group === null ? {} : { scopes: group }
 }
 
+/**
+ * Filter of the documents at or under `path` (not the root): a range of `_id`, because an entry's `_id`
+ * starts with the encoded path of each of its ancestor-or-self scopes and only those (key-encoding.ts).
+ * The encoded path ends with `/`; every string starting with it sorts at or after it and before the
+ * same string ending with `0` (the next character), and every string in between starts with it. The
+ * comparison is plain binary string order (no collation), on MongoDB and FerretDB alike.
+ *
+ * Why `_id` rather than `scopes`: the `_id` index exists on every server and collection, old or new,
+ * and it is the one field FerretDB 1.x stores as an indexed column of its own.
+ */
+export function subtreeFilter(path: ScopePath): Filter<EntryDocument> {
+  const prefix = encodeScopePath(path)
+  return { _id: { $gte: prefix, $lt: `${prefix.slice(0, -1)}0` } }
+}
+
 /** Filter of the documents still alive at `now`. */
 export function liveFilter(now: Date): Filter<EntryDocument> {
   return { $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] }
@@ -105,4 +120,31 @@ export function nextTick(): number {
   const now = Date.now() * 1000
   lastTick = now > lastTick ? now : lastTick + 1
   return lastTick
+}
+
+/** MongoDB's duplicate-key error code. */
+export const DUPLICATE_KEY = 11000
+
+/** Attempts of {@link upsertOne} before a duplicate-key error is passed on (each loser retries once). */
+const UPSERT_ATTEMPTS = 3
+
+/**
+ * `updateOne(filter, update, { upsert: true })` that never fails on the upsert race. Two clients
+ * upserting one missing `_id` at the same moment both find no document and both insert; the unique
+ * `_id` index lets one insert win and fails the other with E11000 (MongoDB retries this itself only in
+ * some cases; FerretDB 1.x never does: 40% of concurrent first writes of one key failed). The loser's
+ * retry finds the winner's document and updates it, which is exactly what a serial execution would do.
+ */
+export async function upsertOne<T extends { _id: string }>(
+  collection: Collection<T>,
+  filter: Filter<T>,
+  update: UpdateFilter<T>,
+): Promise<UpdateResult<T>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await collection.updateOne(filter, update, { upsert: true })
+    } catch (error) {
+      if (attempt >= UPSERT_ATTEMPTS || (error as { code?: unknown }).code !== DUPLICATE_KEY) throw error
+    }
+  }
 }

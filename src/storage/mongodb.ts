@@ -1,11 +1,12 @@
 import { debuglog } from 'node:util'
-import type { Collection, Document, MongoClientOptions } from 'mongodb'
+import type { Collection } from 'mongodb'
 import { Binary, BSON, MongoClient } from 'mongodb'
-import { ConfigurationError, SerializationError, storageTimeout, TimeoutError } from '../errors.js'
+import { CacheError, ConfigurationError, InvalidArgumentError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
   BoundPolicy,
+  BusMessage,
   EntryLocks,
   EntryRef,
   Miss,
@@ -13,10 +14,11 @@ import type {
   StorageContext,
   StorageProvider,
   StoredEntry,
+  WriteFence,
 } from './contract.js'
 import { MISS } from './contract.js'
 import { timerMs } from '../ttl.js'
-import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
+import { encodeEntryRef } from './key-encoding.js'
 import type { BoundEvictionReport } from './mongodb-bounds.js'
 import { enforceBounds } from './mongodb-bounds.js'
 import type { EntryDocument } from './mongodb-document.js'
@@ -27,53 +29,26 @@ import {
   liveFilter,
   nextTick,
   scopeKeys,
+  subtreeFilter,
+  upsertOne,
 } from './mongodb-document.js'
+import type { FencedWrite } from './mongodb-fence.js'
+import { MongoFences } from './mongodb-fence.js'
 import type { LockDocument } from './mongodb-lock.js'
 import { MongoLocks } from './mongodb-lock.js'
 import { PerKeyOrder } from './per-key-order.js'
 import type { TtlSupport } from './mongodb-indexes.js'
 import { ensureIndexes } from './mongodb-indexes.js'
+import type { MongoDBStorageOptions } from './mongodb-options.js'
+import { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './mongodb-options.js'
 
-/** Options of `new MongoDBStorage(...)`: give exactly one of `url`, `client` or `collection`. */
-export interface MongoDBStorageOptions {
-  /** Connection string, e.g. `'mongodb://127.0.0.1:27017'`; the storage creates and closes its client. */
-  readonly url?: string
-  /** A client you already have; the storage uses it and never closes it. */
-  readonly client?: MongoClient
-  /** A collection you already have; `dbName` and `collectionName` are then ignored. Never dropped or closed. */
-  readonly collection?: Collection<Document>
-  /** Database (with `url` or `client`). Default `'cacheado'`. */
-  readonly dbName?: string
-  /**
-   * Collection (with `url` or `client`). Default `'cache'`. The collection belongs to this cache: give
-   * each cache its own, since `clear()` empties it and bounds count every document in it.
-   */
-  readonly collectionName?: string
-  /** How values become bytes. Default: a new {@link MsgpackSerializer}. */
-  readonly serializer?: Serializer
-  /**
-   * Upper bound of one storage operation in milliseconds (server selection, connecting and the round
-   * trips of the operation together, waiting behind earlier operations on the same key included). An
-   * operation that takes longer rejects. Default 1000. The first operation also creates the missing
-   * indexes; on a large existing collection that can take longer, and operations time out until the
-   * index build (which goes on in the background) is done.
-   */
-  readonly operationTimeoutMs?: number
-  /**
-   * How often expired documents are deleted (and counted as `'expired'` evictions) when no rule asks
-   * for a sweep interval. Default 60 000. Expired entries are never returned either way.
-   */
-  readonly sweepIntervalMs?: number
-  /** Extra options for the client created from `url` (they override the timeouts derived above). */
-  readonly clientOptions?: MongoClientOptions
-}
+export type { MongoDBStorageOptions } from './mongodb-options.js'
+export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './mongodb-options.js'
 
 /** How {@link MongoDBStorage} orders an operation against others on the same key. */
 type Ordering = { read: string } | { write: string } | Record<string, never>
 const UNORDERED: Ordering = {}
 
-/** The largest document a MongoDB server stores (`maxBsonObjectSize`). */
-export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 const DEFAULT_SWEEP_MS = 60_000
 const DEFAULT_TIMEOUT_MS = 1000
 
@@ -81,23 +56,16 @@ const debug = debuglog('cacheado')
 let ttlRefusalNoted = false
 
 /**
- * An operation did not finish within `operationTimeoutMs`: the {@link TimeoutError} every storage
- * timeout is (this subclass is kept for `instanceof` checks written against earlier versions). As with
- * any timeout, a write that was already sent may still be applied by the server afterwards.
- */
-export class MongoDBTimeoutError extends TimeoutError {
-  constructor(operation: string, timeoutMs: number) {
-    const { message } = storageTimeout('mongodb', operation, 'operationTimeoutMs', timeoutMs)
-    super(`mongodb ${operation}`, timeoutMs, message, { storageType: 'mongodb' })
-  }
-}
-
-/**
  * A storage in a MongoDB collection (MongoDB 6+ or a server speaking its wire protocol), shared by
  * every process that uses the same collection.
  *
- * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one indexed `deleteMany`
- *   on the `scopes` array, `clear()` empties this collection only.
+ * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one `deleteMany` on an
+ *   `_id` range (served by the `_id` index on MongoDB; FerretDB 1.x serves only `{ _id: string }`
+ *   from an index and scans for any other filter), `clear()` empties this collection only.
+ * - Write fences (`fence` / `setFenced`, protocol in `mongodb-fence.ts`): `evictScope` records a new
+ *   generation of its path in `<collectionName>.fences` before deleting, and a fenced write stores
+ *   nothing when a generation covering it changed since its fence, in whichever process evicted.
+ *   A fenced write in flight holds its value in `pending`, invisible to reads, `size()` and `delete`.
  * - Expiry is exact: a read never returns a document whose `expiresAt` has passed (it deletes it and
  *   reports it), `size()` deletes expired documents and counts only live ones, one unref'd sweeper
  *   deletes expired documents and reports them, and a TTL index is created where the server supports
@@ -125,6 +93,21 @@ export class MongoDBStorage implements StorageProvider {
    * `mongodb-lock.ts`). Absent when the storage was given a `collection` whose client is unknown.
    */
   readonly locks?: EntryLocks
+  /**
+   * Write fences (see `StorageProvider.fence` and `mongodb-fence.ts`), in the collection
+   * `<collectionName>.fences`. Absent, with {@link setFenced}, when the storage was given a
+   * `collection` whose client is unknown.
+   */
+  readonly fence?: (ref: EntryRef) => Promise<WriteFence>
+  /** See `StorageProvider.setFenced`; `message` is ignored (MongoDB has no bus). */
+  readonly setFenced?: (
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fence: WriteFence,
+    message?: BusMessage,
+  ) => Promise<boolean>
+  readonly #fences: MongoFences | undefined
   readonly #collection: Collection<EntryDocument>
   /** The client this storage created and must close; undefined when the user supplied it. */
   readonly #ownClient: MongoClient | undefined
@@ -188,6 +171,21 @@ export class MongoDBStorage implements StorageProvider {
         .db(this.#collection.dbName)
         .collection<LockDocument>(`${this.#collection.collectionName}.locks`)
       this.locks = new MongoLocks(locks, (operation, work) => this.#run(operation, UNORDERED, work))
+      const fences = new MongoFences(client.db(this.#collection.dbName), this.#collection.collectionName)
+      this.#fences = fences
+      this.fence = (ref) => this.#run('fence', UNORDERED, () => fences.take(ref))
+      this.setFenced = async (ref, value, ttlMs, fence) => {
+        // Everything that can refuse the value runs before the first byte is sent.
+        const write = this.#prepare(ref, value, ttlMs)
+        return this.#run('setFenced', { write: write.id }, async (collection) => {
+          const stored = await fences.setFenced(collection, write, fence)
+          if (stored && this.#bounds.length !== 0)
+            await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
+              this.#reclaimExpired(collection, filter),
+            )
+          return stored
+        })
+      }
     }
   }
 
@@ -233,7 +231,8 @@ export class MongoDBStorage implements StorageProvider {
       const doc = this.#touchOnRead
         ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
         : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
-      if (doc === null) return MISS
+      // No `v`: a fenced write not committed yet (see mongodb-fence.ts), invisible to readers.
+      if (doc === null || doc.v === undefined) return MISS
       if (!isExpired(doc.expiresAt, Date.now())) {
         const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
         return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
@@ -247,36 +246,63 @@ export class MongoDBStorage implements StorageProvider {
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
     // Everything that can refuse the value runs before the first byte is sent.
+    const { id, v, expiresAt, tick } = this.#prepare(ref, value, ttlMs)
+    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
+    return this.#run('set', { write: id }, async (collection) => {
+      // (`pending`: fenced writes of other processes still in flight give up, see mongodb-fence.ts.)
+      await upsertOne(
+        collection,
+        { _id: id },
+        { $set: fields, $setOnInsert: { createdAt: tick }, $unset: { pending: '' } },
+      )
+      if (this.#bounds.length !== 0)
+        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
+          this.#reclaimExpired(collection, filter),
+        )
+    })
+  }
+
+  /**
+   * Checks and encodes a write, throwing before anything is sent: `InvalidArgumentError` for a TTL this
+   * storage cannot keep, `SerializationError` for a value the serializer refuses (whatever it throws,
+   * e.g. a RangeError for a too deeply nested value) or a document over 16 MiB.
+   */
+  #prepare(ref: EntryRef, value: unknown, ttlMs: number | undefined): FencedWrite & { v: Binary } {
+    if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
+      throw new InvalidArgumentError(
+        `MongoDBStorage cannot store a TTL of ${String(ttlMs)} ms: it must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years); leave the TTL out for no expiry`,
+      )
+    }
     const id = encodeEntryRef(ref)
     const tick = nextTick()
-    const fields = {
-      v: new Binary(this.serializer.serialize(value)),
-      expiresAt: ttlMs === undefined ? null : new Date(Date.now() + ttlMs),
-      scopes: scopeKeys(ref.scope),
-      accessedAt: tick,
+    let bytes: Uint8Array
+    try {
+      bytes = this.serializer.serialize(value)
+    } catch (error) {
+      if (error instanceof CacheError) throw error
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new SerializationError(
+        `cannot serialize the value under ${JSON.stringify(ref.key)}: ${reason}; store plain data that is not nested too deeply`,
+        { cause: error },
+      )
     }
-    const size = BSON.calculateObjectSize({ _id: id, ...fields, createdAt: tick })
+    const v = new Binary(bytes)
+    const expiresAt = ttlMs === undefined ? null : new Date(Date.now() + ttlMs)
+    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick, createdAt: tick }
+    const size = BSON.calculateObjectSize({ _id: id, ...fields })
     if (size > MAX_DOCUMENT_BYTES) {
       throw new SerializationError(
         `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
       )
     }
-    return this.#run('set', { write: id }, async (collection) => {
-      await collection.updateOne(
-        { _id: id },
-        { $set: fields, $setOnInsert: { createdAt: tick } },
-        { upsert: true },
-      )
-      if (this.#bounds.length !== 0)
-        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound)
-    })
+    return { id, ref, v, expiresAt, tick }
   }
 
   delete(ref: EntryRef): Promise<boolean> {
     const id = encodeEntryRef(ref)
     return this.#run('delete', { write: id }, async (collection) => {
       const doc = await collection.findOneAndDelete({ _id: id })
-      if (doc === null) return false
+      if (doc === null || doc.v === undefined) return false
       if (!isExpired(doc.expiresAt, Date.now())) return true
       this.#report('expired', 1, [id])
       return false
@@ -284,15 +310,16 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   /**
-   * One indexed `deleteMany` on `scopes` (`[]`: every document of this collection, nothing else).
+   * Records a new generation of `path` (write fences), then one `deleteMany` on the `_id` range of the
+   * subtree (`[]`: every document of this collection, nothing else).
    * Expired documents the sweeper has not reached yet go too and are part of the count, as on the
    * in-memory storage: they are removed by this call, and they were never returned by a read.
    */
   evictScope(path: ScopePath): Promise<number> {
     return this.#run('evictScope', UNORDERED, async (collection) => {
-      const { deletedCount } = await collection.deleteMany(
-        path.length === 0 ? {} : { scopes: encodeScopePath(path) },
-      )
+      // The generation first, then the documents: see mongodb-fence.ts for why this order.
+      await this.#fences?.bump(path)
+      const { deletedCount } = await collection.deleteMany(path.length === 0 ? {} : subtreeFilter(path))
       return deletedCount
     })
   }
@@ -300,7 +327,7 @@ export class MongoDBStorage implements StorageProvider {
   size(): Promise<number> {
     return this.#run('size', UNORDERED, async (collection) => {
       await this.#reclaimExpired(collection, {})
-      return collection.countDocuments(liveFilter(new Date()))
+      return collection.countDocuments({ ...liveFilter(new Date()), v: { $exists: true } })
     })
   }
 
@@ -386,7 +413,10 @@ export class MongoDBStorage implements StorageProvider {
   #sweep(): void {
     if (this.#sweeping) return
     this.#sweeping = true
-    this.#run('sweep', UNORDERED, (collection) => this.#reclaimExpired(collection, {}))
+    this.#run('sweep', UNORDERED, async (collection) => {
+      await this.#reclaimExpired(collection, {})
+      await this.#fences?.sweep()
+    })
       .catch((error: unknown) =>
         debug('mongodb sweep failed: %s', error instanceof Error ? error.message : String(error)),
       )

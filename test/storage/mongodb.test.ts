@@ -2,8 +2,16 @@ import { spawn } from 'node:child_process'
 import { MongoClient } from 'mongodb'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheRule, RuleEvictEvent } from '../../src/index.js'
-import { Cache, LRUEvict, MaxItemsEvict, SerializationError } from '../../src/index.js'
+import {
+  Cache,
+  InvalidArgumentError,
+  LRUEvict,
+  MaxItemsEvict,
+  MISS,
+  SerializationError,
+} from '../../src/index.js'
 import { JsonSerializer, MongoDBStorage } from '../../src/mongodb.js'
+import { MAX_TTL_MS } from '../../src/storage/mongodb.js'
 import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 import { describeStorageConformance, scopes } from './conformance.js'
 
@@ -21,7 +29,8 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
   afterAll(async () => {
     const db = admin.db(DB)
     const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name))
-    await Promise.all(created.filter((name) => existing.has(name)).map((name) => db.dropCollection(name)))
+    const ours = created.flatMap((name) => [name, `${name}.fences`, `${name}.locks`])
+    await Promise.all(ours.filter((name) => existing.has(name)).map((name) => db.dropCollection(name)))
     await admin.close()
   })
 
@@ -107,6 +116,35 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
       }
     })
 
+    it.each([
+      ['cache-wide', new LRUEvict({ maxItems: 3 })],
+      ['per user', new MaxItemsEvict({ maxItems: 3, per: 'user' })],
+    ] as const)(
+      'an expired entry not reclaimed yet never makes a write evict a live one (%s)',
+      async (_, rule) => {
+        const cache = new Cache({ scopes, storage: newStorage(), rules: [rule] })
+        const at = { scope: 'user', orgId: 'o', userId: 'u\u0000' } as const
+        try {
+          await cache.set('live-1', 1, at)
+          await cache.set('live-2', 2, at)
+          await cache.set('short', 3, { ...at, ttlSeconds: 0.05 }) // the newest, expired below
+          await sleep(80)
+          await cache.set('live-3', 4, at) // the bound counts live-1, live-2, live-3: it holds
+          expect(await cache.get('live-1', at)).toBe(1)
+          expect(await cache.get('live-2', at)).toBe(2)
+          expect(await cache.get('live-3', at)).toBe(4)
+          const { evictionsByReason, totalKeys } = await cache.stats()
+          expect(evictionsByReason).toMatchObject({ expired: 1, lru: 0, maxItems: 0 })
+          expect(totalKeys).toBe(3)
+          await cache.set('live-4', 5, at) // a real excess still evicts the oldest live entry
+          expect(await cache.get('live-1', at)).toBeUndefined()
+          expect((await cache.stats()).totalKeys).toBe(3)
+        } finally {
+          await cache.close()
+        }
+      },
+    )
+
     it('with the JSON serializer too, values round-trip with their types', async () => {
       const cache = new Cache({ scopes, storage: newStorage({ serializer: new JsonSerializer() }) })
       try {
@@ -143,6 +181,50 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
       }
     })
 
+    it('evictScope removes exactly the subtree among ids that sort right next to it (an _id range)', async () => {
+      const storage = newStorage()
+      storage.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+      // Neighbours of 'a' and 'u' in binary order: the range bound is the path with its final '/' made '0'.
+      const orgs = ['a', 'a0', 'a/', 'a.', 'a%', 'a\uffff', 'a 😀', '', 'a\u0000', 'A', 'b']
+      const users = ['u', 'u0', 'u/', '', 'u\n']
+      const refs = orgs.flatMap((org) => [
+        { scope: [{ level: 'organization', id: org }], key: `k|${org}` },
+        ...users.map((user) => ({
+          scope: [
+            { level: 'organization', id: org },
+            { level: 'user', id: user },
+          ],
+          key: '0',
+        })),
+      ])
+      refs.push({ scope: [], key: 'organization=a/' }, { scope: [], key: '' })
+      try {
+        for (const ref of refs) await storage.set(ref, ref.key, undefined)
+        const alive = async () => {
+          const found = await Promise.all(
+            refs.map(async (ref) => ((await storage.get(ref)) === MISS ? 0 : 1)),
+          )
+          return found.reduce<number>((sum, one) => sum + one, 0)
+        }
+        let expected = refs.length
+        expect(
+          await storage.evictScope([
+            { level: 'organization', id: 'a' },
+            { level: 'user', id: 'u' },
+          ]),
+        ).toBe(1)
+        expect(await alive()).toBe((expected -= 1))
+        for (const org of orgs) {
+          const n = await storage.evictScope([{ level: 'organization', id: org }])
+          expect(n).toBe(org === 'a' ? users.length : users.length + 1)
+          expect(await alive()).toBe((expected -= n))
+        }
+        expect(expected).toBe(2) // the two root entries
+      } finally {
+        await storage.close()
+      }
+    })
+
     it('refuses values over 16 MiB and unserializable values before writing anything', async () => {
       const storage = newStorage({ operationTimeoutMs: 10_000 })
       const cache = new Cache({ scopes, storage })
@@ -160,6 +242,48 @@ describe.skipIf(!mongoUrl)('MongoDBStorage', () => {
         expect(((await cache.get('big')) as Uint8Array).byteLength).toBe(16 * 1024 * 1024 - 4096)
       } finally {
         await cache.close()
+      }
+    })
+
+    it('a too deeply nested value is a SerializationError, before anything is written', async () => {
+      const storage = newStorage()
+      const cache = new Cache({ scopes, storage })
+      try {
+        await cache.set('k', 'old')
+        let deep: unknown = 'leaf'
+        for (let i = 0; i < 200_000; i++) deep = [deep]
+        await expect(cache.set('k', deep)).rejects.toBeInstanceOf(SerializationError)
+        await expect(storage.set({ scope: [], key: 'k' }, deep, undefined)).rejects.toThrow(
+          /cannot serialize the value under "k".*nested/,
+        )
+        const ref = { scope: [], key: 'k' }
+        await expect(
+          storage.setFenced!(ref, deep, undefined, await storage.fence!(ref)),
+        ).rejects.toBeInstanceOf(SerializationError)
+        expect(await cache.get('k')).toBe('old')
+      } finally {
+        await cache.close()
+      }
+    })
+
+    it('refuses a TTL it cannot store (InvalidArgumentError) before writing; the longest one is readable', async () => {
+      const storage = newStorage()
+      storage.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+      const ref = { scope: [{ level: 'organization', id: 'o\u0000' }], key: 'k' }
+      try {
+        await storage.set(ref, 'old', undefined)
+        for (const ttlMs of [1e16, 1e13 * 1000, MAX_TTL_MS + 1, Infinity, NaN, -1, 0]) {
+          await expect(storage.set(ref, 'new', ttlMs)).rejects.toBeInstanceOf(InvalidArgumentError)
+          await expect(
+            storage.setFenced!(ref, 'new', ttlMs, await storage.fence!(ref)),
+          ).rejects.toBeInstanceOf(InvalidArgumentError)
+        }
+        expect(await storage.get(ref)).toBe('old')
+        await storage.set(ref, 'longest', MAX_TTL_MS)
+        expect(await storage.get(ref)).toBe('longest')
+        expect(await storage.size()).toBe(1)
+      } finally {
+        await storage.close()
       }
     })
 
