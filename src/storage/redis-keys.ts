@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import { ConfigurationError, InvalidArgumentError } from '../errors.js'
-import type { EntryRef, ScopePath, ScopeSegment } from './contract.js'
+import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 
 /**
@@ -22,6 +23,16 @@ export function checkPrefix(prefix: unknown): string {
     )
   }
   return prefix
+}
+
+/**
+ * The id of a bound in key names (`b<id>`): a short hash of what the bound is (order, maxItems, per,
+ * reason), not of its place in a rule list, so that processes configured with the same bound share its
+ * state whatever the order of their rules (a rolling deploy), and different bounds never share one.
+ */
+export function boundId(bound: BoundPolicy): string {
+  const what = `${bound.order}|${bound.maxItems}|${bound.per === undefined ? '' : `=${bound.per}`}|${bound.reason}`
+  return createHash('sha1').update(what).digest('hex').slice(0, 12)
 }
 
 /** Key names under one prefix. */

@@ -1,4 +1,4 @@
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { ConfigurationError, InvalidArgumentError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
@@ -12,6 +12,7 @@ import type {
   StorageContext,
   StorageProvider,
   StoredEntry,
+  WriteFence,
 } from './contract.js'
 import { MISS } from './contract.js'
 import { encodeSegment, escapeComponent } from './key-encoding.js'
@@ -21,7 +22,10 @@ import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
 import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
-import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
+import { boundId, checkPrefix, decodeMember, GLOBAL_TAG, RedisKeys } from './redis-keys.js'
+import { checkFence, FENCE_READ_LUA, makeFence, scopeFields } from './redis-fence.js'
+import type { RedisWriteFence } from './redis-fence.js'
+import { REGISTRY_SCRIPTS, TagRegistry } from './redis-registry.js'
 import { RedisLocks } from './redis-lock.js'
 import {
   COUNT_LUA,
@@ -67,6 +71,14 @@ export interface RedisStorageOptions {
   /** Serialized values larger than this are refused before anything is written. Default 512 MiB. */
   readonly maxValueBytes?: number
 }
+
+/**
+ * The longest TTL stored, in ms: 100 years, the cache's `MAX_TTL_SECONDS` (expiry times then stay exact
+ * integers in the scripts' Lua numbers, far below 2^53).
+ */
+const MAX_TTL_MS = 3_155_760_000_000
+/** Attempts of a write whose tag must be registered first (another process may empty it meanwhile). */
+const REGISTER_ATTEMPTS = 3
 
 /** Redis's own limit on a string value. */
 const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
@@ -146,6 +158,7 @@ export class RedisStorage implements StorageProvider {
   readonly #deadlines: Deadlines
   readonly #maxValueBytes: number
   readonly #isCluster: boolean
+  readonly #registry: TagRegistry
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -206,6 +219,7 @@ export class RedisStorage implements StorageProvider {
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
     this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
+    this.#registry = new TagRegistry(this.client, this.#keys, (promise) => this.#timed(promise))
     this.locks = new RedisLocks(this.client, this.#keys, (command) =>
       this.#exec(() => this.#timed(command())),
     )
@@ -343,7 +357,7 @@ export class RedisStorage implements StorageProvider {
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, undefined)
+    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, undefined).then(NOTHING)
     let write: BatchedWrite
     try {
       const bytes = this.#encode(value)
@@ -352,11 +366,12 @@ export class RedisStorage implements StorageProvider {
         group: this.#keys.tagOfMember(member),
         member,
         bytes,
-        ttl: ttlMs === undefined ? '' : String(ttlMs),
+        ttl: ttlArg(ttlMs),
         keys: this.#keys.writeKeys(member),
       }
     } catch (error) {
-      // Refused before anything is written (too large, not serializable).
+      // Refused before anything is written (too large, not serializable, a TTL out of range); the
+      // writes coalesced with it in this tick are not affected.
       return Promise.reject(error)
     }
     if (this.#startAlone()) {
@@ -381,53 +396,121 @@ export class RedisStorage implements StorageProvider {
     ttlMs: number | undefined,
     message: BusMessage,
   ): Promise<void> {
+    return this.#write(ref, value, ttlMs, this.#notice(message)).then(NOTHING)
+  }
+
+  /**
+   * A snapshot of the evictions covering `ref` (see `redis-fence.ts`): one script on the tag's slot
+   * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
+   * at the same time).
+   */
+  async fence(ref: EntryRef): Promise<WriteFence> {
+    const member = this.#keys.member(ref)
+    const tag = this.#keys.tagOfMember(member)
+    const base = this.#keys.base(tag)
+    const fields = scopeFields(member)
+    return this.#exec(async () => {
+      if (!this.#isCluster) {
+        const keys = [`${base}f`, `${base}r`, this.#registry.global]
+        const reply = (await this.#timed(FENCE_READ.run(this.client, keys, fields))) as unknown[]
+        return makeFence(member, reply, fields.length)
+      }
+      const [reply, global] = await Promise.all([
+        this.#timed(FENCE_READ.run(this.client, [`${base}f`, `${base}r`], fields)) as Promise<unknown[]>,
+        this.#registry.readGlobal(),
+      ])
+      return makeFence(member, reply, fields.length, global)
+    })
+  }
+
+  /**
+   * `set`, only if no eviction covering `ref` was applied since `fence` was taken (and the fence is
+   * younger than 10 minutes); resolves whether it stored. `message` is published only if it stored.
+   */
+  async setFenced(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fence: WriteFence,
+    message?: BusMessage,
+  ): Promise<boolean> {
+    const member = this.#keys.member(ref)
+    const ours = checkFence(fence, member)
+    if (ours === undefined) return false // a fence of another entry guards nothing of this one
+    return this.#write(ref, value, ttlMs, message === undefined ? undefined : this.#notice(message), ours)
+  }
+
+  /** The script and extra arguments that publish `message` from a write script. */
+  #notice(message: BusMessage): { script: LuaScript; args: string[] } {
     const text = encodeMessage(message)
-    return this.#write(
-      ref,
-      value,
-      ttlMs,
-      this.#isCluster
-        ? { script: WRITE_PUBLISH, args: [this.#channel, text] }
-        : { script: WRITE_BROADCAST, args: [registryOf(this.#channel), this.#channel, text, message.origin] },
-    )
+    return this.#isCluster
+      ? { script: WRITE_PUBLISH, args: [this.#channel, text] }
+      : { script: WRITE_BROADCAST, args: [registryOf(this.#channel), this.#channel, text, message.origin] }
   }
 
   get #channel(): string {
     return `${this.prefix}:bus`
   }
 
-  /** A write that runs its own script: with bounds (they decide per entry), or with a bus notice. */
+  /**
+   * A write that runs its own script: with bounds (they decide per entry), with a bus notice, or with a
+   * fence; resolves whether it stored (always, without a fence). A tag without a marker is registered
+   * first (see `redis-registry.ts`), with the fence's cache-wide generation as a condition.
+   */
   async #write(
     ref: EntryRef,
     value: unknown,
     ttlMs: number | undefined,
     notice: { script: LuaScript; args: string[] } | undefined,
-  ): Promise<void> {
+    fence?: RedisWriteFence,
+  ): Promise<boolean> {
+    const ttl = ttlArg(ttlMs)
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
-    const ttl = ttlMs === undefined ? '' : String(ttlMs)
-    await this.#exec(async () => {
+    return this.#exec(async () => {
       const keys = this.#keys.writeKeys(member)
-      const base = this.#keys.base(this.#keys.tagOfMember(member))
-      const reply = (await this.#timed(
-        notice === undefined
-          ? WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base])
-          : notice.script.run(this.client, keys, [...this.#header, member, bytes, ttl, base, ...notice.args]),
-      )) as (number | string)[]
-      const [fresh, register, expired, when] = reply
-      if (register === 1) await this.#register(member)
-      if (expired !== 0) this.#onEvicted('expired', Number(expired))
-      const victims = this.#reportVictims(reply, 4)
-      if (this.#clusterWide) await this.#admitWide(victims, member, String(when), fresh === 1)
+      const tag = this.#keys.tagOfMember(member)
+      const base = this.#keys.base(tag)
+      const script = notice === undefined ? WRITE : notice.script
+      let creation = ''
+      for (let attempt = 1; ; attempt++) {
+        const args = [...this.#header, member, bytes, ttl, base, creation, fence?.packed ?? '']
+        if (notice !== undefined) args.push(...notice.args)
+        const reply = (await this.#timed(script.run(this.client, keys, args))) as (number | string)[]
+        const [fresh, status, expired, when] = reply
+        if (status === -1) return false
+        if (status === -2) {
+          creation = await this.#mustRegister(tag, attempt, fence)
+          if (creation === '') return false
+          continue
+        }
+        if (status === 1) await this.#registry.confirm(tag)
+        if (expired !== 0) this.#onEvicted('expired', Number(expired))
+        const victims = this.#reportVictims(reply, 4)
+        if (this.#clusterWide) await this.#admitWide(victims, member, String(when), fresh === 1)
+        return true
+      }
     })
+  }
+
+  /**
+   * Registers a tag that a write found without marker; `''` when a fence's cache-wide generation
+   * changed (a `clear()` started since the fence). Fails after {@link REGISTER_ATTEMPTS} attempts.
+   */
+  async #mustRegister(tag: string, attempt: number, fence: RedisWriteFence | undefined): Promise<string> {
+    if (attempt > REGISTER_ATTEMPTS) {
+      throw new Error(`the tenant ${tag} was emptied by other processes during ${REGISTER_ATTEMPTS} writes`)
+    }
+    return (await this.#registry.register(tag, fence?.global)) ?? ''
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
     const member = this.#keys.member(ref)
     return this.#exec(async () => {
-      const [existed, stale] = (await this.#timed(
+      const [existed, stale, gone, creation] = (await this.#timed(
         DELETE.run(this.client, [this.#keys.data(member)], [...this.#header, member]),
-      )) as number[]
+      )) as [number, number, number, string]
+      if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
       if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
       if (this.#clusterWide && (existed === 1 || stale === 1)) await this.#admitWide([member], '', '', false)
       return existed === 1
@@ -444,16 +527,17 @@ export class RedisStorage implements StorageProvider {
     const first = path[0]!
     const tag = encodeSegment(first.level, first.id)
     return this.#exec(async () => {
-      // A whole tag leaves the registry first, so a concurrent first write re-registers it (see #register).
-      if (path.length !== 1) return this.#evictIndex(this.#keys.index(path), '', progress)
-      return this.#evictTag(tag, this.#keys.index(path), progress)
+      if (path.length === 1) return this.#evictTag(tag, progress)
+      const index = this.#keys.index(path)
+      const field = index.slice(index.indexOf('}:i:') + 4)
+      return (await this.#evictIndex(index, this.#keys.base(tag), false, field, progress)).removed
     })
   }
 
   async size(): Promise<number> {
     return this.#exec(async () => {
       let total = 0
-      for (const tags of await this.#tagBatches()) {
+      for (const tags of await this.#registry.batches(TAG_BATCH)) {
         const counts = await Promise.all(
           tags.map((tag) => this.#timed(COUNT.run(this.client, [this.#keys.rootIndex(tag)], []))),
         )
@@ -486,6 +570,7 @@ export class RedisStorage implements StorageProvider {
         b.order === 'lru' ? 'l' : 'i',
         String(b.maxItems),
         b.per === undefined ? '' : escapeComponent(b.per),
+        boundId(b),
       )
     }
     return header
@@ -510,22 +595,6 @@ export class RedisStorage implements StorageProvider {
       )
     }
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  }
-
-  /**
-   * Adds a tag to the registry after the write script found its marker absent. Registration follows
-   * the tag's own state: a clear removes the tag from the registry before deleting its marker, so a
-   * write that lands after the clear sees no marker and registers the tag again.
-   */
-  async #register(member: string): Promise<void> {
-    const tag = this.#keys.tagOfMember(member)
-    try {
-      await this.#timed(this.client.sadd(this.#keys.registry, tag))
-    } catch (error) {
-      // Without the marker the next write retries the registration.
-      await this.#timed(this.client.del(`${this.#keys.base(tag)}r`)).catch(() => undefined)
-      throw error
-    }
   }
 
   /** Reports `(boundIndex, member)` pairs from `reply[from]` on; returns the members. */
@@ -564,78 +633,101 @@ export class RedisStorage implements StorageProvider {
     }
   }
 
-  /** Evicts every member of an index, in batches of {@link EVICT_BATCH}; resolves how many were live. */
-  async #evictIndex(index: string, dropBase: string, progress?: EvictProgress): Promise<number> {
-    const args = [...this.#header, dropBase, this.#clusterWide ? '1' : '0', String(EVICT_BATCH)]
+  /**
+   * Evicts every member of an index, in batches of {@link EVICT_BATCH}; the first batch raises the
+   * scope's generation `field` (see `redis-fence.ts`). `whole`: the index is a tag's root index, whose
+   * marker goes with its last entry. Resolves how many were live, and whether the tag was emptied
+   * with the creation id of its marker (for the registry's release).
+   */
+  async #evictIndex(
+    index: string,
+    base: string,
+    whole: boolean,
+    field: string,
+    progress?: EvictProgress,
+  ): Promise<{ removed: number; gone: boolean; creation: string }> {
+    const args = [...this.#header, base, whole ? '1' : '', this.#clusterWide ? '1' : '', String(EVICT_BATCH)]
     let removed = 0
     let stale = 0
-    let more = true
-    while (more) {
-      const reply = (await this.#timed(EVICT_SCOPE.run(this.client, [index], args))) as (number | string)[]
+    let bump = field
+    for (;;) {
+      const reply = (await this.#timed(EVICT_SCOPE.run(this.client, [index], [...args, bump]))) as (
+        | number
+        | string
+      )[]
+      bump = ''
       removed += Number(reply[0])
       stale += Number(reply[1])
-      more = reply[2] === 1
       progress?.add(Number(reply[0]))
-      if (this.#clusterWide && reply.length > 3)
-        await this.#admitWide(reply.slice(3).map(String), '', '', false)
+      if (this.#clusterWide && reply.length > 5)
+        await this.#admitWide(reply.slice(5).map(String), '', '', false)
+      if (reply[2] !== 1) {
+        if (stale !== 0) this.#onEvicted('expired', stale)
+        return { removed, gone: reply[3] === 1, creation: String(reply[4]) }
+      }
     }
-    if (stale !== 0) this.#onEvicted('expired', stale)
-    return removed
   }
 
   /**
-   * Evicts a whole tag. It leaves the registry first, so that a write landing after the eviction finds
-   * no marker and registers the tag again (see {@link RedisStorage.#register}); if the eviction fails,
-   * the tag is put back in the registry (an empty registered tag is harmless, a lost one is not).
+   * Evicts a whole tag. The tag stays in the registry until its data is gone (the last batch deletes
+   * its marker) and then leaves it only if no write registered it again meanwhile (see
+   * `redis-registry.ts`): a failure part-way leaves it registered, so nothing is ever orphaned.
    */
-  async #evictTag(tag: string, rootIndex: string, progress?: EvictProgress): Promise<number> {
-    await this.#timed(this.client.srem(this.#keys.registry, tag))
-    try {
-      return await this.#evictIndex(rootIndex, this.#keys.base(tag), progress)
-    } catch (error) {
-      await this.#timed(this.client.sadd(this.#keys.registry, tag)).catch(() => undefined)
-      throw error
-    }
+  async #evictTag(tag: string, progress?: EvictProgress): Promise<number> {
+    const field = tag === GLOBAL_TAG ? '@' : tag
+    const result = await this.#evictIndex(this.#keys.rootIndex(tag), this.#keys.base(tag), true, field, progress)
+    if (result.gone) await this.#registry.release(tag, result.creation)
+    return result.removed
   }
 
+  /**
+   * Evicts every tag. The cache-wide generation is raised before the registry is read, so a fenced
+   * write whose tag was not registered yet is refused at its registration (see `redis-fence.ts`).
+   */
   async #clear(progress?: EvictProgress): Promise<number> {
+    await this.#registry.bumpGlobal()
     let removed = 0
-    for (const tags of await this.#tagBatches()) {
-      const counts = await Promise.all(
-        tags.map((tag) => this.#evictTag(tag, this.#keys.rootIndex(tag), progress)),
-      )
+    for (const tags of await this.#registry.batches(TAG_BATCH)) {
+      const counts = await Promise.all(tags.map((tag) => this.#evictTag(tag, progress)))
       for (const count of counts) removed += count
     }
     if (this.#clusterWide) {
       const wide = this.#keys.wide
-      const boundKeys = this.#bounds.flatMap((b, i) => (b.per === undefined ? [`${wide}b${i + 1}`] : []))
+      const boundKeys = this.#bounds.flatMap((b) => (b.per === undefined ? [`${wide}b${boundId(b)}`] : []))
       await this.#timed(this.client.del(`${wide}x`, `${wide}n`, ...boundKeys))
     }
     return removed
   }
 
-  /** Reclaims index entries of expired values (Redis has already dropped the values themselves). */
+  /**
+   * Reclaims index entries of expired values (Redis has already dropped the values themselves), and
+   * every trace of a tag left without entries (marker, counter, registry membership).
+   */
   async #sweep(): Promise<void> {
     if (this.#closed || this.client.status !== 'ready') return
     let expired = 0
-    for (const tags of await this.#tagBatches()) {
+    for (const tags of await this.#registry.batches(TAG_BATCH)) {
       const counts = await Promise.all(
-        tags.map((tag) => this.#timed(SWEEP.run(this.client, [this.#keys.rootIndex(tag)], this.#header))),
+        tags.map(async (tag) => {
+          const [purged, gone, creation] = (await this.#timed(
+            SWEEP.run(this.client, [this.#keys.rootIndex(tag)], [...this.#header, this.#keys.base(tag)]),
+          )) as [number, number, string]
+          if (gone === 1) await this.#registry.release(tag, String(creation))
+          return purged
+        }),
       )
       for (const count of counts) expired += Number(count)
     }
     if (this.#bounds.some((b) => b.per === undefined)) {
       if (this.#isCluster) await this.#admitWide([], '', '', false)
-      else expired += Number(await this.#timed(SWEEP.run(this.client, [`${this.#keys.wide}x`], this.#header)))
+      else {
+        const [purged] = (await this.#timed(
+          SWEEP.run(this.client, [`${this.#keys.wide}x`], [...this.#header, '']),
+        )) as number[]
+        expired += Number(purged)
+      }
     }
     if (expired !== 0) this.#onEvicted('expired', expired)
-  }
-
-  async #tagBatches(): Promise<string[][]> {
-    const tags = await this.#timed(this.client.smembers(this.#keys.registry))
-    const batches: string[][] = []
-    for (let i = 0; i < tags.length; i += TAG_BATCH) batches.push(tags.slice(i, i + TAG_BATCH))
-    return batches
   }
 
   /**
@@ -712,7 +804,9 @@ export class RedisStorage implements StorageProvider {
     }
   }
 
-  /** Writes entries of one tag with one script, then registers the tag if it was new. */
+  /**
+   * Writes entries of one tag with one script; a new tag is then registered (see `redis-registry.ts`).
+   */
   async #writeBatch(writes: readonly BatchedWrite[]): Promise<void> {
     const tag = writes[0]!.group
     const keys = [this.#keys.rootIndex(tag), `${this.#keys.base(tag)}r`]
@@ -724,7 +818,7 @@ export class RedisStorage implements StorageProvider {
       args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
     }
     const [register, expired] = (await this.#timed(WRITE_BATCH.run(this.client, keys, args))) as number[]
-    if (register === 1) await this.#register(writes[0]!.member)
+    if (register === 1) await this.#registry.confirm(tag)
     if (expired !== 0) this.#onEvicted('expired', Number(expired))
   }
 
@@ -790,7 +884,10 @@ const COUNT = new LuaScript(COUNT_LUA)
 const SWEEP = new LuaScript(SWEEP_LUA)
 const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
 const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
+const FENCE_READ = new LuaScript(FENCE_READ_LUA)
 const SCRIPTS = [
+  ...REGISTRY_SCRIPTS,
+  FENCE_READ,
   WRITE,
   WRITE_BATCH,
   WRITE_PUBLISH,
@@ -832,4 +929,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     )
   })
+}
+
+/**
+ * The TTL argument of the write scripts. Refuses, before anything is sent, a TTL that Redis cannot
+ * store exactly: not a positive number, or above 100 years ({@link MAX_TTL_MS}).
+ */
+function ttlArg(ttlMs: number | undefined): string {
+  if (ttlMs === undefined) return ''
+  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !(Math.ceil(ttlMs) <= MAX_TTL_MS)) {
+    throw new InvalidArgumentError(
+      `RedisStorage: a TTL must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years), got ${String(ttlMs)}; leave it out for no expiry`,
+    )
+  }
+  return String(ttlMs)
 }
