@@ -82,12 +82,20 @@ return 1
 
 /**
  * Confirms a tag's registration in its marker. KEYS[1] the tag's marker; ARGV the registration id.
- * A pending marker (`p:...`, written before the registration) takes the id; any other is left alone.
+ * A pending marker (`p:...`, written before the registration) or one created by an older registration
+ * takes the id (concurrent first writes each register: the marker ends with the latest id, the one the
+ * registry holds, so that the tag can be released once emptied); a newer one is left alone.
  */
 export const CONFIRM_LUA = `
 local m = redis.call('GET', KEYS[1])
-if m and string.sub(m, 1, 2) == 'p:' then
-  redis.call('SET', KEYS[1], ARGV[1] .. string.sub(m, 2))
+if not m then return 0 end
+local c, rest = string.match(m, '^([%dp]*)(:.*)$')
+if not c then
+  c = '0'
+  rest = ':' .. m
+end
+if c == 'p' or (tonumber(c) or 0) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1] .. rest)
   return 1
 end
 return 0
