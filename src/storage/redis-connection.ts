@@ -208,3 +208,20 @@ export function preloadScripts(client: RedisClient, scripts: readonly LuaScript[
     client.off('ready', load)
   }
 }
+
+/** Rejects when `promise` has not settled after `ms`; the late settlement is absorbed. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Command timed out after ${ms} ms`)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      },
+    )
+  })
+}

@@ -15,33 +15,32 @@ import type {
   WriteFence,
 } from './contract.js'
 import { MISS } from './contract.js'
-import { encodeSegment, escapeComponent } from './key-encoding.js'
+import { escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
-import { connect, LuaScript, preloadScripts } from './redis-connection.js'
+import { connect, LuaScript, preloadScripts, withTimeout } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
 import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
-import { boundId, checkPrefix, decodeMember, GLOBAL_TAG, RedisKeys } from './redis-keys.js'
-import { checkFence, FENCE_READ_LUA, makeFence, scopeFields } from './redis-fence.js'
+import { EvictProgress, RedisEvictions } from './redis-evict.js'
+import { checkFence, makeFence, scopeFields } from './redis-fence.js'
 import type { RedisWriteFence } from './redis-fence.js'
-import { REGISTRY_SCRIPTS, TagRegistry } from './redis-registry.js'
+import { boundId, checkPrefix, RedisKeys, ttlArg } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
+import { TagRegistry } from './redis-registry.js'
 import {
-  COUNT_LUA,
-  DELETE_LUA,
-  GET_TTL_LUA,
-  EVICT_SCOPE_LUA,
-  SWEEP_LUA,
-  TOUCH_LUA,
-  TOUCH_TTL_LUA,
-  WIDE_ADMIT_LUA,
-  WIDE_TOUCH_LUA,
-  WRITE_BATCH_LUA,
-  WRITE_LUA,
-  WRITE_BROADCAST_LUA,
-  WRITE_PUBLISH_LUA,
-} from './redis-lua.js'
+  DELETE,
+  FENCE_READ,
+  GET_TTL,
+  SCRIPTS,
+  TOUCH,
+  TOUCH_TTL,
+  WIDE_TOUCH,
+  WRITE,
+  WRITE_BATCH,
+  WRITE_BROADCAST,
+  WRITE_PUBLISH,
+} from './redis-scripts.js'
 
 /** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
 export interface RedisStorageOptions {
@@ -72,20 +71,11 @@ export interface RedisStorageOptions {
   readonly maxValueBytes?: number
 }
 
-/**
- * The longest TTL stored, in ms: 100 years, the cache's `MAX_TTL_SECONDS` (expiry times then stay exact
- * integers in the scripts' Lua numbers, far below 2^53).
- */
-const MAX_TTL_MS = 3_155_760_000_000
 /** Attempts of a write whose tag must be registered first (another process may empty it meanwhile). */
 const REGISTER_ATTEMPTS = 3
 
 /** Redis's own limit on a string value. */
 const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
-/** Tags handled concurrently by `clear()`, `size()` and the sweeper. */
-const TAG_BATCH = 256
-/** Entries removed per script call by a scope eviction (each call blocks Redis only that long). */
-const EVICT_BATCH = 2000
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
 /** Turns a fulfilled value into `undefined` (a write resolves with nothing). */
@@ -159,6 +149,7 @@ export class RedisStorage implements StorageProvider {
   readonly #maxValueBytes: number
   readonly #isCluster: boolean
   readonly #registry: TagRegistry
+  readonly #evictions: RedisEvictions
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -220,6 +211,18 @@ export class RedisStorage implements StorageProvider {
     this.#header = this.#makeHeader()
     this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
     this.#registry = new TagRegistry(this.client, this.#keys, (promise) => this.#timed(promise))
+    this.#evictions = new RedisEvictions({
+      client: this.client,
+      keys: this.#keys,
+      registry: this.#registry,
+      isCluster: this.#isCluster,
+      timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      bounds: () => this.#bounds,
+      clusterWide: () => this.#clusterWide,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+      wantsRefs: () => this.#wantsRefs,
+    })
     this.locks = new RedisLocks(this.client, this.#keys, (command) =>
       this.#exec(() => this.#timed(command())),
     )
@@ -249,7 +252,8 @@ export class RedisStorage implements StorageProvider {
     }
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(() => {
-        this.#sweep().catch(() => undefined)
+        if (this.#closed || this.client.status !== 'ready') return
+        this.#evictions.sweep().catch(() => undefined)
       }, context.sweepIntervalMs)
       this.#sweeper.unref()
     }
@@ -486,8 +490,8 @@ export class RedisStorage implements StorageProvider {
         }
         if (status === 1) await this.#registry.confirm(tag)
         if (expired !== 0) this.#onEvicted('expired', Number(expired))
-        const victims = this.#reportVictims(reply, 4)
-        if (this.#clusterWide) await this.#admitWide(victims, member, String(when), fresh === 1)
+        const victims = this.#evictions.reportVictims(reply, 4)
+        if (this.#clusterWide) await this.#evictions.admitWide(victims, member, String(when), fresh === 1)
         return true
       }
     })
@@ -512,7 +516,7 @@ export class RedisStorage implements StorageProvider {
       )) as [number, number, number, string]
       if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
       if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
-      if (this.#clusterWide && (existed === 1 || stale === 1)) await this.#admitWide([member], '', '', false)
+      if (this.#clusterWide && (existed === 1 || stale === 1)) await this.#evictions.admitWide([member], '', '', false)
       return existed === 1
     })
   }
@@ -522,29 +526,11 @@ export class RedisStorage implements StorageProvider {
    * of up to 2000 entries with the number removed so far.
    */
   async evictScope(path: ScopePath, onBatch?: (removedSoFar: number) => void): Promise<number> {
-    const progress = new EvictProgress(onBatch)
-    if (path.length === 0) return this.#exec(() => this.#clear(progress))
-    const first = path[0]!
-    const tag = encodeSegment(first.level, first.id)
-    return this.#exec(async () => {
-      if (path.length === 1) return this.#evictTag(tag, progress)
-      const index = this.#keys.index(path)
-      const field = index.slice(index.indexOf('}:i:') + 4)
-      return (await this.#evictIndex(index, this.#keys.base(tag), false, field, progress)).removed
-    })
+    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(onBatch)))
   }
 
   async size(): Promise<number> {
-    return this.#exec(async () => {
-      let total = 0
-      for (const tags of await this.#registry.batches(TAG_BATCH)) {
-        const counts = await Promise.all(
-          tags.map((tag) => this.#timed(COUNT.run(this.client, [this.#keys.rootIndex(tag)], []))),
-        )
-        for (const count of counts) total += Number(count)
-      }
-      return total
-    })
+    return this.#exec(() => this.#evictions.size())
   }
 
   async close(): Promise<void> {
@@ -595,139 +581,6 @@ export class RedisStorage implements StorageProvider {
       )
     }
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  }
-
-  /** Reports `(boundIndex, member)` pairs from `reply[from]` on; returns the members. */
-  #reportVictims(reply: readonly (number | string)[], from: number): string[] {
-    const members: string[] = []
-    for (let i = from; i + 1 < reply.length; i += 2) {
-      const member = String(reply[i + 1])
-      members.push(member)
-      this.#onEvicted(
-        this.#bounds[Number(reply[i]) - 1]!.reason,
-        1,
-        this.#wantsRefs ? decodeMember(member) : undefined,
-      )
-    }
-    return members
-  }
-
-  /**
-   * Cluster: the second step for cache-wide bounds, on their own slot. Forgets members that left the
-   * cache, admits the written member (if any), and deletes the victims on their own slots.
-   */
-  async #admitWide(forget: readonly string[], member: string, when: string, fresh: boolean): Promise<void> {
-    const args = [...this.#header, String(forget.length), ...forget, member, when, fresh ? '1' : '0']
-    const reply = (await this.#timed(WIDE_ADMIT.run(this.client, [`${this.#keys.wide}x`], args))) as (
-      number | string
-    )[]
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      const victim = String(reply[i + 1])
-      const [existed] = (await this.#timed(
-        DELETE.run(this.client, [this.#keys.data(victim)], [...this.#header, victim]),
-      )) as number[]
-      if (existed === 1) {
-        const reason = this.#bounds[Number(reply[i]) - 1]!.reason
-        this.#onEvicted(reason, 1, this.#wantsRefs ? decodeMember(victim) : undefined)
-      }
-    }
-  }
-
-  /**
-   * Evicts every member of an index, in batches of {@link EVICT_BATCH}; the first batch raises the
-   * scope's generation `field` (see `redis-fence.ts`). `whole`: the index is a tag's root index, whose
-   * marker goes with its last entry. Resolves how many were live, and whether the tag was emptied
-   * with the creation id of its marker (for the registry's release).
-   */
-  async #evictIndex(
-    index: string,
-    base: string,
-    whole: boolean,
-    field: string,
-    progress?: EvictProgress,
-  ): Promise<{ removed: number; gone: boolean; creation: string }> {
-    const args = [...this.#header, base, whole ? '1' : '', this.#clusterWide ? '1' : '', String(EVICT_BATCH)]
-    let removed = 0
-    let stale = 0
-    let bump = field
-    for (;;) {
-      const reply = (await this.#timed(EVICT_SCOPE.run(this.client, [index], [...args, bump]))) as (
-        | number
-        | string
-      )[]
-      bump = ''
-      removed += Number(reply[0])
-      stale += Number(reply[1])
-      progress?.add(Number(reply[0]))
-      if (this.#clusterWide && reply.length > 5)
-        await this.#admitWide(reply.slice(5).map(String), '', '', false)
-      if (reply[2] !== 1) {
-        if (stale !== 0) this.#onEvicted('expired', stale)
-        return { removed, gone: reply[3] === 1, creation: String(reply[4]) }
-      }
-    }
-  }
-
-  /**
-   * Evicts a whole tag. The tag stays in the registry until its data is gone (the last batch deletes
-   * its marker) and then leaves it only if no write registered it again meanwhile (see
-   * `redis-registry.ts`): a failure part-way leaves it registered, so nothing is ever orphaned.
-   */
-  async #evictTag(tag: string, progress?: EvictProgress): Promise<number> {
-    const field = tag === GLOBAL_TAG ? '@' : tag
-    const result = await this.#evictIndex(this.#keys.rootIndex(tag), this.#keys.base(tag), true, field, progress)
-    if (result.gone) await this.#registry.release(tag, result.creation)
-    return result.removed
-  }
-
-  /**
-   * Evicts every tag. The cache-wide generation is raised before the registry is read, so a fenced
-   * write whose tag was not registered yet is refused at its registration (see `redis-fence.ts`).
-   */
-  async #clear(progress?: EvictProgress): Promise<number> {
-    await this.#registry.bumpGlobal()
-    let removed = 0
-    for (const tags of await this.#registry.batches(TAG_BATCH)) {
-      const counts = await Promise.all(tags.map((tag) => this.#evictTag(tag, progress)))
-      for (const count of counts) removed += count
-    }
-    if (this.#clusterWide) {
-      const wide = this.#keys.wide
-      const boundKeys = this.#bounds.flatMap((b) => (b.per === undefined ? [`${wide}b${boundId(b)}`] : []))
-      await this.#timed(this.client.del(`${wide}x`, `${wide}n`, ...boundKeys))
-    }
-    return removed
-  }
-
-  /**
-   * Reclaims index entries of expired values (Redis has already dropped the values themselves), and
-   * every trace of a tag left without entries (marker, counter, registry membership).
-   */
-  async #sweep(): Promise<void> {
-    if (this.#closed || this.client.status !== 'ready') return
-    let expired = 0
-    for (const tags of await this.#registry.batches(TAG_BATCH)) {
-      const counts = await Promise.all(
-        tags.map(async (tag) => {
-          const [purged, gone, creation] = (await this.#timed(
-            SWEEP.run(this.client, [this.#keys.rootIndex(tag)], [...this.#header, this.#keys.base(tag)]),
-          )) as [number, number, string]
-          if (gone === 1) await this.#registry.release(tag, String(creation))
-          return purged
-        }),
-      )
-      for (const count of counts) expired += Number(count)
-    }
-    if (this.#bounds.some((b) => b.per === undefined)) {
-      if (this.#isCluster) await this.#admitWide([], '', '', false)
-      else {
-        const [purged] = (await this.#timed(
-          SWEEP.run(this.client, [`${this.#keys.wide}x`], [...this.#header, '']),
-        )) as number[]
-        expired += Number(purged)
-      }
-    }
-    if (expired !== 0) this.#onEvicted('expired', expired)
   }
 
   /**
@@ -871,76 +724,3 @@ export class RedisStorage implements StorageProvider {
   }
 }
 
-const WRITE = new LuaScript(WRITE_LUA)
-const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)
-const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA)
-const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA)
-const TOUCH = new LuaScript(TOUCH_LUA)
-const GET_TTL = new LuaScript(GET_TTL_LUA)
-const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)
-const DELETE = new LuaScript(DELETE_LUA)
-const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
-const COUNT = new LuaScript(COUNT_LUA)
-const SWEEP = new LuaScript(SWEEP_LUA)
-const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
-const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
-const FENCE_READ = new LuaScript(FENCE_READ_LUA)
-const SCRIPTS = [
-  ...REGISTRY_SCRIPTS,
-  FENCE_READ,
-  WRITE,
-  WRITE_BATCH,
-  WRITE_PUBLISH,
-  WRITE_BROADCAST,
-  TOUCH,
-  TOUCH_TTL,
-  GET_TTL,
-  DELETE,
-  EVICT_SCOPE,
-  COUNT,
-  SWEEP,
-  WIDE_ADMIT,
-  WIDE_TOUCH,
-]
-
-/** Running total of a scope eviction, reported after every batch when someone listens. */
-class EvictProgress {
-  #removed = 0
-  constructor(readonly listener: ((removedSoFar: number) => void) | undefined) {}
-
-  add(count: number): void {
-    this.#removed += count
-    this.listener?.(this.#removed)
-  }
-}
-
-/** Rejects when `promise` has not settled after `ms`; the late settlement is absorbed. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Command timed out after ${ms} ms`)), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
-  })
-}
-
-/**
- * The TTL argument of the write scripts. Refuses, before anything is sent, a TTL that Redis cannot
- * store exactly: not a positive number, or above 100 years ({@link MAX_TTL_MS}).
- */
-function ttlArg(ttlMs: number | undefined): string {
-  if (ttlMs === undefined) return ''
-  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !(Math.ceil(ttlMs) <= MAX_TTL_MS)) {
-    throw new InvalidArgumentError(
-      `RedisStorage: a TTL must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years), got ${String(ttlMs)}; leave it out for no expiry`,
-    )
-  }
-  return String(ttlMs)
-}

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
+import type { Cluster } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EntryRef, ScopePath, StorageContext } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
@@ -25,7 +26,7 @@ const context = (sweepIntervalMs?: number): StorageContext => ({
 
 /** Every key containing `prefix`, on every master (SCAN per node). */
 async function keysWith(client: RedisClient, prefix: string): Promise<string[]> {
-  const nodes = client.isCluster ? client.nodes('master') : [client as Redis]
+  const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]
   const found: string[] = []
   for (const node of nodes) {
     let cursor = '0'

@@ -5,6 +5,7 @@
  * - a bound is identified by what it is, not by its place in the rule list: processes whose rule lists
  *   differ (a rolling deploy) share the state of the bounds they have in common.
  */
+import type { Cluster, Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { InvalidArgumentError } from '../../src/index.js'
 import type { BoundPolicy, EntryRef, ScopePath, StorageContext } from '../../src/index.js'
@@ -40,7 +41,8 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage limits and bou
     return storage
   }
   const keysOf = async (storage: RedisStorage, prefix: string) => {
-    const nodes = storage.client.isCluster ? storage.client.nodes('master') : [storage.client]
+    const client = storage.client
+    const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]
     const keys = await Promise.all(nodes.map((node) => node.keys(`*${prefix}*`)))
     return keys.flat()
   }
