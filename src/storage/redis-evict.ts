@@ -86,9 +86,9 @@ export class RedisEvictions {
    */
   async admitWide(forget: readonly string[], member: string, when: string, fresh: boolean): Promise<void> {
     const args = [...this.#host.header(), String(forget.length), ...forget, member, when, fresh ? '1' : '0']
-    const reply = (await this.#host.timed(WIDE_ADMIT.run(this.#host.client, [`${this.#host.keys.wide}x`], args))) as (
-      number | string
-    )[]
+    const reply = (await this.#host.timed(
+      WIDE_ADMIT.run(this.#host.client, [`${this.#host.keys.wide}x`], args),
+    )) as (number | string)[]
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const victim = String(reply[i + 1])
       const [existed] = (await this.#host.timed(
@@ -114,15 +114,20 @@ export class RedisEvictions {
     field: string,
     progress?: EvictProgress,
   ): Promise<{ removed: number; gone: boolean; creation: string }> {
-    const args = [...this.#host.header(), base, whole ? '1' : '', this.#host.clusterWide() ? '1' : '', String(EVICT_BATCH)]
+    const args = [
+      ...this.#host.header(),
+      base,
+      whole ? '1' : '',
+      this.#host.clusterWide() ? '1' : '',
+      String(EVICT_BATCH),
+    ]
     let removed = 0
     let stale = 0
     let bump = field
     for (;;) {
-      const reply = (await this.#host.timed(EVICT_SCOPE.run(this.#host.client, [index], [...args, bump]))) as (
-        | number
-        | string
-      )[]
+      const reply = (await this.#host.timed(
+        EVICT_SCOPE.run(this.#host.client, [index], [...args, bump]),
+      )) as (number | string)[]
       bump = ''
       removed += Number(reply[0])
       stale += Number(reply[1])
@@ -143,7 +148,13 @@ export class RedisEvictions {
    */
   async #evictTag(tag: string, progress?: EvictProgress): Promise<number> {
     const field = tag === GLOBAL_TAG ? '@' : tag
-    const result = await this.#evictIndex(this.#host.keys.rootIndex(tag), this.#host.keys.base(tag), true, field, progress)
+    const result = await this.#evictIndex(
+      this.#host.keys.rootIndex(tag),
+      this.#host.keys.base(tag),
+      true,
+      field,
+      progress,
+    )
     if (result.gone) await this.#host.registry.release(tag, result.creation)
     return result.removed
   }
@@ -161,7 +172,9 @@ export class RedisEvictions {
     }
     if (this.#host.clusterWide()) {
       const wide = this.#host.keys.wide
-      const boundKeys = this.#host.bounds().flatMap((b) => (b.per === undefined ? [`${wide}b${boundId(b)}`] : []))
+      const boundKeys = this.#host
+        .bounds()
+        .flatMap((b) => (b.per === undefined ? [`${wide}b${boundId(b)}`] : []))
       await this.#host.timed(this.#host.client.del(`${wide}x`, `${wide}n`, ...boundKeys))
     }
     return removed
@@ -177,7 +190,11 @@ export class RedisEvictions {
       const counts = await Promise.all(
         tags.map(async (tag) => {
           const [purged, gone, creation] = (await this.#host.timed(
-            SWEEP.run(this.#host.client, [this.#host.keys.rootIndex(tag)], [...this.#host.header(), this.#host.keys.base(tag)]),
+            SWEEP.run(
+              this.#host.client,
+              [this.#host.keys.rootIndex(tag)],
+              [...this.#host.header(), this.#host.keys.base(tag)],
+            ),
           )) as [number, number, string]
           if (gone === 1) await this.#host.registry.release(tag, String(creation))
           return purged

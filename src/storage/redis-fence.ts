@@ -127,7 +127,12 @@ export class RedisWriteFence implements WriteFence {
  * Builds a fence from the reply of {@link FENCE_READ_LUA} (`fields` generations after time and creation
  * id) and the cache-wide generation, if read apart (Cluster).
  */
-export function makeFence(member: string, reply: readonly unknown[], fields: number, global?: string): RedisWriteFence {
+export function makeFence(
+  member: string,
+  reply: readonly unknown[],
+  fields: number,
+  global?: string,
+): RedisWriteFence {
   const parts = reply.slice(0, fields + 2).map((part) => String(part))
   return new RedisWriteFence(member, parts.join(','), global ?? String(reply[fields + 2] ?? ''))
 }

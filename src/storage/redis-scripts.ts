@@ -53,4 +53,3 @@ export const SCRIPTS = [
   WIDE_ADMIT,
   WIDE_TOUCH,
 ]
-

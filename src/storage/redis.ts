@@ -1,4 +1,4 @@
-import { ConfigurationError, InvalidArgumentError, SerializationError } from '../errors.js'
+import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
 import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
@@ -17,30 +17,20 @@ import type {
 import { MISS } from './contract.js'
 import { escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
-import { connect, LuaScript, preloadScripts, withTimeout } from './redis-connection.js'
+import { connect, preloadScripts, withTimeout } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
-import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
+import { RedisBus } from './redis-bus.js'
 import { EvictProgress, RedisEvictions } from './redis-evict.js'
-import { checkFence, makeFence, scopeFields } from './redis-fence.js'
+import { checkFence } from './redis-fence.js'
 import type { RedisWriteFence } from './redis-fence.js'
 import { boundId, checkPrefix, RedisKeys, ttlArg } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
 import { TagRegistry } from './redis-registry.js'
-import {
-  DELETE,
-  FENCE_READ,
-  GET_TTL,
-  SCRIPTS,
-  TOUCH,
-  TOUCH_TTL,
-  WIDE_TOUCH,
-  WRITE,
-  WRITE_BATCH,
-  WRITE_BROADCAST,
-  WRITE_PUBLISH,
-} from './redis-scripts.js'
+import type { BatchedWrite, Notice } from './redis-write.js'
+import { RedisWrites } from './redis-write.js'
+import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './redis-scripts.js'
 
 /** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
 export interface RedisStorageOptions {
@@ -71,9 +61,6 @@ export interface RedisStorageOptions {
   readonly maxValueBytes?: number
 }
 
-/** Attempts of a write whose tag must be registered first (another process may empty it meanwhile). */
-const REGISTER_ATTEMPTS = 3
-
 /** Redis's own limit on a string value. */
 const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
@@ -81,14 +68,6 @@ const COALESCE_LIMIT = 256
 /** Turns a fulfilled value into `undefined` (a write resolves with nothing). */
 const NOTHING = (): void => undefined
 
-/** A write of the batch script: `group` is its tag, `keys` what `RedisKeys.writeKeys` gives. */
-interface BatchedWrite {
-  readonly group: string
-  readonly member: string
-  readonly bytes: Buffer
-  readonly ttl: string
-  readonly keys: readonly string[]
-}
 /** A read or write waiting in the coalescing queue; `group` is its hash-slot group. */
 type Coalesced = { readonly group: string; readonly data: string } | BatchedWrite
 type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
@@ -150,6 +129,7 @@ export class RedisStorage implements StorageProvider {
   readonly #isCluster: boolean
   readonly #registry: TagRegistry
   readonly #evictions: RedisEvictions
+  readonly #writes: RedisWrites
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -222,6 +202,18 @@ export class RedisStorage implements StorageProvider {
       clusterWide: () => this.#clusterWide,
       report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
       wantsRefs: () => this.#wantsRefs,
+    })
+    this.#writes = new RedisWrites({
+      client: this.client,
+      keys: this.#keys,
+      registry: this.#registry,
+      evictions: this.#evictions,
+      isCluster: this.#isCluster,
+      channel: `${this.prefix}:bus`,
+      timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      clusterWide: () => this.#clusterWide,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
     })
     this.locks = new RedisLocks(this.client, this.#keys, (command) =>
       this.#exec(() => this.#timed(command())),
@@ -380,11 +372,11 @@ export class RedisStorage implements StorageProvider {
     }
     if (this.#startAlone()) {
       // Sequential use: a batch of one at once, as for a lone read.
-      return this.#writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
+      return this.#writes.writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
     }
     // Otherwise coalesced with the writes of this tick.
     return this.#exec(
-      () => (this.#inFlight === 1 ? this.#writeBatch([write]) : this.#queue.push('write', write)),
+      () => (this.#inFlight === 1 ? this.#writes.writeBatch([write]) : this.#queue.push('write', write)),
       true,
     ).then(NOTHING)
   }
@@ -400,7 +392,7 @@ export class RedisStorage implements StorageProvider {
     ttlMs: number | undefined,
     message: BusMessage,
   ): Promise<void> {
-    return this.#write(ref, value, ttlMs, this.#notice(message)).then(NOTHING)
+    return this.#write(ref, value, ttlMs, this.#writes.notice(message)).then(NOTHING)
   }
 
   /**
@@ -408,23 +400,14 @@ export class RedisStorage implements StorageProvider {
    * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
    * at the same time).
    */
-  async fence(ref: EntryRef): Promise<WriteFence> {
-    const member = this.#keys.member(ref)
-    const tag = this.#keys.tagOfMember(member)
-    const base = this.#keys.base(tag)
-    const fields = scopeFields(member)
-    return this.#exec(async () => {
-      if (!this.#isCluster) {
-        const keys = [`${base}f`, `${base}r`, this.#registry.global]
-        const reply = (await this.#timed(FENCE_READ.run(this.client, keys, fields))) as unknown[]
-        return makeFence(member, reply, fields.length)
-      }
-      const [reply, global] = await Promise.all([
-        this.#timed(FENCE_READ.run(this.client, [`${base}f`, `${base}r`], fields)) as Promise<unknown[]>,
-        this.#registry.readGlobal(),
-      ])
-      return makeFence(member, reply, fields.length, global)
-    })
+  fence(ref: EntryRef): Promise<WriteFence> {
+    let member: string
+    try {
+      member = this.#keys.member(ref)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#exec(() => this.#writes.fence(member))
   }
 
   /**
@@ -441,71 +424,29 @@ export class RedisStorage implements StorageProvider {
     const member = this.#keys.member(ref)
     const ours = checkFence(fence, member)
     if (ours === undefined) return false // a fence of another entry guards nothing of this one
-    return this.#write(ref, value, ttlMs, message === undefined ? undefined : this.#notice(message), ours)
-  }
-
-  /** The script and extra arguments that publish `message` from a write script. */
-  #notice(message: BusMessage): { script: LuaScript; args: string[] } {
-    const text = encodeMessage(message)
-    return this.#isCluster
-      ? { script: WRITE_PUBLISH, args: [this.#channel, text] }
-      : { script: WRITE_BROADCAST, args: [registryOf(this.#channel), this.#channel, text, message.origin] }
-  }
-
-  get #channel(): string {
-    return `${this.prefix}:bus`
+    const notice = message === undefined ? undefined : this.#writes.notice(message)
+    return this.#write(ref, value, ttlMs, notice, ours)
   }
 
   /**
-   * A write that runs its own script: with bounds (they decide per entry), with a bus notice, or with a
-   * fence; resolves whether it stored (always, without a fence). A tag without a marker is registered
-   * first (see `redis-registry.ts`), with the fence's cache-wide generation as a condition.
+   * A write that runs its own script (see {@link RedisWrites.write}); arguments are checked and
+   * encoded before anything is sent.
    */
   async #write(
     ref: EntryRef,
     value: unknown,
     ttlMs: number | undefined,
-    notice: { script: LuaScript; args: string[] } | undefined,
+    notice: Notice | undefined,
     fence?: RedisWriteFence,
   ): Promise<boolean> {
     const ttl = ttlArg(ttlMs)
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
-    return this.#exec(async () => {
-      const keys = this.#keys.writeKeys(member)
-      const tag = this.#keys.tagOfMember(member)
-      const base = this.#keys.base(tag)
-      const script = notice === undefined ? WRITE : notice.script
-      let creation = ''
-      for (let attempt = 1; ; attempt++) {
-        const args = [...this.#header, member, bytes, ttl, base, creation, fence?.packed ?? '']
-        if (notice !== undefined) args.push(...notice.args)
-        const reply = (await this.#timed(script.run(this.client, keys, args))) as (number | string)[]
-        const [fresh, status, expired, when] = reply
-        if (status === -1) return false
-        if (status === -2) {
-          creation = await this.#mustRegister(tag, attempt, fence)
-          if (creation === '') return false
-          continue
-        }
-        if (status === 1) await this.#registry.confirm(tag)
-        if (expired !== 0) this.#onEvicted('expired', Number(expired))
-        const victims = this.#evictions.reportVictims(reply, 4)
-        if (this.#clusterWide) await this.#evictions.admitWide(victims, member, String(when), fresh === 1)
-        return true
-      }
-    })
+    return this.#exec(() => this.#writes.write(member, bytes, ttl, notice, fence))
   }
 
-  /**
-   * Registers a tag that a write found without marker; `''` when a fence's cache-wide generation
-   * changed (a `clear()` started since the fence). Fails after {@link REGISTER_ATTEMPTS} attempts.
-   */
-  async #mustRegister(tag: string, attempt: number, fence: RedisWriteFence | undefined): Promise<string> {
-    if (attempt > REGISTER_ATTEMPTS) {
-      throw new Error(`the tenant ${tag} was emptied by other processes during ${REGISTER_ATTEMPTS} writes`)
-    }
-    return (await this.#registry.register(tag, fence?.global)) ?? ''
+  get #channel(): string {
+    return `${this.prefix}:bus`
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
@@ -516,7 +457,8 @@ export class RedisStorage implements StorageProvider {
       )) as [number, number, number, string]
       if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
       if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
-      if (this.#clusterWide && (existed === 1 || stale === 1)) await this.#evictions.admitWide([member], '', '', false)
+      if (this.#clusterWide && (existed === 1 || stale === 1))
+        await this.#evictions.admitWide([member], '', '', false)
       return existed === 1
     })
   }
@@ -650,29 +592,11 @@ export class RedisStorage implements StorageProvider {
   /** Sends a run of coalesced writes: one batch script per tag (hash slot). */
   #sendWrites(run: readonly CoalescedOp[]): void {
     for (const group of groupRun(run, COALESCE_LIMIT)) {
-      this.#writeBatch(group.map((op) => op.payload as BatchedWrite)).then(
+      this.#writes.writeBatch(group.map((op) => op.payload as BatchedWrite)).then(
         () => group.forEach((op) => op.resolve(undefined)),
         (error: unknown) => group.forEach((op) => op.reject(error)),
       )
     }
-  }
-
-  /**
-   * Writes entries of one tag with one script; a new tag is then registered (see `redis-registry.ts`).
-   */
-  async #writeBatch(writes: readonly BatchedWrite[]): Promise<void> {
-    const tag = writes[0]!.group
-    const keys = [this.#keys.rootIndex(tag), `${this.#keys.base(tag)}r`]
-    const args: (string | Buffer)[] = [...this.#header, String(writes.length)]
-    for (const write of writes) {
-      // writeKeys: data key, root index, deeper indexes; the root index is KEYS[1] already.
-      keys.push(write.keys[0]!)
-      for (let i = 2; i < write.keys.length; i++) keys.push(write.keys[i]!)
-      args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
-    }
-    const [register, expired] = (await this.#timed(WRITE_BATCH.run(this.client, keys, args))) as number[]
-    if (register === 1) await this.#registry.confirm(tag)
-    if (expired !== 0) this.#onEvicted('expired', Number(expired))
   }
 
   /** `promise`, rejected after the command timeout (one timer for all commands: `deadlines.ts`). */
@@ -723,4 +647,3 @@ export class RedisStorage implements StorageProvider {
     return new Error(`${this.#connection.where}: ${error.message}`, { cause: error })
   }
 }
-

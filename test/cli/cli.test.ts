@@ -341,7 +341,10 @@ describe.skipIf(redisUrl === undefined)('cacheado CLI evict on Redis with bounds
       // Bound keys are named by what the bound is (redis-keys.ts boundId), not by its place in the rules.
       const perOrg = boundId({ order: 'lru', maxItems: 50, per: 'organization', reason: 'lru' })
       const wide = boundId({ order: 'lru', maxItems: 100, reason: 'lru' })
-      const boundKeys = [`${prefix}:{organization=o1/}:b${perOrg}:organization=o1/`, `${prefix}:{@@}:b${wide}`]
+      const boundKeys = [
+        `${prefix}:{organization=o1/}:b${perOrg}:organization=o1/`,
+        `${prefix}:{@@}:b${wide}`,
+      ]
       expect(await Promise.all(boundKeys.map((k) => raw.zcard(k)))).toEqual([10, 11])
 
       const result = await runCli([

@@ -63,9 +63,9 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage limits and bou
       // The longest TTL is stored, and fractions are fine.
       await storage.set(ref(user('o1', 'u'), 'max'), 'v', MAX_TTL_MS)
       await storage.set(ref(user('o1', 'u'), 'frac'), 'v', 1000.5)
-      expect(await storage.client.pttl(`${prefix}:{organization=o1/}:d:organization=o1/user=u/|max`)).toBeGreaterThan(
-        MAX_TTL_MS - 60_000,
-      )
+      expect(
+        await storage.client.pttl(`${prefix}:{organization=o1/}:d:organization=o1/user=u/|max`),
+      ).toBeGreaterThan(MAX_TTL_MS - 60_000)
       expect(await storage.get(ref(user('o1', 'u'), 'frac'))).toBe('v')
     })
 
@@ -81,9 +81,11 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage limits and bou
       const results = await Promise.allSettled(writes)
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
       expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidArgumentError)
-      expect(
-        await Promise.all(['a', 'bad', 'c'].map((k) => storage.get(ref(user('o1', 'u'), k)))),
-      ).toEqual([1, MISS, 3])
+      expect(await Promise.all(['a', 'bad', 'c'].map((k) => storage.get(ref(user('o1', 'u'), k))))).toEqual([
+        1,
+        MISS,
+        3,
+      ])
       expect(await storage.get(ref(user('o2', 'u'), 'd'))).toBe(4)
       expect(await storage.size()).toBe(4)
     })
