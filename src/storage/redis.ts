@@ -1,6 +1,5 @@
 import { ConfigurationError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
-import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
   BoundPolicy,
   Bus,
@@ -16,7 +15,7 @@ import type {
 } from './contract.js'
 import { MISS } from './contract.js'
 import { escapeComponent } from './key-encoding.js'
-import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
+import type { Connection, RedisClient } from './redis-connection.js'
 import { connect, preloadScripts, withTimeout } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
@@ -28,41 +27,14 @@ import type { RedisWriteFence } from './redis-fence.js'
 import { boundId, checkPrefix, RedisKeys, ttlArg } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
 import { TagRegistry } from './redis-registry.js'
+import type { RedisStorageOptions } from './redis-options.js'
+import { checkOptions } from './redis-options.js'
 import type { BatchedWrite, Notice } from './redis-write.js'
 import { RedisWrites } from './redis-write.js'
 import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './redis-scripts.js'
 
-/** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
-export interface RedisStorageOptions {
-  /** `redis://[user:password@]host:port[/db]` of a standalone Redis (`rediss://` for TLS). */
-  readonly url?: string
-  /** Database number of a standalone Redis; overrides the URL's. */
-  readonly db?: number
-  /** Seed nodes of a Redis Cluster: a `Cluster` client is created. */
-  readonly cluster?: readonly RedisNode[]
-  /** Password of the cluster nodes (a `url` carries its own). */
-  readonly password?: string
-  /** An existing ioredis `Redis` or `Cluster`; `close()` leaves it open. */
-  readonly client?: RedisClient
-  /** Every key of this cache starts with `prefix:`. Default `'cacheado'`; must not contain `{` or `}`. */
-  readonly prefix?: string
-  /** How values become bytes. Default: `new MsgpackSerializer()`. */
-  readonly serializer?: Serializer
-  /** Every command fails after this many milliseconds instead of waiting. Default 1000. */
-  readonly commandTimeoutMs?: number
-  /**
-   * Whether the client the storage creates sends the commands of concurrent operations together, as
-   * one write (ioredis auto-pipelining, switched on only while more than one operation is in flight,
-   * so a lone operation is sent at once): many concurrent operations then cost far fewer system
-   * calls. Default true. A given `client` keeps its own setting.
-   */
-  readonly autoPipelining?: boolean
-  /** Serialized values larger than this are refused before anything is written. Default 512 MiB. */
-  readonly maxValueBytes?: number
-}
+export type { RedisStorageOptions } from './redis-options.js'
 
-/** Redis's own limit on a string value. */
-const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
 /** Turns a fulfilled value into `undefined` (a write resolves with nothing). */
@@ -89,10 +61,15 @@ type Reporter = StorageContext['onEvicted']
  *   tenant) share a `{...}` hash tag, so those scripts run on a Cluster and `evictScope` costs
  *   O(entries in the scope): it reads one index, never `SCAN`/`KEYS`.
  * - `evictScope` removes at most 2000 entries per script call and repeats, so a huge scope never blocks
- *   Redis for long; each call is atomic, the whole eviction is not (a concurrent write may survive it).
+ *   Redis for long; each call is atomic, the whole eviction is not (a concurrent plain `set` may
+ *   survive it). A computed write (`fence` before the computation, `setFenced` after) never survives
+ *   an eviction that started after its fence, in any process: the first batch raises the scope's
+ *   generation, which the fenced write script checks (`redis-fence.ts`).
  * - `clear()` and `size()` walk the registry of tags (`prefix:tags`), one script per tag, on whichever
  *   master holds it: O(tenants) for `size()`, O(entries) for `clear()`; other keys of the database are
- *   never touched (no `FLUSHDB`).
+ *   never touched (no `FLUSHDB`). A tag that holds data is always registered, even when a connection
+ *   drops mid-eviction, and a tag whose entries are all gone or expired leaves no key behind but its
+ *   self-expiring eviction generations (`redis-registry.ts`; the sweeper reclaims expired tags).
  * - Bounds live in Redis (ZSETs scored by an access or insertion sequence), so they hold across
  *   processes. A per-scope bound (`per: 'organization'`, `'user'`, ...) lives in its tenant's slot and
  *   is exact everywhere.
@@ -159,25 +136,7 @@ export class RedisStorage implements StorageProvider {
   )
 
   constructor(options: RedisStorageOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new ConfigurationError("new RedisStorage(options) expects e.g. { url: 'redis://127.0.0.1:6379' }")
-    }
-    const timeout = options.commandTimeoutMs ?? 1000
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-      throw new ConfigurationError(
-        `RedisStorage: commandTimeoutMs must be a positive number, got ${String(timeout)}`,
-      )
-    }
-    const maxBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > REDIS_MAX_VALUE_BYTES) {
-      throw new ConfigurationError(
-        `RedisStorage: maxValueBytes must be an integer from 1 to ${REDIS_MAX_VALUE_BYTES}, got ${String(maxBytes)}`,
-      )
-    }
-    const serializer = options.serializer ?? new MsgpackSerializer()
-    if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
-      throw new ConfigurationError('RedisStorage: serializer must implement serialize() and deserialize()')
-    }
+    const { timeout, maxBytes, serializer } = checkOptions(options)
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
     this.#timeoutMs = timeout
