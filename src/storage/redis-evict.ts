@@ -91,9 +91,11 @@ export class RedisEvictions {
     )) as (number | string)[]
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const victim = String(reply[i + 1])
-      const [existed] = (await this.#host.timed(
+      const [existed, , gone, creation] = (await this.#host.timed(
         DELETE.run(this.#host.client, [this.#host.keys.data(victim)], [...this.#host.header(), victim]),
-      )) as number[]
+      )) as [number, number, number, string]
+      // The victim was its tenant's last entry: the tenant leaves the registry (redis-registry.ts).
+      if (gone === 1) await this.#host.registry.release(this.#host.keys.tagOfMember(victim), String(creation))
       if (existed === 1) {
         const reason = this.#host.bounds()[Number(reply[i]) - 1]!.reason
         this.#host.report(reason, 1, this.#host.wantsRefs() ? decodeMember(victim) : undefined)
