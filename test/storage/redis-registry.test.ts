@@ -158,5 +158,35 @@ describe.skipIf(targets.length === 0).each(targets)(
       expect(await storage.size()).toBe(1)
       expect(await storage.evictScope([])).toBe(1)
     })
+
+    it('writers racing with evictions, deletes and a sweeper never leave data outside the registry', async () => {
+      const { prefix, storage: writer } = make()
+      const evictor = redis.storage(prefix)
+      evictor.attach(context())
+      const sweeper = redis.storage(prefix)
+      sweeper.attach(context(5))
+      open.push(evictor, sweeper)
+      let done = false
+      const writes = writeMany(3000, async (i) => {
+        const o = `o${i % 10}`
+        if (i % 7 === 0) await writer.delete(ref(user(o, 'u'), `k${i - 7}`))
+        else await writer.set(ref(user(o, 'u'), `k${i}`), i, i % 3 === 0 ? 5 : undefined)
+      }).finally(() => (done = true))
+      const evictions = (async () => {
+        for (let i = 0; !done; i++) {
+          await evictor.evictScope(i % 5 === 0 ? user(`o${i % 10}`, 'u') : org(`o${i % 10}`))
+          await sleep(1)
+        }
+      })()
+      await Promise.all([writes, evictions])
+      await sleep(50) // TTL'd entries expire
+      const data = (await keysWith(writer.client, `${prefix}:{`)).filter((k) => k.includes('}:d:'))
+      const tags = new Set(data.map((k) => k.slice(k.indexOf('{') + 1, k.indexOf('}'))))
+      const registered = new Set(await writer.client.smembers(`${prefix}:tags`))
+      expect([...tags].filter((tag) => !registered.has(tag))).toEqual([])
+      const live = data.length
+      expect(await writer.size()).toBe(live)
+      expect(await writer.evictScope([])).toBe(live)
+    })
   },
 )
