@@ -81,6 +81,24 @@ local function drop_tag(base)
   return ''
 end
 
+-- Standalone only (the registry is on the same server): registers the tag of a member in the same
+-- script as its first write, as REGISTER_LUA of redis-registry.ts does; returns the registration id.
+local function register_inline(member)
+  local bar = string.find(member, '|', 1, true)
+  local slash = string.find(member, '/', 1, true)
+  local tag = '@'
+  if slash and slash < bar then tag = string.sub(member, 1, slash) end
+  local t = redis.call('TIME')
+  local id = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local ids = '{' .. P .. ':tags}:e'
+  local old = tonumber(redis.call('HGET', ids, tag) or '0') or 0
+  if id <= old then id = old + 1 end
+  id = string.format('%.0f', id)
+  redis.call('HSET', ids, tag, id)
+  redis.call('SADD', P .. ':tags', tag)
+  return id
+end
+
 -- Whether a registration id (server µs of the registry's node) is recent enough to create a marker.
 local function fresh_id(id)
   local t = redis.call('TIME')
@@ -173,7 +191,8 @@ end
  * `redis-fence.ts`).
  * Writes nothing and returns `{0, -1}` when the fence no longer holds. A fenced write to a tag without
  * a confirmed registration writes nothing and returns `{0, -2}` (the client registers the tag and runs
- * it again with the id); a plain one writes, marks the tag pending, and asks for the registration.
+ * it again with the id); a plain one on a standalone Redis registers the tag in the same script, and on
+ * a Cluster writes, marks the tag pending, and asks for the registration.
  * Purges up to 100 expired entries of the tag first when its marker says some may be due (and of the
  * cache-wide bounds when inline), so that expired entries neither hold places in bounds nor pile up
  * in indexes; when nothing is due, that check is the one GET of the marker, which the registration
@@ -212,6 +231,9 @@ local relabel = false
 if not seen or made == 'p' then
   if creation ~= '' and fresh_id(creation) then
     made = creation
+    relabel = true
+  elseif WIDE and fence == '' then
+    made = register_inline(member)
     relabel = true
   elseif fence ~= '' then
     return { 0, -2 }
@@ -293,6 +315,7 @@ if mark then
   made, f = mark_parts(mark)
   first = tonumber(f)
 end
+if WIDE and made == 'p' then made = register_inline(ARGV[A + 2]) end
 local expired = 0
 local changed = false
 if not mark or (first and first < now) then

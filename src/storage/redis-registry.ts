@@ -10,10 +10,15 @@ import type { RedisKeys } from './redis-keys.js'
  *
  * Invariant: a tag that holds data is in the registry, so `clear()`, `size()`, the sweeper and the CLI
  * always find it. It holds because
- * - a tag is registered BEFORE its data is written: a write script that finds no marker (`P:{T}:r`)
- *   writes nothing and asks for a registration; the client registers the tag (which returns a fresh
- *   registration id, `max(previous + 1, server time in µs)`) and runs the write again with that id,
- *   which becomes the marker's creation id (marker value `<creation>:<earliest expiry>`);
+ * - a tag is in the registry before, or in the same step as, its data is written: on a standalone Redis
+ *   the write script that finds no marker (`P:{T}:r`) registers the tag itself. On a Cluster (the
+ *   registry is in another slot) a fenced write that finds no marker writes nothing and asks for a
+ *   registration, then runs again with its id; a plain write writes at once with a pending marker
+ *   (`p:`, so that writes started in one tick keep their order) and the client then registers the tag
+ *   and confirms the id in the marker: until the confirmation, every write of the tag retries it.
+ *   (The one window left: a Cluster client that dies between a plain first write and its
+ *   registration leaves that data unregistered until the tag's next write.) A registration id is
+ *   `max(previous + 1, server time in µs)`; the marker's value is `<creation id>:<earliest expiry>`.
  * - a tag leaves the registry only AFTER its data is gone: the script that empties a tag (last
  *   eviction batch, sweep, delete of its last entry) deletes its marker and returns the marker's
  *   creation id; the client then removes the tag with {@link RELEASE_LUA}, only if no registration
