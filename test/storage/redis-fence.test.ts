@@ -182,6 +182,44 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage write fences (
     expect(stored + refused).toBe(60)
   })
 
+  it('publishes the bus message of a fenced write only when it stores', async () => {
+    const { a, b } = pair()
+    const bus = b.createBus()
+    const got: string[] = []
+    let reset = false
+    bus.subscribe({
+      onMessage: (message) => {
+        if (message.invalidation.kind === 'entries') got.push(message.invalidation.refs[0]!.key)
+      },
+      onReset: () => (reset = true),
+      onError: () => undefined,
+      origin: 'b',
+    })
+    try {
+      for (let i = 0; i < 200 && !reset; i++) await sleep(10)
+      expect(reset).toBe(true)
+      const message = (key: string) => ({
+        origin: 'a',
+        invalidation: { kind: 'entries' as const, refs: [ref(user('o1', 'u1'), key)] },
+      })
+      await a.set(ref(user('o1', 'u1'), 'warm'), 1, undefined)
+      const refused = await a.fence(ref(user('o1', 'u1'), 'refused'))
+      await b.evictScope(org('o1'))
+      expect(
+        await a.setFenced(ref(user('o1', 'u1'), 'refused'), 1, undefined, refused, message('refused')),
+      ).toBe(false)
+      const stored = await a.fence(ref(user('o1', 'u1'), 'stored'))
+      expect(
+        await a.setFenced(ref(user('o1', 'u1'), 'stored'), 2, undefined, stored, message('stored')),
+      ).toBe(true)
+      for (let i = 0; i < 200 && got.length === 0; i++) await sleep(10)
+      await sleep(50)
+      expect(got).toEqual(['stored'])
+    } finally {
+      await bus.close()
+    }
+  })
+
   it('a real second process evicting refuses the write of this one', async () => {
     const { prefix, a } = pair()
     const target = ref(user('o1', 'u1'))
