@@ -6,20 +6,22 @@ import { LuaScript } from './redis-connection.js'
 import { FENCE_READ_LUA } from './redis-fence.js'
 import { REGISTRY_SCRIPTS } from './redis-registry.js'
 import {
-  COUNT_LUA,
-  DELETE_LUA,
-  EVICT_SCOPE_LUA,
   GET_TTL_LUA,
-  SWEEP_LUA,
   TOUCH_LUA,
   TOUCH_TTL_LUA,
-  WIDE_ADMIT_LUA,
-  WIDE_TOUCH_LUA,
   WRITE_BATCH_LUA,
   WRITE_BROADCAST_LUA,
   WRITE_LUA,
   WRITE_PUBLISH_LUA,
 } from './redis-lua.js'
+import {
+  COUNT_LUA,
+  DELETE_LUA,
+  EVICT_SCOPE_LUA,
+  SWEEP_LUA,
+  WIDE_ADMIT_LUA,
+  WIDE_TOUCH_LUA,
+} from './redis-lua-remove.js'
 
 export const WRITE = new LuaScript(WRITE_LUA)
 export const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)

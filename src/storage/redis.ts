@@ -16,7 +16,7 @@ import type {
 import { MISS } from './contract.js'
 import { escapeComponent } from './key-encoding.js'
 import type { Connection, RedisClient } from './redis-connection.js'
-import { connect, preloadScripts, withTimeout } from './redis-connection.js'
+import { connect, preloadScripts, ReadyWait, withTimeout } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
@@ -124,7 +124,8 @@ export class RedisStorage implements StorageProvider {
   #attached = false
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
-  #readyWait: Promise<void> | undefined
+  /** Waits for the connection and words connection errors (see `redis-connection.ts`). */
+  readonly #ready: ReadyWait
   /** Whether to auto-pipeline while other operations are in flight (see {@link RedisStorage.#exec}). */
   readonly #pipelineWhenBusy: boolean
   /** Operations of this storage under way. */
@@ -145,6 +146,7 @@ export class RedisStorage implements StorageProvider {
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
     this.client = this.#connection.client
+    this.#ready = new ReadyWait(this.#connection, timeout)
     this.#isCluster = this.client.isCluster
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
@@ -247,7 +249,7 @@ export class RedisStorage implements StorageProvider {
 
   readonly #failedAlone = (error: unknown): never => {
     this.#inFlight--
-    throw this.#describe(error)
+    throw this.#ready.describe(error)
   }
 
   /** A read while others are in flight: coalesced with the reads of this tick (`redis-batch.ts`). */
@@ -498,8 +500,8 @@ export class RedisStorage implements StorageProvider {
     try {
       const status = this.client.status
       if (status !== 'ready') {
-        if (status === 'reconnecting' || status === 'close') throw this.#notConnected(status)
-        await this.#whenReady()
+        if (status === 'reconnecting' || status === 'close') throw this.#ready.notConnected(status)
+        await this.#ready.wait(this.#closed)
       }
       // Coalesced operations that started earlier are sent before this one's commands.
       if (!coalesced) this.#queue.flush()
@@ -511,7 +513,7 @@ export class RedisStorage implements StorageProvider {
         this.#inFlight--
       }
     } catch (error) {
-      throw this.#describe(error)
+      throw this.#ready.describe(error)
     }
   }
 
@@ -561,48 +563,5 @@ export class RedisStorage implements StorageProvider {
   /** `promise`, rejected after the command timeout (one timer for all commands: `deadlines.ts`). */
   #timed<T>(promise: Promise<T>): Promise<T> {
     return this.#deadlines.race(promise)
-  }
-
-  /** Waits (shared by all callers) up to the command timeout for the client to be ready. */
-  #whenReady(): Promise<void> {
-    const client = this.client
-    if (this.#closed || client.status === 'end') {
-      return Promise.reject(new Error('the connection is closed'))
-    }
-    if (client.status === 'wait') client.connect().catch(() => undefined)
-    this.#readyWait ??= new Promise<void>((resolve, reject) => {
-      const done = (error?: Error) => {
-        clearTimeout(timer)
-        client.off('ready', onReady)
-        this.#readyWait = undefined
-        if (error) reject(error)
-        else resolve()
-      }
-      const onReady = () => done()
-      const timer = setTimeout(
-        () => done(this.#notConnected(`still ${client.status} after ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      )
-      client.on('ready', onReady)
-    })
-    return this.#readyWait
-  }
-
-  #notConnected(state: string): Error {
-    const last = this.#connection.lastError
-    return new Error(`not connected (${state})${last ? `: ${last.message}` : ''}`)
-  }
-
-  #describe(error: unknown): unknown {
-    if (
-      !(error instanceof Error) ||
-      error instanceof SerializationError ||
-      error instanceof ConfigurationError
-    ) {
-      return error
-    }
-    if ('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_CACHEADO'))
-      return error
-    return new Error(`${this.#connection.where}: ${error.message}`, { cause: error })
   }
 }
