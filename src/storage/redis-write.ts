@@ -53,7 +53,7 @@ export class RedisWrites {
   }
 
   /**
-   * A snapshot of the evictions covering `ref` (see `redis-fence.ts`): one script on the tag's slot
+   * A snapshot of the evictions covering `member` (see `redis-fence.ts`): one script on the tag's slot
    * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
    * at the same time).
    */
@@ -61,20 +61,14 @@ export class RedisWrites {
     const tag = this.#host.keys.tagOfMember(member)
     const base = this.#host.keys.base(tag)
     const fields = scopeFields(member)
-    {
-      if (!this.#host.isCluster) {
-        const keys = [`${base}f`, `${base}r`, this.#host.registry.global]
-        const reply = (await this.#host.timed(FENCE_READ.run(this.#host.client, keys, fields))) as unknown[]
-        return makeFence(member, reply, fields.length)
-      }
-      const [reply, global] = await Promise.all([
-        this.#host.timed(FENCE_READ.run(this.#host.client, [`${base}f`, `${base}r`], fields)) as Promise<
-          unknown[]
-        >,
-        this.#host.registry.readGlobal(),
-      ])
-      return makeFence(member, reply, fields.length, global)
+    if (!this.#host.isCluster) {
+      const keys = [`${base}f`, `${base}r`, this.#host.registry.global]
+      const reply = (await this.#host.timed(FENCE_READ.run(this.#host.client, keys, fields))) as unknown[]
+      return makeFence(member, reply, fields.length)
     }
+    const read = this.#host.timed(FENCE_READ.run(this.#host.client, [`${base}f`, `${base}r`], fields))
+    const [reply, global] = await Promise.all([read as Promise<unknown[]>, this.#host.registry.readGlobal()])
+    return makeFence(member, reply, fields.length, global)
   }
 
   /** The script and extra arguments that publish `message` from a write script. */
@@ -90,8 +84,9 @@ export class RedisWrites {
 
   /**
    * A write that runs its own script: with bounds (they decide per entry), with a bus notice, or with a
-   * fence; resolves whether it stored (always, without a fence). A tag without a marker is registered
-   * first (see `redis-registry.ts`), with the fence's cache-wide generation as a condition.
+   * fence; resolves whether it stored (always, without a fence). A new tag is registered (see
+   * `redis-registry.ts`): by a fenced write before it writes, on the condition that the cache-wide
+   * generation is still the fence's; by a plain one in its script (standalone) or right after (Cluster).
    */
   async write(
     member: string,
@@ -100,32 +95,28 @@ export class RedisWrites {
     notice: Notice | undefined,
     fence?: RedisWriteFence,
   ): Promise<boolean> {
-    {
-      const keys = this.#host.keys.writeKeys(member)
-      const tag = this.#host.keys.tagOfMember(member)
-      const base = this.#host.keys.base(tag)
-      const script = notice === undefined ? WRITE : notice.script
-      let creation = ''
-      for (let attempt = 1; ; attempt++) {
-        const args = [...this.#host.header(), member, bytes, ttl, base, creation, fence?.packed ?? '']
-        if (notice !== undefined) args.push(...notice.args)
-        const reply = (await this.#host.timed(script.run(this.#host.client, keys, args))) as (
-          number | string
-        )[]
-        const [fresh, status, expired, when] = reply
-        if (status === -1) return false
-        if (status === -2) {
-          creation = await this.#mustRegister(tag, attempt, fence)
-          if (creation === '') return false
-          continue
-        }
-        if (status === 1) await this.#host.registry.confirm(tag)
-        if (expired !== 0) this.#host.report('expired', Number(expired))
-        const victims = this.#host.evictions.reportVictims(reply, 4)
-        if (this.#host.clusterWide())
-          await this.#host.evictions.admitWide(victims, member, String(when), fresh === 1)
-        return true
+    const keys = this.#host.keys.writeKeys(member)
+    const tag = this.#host.keys.tagOfMember(member)
+    const base = this.#host.keys.base(tag)
+    const script = notice === undefined ? WRITE : notice.script
+    let creation = ''
+    for (let attempt = 1; ; attempt++) {
+      const args = [...this.#host.header(), member, bytes, ttl, base, creation, fence?.packed ?? '']
+      if (notice !== undefined) args.push(...notice.args)
+      const reply = (await this.#host.timed(script.run(this.#host.client, keys, args))) as (number | string)[]
+      const [fresh, status, expired, when] = reply
+      if (status === -1) return false
+      if (status === -2) {
+        creation = await this.#mustRegister(tag, attempt, fence)
+        if (creation === '') return false
+        continue
       }
+      if (status === 1) await this.#host.registry.confirm(tag)
+      if (expired !== 0) this.#host.report('expired', Number(expired))
+      const victims = this.#host.evictions.reportVictims(reply, 4)
+      if (this.#host.clusterWide())
+        await this.#host.evictions.admitWide(victims, member, String(when), fresh === 1)
+      return true
     }
   }
 
