@@ -8,7 +8,7 @@ import type { WriteFence } from './contract.js'
  * evicted scope (`level=id/...`, `@` for the global tag's root), value = generation. A scope eviction
  * raises its scope's generation in the same script as its first batch, before any entry is deleted,
  * so a fenced write that runs after that script is refused and one that ran before is deleted by the
- * eviction. `clear()` also raises the cache-wide generation `{P:tags}:g` (the registry's slot) before
+ * eviction. `clear()` also raises the cache-wide generation `P:{P:tags}:g` (the registry's slot) before
  * it reads the registry, and every tag it evicts raises its root field.
  *
  * A fence holds: the generations of the ref's scope and of each of its ancestors, the creation id of

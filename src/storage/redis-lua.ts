@@ -25,7 +25,7 @@ import { REGISTRATION_FRESH_MS } from './redis-registry.js'
  * - `P:{T}:f`           HASH: eviction generations of the tag's scopes, with a retention TTL (see
  *                       `redis-fence.ts`)
  * - `P:{@@}:b<id>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
- * - `P:tags`, `{P:tags}:e`, `{P:tags}:g`  the registry of tags (see `redis-registry.ts`)
+ * - `P:tags`, `P:{P:tags}:e`, `P:{P:tags}:g`  the registry of tags (see `redis-registry.ts`)
  *
  * `<member>` is `encodeEntryRef(ref)`; `T` is the encoded top-level segment of the entry's scope
  * (`level=id/`, which always contains `=`), or `@` for the global scope. Every key an entry touches
@@ -93,7 +93,7 @@ local function register_inline(member)
   if slash and slash < bar then tag = string.sub(member, 1, slash) end
   local t = redis.call('TIME')
   local id = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local ids = '{' .. P .. ':tags}:e'
+  local ids = P .. ':{' .. P .. ':tags}:e'
   local old = tonumber(redis.call('HGET', ids, tag) or '0') or 0
   if id <= old then id = old + 1 end
   id = string.format('%.0f', id)

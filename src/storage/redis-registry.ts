@@ -5,7 +5,7 @@ import type { RedisKeys } from './redis-keys.js'
 
 /**
  * The registry of tags (`P:tags`, a SET the operator CLI reads too) and its bookkeeping, all in the
- * registry's slot: `{P:tags}:e` (hash: tag -> registration id) and `{P:tags}:g` (the cache-wide
+ * registry's slot: `P:{P:tags}:e` (hash: tag -> registration id) and `P:{P:tags}:g` (the cache-wide
  * eviction generation, see `redis-fence.ts`).
  *
  * Invariant: a tag that holds data is in the registry, so `clear()`, `size()`, the sweeper and the CLI
@@ -121,17 +121,17 @@ export class TagRegistry {
   readonly #client: RedisClient
   readonly #keys: RedisKeys
   readonly #timed: Timed
-  /** `{P:tags}:e` */
+  /** `P:{P:tags}:e` */
   readonly #ids: string
-  /** `{P:tags}:g` */
+  /** `P:{P:tags}:g` */
   readonly global: string
 
   constructor(client: RedisClient, keys: RedisKeys, timed: Timed) {
     this.#client = client
     this.#keys = keys
     this.#timed = timed
-    this.#ids = `{${keys.registry}}:e`
-    this.global = `{${keys.registry}}:g`
+    this.#ids = `${keys.prefix}:{${keys.registry}}:e`
+    this.global = `${keys.prefix}:{${keys.registry}}:g`
   }
 
   /**

@@ -45,13 +45,16 @@ describe.skipIf(redisUrl === undefined)('RedisStorage write path', () => {
           `${base(prefix)}i:organization=o/user=u/`,
           `${base(prefix)}r`,
           `${prefix}:tags`,
+          `${prefix}:{${prefix}:tags}:e`, // registration ids (redis-registry.ts)
         ].sort(),
       )
       await expectMarkerIsLowerBound(prefix)
       expect(await cache.clear()).toBe(2)
-      // The one trace left: the tag's eviction generations, which expire on their own (redis-fence.ts).
-      expect(await raw!.keys(`${prefix}:*`)).toEqual([`${base(prefix)}f`])
-      expect(await raw!.pttl(`${base(prefix)}f`)).toBeGreaterThan(0)
+      // The traces left: the tag's eviction generations and the cache-wide one, which expire on their
+      // own (redis-fence.ts).
+      const left = (await raw!.keys(`${prefix}:*`)).sort()
+      expect(left).toEqual([`${base(prefix)}f`, `${prefix}:{${prefix}:tags}:g`].sort())
+      for (const key of left) expect(await raw!.pttl(key)).toBeGreaterThan(0)
     } finally {
       await cache.close()
     }

@@ -34,11 +34,15 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
   })
 
   /**
-   * Keys of a prefix, but the tags' eviction generations (`P:{T}:f`), which an eviction leaves behind
-   * with a retention TTL and which expire on their own (see redis-fence.ts).
+   * Keys of a prefix, but the tags' eviction generations (`P:{T}:f`, left by an eviction with a
+   * retention TTL, see redis-fence.ts) and the registry's bookkeeping (`P:{P:tags}:...`, see
+   * redis-registry.ts: registration ids, gone with the last tag, and the cache-wide generation, which
+   * expires on its own).
    */
   const keysOf = async (prefix: string) =>
-    (await raw!.keys(`${prefix}:*`)).filter((k) => !k.endsWith('}:f')).sort()
+    (await raw!.keys(`${prefix}:*`))
+      .filter((k) => !k.endsWith('}:f') && !k.startsWith(`${prefix}:{${prefix}:tags}:`))
+      .sort()
 
   it('refuses an unserializable value with a SerializationError and writes nothing', async () => {
     const prefix = uniqueName('bad')
