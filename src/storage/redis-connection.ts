@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
-import { ConfigurationError } from '../errors.js'
+import { ConfigurationError, SerializationError } from '../errors.js'
 
 /** An ioredis client: a standalone `Redis` or a `Cluster`. */
 export type RedisClient = Redis | Cluster
@@ -206,5 +206,82 @@ export function preloadScripts(client: RedisClient, scripts: readonly LuaScript[
   if (client.status === 'ready') load()
   return () => {
     client.off('ready', load)
+  }
+}
+
+/** Rejects when `promise` has not settled after `ms`; the late settlement is absorbed. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Command timed out after ${ms} ms`)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      },
+    )
+  })
+}
+
+/**
+ * Waiting for a storage's connection, and the wording of its failures: errors name the server (never
+ * its password), typed errors of this library pass through unchanged.
+ */
+export class ReadyWait {
+  readonly #connection: Connection
+  readonly #timeoutMs: number
+  #pending: Promise<void> | undefined
+
+  constructor(connection: Connection, timeoutMs: number) {
+    this.#connection = connection
+    this.#timeoutMs = timeoutMs
+  }
+
+  /** Waits (shared by all callers) up to the command timeout for the client to be ready. */
+  wait(closed: boolean): Promise<void> {
+    const client = this.#connection.client
+    if (closed || client.status === 'end') {
+      return Promise.reject(new Error('the connection is closed'))
+    }
+    if (client.status === 'wait') client.connect().catch(() => undefined)
+    this.#pending ??= new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer)
+        client.off('ready', onReady)
+        this.#pending = undefined
+        if (error) reject(error)
+        else resolve()
+      }
+      const onReady = () => done()
+      const timer = setTimeout(
+        () => done(this.notConnected(`still ${client.status} after ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      )
+      client.on('ready', onReady)
+    })
+    return this.#pending
+  }
+
+  /** The error of an operation refused because the client is not connected. */
+  notConnected(state: string): Error {
+    const last = this.#connection.lastError
+    return new Error(`not connected (${state})${last ? `: ${last.message}` : ''}`)
+  }
+
+  /** A failure as the storage reports it. */
+  describe(error: unknown): unknown {
+    if (
+      !(error instanceof Error) ||
+      error instanceof SerializationError ||
+      error instanceof ConfigurationError
+    ) {
+      return error
+    }
+    if ('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_CACHEADO'))
+      return error
+    return new Error(`${this.#connection.where}: ${error.message}`, { cause: error })
   }
 }

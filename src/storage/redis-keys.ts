@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import { ConfigurationError, InvalidArgumentError } from '../errors.js'
-import type { EntryRef, ScopePath, ScopeSegment } from './contract.js'
+import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
 import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
 
 /**
@@ -22,6 +23,36 @@ export function checkPrefix(prefix: unknown): string {
     )
   }
   return prefix
+}
+
+/**
+ * The id of a bound in key names (`b<id>`): a short hash of what the bound is (order, maxItems, per,
+ * reason), not of its place in a rule list, so that processes configured with the same bound share its
+ * state whatever the order of their rules (a rolling deploy), and different bounds never share one.
+ */
+export function boundId(bound: BoundPolicy): string {
+  const what = `${bound.order}|${bound.maxItems}|${bound.per === undefined ? '' : `=${bound.per}`}|${bound.reason}`
+  return createHash('sha1').update(what).digest('hex').slice(0, 12)
+}
+
+/**
+ * The longest TTL stored, in ms: 100 years, the cache's `MAX_TTL_SECONDS` (expiry times then stay exact
+ * integers in the scripts' Lua numbers, far below 2^53).
+ */
+export const MAX_TTL_MS = 3_155_760_000_000
+
+/**
+ * The TTL argument of the write scripts. Refuses, before anything is sent, a TTL that Redis cannot
+ * store exactly: not a positive number, or above 100 years ({@link MAX_TTL_MS}).
+ */
+export function ttlArg(ttlMs: number | undefined): string {
+  if (ttlMs === undefined) return ''
+  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || !(Math.ceil(ttlMs) <= MAX_TTL_MS)) {
+    throw new InvalidArgumentError(
+      `RedisStorage: a TTL must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years), got ${String(ttlMs)}; leave it out for no expiry`,
+    )
+  }
+  return String(ttlMs)
 }
 
 /** Key names under one prefix. */

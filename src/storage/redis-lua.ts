@@ -1,5 +1,10 @@
+import { FENCE_FRAGMENT } from './redis-fence.js'
+import { REGISTRATION_FRESH_MS } from './redis-registry.js'
+
 /**
- * Lua sources of the Redis storage's scripts. Key layout (P = prefix, T = hash tag):
+ * Lua sources of the Redis storage's reading and writing scripts (the removing ones are in
+ * `redis-lua-remove.ts`, fences in `redis-fence.ts`, the registry's in `redis-registry.ts`).
+ * Key layout (P = prefix, T = hash tag):
  *
  * - `P:{T}:d:<member>`  the entry's serialized value (string, native expiry with PXAT)
  * - `P:{T}:i:<path>`    ZSET: the members of every entry at or under scope `<path>`, scored by expiry
@@ -7,13 +12,20 @@
  *                       root index (`P:{T}:i:T`, or `P:{@}:i:` for the global scope) holds every entry
  *                       of the tag, so it is also the tag's expiry index: expired members are purged
  *                       from it (no separate expiry ZSET to keep in step on every write)
- * - `P:{T}:b<i>:<path>` ZSET: group of bound `i` (per-scope bound), scored by an access/insertion sequence
+ * - `P:{T}:b<id>:<path>` ZSET: group of one per-scope bound, scored by an access/insertion sequence;
+ *                       `<id>` names the bound by what it is (see `boundId` in `redis-keys.ts`), so
+ *                       processes with the same bound share it whatever their rule lists
  * - `P:{T}:n`           counter for those sequences
- * - `P:{T}:r`           marker: the tag is listed in the registry `P:tags`. Its value is a lower bound
- *                       on the earliest expiry time in the tag's root index (`none`: no entry has a
- *                       TTL); every write that adds an expiry keeps it a lower bound, so a write purges
- *                       only when something may be due (removals only raise the true minimum)
- * - `P:{@@}:b<i>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
+ * - `P:{T}:r`           marker: the tag is listed in the registry `P:tags`. Its value is
+ *                       `<creation id>:<earliest expiry>`: the registration id it was created with
+ *                       (see `redis-registry.ts`) and a lower bound on the earliest expiry time in the
+ *                       tag's root index (`none`: no entry has a TTL); every write that adds an expiry
+ *                       keeps it a lower bound, so a write purges only when something may be due
+ *                       (removals only raise the true minimum). It goes when the tag's last entry goes.
+ * - `P:{T}:f`           HASH: eviction generations of the tag's scopes, with a retention TTL (see
+ *                       `redis-fence.ts`)
+ * - `P:{@@}:b<id>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
+ * - `P:tags`, `P:{P:tags}:e`, `P:{P:tags}:g`  the registry of tags (see `redis-registry.ts`)
  *
  * `<member>` is `encodeEntryRef(ref)`; `T` is the encoded top-level segment of the entry's scope
  * (`level=id/`, which always contains `=`), or `@` for the global scope. Every key an entry touches
@@ -27,21 +39,22 @@
  * where slots do not matter); on a Cluster a second script runs on their own slot.
  *
  * ARGV header shared by all scripts: prefix, inline-wide flag, number of bounds, then per bound its
- * order (`l` LRU / `i` insertion), its maxItems and its escaped `per` level (`''`: cache-wide).
+ * order (`l` LRU / `i` insertion), its maxItems, its escaped `per` level (`''`: cache-wide) and its id.
  */
 
-const PRELUDE = `
+/** Helpers and the parsed ARGV header shared by the scripts (see the key layout above). */
+export const PRELUDE = `
 local P = ARGV[1]
 local WIDE = ARGV[2] == '1'
 local NB = tonumber(ARGV[3])
 local B = {}
 local HASWIDE = false
 for i = 1, NB do
-  local o = 3 + (i - 1) * 3
-  B[i] = { order = ARGV[o + 1], max = tonumber(ARGV[o + 2]), per = ARGV[o + 3] }
+  local o = 3 + (i - 1) * 4
+  B[i] = { order = ARGV[o + 1], max = tonumber(ARGV[o + 2]), per = ARGV[o + 3], id = ARGV[o + 4] }
   if B[i].per == '' then HASWIDE = true end
 end
-local A = 3 + NB * 3
+local A = 3 + NB * 4
 local WB = P .. ':{@@}:'
 local WIDEX = WIDE and HASWIDE
 
@@ -54,6 +67,47 @@ local function num(n)
   return string.format('%.0f', n)
 end
 
+-- A marker's value is '<creation id>:<earliest expiry or none>' (a bare expiry: creation id '0');
+-- creation id 'p': written by a plain write before its tag's registration was confirmed.
+local function mark_parts(v)
+  local c, f = string.match(v, '^([%dp]*):(.*)$')
+  if c then return c, f end
+  return '0', v
+end
+
+-- Deletes the marker, bound counter (and a legacy expiry ZSET) of a tag that holds no entry any more;
+-- returns the deleted marker's creation id ('' if there was none), for the registry's release.
+local function drop_tag(base)
+  local m = redis.call('GET', base .. 'r')
+  redis.call('DEL', base .. 'r', base .. 'n', base .. 'x')
+  if m then return (mark_parts(m)) end
+  return ''
+end
+
+-- Standalone only (the registry is on the same server): registers the tag of a member in the same
+-- script as its first write, as REGISTER_LUA of redis-registry.ts does; returns the registration id.
+local function register_inline(member)
+  local bar = string.find(member, '|', 1, true)
+  local slash = string.find(member, '/', 1, true)
+  local tag = '@'
+  if slash and slash < bar then tag = string.sub(member, 1, slash) end
+  local t = redis.call('TIME')
+  local id = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local ids = P .. ':{' .. P .. ':tags}:e'
+  local old = tonumber(redis.call('HGET', ids, tag) or '0') or 0
+  if id <= old then id = old + 1 end
+  id = string.format('%.0f', id)
+  redis.call('HSET', ids, tag, id)
+  redis.call('SADD', P .. ':tags', tag)
+  return id
+end
+
+-- Whether a registration id (server µs of the registry's node) is recent enough to create a marker.
+local function fresh_id(id)
+  local t = redis.call('TIME')
+  return tonumber(id) ~= nil and tonumber(id) >= tonumber(t[1]) * 1000000 + tonumber(t[2]) - ${REGISTRATION_FRESH_MS * 1000}
+end
+${FENCE_FRAGMENT}
 local function parse(member)
   local bar = string.find(member, '|', 1, true)
   local segs = {}
@@ -66,14 +120,14 @@ end
 local function group(i, segs, base)
   local b = B[i]
   if b.per == '' then
-    if WIDE then return WB .. 'b' .. i end
+    if WIDE then return WB .. 'b' .. b.id end
     return nil
   end
   local path = ''
   local head = b.per .. '='
   for j = 1, #segs do
     path = path .. segs[j]
-    if string.sub(segs[j], 1, #head) == head then return base .. 'b' .. i .. ':' .. path end
+    if string.sub(segs[j], 1, #head) == head then return base .. 'b' .. b.id .. ':' .. path end
   end
   return nil
 end
@@ -135,7 +189,13 @@ end
 /**
  * Writes one entry. KEYS[1] data key, KEYS[2] the tag's root index, KEYS[3..] the indexes of the
  * entry's deeper scope nodes, outermost first (all known to the client, all in the tag's slot). ARGV
- * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`).
+ * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`), a fresh
+ * registration id ('' for none, see `redis-registry.ts`), a packed fence ('' for none, see
+ * `redis-fence.ts`).
+ * Writes nothing and returns `{0, -1}` when the fence no longer holds. A fenced write to a tag without
+ * a confirmed registration writes nothing and returns `{0, -2}` (the client registers the tag and runs
+ * it again with the id); a plain one on a standalone Redis registers the tag in the same script, and on
+ * a Cluster writes, marks the tag pending, and asks for the registration.
  * Purges up to 100 expired entries of the tag first when its marker says some may be due (and of the
  * cache-wide bounds when inline), so that expired entries neither hold places in bounds nor pile up
  * in indexes; when nothing is due, that check is the one GET of the marker, which the registration
@@ -144,23 +204,47 @@ end
  * member, so the ZADDs below overwrite them (and a write without TTL leaves the inline cache-wide
  * expiry ZSET explicitly).
  * Returns `{fresh, register, expired, when, i1, victim1, i2, victim2, ...}`: whether the entry is new
- * (only computed when there are bounds, 0 otherwise), whether the tag must be added to the registry,
- * how many expired entries were purged, the expiry time ('' for none), then each entry evicted by
+ * (only computed when there are bounds, 0 otherwise), whether the tag's registration must be
+ * confirmed, how many expired entries were purged, the expiry time ('' for none), then each entry evicted by
  * bound `i`.
  */
 export const WRITE_LUA = `${PRELUDE}
 local member = ARGV[A + 1]
 local ttl = ARGV[A + 3]
 local base = ARGV[A + 4]
+local creation = ARGV[A + 5]
+local fence = ARGV[A + 6]
 local data = KEYS[1]
 local mark = base .. 'r'
 local seen = redis.call('GET', mark)
-local register = 0
+local made = nil
 local first = nil
-if seen then first = tonumber(seen) else register = 1 end
--- the clock is needed for an expiry, or to see whether the earliest one has passed
+if seen then
+  local f
+  made, f = mark_parts(seen)
+  first = tonumber(f)
+end
+-- the clock is needed for an expiry, a fence, or to see whether the earliest one has passed
 local now = 0
-if ttl ~= '' or first or not seen then now = now_ms() end
+if ttl ~= '' or first or not seen or fence ~= '' then now = now_ms() end
+if fence ~= '' and not fence_holds(fence, (parse(member)), base, made, now) then return { 0, -1 } end
+-- a tag without a confirmed registration (see redis-registry.ts)
+local register = 0
+local relabel = false
+if not seen or made == 'p' then
+  if creation ~= '' and fresh_id(creation) then
+    made = creation
+    relabel = true
+  elseif WIDE and fence == '' then
+    made = register_inline(member)
+    relabel = true
+  elseif fence ~= '' then
+    return { 0, -2 }
+  else
+    if not seen then made = 'p' end
+    register = 1
+  end
+end
 local when = ''
 local score = '+inf'
 local due = nil
@@ -180,7 +264,7 @@ if due and (first == nil or due < first) then
   first = due
   changed = true
 end
-if changed then redis.call('SET', mark, first and num(first) or 'none') end
+if changed or relabel then redis.call('SET', mark, made .. ':' .. (first and num(first) or 'none')) end
 if WIDEX then expired = expired + purge(WB .. 'x', now_ms(), 100) end
 local fresh = NB > 0 and redis.call('EXISTS', data) == 0
 if ttl == '' then
@@ -221,14 +305,20 @@ return out
  * The marker logic is the one of {@link WRITE_LUA}: purge up to 100 expired entries first when the
  * marker says something may be due, keep the marker a lower bound on the earliest expiry. Entries are
  * written in order, so the last write of a key in the batch wins.
- * Returns `{register, expired}`: whether the tag must be added to the registry, how many expired
- * entries were purged.
+ * Returns `{register, expired}`: whether the tag's registration must be confirmed (its marker is
+ * pending, see `redis-registry.ts`), how many expired entries were purged.
  */
 export const WRITE_BATCH_LUA = `${PRELUDE}
 local mark = redis.call('GET', KEYS[2])
 local now = now_ms()
 local first = nil
-if mark and mark ~= 'none' then first = tonumber(mark) end
+local made = 'p'
+if mark then
+  local f
+  made, f = mark_parts(mark)
+  first = tonumber(f)
+end
+if WIDE and made == 'p' then made = register_inline(ARGV[A + 2]) end
 local expired = 0
 local changed = false
 if not mark or (first and first < now) then
@@ -256,8 +346,8 @@ for e = 1, tonumber(ARGV[A + 1]) do
   a = a + 4
   k = k + 1 + deeper
 end
-if changed then redis.call('SET', KEYS[2], first and num(first) or 'none') end
-return { mark and 0 or 1, expired }
+if changed then redis.call('SET', KEYS[2], made .. ':' .. (first and num(first) or 'none')) end
+return { made == 'p' and 1 or 0, expired }
 `
 
 /**
@@ -279,13 +369,13 @@ return v
 `
 
 /**
- * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 6] on the channel ARGV[A + 5] in the same script: the
+ * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 8] on the channel ARGV[A + 7] in the same script: the
  * invalidation of a local tier's write leaves with the write itself (no second command, and never a
  * write without its message).
  */
 export const WRITE_PUBLISH_LUA = WRITE_LUA.replace(
   /out\[3\] = expired\nreturn out\n$/,
-  "out[3] = expired\nredis.call('PUBLISH', ARGV[A + 5], ARGV[A + 6])\nreturn out\n",
+  "out[3] = expired\nredis.call('PUBLISH', ARGV[A + 7], ARGV[A + 8])\nreturn out\n",
 )
 
 /** Members of the receivers' registry whose lease has not run out (server time). */
@@ -306,14 +396,14 @@ end
 `
 
 /**
- * {@link WRITE_LUA}, then the message ARGV[A + 7] to the inbox `ARGV[A + 6]:<member>` of every live
- * member of the registry ARGV[A + 5] but ARGV[A + 8] (the writer's own): standalone Redis only, since
+ * {@link WRITE_LUA}, then the message ARGV[A + 9] to the inbox `ARGV[A + 8]:<member>` of every live
+ * member of the registry ARGV[A + 7] but ARGV[A + 10] (the writer's own): standalone Redis only, since
  * the registry is not one of the script's keys.
  */
 export const WRITE_BROADCAST_LUA = WRITE_LUA.replace(
   /out\[3\] = expired\nreturn out\n$/,
   () =>
-    `out[3] = expired\nlocal REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 5], ARGV[A + 6], ARGV[A + 7], ARGV[A + 8]\n${BROADCAST_FRAGMENT}return out\n`,
+    `out[3] = expired\nlocal REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 7], ARGV[A + 8], ARGV[A + 9], ARGV[A + 10]\n${BROADCAST_FRAGMENT}return out\n`,
 )
 
 /** {@link TOUCH_LUA} answering `{value, PTTL}` instead of the value. */
@@ -324,115 +414,4 @@ export const GET_TTL_LUA = `
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
 return {v, redis.call('PTTL', KEYS[1])}
-`
-
-/**
- * Deletes one entry with its index and bound memberships. KEYS[1] data key; ARGV after the header:
- * member. Returns `{existed, stale}`: stale is 1 when only an expired entry's traces were removed.
- */
-export const DELETE_LUA = `${PRELUDE}
-local member = ARGV[A + 1]
-local segs, base = parse(member)
-local root = base .. 'i:'
-if #segs > 0 then root = root .. segs[1] end
-local tracked = redis.call('ZSCORE', root, member)
-local existed = remove(member)
-local stale = 0
-if existed == 0 and tracked then stale = 1 end
-return { existed, stale }
-`
-
-/**
- * Evicts a scope, one batch at a time: up to `limit` members of its index. KEYS[1] the scope's index
- * key; ARGV after the header: the tag's key base (\`P:{T}:\`) when the scope is a whole tag (its marker
- * and counter go too once the tag is empty, else ''), '1' to return the removed members, the batch
- * limit. Returns `{removed, expired, more, members...}`; the caller repeats while `more` is 1, so one
- * huge scope never blocks Redis in a single script.
- */
-export const EVICT_SCOPE_LUA = `${PRELUDE}
-local drop = ARGV[A + 1]
-local want = ARGV[A + 2] == '1'
-local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[A + 3]) - 1)
-local out = { 0, 0, 0 }
-local removed, stale = 0, 0
-for _, m in ipairs(members) do
-  if remove(m) == 1 then removed = removed + 1 else stale = stale + 1 end
-  redis.call('ZREM', KEYS[1], m)
-  if want then out[#out + 1] = m end
-end
-out[1] = removed
-out[2] = stale
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  out[3] = 1
-elseif drop ~= '' then
-  -- (x: the expiry ZSET of an older key layout, since folded into the root index)
-  redis.call('DEL', drop .. 'r', drop .. 'n', drop .. 'x')
-end
-return out
-`
-
-/**
- * Counts the live entries of one tag. KEYS[1] the tag's root index. Live means an expiry time not yet
- * passed on the server's clock (Redis keeps a key while now <= its PXAT time).
- */
-export const COUNT_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZCOUNT', KEYS[1], string.format('%.0f', now), '+inf')
-`
-
-/**
- * Purges up to 1000 expired entries of a tag or of the inline cache-wide bounds. KEYS[1] the tag's root
- * index, or `P:{@@}:x`.
- */
-export const SWEEP_LUA = `${PRELUDE}
-return purge(KEYS[1], now_ms(), 1000)
-`
-
-/**
- * Cluster only: the cache-wide bounds on their own slot. KEYS[1] `P:{@@}:x`; ARGV after the header:
- * n, n members to forget (they left the cache), then the written member ('' for none), its expiry
- * time ('' for none), '1' if it is new. Forgets expired members, admits the written one, trims every
- * cache-wide bound and returns `{i1, victim1, ...}`: the caller deletes the victims on their slots.
- */
-export const WIDE_ADMIT_LUA = `${PRELUDE}
-local X = KEYS[1]
-local function forget(m)
-  redis.call('ZREM', X, m)
-  for i = 1, NB do
-    if B[i].per == '' then redis.call('ZREM', WB .. 'b' .. i, m) end
-  end
-end
-local dead = redis.call('ZRANGEBYSCORE', X, '-inf', '(' .. num(now_ms()), 'LIMIT', 0, 100)
-for _, m in ipairs(dead) do forget(m) end
-local nf = tonumber(ARGV[A + 1])
-for k = 1, nf do forget(ARGV[A + 1 + k]) end
-local member = ARGV[A + 2 + nf]
-local when = ARGV[A + 3 + nf]
-local fresh = ARGV[A + 4 + nf] == '1'
-local out = {}
-if member ~= '' then
-  if when == '' then redis.call('ZREM', X, member) else redis.call('ZADD', X, when, member) end
-  for i = 1, NB do
-    if B[i].per == '' then
-      admit(WB .. 'b' .. i, WB .. 'n', B[i].order, B[i].max, member, fresh, function(victim)
-        forget(victim)
-        out[#out + 1] = i
-        out[#out + 1] = victim
-      end)
-    end
-  end
-end
-return out
-`
-
-/** Cluster only: marks a member used in the cache-wide LRU bounds. KEYS[1] `P:{@@}:n`; ARGV: member. */
-export const WIDE_TOUCH_LUA = `${PRELUDE}
-local member = ARGV[A + 1]
-for i = 1, NB do
-  if B[i].per == '' and B[i].order == 'l' then
-    redis.call('ZADD', WB .. 'b' .. i, 'XX', redis.call('INCR', KEYS[1]), member)
-  end
-end
-return 1
 `

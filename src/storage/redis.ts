@@ -1,6 +1,5 @@
 import { ConfigurationError, SerializationError, storageTimeout } from '../errors.js'
 import type { Serializer } from '../serializers/contract.js'
-import { MsgpackSerializer } from '../serializers/msgpack.js'
 import type {
   BoundPolicy,
   Bus,
@@ -12,82 +11,35 @@ import type {
   StorageContext,
   StorageProvider,
   StoredEntry,
+  WriteFence,
 } from './contract.js'
 import { MISS } from './contract.js'
-import { encodeSegment, escapeComponent } from './key-encoding.js'
-import type { Connection, RedisClient, RedisNode } from './redis-connection.js'
-import { connect, LuaScript, preloadScripts } from './redis-connection.js'
+import { escapeComponent } from './key-encoding.js'
+import type { Connection, RedisClient } from './redis-connection.js'
+import { connect, preloadScripts, ReadyWait, withTimeout } from './redis-connection.js'
 import type { QueuedOp } from './redis-batch.js'
 import { groupRun, OpQueue } from './redis-batch.js'
 import { Deadlines } from './deadlines.js'
-import { timerMs } from '../ttl.js'
-import { encodeMessage, RedisBus, registryOf } from './redis-bus.js'
-import { checkPrefix, decodeMember, RedisKeys } from './redis-keys.js'
+import { RedisBus } from './redis-bus.js'
+import { EvictProgress, RedisEvictions } from './redis-evict.js'
+import { checkFence } from './redis-fence.js'
+import type { RedisWriteFence } from './redis-fence.js'
+import { boundId, checkPrefix, RedisKeys, ttlArg } from './redis-keys.js'
 import { RedisLocks } from './redis-lock.js'
-import {
-  COUNT_LUA,
-  DELETE_LUA,
-  GET_TTL_LUA,
-  EVICT_SCOPE_LUA,
-  SWEEP_LUA,
-  TOUCH_LUA,
-  TOUCH_TTL_LUA,
-  WIDE_ADMIT_LUA,
-  WIDE_TOUCH_LUA,
-  WRITE_BATCH_LUA,
-  WRITE_LUA,
-  WRITE_BROADCAST_LUA,
-  WRITE_PUBLISH_LUA,
-} from './redis-lua.js'
+import { TagRegistry } from './redis-registry.js'
+import type { RedisStorageOptions } from './redis-options.js'
+import { checkOptions } from './redis-options.js'
+import type { BatchedWrite, Notice } from './redis-write.js'
+import { RedisWrites } from './redis-write.js'
+import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './redis-scripts.js'
 
-/** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
-export interface RedisStorageOptions {
-  /** `redis://[user:password@]host:port[/db]` of a standalone Redis (`rediss://` for TLS). */
-  readonly url?: string
-  /** Database number of a standalone Redis; overrides the URL's. */
-  readonly db?: number
-  /** Seed nodes of a Redis Cluster: a `Cluster` client is created. */
-  readonly cluster?: readonly RedisNode[]
-  /** Password of the cluster nodes (a `url` carries its own). */
-  readonly password?: string
-  /** An existing ioredis `Redis` or `Cluster`; `close()` leaves it open. */
-  readonly client?: RedisClient
-  /** Every key of this cache starts with `prefix:`. Default `'cacheado'`; must not contain `{` or `}`. */
-  readonly prefix?: string
-  /** How values become bytes. Default: `new MsgpackSerializer()`. */
-  readonly serializer?: Serializer
-  /** Every command fails after this many milliseconds instead of waiting. Default 1000. */
-  readonly commandTimeoutMs?: number
-  /**
-   * Whether the client the storage creates sends the commands of concurrent operations together, as
-   * one write (ioredis auto-pipelining, switched on only while more than one operation is in flight,
-   * so a lone operation is sent at once): many concurrent operations then cost far fewer system
-   * calls. Default true. A given `client` keeps its own setting.
-   */
-  readonly autoPipelining?: boolean
-  /** Serialized values larger than this are refused before anything is written. Default 512 MiB. */
-  readonly maxValueBytes?: number
-}
+export type { RedisStorageOptions } from './redis-options.js'
 
-/** Redis's own limit on a string value. */
-const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024
-/** Tags handled concurrently by `clear()`, `size()` and the sweeper. */
-const TAG_BATCH = 256
-/** Entries removed per script call by a scope eviction (each call blocks Redis only that long). */
-const EVICT_BATCH = 2000
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
 /** Turns a fulfilled value into `undefined` (a write resolves with nothing). */
 const NOTHING = (): void => undefined
 
-/** A write of the batch script: `group` is its tag, `keys` what `RedisKeys.writeKeys` gives. */
-interface BatchedWrite {
-  readonly group: string
-  readonly member: string
-  readonly bytes: Buffer
-  readonly ttl: string
-  readonly keys: readonly string[]
-}
 /** A read or write waiting in the coalescing queue; `group` is its hash-slot group. */
 type Coalesced = { readonly group: string; readonly data: string } | BatchedWrite
 type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
@@ -109,10 +61,15 @@ type Reporter = StorageContext['onEvicted']
  *   tenant) share a `{...}` hash tag, so those scripts run on a Cluster and `evictScope` costs
  *   O(entries in the scope): it reads one index, never `SCAN`/`KEYS`.
  * - `evictScope` removes at most 2000 entries per script call and repeats, so a huge scope never blocks
- *   Redis for long; each call is atomic, the whole eviction is not (a concurrent write may survive it).
+ *   Redis for long; each call is atomic, the whole eviction is not (a concurrent plain `set` may
+ *   survive it). A computed write (`fence` before the computation, `setFenced` after) never survives
+ *   an eviction that started after its fence, in any process: the first batch raises the scope's
+ *   generation, which the fenced write script checks (`redis-fence.ts`).
  * - `clear()` and `size()` walk the registry of tags (`prefix:tags`), one script per tag, on whichever
  *   master holds it: O(tenants) for `size()`, O(entries) for `clear()`; other keys of the database are
- *   never touched (no `FLUSHDB`).
+ *   never touched (no `FLUSHDB`). A tag that holds data is always registered, even when a connection
+ *   drops mid-eviction, and a tag whose entries are all gone or expired leaves no key behind but its
+ *   self-expiring eviction generations (`redis-registry.ts`; the sweeper reclaims expired tags).
  * - Bounds live in Redis (ZSETs scored by an access or insertion sequence), so they hold across
  *   processes. A per-scope bound (`per: 'organization'`, `'user'`, ...) lives in its tenant's slot and
  *   is exact everywhere.
@@ -147,6 +104,9 @@ export class RedisStorage implements StorageProvider {
   readonly #deadlines: Deadlines
   readonly #maxValueBytes: number
   readonly #isCluster: boolean
+  readonly #registry: TagRegistry
+  readonly #evictions: RedisEvictions
+  readonly #writes: RedisWrites
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -164,7 +124,8 @@ export class RedisStorage implements StorageProvider {
   #attached = false
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
-  #readyWait: Promise<void> | undefined
+  /** Waits for the connection and words connection errors (see `redis-connection.ts`). */
+  readonly #ready: ReadyWait
   /** Whether to auto-pipeline while other operations are in flight (see {@link RedisStorage.#exec}). */
   readonly #pipelineWhenBusy: boolean
   /** Operations of this storage under way. */
@@ -176,26 +137,7 @@ export class RedisStorage implements StorageProvider {
   )
 
   constructor(options: RedisStorageOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new ConfigurationError("new RedisStorage(options) expects e.g. { url: 'redis://127.0.0.1:6379' }")
-    }
-    const timeout = options.commandTimeoutMs ?? 1000
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-      throw new ConfigurationError(
-        `RedisStorage: commandTimeoutMs must be a positive number, got ${String(timeout)}`,
-      )
-    }
-    timerMs(timeout, 'RedisStorage: commandTimeoutMs', '{ commandTimeoutMs: 1000 }')
-    const maxBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > REDIS_MAX_VALUE_BYTES) {
-      throw new ConfigurationError(
-        `RedisStorage: maxValueBytes must be an integer from 1 to ${REDIS_MAX_VALUE_BYTES}, got ${String(maxBytes)}`,
-      )
-    }
-    const serializer = options.serializer ?? new MsgpackSerializer()
-    if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
-      throw new ConfigurationError('RedisStorage: serializer must implement serialize() and deserialize()')
-    }
+    const { timeout, maxBytes, serializer } = checkOptions(options)
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
     this.#timeoutMs = timeout
@@ -206,10 +148,36 @@ export class RedisStorage implements StorageProvider {
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
     this.client = this.#connection.client
+    this.#ready = new ReadyWait(this.#connection, timeout)
     this.#isCluster = this.client.isCluster
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
     this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
+    this.#registry = new TagRegistry(this.client, this.#keys, (promise) => this.#timed(promise))
+    this.#evictions = new RedisEvictions({
+      client: this.client,
+      keys: this.#keys,
+      registry: this.#registry,
+      isCluster: this.#isCluster,
+      timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      bounds: () => this.#bounds,
+      clusterWide: () => this.#clusterWide,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+      wantsRefs: () => this.#wantsRefs,
+    })
+    this.#writes = new RedisWrites({
+      client: this.client,
+      keys: this.#keys,
+      registry: this.#registry,
+      evictions: this.#evictions,
+      isCluster: this.#isCluster,
+      channel: `${this.prefix}:bus`,
+      timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      clusterWide: () => this.#clusterWide,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+    })
     this.locks = new RedisLocks(this.client, this.#keys, (command) =>
       this.#exec(() => this.#timed(command())),
     )
@@ -239,7 +207,8 @@ export class RedisStorage implements StorageProvider {
     }
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(() => {
-        this.#sweep().catch(() => undefined)
+        if (this.#closed || this.client.status !== 'ready') return
+        this.#evictions.sweep().catch(() => undefined)
       }, context.sweepIntervalMs)
       this.#sweeper.unref()
     }
@@ -282,7 +251,7 @@ export class RedisStorage implements StorageProvider {
 
   readonly #failedAlone = (error: unknown): never => {
     this.#inFlight--
-    throw this.#describe(error)
+    throw this.#ready.describe(error)
   }
 
   /** A read while others are in flight: coalesced with the reads of this tick (`redis-batch.ts`). */
@@ -347,7 +316,7 @@ export class RedisStorage implements StorageProvider {
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, undefined)
+    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, undefined).then(NOTHING)
     let write: BatchedWrite
     try {
       const bytes = this.#encode(value)
@@ -356,20 +325,21 @@ export class RedisStorage implements StorageProvider {
         group: this.#keys.tagOfMember(member),
         member,
         bytes,
-        ttl: ttlMs === undefined ? '' : String(ttlMs),
+        ttl: ttlArg(ttlMs),
         keys: this.#keys.writeKeys(member),
       }
     } catch (error) {
-      // Refused before anything is written (too large, not serializable).
+      // Refused before anything is written (too large, not serializable, a TTL out of range); the
+      // writes coalesced with it in this tick are not affected.
       return Promise.reject(error)
     }
     if (this.#startAlone()) {
       // Sequential use: a batch of one at once, as for a lone read.
-      return this.#writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
+      return this.#writes.writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
     }
     // Otherwise coalesced with the writes of this tick.
     return this.#exec(
-      () => (this.#inFlight === 1 ? this.#writeBatch([write]) : this.#queue.push('write', write)),
+      () => (this.#inFlight === 1 ? this.#writes.writeBatch([write]) : this.#queue.push('write', write)),
       true,
     ).then(NOTHING)
   }
@@ -385,55 +355,73 @@ export class RedisStorage implements StorageProvider {
     ttlMs: number | undefined,
     message: BusMessage,
   ): Promise<void> {
-    const text = encodeMessage(message)
-    return this.#write(
-      ref,
-      value,
-      ttlMs,
-      this.#isCluster
-        ? { script: WRITE_PUBLISH, args: [this.#channel, text] }
-        : { script: WRITE_BROADCAST, args: [registryOf(this.#channel), this.#channel, text, message.origin] },
-    )
+    return this.#write(ref, value, ttlMs, this.#writes.notice(message)).then(NOTHING)
+  }
+
+  /**
+   * A snapshot of the evictions covering `ref` (see `redis-fence.ts`): one script on the tag's slot
+   * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
+   * at the same time).
+   */
+  fence(ref: EntryRef): Promise<WriteFence> {
+    let member: string
+    try {
+      member = this.#keys.member(ref)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#exec(() => this.#writes.fence(member))
+  }
+
+  /**
+   * `set`, only if no eviction covering `ref` was applied since `fence` was taken (and the fence is
+   * younger than 10 minutes); resolves whether it stored. `message` is published only if it stored.
+   */
+  async setFenced(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fence: WriteFence,
+    message?: BusMessage,
+  ): Promise<boolean> {
+    const member = this.#keys.member(ref)
+    const ours = checkFence(fence, member)
+    if (ours === undefined) return false // a fence of another entry guards nothing of this one
+    const notice = message === undefined ? undefined : this.#writes.notice(message)
+    return this.#write(ref, value, ttlMs, notice, ours)
+  }
+
+  /**
+   * A write that runs its own script (see {@link RedisWrites.write}); arguments are checked and
+   * encoded before anything is sent.
+   */
+  async #write(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    notice: Notice | undefined,
+    fence?: RedisWriteFence,
+  ): Promise<boolean> {
+    const ttl = ttlArg(ttlMs)
+    const bytes = this.#encode(value)
+    const member = this.#keys.member(ref)
+    return this.#exec(() => this.#writes.write(member, bytes, ttl, notice, fence))
   }
 
   get #channel(): string {
     return `${this.prefix}:bus`
   }
 
-  /** A write that runs its own script: with bounds (they decide per entry), or with a bus notice. */
-  async #write(
-    ref: EntryRef,
-    value: unknown,
-    ttlMs: number | undefined,
-    notice: { script: LuaScript; args: string[] } | undefined,
-  ): Promise<void> {
-    const bytes = this.#encode(value)
-    const member = this.#keys.member(ref)
-    const ttl = ttlMs === undefined ? '' : String(ttlMs)
-    await this.#exec(async () => {
-      const keys = this.#keys.writeKeys(member)
-      const base = this.#keys.base(this.#keys.tagOfMember(member))
-      const reply = (await this.#timed(
-        notice === undefined
-          ? WRITE.run(this.client, keys, [...this.#header, member, bytes, ttl, base])
-          : notice.script.run(this.client, keys, [...this.#header, member, bytes, ttl, base, ...notice.args]),
-      )) as (number | string)[]
-      const [fresh, register, expired, when] = reply
-      if (register === 1) await this.#register(member)
-      if (expired !== 0) this.#onEvicted('expired', Number(expired))
-      const victims = this.#reportVictims(reply, 4)
-      if (this.#clusterWide) await this.#admitWide(victims, member, String(when), fresh === 1)
-    })
-  }
-
   async delete(ref: EntryRef): Promise<boolean> {
     const member = this.#keys.member(ref)
     return this.#exec(async () => {
-      const [existed, stale] = (await this.#timed(
+      const [existed, stale, gone, creation] = (await this.#timed(
         DELETE.run(this.client, [this.#keys.data(member)], [...this.#header, member]),
-      )) as number[]
+      )) as [number, number, number, string]
+      if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
       if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
-      if (this.#clusterWide && (existed === 1 || stale === 1)) await this.#admitWide([member], '', '', false)
+      if (this.#clusterWide && (existed === 1 || stale === 1))
+        await this.#evictions.admitWide([member], '', '', false)
       return existed === 1
     })
   }
@@ -443,28 +431,11 @@ export class RedisStorage implements StorageProvider {
    * of up to 2000 entries with the number removed so far.
    */
   async evictScope(path: ScopePath, onBatch?: (removedSoFar: number) => void): Promise<number> {
-    const progress = new EvictProgress(onBatch)
-    if (path.length === 0) return this.#exec(() => this.#clear(progress))
-    const first = path[0]!
-    const tag = encodeSegment(first.level, first.id)
-    return this.#exec(async () => {
-      // A whole tag leaves the registry first, so a concurrent first write re-registers it (see #register).
-      if (path.length !== 1) return this.#evictIndex(this.#keys.index(path), '', progress)
-      return this.#evictTag(tag, this.#keys.index(path), progress)
-    })
+    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(onBatch)))
   }
 
   async size(): Promise<number> {
-    return this.#exec(async () => {
-      let total = 0
-      for (const tags of await this.#tagBatches()) {
-        const counts = await Promise.all(
-          tags.map((tag) => this.#timed(COUNT.run(this.client, [this.#keys.rootIndex(tag)], []))),
-        )
-        for (const count of counts) total += Number(count)
-      }
-      return total
-    })
+    return this.#exec(() => this.#evictions.size())
   }
 
   async close(): Promise<void> {
@@ -490,6 +461,7 @@ export class RedisStorage implements StorageProvider {
         b.order === 'lru' ? 'l' : 'i',
         String(b.maxItems),
         b.per === undefined ? '' : escapeComponent(b.per),
+        boundId(b),
       )
     }
     return header
@@ -517,132 +489,6 @@ export class RedisStorage implements StorageProvider {
   }
 
   /**
-   * Adds a tag to the registry after the write script found its marker absent. Registration follows
-   * the tag's own state: a clear removes the tag from the registry before deleting its marker, so a
-   * write that lands after the clear sees no marker and registers the tag again.
-   */
-  async #register(member: string): Promise<void> {
-    const tag = this.#keys.tagOfMember(member)
-    try {
-      await this.#timed(this.client.sadd(this.#keys.registry, tag))
-    } catch (error) {
-      // Without the marker the next write retries the registration.
-      await this.#timed(this.client.del(`${this.#keys.base(tag)}r`)).catch(() => undefined)
-      throw error
-    }
-  }
-
-  /** Reports `(boundIndex, member)` pairs from `reply[from]` on; returns the members. */
-  #reportVictims(reply: readonly (number | string)[], from: number): string[] {
-    const members: string[] = []
-    for (let i = from; i + 1 < reply.length; i += 2) {
-      const member = String(reply[i + 1])
-      members.push(member)
-      this.#onEvicted(
-        this.#bounds[Number(reply[i]) - 1]!.reason,
-        1,
-        this.#wantsRefs ? decodeMember(member) : undefined,
-      )
-    }
-    return members
-  }
-
-  /**
-   * Cluster: the second step for cache-wide bounds, on their own slot. Forgets members that left the
-   * cache, admits the written member (if any), and deletes the victims on their own slots.
-   */
-  async #admitWide(forget: readonly string[], member: string, when: string, fresh: boolean): Promise<void> {
-    const args = [...this.#header, String(forget.length), ...forget, member, when, fresh ? '1' : '0']
-    const reply = (await this.#timed(WIDE_ADMIT.run(this.client, [`${this.#keys.wide}x`], args))) as (
-      number | string
-    )[]
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      const victim = String(reply[i + 1])
-      const [existed] = (await this.#timed(
-        DELETE.run(this.client, [this.#keys.data(victim)], [...this.#header, victim]),
-      )) as number[]
-      if (existed === 1) {
-        const reason = this.#bounds[Number(reply[i]) - 1]!.reason
-        this.#onEvicted(reason, 1, this.#wantsRefs ? decodeMember(victim) : undefined)
-      }
-    }
-  }
-
-  /** Evicts every member of an index, in batches of {@link EVICT_BATCH}; resolves how many were live. */
-  async #evictIndex(index: string, dropBase: string, progress?: EvictProgress): Promise<number> {
-    const args = [...this.#header, dropBase, this.#clusterWide ? '1' : '0', String(EVICT_BATCH)]
-    let removed = 0
-    let stale = 0
-    let more = true
-    while (more) {
-      const reply = (await this.#timed(EVICT_SCOPE.run(this.client, [index], args))) as (number | string)[]
-      removed += Number(reply[0])
-      stale += Number(reply[1])
-      more = reply[2] === 1
-      progress?.add(Number(reply[0]))
-      if (this.#clusterWide && reply.length > 3)
-        await this.#admitWide(reply.slice(3).map(String), '', '', false)
-    }
-    if (stale !== 0) this.#onEvicted('expired', stale)
-    return removed
-  }
-
-  /**
-   * Evicts a whole tag. It leaves the registry first, so that a write landing after the eviction finds
-   * no marker and registers the tag again (see {@link RedisStorage.#register}); if the eviction fails,
-   * the tag is put back in the registry (an empty registered tag is harmless, a lost one is not).
-   */
-  async #evictTag(tag: string, rootIndex: string, progress?: EvictProgress): Promise<number> {
-    await this.#timed(this.client.srem(this.#keys.registry, tag))
-    try {
-      return await this.#evictIndex(rootIndex, this.#keys.base(tag), progress)
-    } catch (error) {
-      await this.#timed(this.client.sadd(this.#keys.registry, tag)).catch(() => undefined)
-      throw error
-    }
-  }
-
-  async #clear(progress?: EvictProgress): Promise<number> {
-    let removed = 0
-    for (const tags of await this.#tagBatches()) {
-      const counts = await Promise.all(
-        tags.map((tag) => this.#evictTag(tag, this.#keys.rootIndex(tag), progress)),
-      )
-      for (const count of counts) removed += count
-    }
-    if (this.#clusterWide) {
-      const wide = this.#keys.wide
-      const boundKeys = this.#bounds.flatMap((b, i) => (b.per === undefined ? [`${wide}b${i + 1}`] : []))
-      await this.#timed(this.client.del(`${wide}x`, `${wide}n`, ...boundKeys))
-    }
-    return removed
-  }
-
-  /** Reclaims index entries of expired values (Redis has already dropped the values themselves). */
-  async #sweep(): Promise<void> {
-    if (this.#closed || this.client.status !== 'ready') return
-    let expired = 0
-    for (const tags of await this.#tagBatches()) {
-      const counts = await Promise.all(
-        tags.map((tag) => this.#timed(SWEEP.run(this.client, [this.#keys.rootIndex(tag)], this.#header))),
-      )
-      for (const count of counts) expired += Number(count)
-    }
-    if (this.#bounds.some((b) => b.per === undefined)) {
-      if (this.#isCluster) await this.#admitWide([], '', '', false)
-      else expired += Number(await this.#timed(SWEEP.run(this.client, [`${this.#keys.wide}x`], this.#header)))
-    }
-    if (expired !== 0) this.#onEvicted('expired', expired)
-  }
-
-  async #tagBatches(): Promise<string[][]> {
-    const tags = await this.#timed(this.client.smembers(this.#keys.registry))
-    const batches: string[][] = []
-    for (let i = 0; i < tags.length; i += TAG_BATCH) batches.push(tags.slice(i, i + TAG_BATCH))
-    return batches
-  }
-
-  /**
    * Runs an operation once the client is connected, naming the server (never its password) on failure.
    * With `autoPipelining` (clients we create only), an operation that starts while others are in
    * flight has its commands queued and sent together with theirs on the next turn of the event loop;
@@ -656,8 +502,8 @@ export class RedisStorage implements StorageProvider {
     try {
       const status = this.client.status
       if (status !== 'ready') {
-        if (status === 'reconnecting' || status === 'close') throw this.#notConnected(status)
-        await this.#whenReady()
+        if (status === 'reconnecting' || status === 'close') throw this.#ready.notConnected(status)
+        await this.#ready.wait(this.#closed)
       }
       // Coalesced operations that started earlier are sent before this one's commands.
       if (!coalesced) this.#queue.flush()
@@ -669,7 +515,7 @@ export class RedisStorage implements StorageProvider {
         this.#inFlight--
       }
     } catch (error) {
-      throw this.#describe(error)
+      throw this.#ready.describe(error)
     }
   }
 
@@ -709,131 +555,15 @@ export class RedisStorage implements StorageProvider {
   /** Sends a run of coalesced writes: one batch script per tag (hash slot). */
   #sendWrites(run: readonly CoalescedOp[]): void {
     for (const group of groupRun(run, COALESCE_LIMIT)) {
-      this.#writeBatch(group.map((op) => op.payload as BatchedWrite)).then(
+      this.#writes.writeBatch(group.map((op) => op.payload as BatchedWrite)).then(
         () => group.forEach((op) => op.resolve(undefined)),
         (error: unknown) => group.forEach((op) => op.reject(error)),
       )
     }
   }
 
-  /** Writes entries of one tag with one script, then registers the tag if it was new. */
-  async #writeBatch(writes: readonly BatchedWrite[]): Promise<void> {
-    const tag = writes[0]!.group
-    const keys = [this.#keys.rootIndex(tag), `${this.#keys.base(tag)}r`]
-    const args: (string | Buffer)[] = [...this.#header, String(writes.length)]
-    for (const write of writes) {
-      // writeKeys: data key, root index, deeper indexes; the root index is KEYS[1] already.
-      keys.push(write.keys[0]!)
-      for (let i = 2; i < write.keys.length; i++) keys.push(write.keys[i]!)
-      args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
-    }
-    const [register, expired] = (await this.#timed(WRITE_BATCH.run(this.client, keys, args))) as number[]
-    if (register === 1) await this.#register(writes[0]!.member)
-    if (expired !== 0) this.#onEvicted('expired', Number(expired))
-  }
-
   /** `promise`, rejected after the command timeout (one timer for all commands: `deadlines.ts`). */
   #timed<T>(promise: Promise<T>): Promise<T> {
     return this.#deadlines.race(promise)
   }
-
-  /** Waits (shared by all callers) up to the command timeout for the client to be ready. */
-  #whenReady(): Promise<void> {
-    const client = this.client
-    if (this.#closed || client.status === 'end') {
-      return Promise.reject(new Error('the connection is closed'))
-    }
-    if (client.status === 'wait') client.connect().catch(() => undefined)
-    this.#readyWait ??= new Promise<void>((resolve, reject) => {
-      const done = (error?: Error) => {
-        clearTimeout(timer)
-        client.off('ready', onReady)
-        this.#readyWait = undefined
-        if (error) reject(error)
-        else resolve()
-      }
-      const onReady = () => done()
-      const timer = setTimeout(
-        () => done(this.#notConnected(`still ${client.status} after ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      )
-      client.on('ready', onReady)
-    })
-    return this.#readyWait
-  }
-
-  #notConnected(state: string): Error {
-    const last = this.#connection.lastError
-    return new Error(`not connected (${state})${last ? `: ${last.message}` : ''}`)
-  }
-
-  #describe(error: unknown): unknown {
-    if (
-      !(error instanceof Error) ||
-      error instanceof SerializationError ||
-      error instanceof ConfigurationError
-    ) {
-      return error
-    }
-    if ('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_CACHEADO'))
-      return error
-    return new Error(`${this.#connection.where}: ${error.message}`, { cause: error })
-  }
-}
-
-const WRITE = new LuaScript(WRITE_LUA)
-const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)
-const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA)
-const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA)
-const TOUCH = new LuaScript(TOUCH_LUA)
-const GET_TTL = new LuaScript(GET_TTL_LUA)
-const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)
-const DELETE = new LuaScript(DELETE_LUA)
-const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
-const COUNT = new LuaScript(COUNT_LUA)
-const SWEEP = new LuaScript(SWEEP_LUA)
-const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
-const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
-const SCRIPTS = [
-  WRITE,
-  WRITE_BATCH,
-  WRITE_PUBLISH,
-  WRITE_BROADCAST,
-  TOUCH,
-  TOUCH_TTL,
-  GET_TTL,
-  DELETE,
-  EVICT_SCOPE,
-  COUNT,
-  SWEEP,
-  WIDE_ADMIT,
-  WIDE_TOUCH,
-]
-
-/** Running total of a scope eviction, reported after every batch when someone listens. */
-class EvictProgress {
-  #removed = 0
-  constructor(readonly listener: ((removedSoFar: number) => void) | undefined) {}
-
-  add(count: number): void {
-    this.#removed += count
-    this.listener?.(this.#removed)
-  }
-}
-
-/** Rejects when `promise` has not settled after `ms`; the late settlement is absorbed. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Command timed out after ${ms} ms`)), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
-  })
 }

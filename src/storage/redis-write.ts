@@ -1,0 +1,153 @@
+import type { BusMessage, StorageContext } from './contract.js'
+import { encodeMessage, registryOf } from './redis-bus.js'
+import type { LuaScript, RedisClient } from './redis-connection.js'
+import type { RedisEvictions } from './redis-evict.js'
+import { makeFence, scopeFields } from './redis-fence.js'
+import type { RedisWriteFence } from './redis-fence.js'
+import type { RedisKeys } from './redis-keys.js'
+import type { TagRegistry } from './redis-registry.js'
+import { FENCE_READ, WRITE, WRITE_BATCH, WRITE_BROADCAST, WRITE_PUBLISH } from './redis-scripts.js'
+
+/** Attempts of a write whose tag must be registered first (another process may empty it meanwhile). */
+const REGISTER_ATTEMPTS = 3
+
+/** A write of the batch script: `group` is its tag, `keys` what `RedisKeys.writeKeys` gives. */
+export interface BatchedWrite {
+  readonly group: string
+  readonly member: string
+  readonly bytes: Buffer
+  readonly ttl: string
+  readonly keys: readonly string[]
+}
+/** A write script that also publishes a bus message, with its extra arguments. */
+export interface Notice {
+  readonly script: LuaScript
+  readonly args: readonly string[]
+}
+
+/** What {@link RedisWrites} needs of its storage (read at each call: bounds come with `attach`). */
+export interface WriteHost {
+  readonly client: RedisClient
+  readonly keys: RedisKeys
+  readonly registry: TagRegistry
+  readonly evictions: RedisEvictions
+  readonly isCluster: boolean
+  /** The bus channel (`<prefix>:bus`). */
+  readonly channel: string
+  timed<T>(promise: Promise<T>): Promise<T>
+  header(): readonly string[]
+  clusterWide(): boolean
+  report: StorageContext['onEvicted']
+}
+
+/**
+ * The writing side of the Redis storage, once arguments are checked and encoded: the write scripts
+ * (single, batched, publishing, fenced), the registration of new tags they ask for (see
+ * `redis-registry.ts`), and fences (see `redis-fence.ts`).
+ */
+export class RedisWrites {
+  readonly #host: WriteHost
+
+  constructor(host: WriteHost) {
+    this.#host = host
+  }
+
+  /**
+   * A snapshot of the evictions covering `member` (see `redis-fence.ts`): one script on the tag's slot
+   * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
+   * at the same time).
+   */
+  async fence(member: string): Promise<RedisWriteFence> {
+    const tag = this.#host.keys.tagOfMember(member)
+    const base = this.#host.keys.base(tag)
+    const fields = scopeFields(member)
+    if (!this.#host.isCluster) {
+      const keys = [`${base}f`, `${base}r`, this.#host.registry.global]
+      const reply = (await this.#host.timed(FENCE_READ.run(this.#host.client, keys, fields))) as unknown[]
+      return makeFence(member, reply, fields.length)
+    }
+    const read = this.#host.timed(FENCE_READ.run(this.#host.client, [`${base}f`, `${base}r`], fields))
+    const [reply, global] = await Promise.all([read as Promise<unknown[]>, this.#host.registry.readGlobal()])
+    return makeFence(member, reply, fields.length, global)
+  }
+
+  /** The script and extra arguments that publish `message` from a write script. */
+  notice(message: BusMessage): Notice {
+    const text = encodeMessage(message)
+    return this.#host.isCluster
+      ? { script: WRITE_PUBLISH, args: [this.#host.channel, text] }
+      : {
+          script: WRITE_BROADCAST,
+          args: [registryOf(this.#host.channel), this.#host.channel, text, message.origin],
+        }
+  }
+
+  /**
+   * A write that runs its own script: with bounds (they decide per entry), with a bus notice, or with a
+   * fence; resolves whether it stored (always, without a fence). A new tag is registered (see
+   * `redis-registry.ts`): by a fenced write before it writes, on the condition that the cache-wide
+   * generation is still the fence's; by a plain one in its script (standalone) or right after (Cluster).
+   */
+  async write(
+    member: string,
+    bytes: Buffer,
+    ttl: string,
+    notice: Notice | undefined,
+    fence?: RedisWriteFence,
+  ): Promise<boolean> {
+    const keys = this.#host.keys.writeKeys(member)
+    const tag = this.#host.keys.tagOfMember(member)
+    const base = this.#host.keys.base(tag)
+    const script = notice === undefined ? WRITE : notice.script
+    let creation = ''
+    for (let attempt = 1; ; attempt++) {
+      const args = [...this.#host.header(), member, bytes, ttl, base, creation, fence?.packed ?? '']
+      if (notice !== undefined) args.push(...notice.args)
+      const reply = (await this.#host.timed(script.run(this.#host.client, keys, args))) as (number | string)[]
+      const [fresh, status, expired, when] = reply
+      if (status === -1) return false
+      if (status === -2) {
+        creation = await this.#mustRegister(tag, attempt, fence)
+        if (creation === '') return false
+        continue
+      }
+      if (status === 1) await this.#host.registry.confirm(tag)
+      if (expired !== 0) this.#host.report('expired', Number(expired))
+      const victims = this.#host.evictions.reportVictims(reply, 4)
+      if (this.#host.clusterWide())
+        await this.#host.evictions.admitWide(victims, member, String(when), fresh === 1)
+      return true
+    }
+  }
+
+  /**
+   * Registers a tag that a write found without marker; `''` when a fence's cache-wide generation
+   * changed (a `clear()` started since the fence). Fails after {@link REGISTER_ATTEMPTS} attempts.
+   */
+  async #mustRegister(tag: string, attempt: number, fence: RedisWriteFence | undefined): Promise<string> {
+    if (attempt > REGISTER_ATTEMPTS) {
+      throw new Error(`the tenant ${tag} was emptied by other processes during ${REGISTER_ATTEMPTS} writes`)
+    }
+    return (await this.#host.registry.register(tag, fence?.global)) ?? ''
+  }
+
+  /**
+   * Writes entries of one tag with one script; a new tag is then registered (see `redis-registry.ts`).
+   */
+  async writeBatch(writes: readonly BatchedWrite[]): Promise<void> {
+    const tag = writes[0]!.group
+    const keys = [this.#host.keys.rootIndex(tag), `${this.#host.keys.base(tag)}r`]
+    const args: (string | Buffer)[] = [...this.#host.header(), String(writes.length)]
+    for (const write of writes) {
+      // writeKeys: data key, root index, deeper indexes; the root index is KEYS[1] already.
+      keys.push(write.keys[0]!)
+      for (let i = 2; i < write.keys.length; i++) keys.push(write.keys[i]!)
+      args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
+    }
+    const [register, expired] = (await this.#host.timed(
+      WRITE_BATCH.run(this.#host.client, keys, args),
+    )) as number[]
+    if (register === 1) await this.#host.registry.confirm(tag)
+    if (expired !== 0) this.#host.report('expired', Number(expired))
+  }
+}
