@@ -6,6 +6,7 @@ import { inspect } from './commands/inspect.js'
 import { stats } from './commands/stats.js'
 import { backendOf, openAdmin } from './connect.js'
 import type { CliIO } from './output.js'
+import { redact, safeMessage, secretsOf } from './safe-text.js'
 import { resolveScopeArgs, scopeConfigFrom } from './scope-arg.js'
 import { UsageError } from './usage-error.js'
 
@@ -60,9 +61,20 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
-/** Runs one command line; resolves the exit code. Never throws, never calls `process.exit`. */
-export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+/**
+ * Runs one command line; resolves the exit code. Never throws, never calls `process.exit`. Whatever
+ * goes to stderr (errors from the drivers included) has the URL's password replaced by `***`.
+ */
+export async function run(argv: readonly string[], given: CliIO): Promise<number> {
   let admin: StorageAdmin | undefined
+  let secrets: readonly string[] = []
+  const io: CliIO = {
+    ...given,
+    stderr: {
+      write: (text: string) => given.stderr.write(redact(text, secrets)),
+      ...(given.stderr.isTTY !== undefined ? { isTTY: given.stderr.isTTY } : {}),
+    },
+  }
   try {
     const { values, positionals } = parse(argv)
     const [command, ...args] = positionals
@@ -78,6 +90,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (url === undefined || url === '') {
       throw new UsageError('--url is needed (or CACHEADO_URL), e.g. --url redis://127.0.0.1:6379')
     }
+    secrets = secretsOf(url)
     const kind = backendOf(url)
     if (kind === 'redis' && values.collection !== undefined) {
       throw new UsageError('--collection applies to MongoDB URLs; for Redis use --prefix')
@@ -105,7 +118,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       cluster: values.cluster ? true : undefined,
       timeoutMs,
     })
-    if (admin.warning !== undefined) io.stderr.write(`cacheado: warning: ${admin.warning}\n`)
+    if (admin.warning !== undefined) io.stderr.write(`cacheado: warning: ${safeMessage(admin.warning)}\n`)
     const json = values.json === true
     if (command === 'stats') {
       await stats(admin, io, { json, depth, limit, countOnly: values['count-only'] === true })
@@ -139,9 +152,12 @@ function integer(name: string, text: string | undefined, fallback: number, min: 
   return value
 }
 
-/** Prints an error on stderr and chooses the exit code. */
+/**
+ * Prints an error on stderr and chooses the exit code. The message may quote a key, an id or a server
+ * reply: its control characters are escaped (and `io.stderr` redacts the password).
+ */
 function report(io: CliIO, error: unknown): number {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = safeMessage(error instanceof Error ? error.message : String(error))
   if (error instanceof UsageError || (error instanceof CacheError && error.code !== 'ERR_CACHEADO_STORAGE')) {
     io.stderr.write(`cacheado: ${message}\nRun "cacheado --help" for usage.\n`)
     return EXIT.usage

@@ -129,3 +129,25 @@ export function groupOf(encoded: string, depth: number): string {
   }
   return encoded.slice(0, end)
 }
+
+/**
+ * `promise`, or a rejection with `Error(message)` once `ms` have passed without it settling; `onLate`
+ * runs then (to drop the connection that hangs). Drivers bound each step on their own, but a stalled
+ * server can chain several of their timeouts (ioredis: client info, then the ready check, then the
+ * close), so the admins bound every whole step they wait for: `--timeout` is what the operator waits.
+ */
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+  onLate: () => void = () => undefined,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onLate()
+      reject(new Error(message))
+    }, ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}

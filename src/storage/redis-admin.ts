@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
 import type { BoundPolicy, ScopePath } from './contract.js'
 import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
-import { groupOf, UsageTally } from './admin.js'
+import { groupOf, UsageTally, withDeadline } from './admin.js'
 import { decodeEntryRef } from './key-encoding.js'
 import { RedisStorage } from './redis.js'
 import type { RedisClient } from './redis-connection.js'
@@ -39,6 +39,8 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     lazyConnect: true,
+    // (CLIENT SETINFO would be one more round trip, and one more timeout, before the ready check.)
+    disableClientInfo: true,
   }
   const where = redactUrl(options.url)
   const probe = new Redis(options.url, common)
@@ -48,7 +50,7 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
     reason ??= error
   })
   try {
-    await probe.connect()
+    await withDeadline(probe.connect(), options.timeoutMs, `no answer within ${options.timeoutMs} ms`)
   } catch (error) {
     probe.disconnect()
     const message = (reason ?? (error as Error)).message
@@ -57,7 +59,14 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
   let cluster = options.cluster
   if (cluster === undefined) {
     // A server that refuses INFO (ACLs, renamed commands) is taken as standalone; --cluster overrides.
-    const info = await probe.info('cluster').catch(() => '')
+    const info = await probe.info('cluster').catch((error: unknown) => {
+      // A timeout is a stalled server, not a refusal.
+      if (probe.status !== 'ready' || /timed out/i.test((error as Error).message)) {
+        probe.disconnect()
+        throw new Error(`${where} did not answer within ${options.timeoutMs} ms`, { cause: error })
+      }
+      return ''
+    })
     cluster = /^cluster_enabled:1/m.test(info)
   }
   if (!cluster)
@@ -75,6 +84,7 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
       connectTimeout: options.timeoutMs,
       commandTimeout: options.timeoutMs,
       maxRetriesPerRequest: 0,
+      disableClientInfo: true,
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
       ...(tls ? { tls } : {}),
@@ -82,7 +92,7 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
   })
   client.on('error', () => undefined)
   try {
-    await client.connect()
+    await withDeadline(client.connect(), options.timeoutMs, `no answer within ${options.timeoutMs} ms`)
   } catch (error) {
     client.disconnect()
     throw new Error(`cannot connect to the Redis Cluster of ${where}: ${(error as Error).message}`, {
@@ -235,9 +245,10 @@ export class RedisAdmin implements StorageAdmin {
     }
   }
 
+  /** `QUIT`, or a plain disconnection when the server does not answer it within the timeout. */
   async close(): Promise<void> {
     try {
-      await this.client.quit()
+      await withDeadline(this.client.quit(), this.timeoutMs, 'QUIT timed out')
     } catch {
       this.client.disconnect()
     }

@@ -3,6 +3,7 @@ import type { StorageAdmin } from '../../storage/admin.js'
 import type { ScopePath } from '../../storage/contract.js'
 import type { CliIO } from '../output.js'
 import { formatDuration, formatPath, ProgressBar, writeJson } from '../output.js'
+import { safeMessage } from '../safe-text.js'
 import { UsageError } from '../usage-error.js'
 
 /** Options of `cacheado evict`. */
@@ -33,7 +34,7 @@ export async function evict(
     return
   }
   if (!options.yes)
-    await confirm(io, `Evict ${live} live entries of scope ${scope} from ${admin.description}?`)
+    await confirm(io, safeMessage(`Evict ${live} live entries of scope ${scope} from ${admin.description}?`))
   const bar = new ProgressBar(io, live, 'evicting')
   const started = Date.now()
   let evicted: number
