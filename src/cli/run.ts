@@ -6,7 +6,7 @@ import { inspect } from './commands/inspect.js'
 import { stats } from './commands/stats.js'
 import { backendOf, openAdmin } from './connect.js'
 import type { CliIO } from './output.js'
-import { redact, safeMessage, secretsOf } from './safe-text.js'
+import { parseDisplayedKey, redact, safeMessage, secretsOf } from './safe-text.js'
 import { resolveScopeArgs, scopeConfigFrom } from './scope-arg.js'
 import { UsageError } from './usage-error.js'
 
@@ -20,7 +20,8 @@ Operator tool for the shared backends of cacheado (RedisStorage, MongoDBStorage)
 Commands
   stats                     live entries, value bytes and the largest scopes
   inspect [scope]           the entries of a scope (default: global) with sizes and TTLs
-  evict <scope>             remove every entry of a scope (asks first; --yes in scripts)
+  evict <scope>             remove every entry of a scope (asks first; --yes in scripts); on Redis,
+                            running processes with a local tier are told on the bus (<prefix>:bus)
 
 Scopes (default hierarchy organization:orgId > user:userId > session:sessionId)
   organization orgId=o1                 a scope name and its parameters, as in the library
@@ -38,6 +39,7 @@ Options
   -n, --limit <n>           scopes (stats, default 10) or entries (inspect, default 50) to list
       --depth <n>           stats: group scopes by their first n levels (default 1: tenants)
       --count-only          stats: count entries without reading value sizes (O(tenants) on Redis)
+  -k, --key <key>           evict: only this key of the scope (as inspect shows it; "..." when quoted)
   -y, --yes                 evict without asking
       --cluster             the Redis URL is a Cluster node (skips detection)
       --timeout <ms>        connect and command timeout (default 3000)
@@ -55,6 +57,7 @@ const OPTIONS = {
   limit: { type: 'string', short: 'n' },
   depth: { type: 'string' },
   'count-only': { type: 'boolean' },
+  key: { type: 'string', short: 'k' },
   yes: { type: 'boolean', short: 'y' },
   cluster: { type: 'boolean' },
   timeout: { type: 'string' },
@@ -103,6 +106,15 @@ export async function run(argv: readonly string[], given: CliIO): Promise<number
     if (command === 'stats' && args.length !== 0) {
       throw new UsageError(`stats takes no scope argument, got "${args[0]}"; use inspect <scope>`)
     }
+    if (values.key !== undefined && command !== 'evict') {
+      throw new UsageError(`--key applies to evict, not ${command}`)
+    }
+    const key = values.key === undefined ? undefined : parseDisplayedKey(values.key)
+    if (key === undefined && values.key !== undefined) {
+      throw new UsageError(
+        `--key ${values.key}: a quoted key may only hold the escapes \\" \\\\ \\xNN \\uXXXX \\u{X...}, as inspect prints them`,
+      )
+    }
     const config = scopeConfigFrom(values.scopes ?? io.env.CACHEADO_SCOPES)
     // Arguments are checked before connecting: a wrong scope fails fast, whatever the server does.
     const path =
@@ -125,7 +137,7 @@ export async function run(argv: readonly string[], given: CliIO): Promise<number
     } else if (command === 'inspect') {
       await inspect(admin, io, path, { json, limit })
     } else {
-      await evict(admin, io, path, { json, yes: values.yes === true })
+      await evict(admin, io, path, { json, yes: values.yes === true, key })
     }
     return EXIT.ok
   } catch (error) {

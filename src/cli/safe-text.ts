@@ -141,3 +141,38 @@ function safeDecode(text: string): string {
     return text
   }
 }
+
+/**
+ * Inverse of {@link displayKey}: a key given on the command line as `inspect` shows it. A quoted key
+ * (`"..."`) has its `\"`, `\\`, `\xNN`, `\uXXXX` and `\u{X...}` escapes decoded; any other text is the
+ * key itself. Returns `undefined` for a quoted key with an unknown or cut escape.
+ */
+export function parseDisplayedKey(text: string): string | undefined {
+  if (!(text.length >= 2 && text.startsWith('"') && text.endsWith('"'))) return text
+  const body = text.slice(1, -1)
+  let out = ''
+  for (let i = 0; i < body.length; i++) {
+    const char = body[i]!
+    if (char === '"') return undefined
+    if (char !== '\\') {
+      out += char
+      continue
+    }
+    const next = body[i + 1]
+    if (next === '"' || next === '\\') {
+      out += next
+      i++
+      continue
+    }
+    const hex =
+      next === 'x'
+        ? /^x([0-9A-Fa-f]{2})/.exec(body.slice(i + 1))
+        : /^u\{([0-9A-Fa-f]{1,6})\}|^u([0-9A-Fa-f]{4})/.exec(body.slice(i + 1))
+    if (hex === null) return undefined
+    const code = parseInt(hex[1] ?? hex[2]!, 16)
+    if (code > 0x10ffff) return undefined
+    out += String.fromCodePoint(code)
+    i += hex[0].length
+  }
+  return out
+}

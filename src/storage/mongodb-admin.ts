@@ -3,7 +3,7 @@ import { MongoClient } from 'mongodb'
 import type { ScopePath } from './contract.js'
 import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
 import { groupOf, UsageTally, withDeadline } from './admin.js'
-import { decodeEntryRef, encodeScopePath } from './key-encoding.js'
+import { decodeEntryRef, encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { EntryDocument } from './mongodb-document.js'
 import { liveFilter } from './mongodb-document.js'
 
@@ -132,6 +132,15 @@ export class MongoDBAdmin implements StorageAdmin {
       removed += deletedCount
       onProgress(removed)
     }
+  }
+
+  /** MongoDB has no bus: caches' local tiers over it learn of an eviction at `local.ttlSeconds`. */
+  readonly bus = undefined
+
+  /** Deletes the entry's document (its `_id` is the encoded entry ref). */
+  async evictKey(path: ScopePath, key: string): Promise<boolean> {
+    const { deletedCount } = await this.collection.deleteOne({ _id: encodeEntryRef({ scope: path, key }) })
+    return deletedCount === 1
   }
 
   async close(): Promise<void> {

@@ -3,13 +3,15 @@ import type { StorageAdmin } from '../../storage/admin.js'
 import type { ScopePath } from '../../storage/contract.js'
 import type { CliIO } from '../output.js'
 import { formatDuration, formatPath, ProgressBar, writeJson } from '../output.js'
-import { safeMessage } from '../safe-text.js'
+import { displayKey, safeMessage } from '../safe-text.js'
 import { UsageError } from '../usage-error.js'
 
 /** Options of `cacheado evict`. */
 export interface EvictCommand {
   readonly json: boolean
   readonly yes: boolean
+  /** Only this key of the scope (`--key`), rather than the whole scope. */
+  readonly key?: string | undefined
 }
 
 /** The user answered no: exit code 1, nothing changed. */
@@ -27,6 +29,7 @@ export async function evict(
   options: EvictCommand,
 ): Promise<void> {
   const scope = formatPath(path)
+  if (options.key !== undefined) return evictKey(admin, io, path, options.key, options)
   const live = await admin.count(path)
   if (live === 0) {
     if (options.json) writeJson(io, { backend: admin.description, scope, evicted: 0 })
@@ -44,8 +47,44 @@ export async function evict(
     bar.done()
   }
   const ms = Date.now() - started
-  if (options.json) writeJson(io, { backend: admin.description, scope, evicted, ms })
-  else io.stdout.write(`evicted ${evicted} entries of scope ${scope} in ${formatDuration(ms)}\n`)
+  if (options.json)
+    writeJson(io, { backend: admin.description, scope, evicted, ms, published: admin.bus ?? null })
+  else
+    io.stdout.write(`evicted ${evicted} entries of scope ${scope} in ${formatDuration(ms)}${told(admin)}\n`)
+}
+
+/** `; local tiers told on <channel>` when the eviction was published. */
+function told(admin: StorageAdmin): string {
+  return admin.bus === undefined ? '' : `; local tiers told on ${safeMessage(admin.bus)}`
+}
+
+/** `evict <scope> --key <key>`: one entry, with the same confirmation rules. */
+async function evictKey(
+  admin: StorageAdmin,
+  io: CliIO,
+  path: ScopePath,
+  key: string,
+  options: EvictCommand,
+): Promise<void> {
+  const scope = formatPath(path)
+  const shown = displayKey(key)
+  if (!options.yes)
+    await confirm(io, safeMessage(`Evict the entry ${shown} of scope ${scope} from ${admin.description}?`))
+  const existed = await admin.evictKey(path, key)
+  if (options.json) {
+    writeJson(io, {
+      backend: admin.description,
+      scope,
+      key,
+      evicted: existed ? 1 : 0,
+      published: admin.bus ?? null,
+    })
+  } else {
+    const what = existed
+      ? `evicted the entry ${shown} of scope ${scope}`
+      : `no entry ${shown} in scope ${scope}`
+    io.stdout.write(`${what}${told(admin)}\n`)
+  }
 }
 
 async function confirm(io: CliIO, question: string): Promise<void> {
