@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cache } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
+import { RedisStorage } from '../../src/redis.js'
 import { mongoUrl, redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 import { Peer } from '../model/fixtures/peers.js'
 import type { PeerTarget } from '../model/fixtures/peers.js'
@@ -91,6 +92,30 @@ describe.each(targets)('cacheado evict reaches the local tiers on $name', ({ url
     const none = await cli('evict', `organization=${id}`, '--key', 'nothing', '--yes', '--json')
     expect(json(none)).toMatchObject({ key: 'nothing', evicted: 0 })
   })
+
+  it.skipIf(!url)(
+    'a scope with no live entries is still published: copies of entries deleted elsewhere go',
+    async () => {
+      const id = uniqueName('o')
+      await hold(id, 'k', 'stale')
+      // Deleted by a process without a local tier (and so without a bus): the peer keeps its copy.
+      const plain = new Cache({
+        storage: where.cluster
+          ? new RedisStorage({ cluster: where.cluster, prefix: where.prefix })
+          : new RedisStorage({ url: where.url!, prefix: where.prefix }),
+      })
+      expect(await plain.evict('k', { scope: 'organization', orgId: id })).toBe(true)
+      await plain.close()
+      expect(await peer.get(id, 'k')).toBe('stale')
+      const before = await peer.messages()
+      const result = await cli('evict', `organization=${id}`, '--yes')
+      expect(result.stdout).toBe(
+        `scope organization=${id}: no live entries; local tiers told on ${where.prefix}:bus\n`,
+      )
+      await delivered(before, { kind: 'scope', path: org(id) })
+      expect(await peer.get(id, 'k')).toBeNull()
+    },
+  )
 
   it.skipIf(!url)('evict global: every local copy is dropped', async () => {
     const ids = [uniqueName('o'), uniqueName('o')]

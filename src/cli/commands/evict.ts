@@ -20,7 +20,8 @@ export class DeclinedError extends Error {}
 /**
  * `cacheado evict <scope>`: counts the scope, asks for a confirmation (a terminal is required unless
  * `--yes`: a script must say so explicitly), then evicts with a progress bar on a terminal and always
- * prints a summary.
+ * prints a summary. On a backend with a bus the eviction is published (see `StorageAdmin.evict`), even
+ * for a scope with no live entries.
  */
 export async function evict(
   admin: StorageAdmin,
@@ -32,8 +33,17 @@ export async function evict(
   if (options.key !== undefined) return evictKey(admin, io, path, options.key, options)
   const live = await admin.count(path)
   if (live === 0) {
-    if (options.json) writeJson(io, { backend: admin.description, scope, evicted: 0 })
-    else io.stdout.write(`scope ${scope}: no live entries, nothing to evict\n`)
+    // Nothing to confirm, but where there is a bus the eviction still runs and is published: local
+    // tiers may hold copies of entries already gone from the storage (deleted by a process without a
+    // bus, or whose invalidation was lost), and this is how an operator makes them drop those.
+    const evicted = admin.bus === undefined ? 0 : await admin.evict(path, () => undefined)
+    if (options.json) {
+      writeJson(io, { backend: admin.description, scope, evicted, published: admin.bus ?? null })
+    } else if (admin.bus === undefined) {
+      io.stdout.write(`scope ${scope}: no live entries, nothing to evict\n`)
+    } else {
+      io.stdout.write(`scope ${scope}: no live entries${told(admin)}\n`)
+    }
     return
   }
   if (!options.yes)
