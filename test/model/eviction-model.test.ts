@@ -86,13 +86,18 @@ class World {
    */
   check(p: number, entry: Entry, issuedAt: number, value: unknown, what: string): void {
     if (value === null || value === undefined) return
-    const { t, born: stamped, peer } = value as Born & { peer?: number }
+    const { t, born: stamped, done, peer } = value as Born & { done?: number; peer?: number }
     const clock = peer === undefined ? { offset: 0, error: 0 } : this.clocks[peer]!
     const born = stamped - clock.offset + (peer === undefined ? 0 : clock.error + 1)
+    // A memoized result whose computation was still running when the read was issued: it was joined.
+    const how =
+      done !== undefined && done - clock.offset > issuedAt
+        ? `joined a computation of process ${peer} still running`
+        : `read a stored copy`
     for (const e of this.evictions) {
       if (e.visibleAt[p]! <= issuedAt && e.covers(entry) && born < e.issuedAt) {
         this.violations.push(
-          `${what} in process ${p} returned ${t}, born ${(e.issuedAt - born).toFixed(1)} ms before "${e.label}" was issued, which was visible there ${(issuedAt - e.visibleAt[p]!).toFixed(1)} ms before the read`,
+          `${what} in process ${p} returned ${t} (${how}), born ${(e.issuedAt - born).toFixed(1)} ms before "${e.label}" was issued, which was visible there ${(issuedAt - e.visibleAt[p]!).toFixed(1)} ms before the read`,
         )
       }
     }
