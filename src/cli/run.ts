@@ -10,6 +10,9 @@ import { parseDisplayedKey, redact, safeMessage, secretsOf } from './safe-text.j
 import { resolveScopeArgs, scopeConfigFrom } from './scope-arg.js'
 import { UsageError } from './usage-error.js'
 
+/** The longest wait of a Node timer (2^31-1 ms); longer ones fire after 1 ms (as `MAX_TIMER_MS` in ttl.ts). */
+const MAX_TIMER_MS = 2_147_483_647
+
 /** Exit codes: success, a failure at run time (server, declined confirmation), a wrong command line. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const
 
@@ -121,7 +124,8 @@ export async function run(argv: readonly string[], given: CliIO): Promise<number
       command === 'stats' ? [] : resolveScopeArgs(config, args, command === 'inspect' ? [] : undefined)
     const limit = integer('--limit', values.limit, command === 'stats' ? 10 : 50, 1)
     const depth = integer('--depth', values.depth, 1, 1)
-    const timeoutMs = integer('--timeout', values.timeout, 3000, 1)
+    // (Node timers wait at most 2^31-1 ms: a longer timeout would fire at once.)
+    const timeoutMs = integer('--timeout', values.timeout, 3000, 1, MAX_TIMER_MS)
     admin = await openAdmin({
       url,
       kind,
@@ -155,12 +159,19 @@ function parse(argv: readonly string[]) {
   }
 }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number): number {
+function integer(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (text === undefined) return fallback
   const value = Number(text)
   if (!Number.isSafeInteger(value) || value < min) {
     throw new UsageError(`${name} must be an integer >= ${min}, got "${text}"`)
   }
+  if (value > max) throw new UsageError(`${name} must be at most ${max}, got "${text}"`)
   return value
 }
 

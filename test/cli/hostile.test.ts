@@ -29,8 +29,15 @@ const HOSTILE_IDS = [
   '',
   'tab\there\x07bell\x00nul\x9bcsi',
 ]
-/** Keys: a title-setting OSC sequence, a clear-screen, a quote, a C1 CSI. */
-const HOSTILE_KEYS = ['\x1b]0;pwned\x07title', 'clear\x1b[2J', '"quoted"', 'c1\x9b31m', '']
+/** Keys: a title-setting OSC sequence, a clear-screen, a quote, a C1 CSI, an empty one, a 24 KB one. */
+const HOSTILE_KEYS = [
+  '\x1b]0;pwned\x07title',
+  'clear\x1b[2J',
+  '"quoted"',
+  'c1\x9b31m',
+  '',
+  `huge${'\x1b[2J\u202e'.repeat(4000)}`,
+]
 
 interface Backend {
   readonly name: string
