@@ -1,13 +1,14 @@
 // Model-based test of what an eviction guarantees across processes and tiers (issue 11, "Done
 // means"). fast-check drives random sequences of set / get / evict / evictByScope / clear and memoized
 // calls against TWO real Node processes (test/model/fixtures/peer.ts), each with a local tier
-// (`local: {...}`) over the same Redis prefix, the memoized functions resolving after random delays so
+// (`local: {...}`) over the same Redis prefix, plus evictions by the operator CLI's admin, the memoized functions resolving after random delays so
 // that their flights overlap the evictions. After each step it checks that nothing evicted is read back.
 //
 // THE GUARANTEE CHECKED (what the README promises):
 //   Let E be an eviction (`evict(key)`, `evictByScope(scope)` or `clear()`) made in process P, issued
 //   at time I(E) and resolved at time R(E). E is *visible* in P from R(E), and in the other process Q
-//   from the moment Q has received E's bus message (observed through Q's `busMessage` event; the test
+//   (in both, for an eviction by the CLI, which has no local tier) from the moment Q has received E's
+//   bus message (observed through Q's `busMessage` event; the test
 //   waits for it, up to 2 s, after R(E), and a message that does not come is itself a violation).
 //   Then any read of an entry E covers (a `get`, or a memoized call, which returns a stored result or
 //   joins a running computation), *issued* in a process after E is visible there, never returns a
@@ -26,6 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
 import { Peer } from './fixtures/peers.js'
 import type { PeerTarget } from './fixtures/peers.js'
+import type { StorageAdmin } from '../../src/storage/admin.js'
+import { openRedisAdmin } from '../../src/storage/redis-admin.js'
 
 /** The machine's clock in fractional ms, as the peers' `born` (comparable across processes). */
 const now = () => performance.timeOrigin + performance.now()
@@ -69,6 +72,8 @@ class World {
     readonly run: string,
     /** Each peer's clock offset from ours and its uncertainty (see `Peer.clockOffset`). */
     readonly clocks: readonly { offset: number; error: number }[],
+    /** The operator CLI's view of the same prefix. */
+    readonly admin: StorageAdmin,
   ) {}
 
   /** The organization id of this run (runs share the processes, not the data). */
@@ -103,26 +108,33 @@ class World {
     }
   }
 
-  /** Records an eviction made by process `p` and waits until the other process received it. */
+  /**
+   * Records an eviction made by process `p` (or by the operator CLI's admin when `p` is `'cli'`) and
+   * waits until the other process (both, for the CLI) received its bus message.
+   */
   async evict(
-    p: number,
+    p: number | 'cli',
     label: string,
     match: Record<string, unknown>,
     covers: (entry: Entry) => boolean,
-    call: (peer: Peer) => Promise<unknown>,
+    call: () => Promise<unknown>,
   ): Promise<void> {
-    const other = this.peers[1 - p]!
-    const before = await other.messages()
+    const others = p === 'cli' ? [0, 1] : [1 - p]
+    const before = await Promise.all(others.map((o) => this.peers[o]!.messages()))
     const eviction: Eviction = { label, issuedAt: now(), visibleAt: [Infinity, Infinity], covers }
     this.evictions.push(eviction)
-    await call(this.peers[p]!)
-    eviction.visibleAt[p] = now()
-    try {
-      await other.send({ op: 'waitMessage', after: before, match, ms: DELIVERY_MS })
-      eviction.visibleAt[1 - p] = now()
-    } catch (error) {
-      this.violations.push(`"${label}" from process ${p}: ${(error as Error).message}`)
-    }
+    await call()
+    if (p !== 'cli') eviction.visibleAt[p] = now()
+    await Promise.all(
+      others.map(async (o, i) => {
+        try {
+          await this.peers[o]!.send({ op: 'waitMessage', after: before[i], match, ms: DELIVERY_MS })
+          eviction.visibleAt[o] = now()
+        } catch (error) {
+          this.violations.push(`"${label}" never reached process ${o}: ${(error as Error).message}`)
+        }
+      }),
+    )
   }
 
   /** Waits for the memoized calls still running; their results are checked as they come. */
@@ -215,7 +227,7 @@ class Evict implements Cmd {
       this.toString(),
       { kind: 'entries', ref },
       (e) => e.kind === 'kv' && e.org === this.org && e.key === this.key,
-      (peer) => peer.send({ op: 'evict', org: w.org(this.org), key: this.key }),
+      () => w.peers[this.p]!.send({ op: 'evict', org: w.org(this.org), key: this.key }),
     )
   }
   toString = () => label(this.p, `evict(${this.org},${this.key})`)
@@ -234,7 +246,7 @@ class EvictScope implements Cmd {
       this.toString(),
       { kind: 'scope', path },
       (e) => e.org === this.org,
-      (peer) => peer.send({ op: 'evictByScope', org: w.org(this.org) }),
+      () => w.peers[this.p]!.send({ op: 'evictByScope', org: w.org(this.org) }),
     )
   }
   toString = () => label(this.p, `evictByScope(${this.org})`)
@@ -249,10 +261,31 @@ class Clear implements Cmd {
       this.toString(),
       { kind: 'scope', path: [] },
       () => true,
-      (peer) => peer.send({ op: 'clear' }),
+      () => w.peers[this.p]!.send({ op: 'clear' }),
     )
   }
   toString = () => label(this.p, 'clear()')
+}
+
+/**
+ * `cacheado evict organization=<org>` (or `global`), made with the CLI's own admin (`RedisAdmin`, in
+ * this process: the subprocess would only add its start-up time): a third party, with no local tier,
+ * whose evictions must hold in both processes too.
+ */
+class CliEvict implements Cmd {
+  constructor(readonly org: Org | undefined) {}
+  check = () => true
+  run(_: object, w: World): Promise<void> {
+    const path = this.org === undefined ? [] : [{ level: 'organization', id: w.org(this.org) }]
+    return w.evict(
+      'cli',
+      this.toString(),
+      { kind: 'scope', path },
+      (e) => this.org === undefined || e.org === this.org,
+      () => w.admin.evict(path, () => undefined),
+    )
+  }
+  toString = () => `cli.evict(${this.org ?? 'global'})`
 }
 
 /** Waits for the running memoized calls (a quiet point in the sequence). */
@@ -280,6 +313,7 @@ const commands = fc.commands(
     fc.tuple(proc, org, key).map(([p, o, k]) => new Evict(p, o, k)),
     fc.tuple(proc, org).map(([p, o]) => new EvictScope(p, o)),
     proc.map((p) => new Clear(p)),
+    fc.option(org, { nil: undefined, freq: 3 }).map((o) => new CliEvict(o)),
     fc.constant(new Settle()),
   ],
   { maxCommands: 30 },
@@ -317,14 +351,22 @@ const targets: { name: string; available: boolean; target: () => PeerTarget; run
 describe.each(targets)('eviction model: two processes with local tiers on $name', (t) => {
   let peers: [Peer, Peer] | undefined
   let clocks: { offset: number; error: number }[] = []
+  let admin: StorageAdmin | undefined
   beforeAll(async () => {
     if (!t.available) return
     const target = t.target()
+    const node = target.cluster?.[0]
+    admin = await openRedisAdmin({
+      url: node ? `redis://${node.host}:${node.port}` : target.url!,
+      prefix: target.prefix,
+      timeoutMs: 3000,
+    })
     peers = [new Peer(target, { PEER_INDEX: '0' }), new Peer(target, { PEER_INDEX: '1' })]
     await Promise.all(peers.map((peer) => peer.ready))
     clocks = [await peers[0].clockOffset(now), await peers[1].clockOffset(now)]
   }, 30_000)
   afterAll(async () => {
+    await admin?.close()
     if (!peers) return
     const unhandled = await Promise.all(peers.map((peer) => peer.close().catch(() => ['close failed'])))
     for (const peer of peers) peer.kill()
@@ -342,7 +384,7 @@ describe.each(targets)('eviction model: two processes with local tiers on $name'
       )
       let run = 0
       const property = fc.asyncProperty(commands, async (cmds) => {
-        const world = new World(peers!, `r${run++}`, clocks)
+        const world = new World(peers!, `r${run++}`, clocks, admin!)
         await fc.asyncModelRun(() => ({ model: {}, real: world }), cmds)
         await finalReads(world)
         if (world.violations.length !== 0) {
