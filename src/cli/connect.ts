@@ -1,4 +1,5 @@
 import type { StorageAdmin } from '../storage/admin.js'
+import { redact, secretsOf } from './safe-text.js'
 import { UsageError } from './usage-error.js'
 
 /** Which backend a URL names, with the options that apply to it. */
@@ -18,14 +19,17 @@ const SCHEMES: Record<string, Target['kind']> = {
   'mongodb+srv:': 'mongodb',
 }
 
-/** The backend of a URL; a `UsageError` naming the accepted schemes otherwise. */
+/**
+ * The backend of a URL; a `UsageError` naming the accepted schemes otherwise (quoting the URL without
+ * its password, even when it does not parse).
+ */
 export function backendOf(url: string): Target['kind'] {
   let protocol: string
   try {
     protocol = new URL(url).protocol
   } catch {
     throw new UsageError(
-      `--url "${url}" is not a URL; expected redis://host:port[/db], rediss://..., mongodb://host:port[/database] or mongodb+srv://...`,
+      `--url "${redact(url, secretsOf(url))}" is not a URL; expected redis://host:port[/db], rediss://..., mongodb://host:port[/database] or mongodb+srv://...`,
     )
   }
   const kind = SCHEMES[protocol]

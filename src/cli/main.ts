@@ -5,9 +5,15 @@
  */
 import { run } from './run.js'
 
-process.exitCode = await run(process.argv.slice(2), {
+const code = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
 })
+process.exitCode = code
+// The command is over: a driver's leftover timer or a socket to a stalled server must not hold the
+// process (ioredis keeps a command's timer alive after the connection is dropped). The timer is
+// unref'd, so a process that ends on its own ends at once; stdout and stderr are flushed by then (pipes
+// and files are written synchronously, and the timer gives a terminal time to drain).
+setTimeout(() => process.exit(code), 100).unref()

@@ -1,5 +1,5 @@
 import type { ScopePath } from '../storage/contract.js'
-import { escapeComponent } from '../storage/key-encoding.js'
+import { escapePathComponent, safeJson } from './safe-text.js'
 
 /** Where the CLI writes: stdout for results, stderr for prompts, progress and errors. */
 export interface CliIO {
@@ -12,12 +12,14 @@ export interface CliIO {
 
 /**
  * A scope path as the CLI prints and accepts it: `level=id` segments joined by `/` (`global` for the
- * root). Ids are escaped as in the storage keys (`/` is `%2F`, `=` is `%3D`, ...), so a printed path
- * can be pasted back into `inspect` or `evict` unchanged.
+ * root). Ids are escaped as in the storage keys (`/` is `%2F`, `=` is `%3D`, `%` is `%25`, ...), and
+ * so are white space and control characters (`%20`, `%0A`, `%u202E`), so a printed path is one shell
+ * word that `resolveScopeArgs` turns back into the same path: it can be pasted back into `inspect` or
+ * `evict` unchanged. An empty id prints as `level=` (nothing after the `=`).
  */
 export function formatPath(path: ScopePath): string {
   if (path.length === 0) return 'global'
-  return path.map((s) => `${escapeComponent(s.level)}=${escapeComponent(s.id)}`).join('/')
+  return path.map((s) => `${escapePathComponent(s.level)}=${escapePathComponent(s.id)}`).join('/')
 }
 
 /** `1536` → `1.5 KiB` (binary units, one decimal). */
@@ -65,9 +67,12 @@ export function table(
   return all.map((row) => `  ${line(row)}\n`).join('')
 }
 
-/** Writes a JSON document (one line per value, indented for people who read it). */
+/**
+ * Writes a JSON document (one line per value, indented for people who read it). Its strings parse to
+ * exactly the stored keys and ids; characters a terminal would act on are written as `\uXXXX`.
+ */
 export function writeJson(io: CliIO, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  io.stdout.write(`${safeJson(value)}\n`)
 }
 
 /**

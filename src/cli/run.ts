@@ -6,8 +6,12 @@ import { inspect } from './commands/inspect.js'
 import { stats } from './commands/stats.js'
 import { backendOf, openAdmin } from './connect.js'
 import type { CliIO } from './output.js'
+import { parseDisplayedKey, redact, safeMessage, secretsOf } from './safe-text.js'
 import { resolveScopeArgs, scopeConfigFrom } from './scope-arg.js'
 import { UsageError } from './usage-error.js'
+
+/** The longest wait of a Node timer (2^31-1 ms); longer ones fire after 1 ms (as `MAX_TIMER_MS` in ttl.ts). */
+const MAX_TIMER_MS = 2_147_483_647
 
 /** Exit codes: success, a failure at run time (server, declined confirmation), a wrong command line. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const
@@ -19,7 +23,8 @@ Operator tool for the shared backends of cacheado (RedisStorage, MongoDBStorage)
 Commands
   stats                     live entries, value bytes and the largest scopes
   inspect [scope]           the entries of a scope (default: global) with sizes and TTLs
-  evict <scope>             remove every entry of a scope (asks first; --yes in scripts)
+  evict <scope>             remove every entry of a scope (asks first; --yes in scripts); on Redis,
+                            running processes with a local tier are told on the bus (<prefix>:bus)
 
 Scopes (default hierarchy organization:orgId > user:userId > session:sessionId)
   organization orgId=o1                 a scope name and its parameters, as in the library
@@ -37,6 +42,7 @@ Options
   -n, --limit <n>           scopes (stats, default 10) or entries (inspect, default 50) to list
       --depth <n>           stats: group scopes by their first n levels (default 1: tenants)
       --count-only          stats: count entries without reading value sizes (O(tenants) on Redis)
+  -k, --key <key>           evict: only this key of the scope (as inspect shows it; "..." when quoted)
   -y, --yes                 evict without asking
       --cluster             the Redis URL is a Cluster node (skips detection)
       --timeout <ms>        connect and command timeout (default 3000)
@@ -54,15 +60,27 @@ const OPTIONS = {
   limit: { type: 'string', short: 'n' },
   depth: { type: 'string' },
   'count-only': { type: 'boolean' },
+  key: { type: 'string', short: 'k' },
   yes: { type: 'boolean', short: 'y' },
   cluster: { type: 'boolean' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
-/** Runs one command line; resolves the exit code. Never throws, never calls `process.exit`. */
-export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+/**
+ * Runs one command line; resolves the exit code. Never throws, never calls `process.exit`. Whatever
+ * goes to stderr (errors from the drivers included) has the URL's password replaced by `***`.
+ */
+export async function run(argv: readonly string[], given: CliIO): Promise<number> {
   let admin: StorageAdmin | undefined
+  let secrets: readonly string[] = []
+  const io: CliIO = {
+    ...given,
+    stderr: {
+      write: (text: string) => given.stderr.write(redact(text, secrets)),
+      ...(given.stderr.isTTY !== undefined ? { isTTY: given.stderr.isTTY } : {}),
+    },
+  }
   try {
     const { values, positionals } = parse(argv)
     const [command, ...args] = positionals
@@ -78,6 +96,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (url === undefined || url === '') {
       throw new UsageError('--url is needed (or CACHEADO_URL), e.g. --url redis://127.0.0.1:6379')
     }
+    secrets = secretsOf(url)
     const kind = backendOf(url)
     if (kind === 'redis' && values.collection !== undefined) {
       throw new UsageError('--collection applies to MongoDB URLs; for Redis use --prefix')
@@ -90,13 +109,23 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (command === 'stats' && args.length !== 0) {
       throw new UsageError(`stats takes no scope argument, got "${args[0]}"; use inspect <scope>`)
     }
+    if (values.key !== undefined && command !== 'evict') {
+      throw new UsageError(`--key applies to evict, not ${command}`)
+    }
+    const key = values.key === undefined ? undefined : parseDisplayedKey(values.key)
+    if (key === undefined && values.key !== undefined) {
+      throw new UsageError(
+        `--key ${values.key}: a quoted key may only hold the escapes \\" \\\\ \\xNN \\uXXXX \\u{X...}, as inspect prints them`,
+      )
+    }
     const config = scopeConfigFrom(values.scopes ?? io.env.CACHEADO_SCOPES)
     // Arguments are checked before connecting: a wrong scope fails fast, whatever the server does.
     const path =
       command === 'stats' ? [] : resolveScopeArgs(config, args, command === 'inspect' ? [] : undefined)
     const limit = integer('--limit', values.limit, command === 'stats' ? 10 : 50, 1)
     const depth = integer('--depth', values.depth, 1, 1)
-    const timeoutMs = integer('--timeout', values.timeout, 3000, 1)
+    // (Node timers wait at most 2^31-1 ms: a longer timeout would fire at once.)
+    const timeoutMs = integer('--timeout', values.timeout, 3000, 1, MAX_TIMER_MS)
     admin = await openAdmin({
       url,
       kind,
@@ -105,14 +134,14 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       cluster: values.cluster ? true : undefined,
       timeoutMs,
     })
-    if (admin.warning !== undefined) io.stderr.write(`cacheado: warning: ${admin.warning}\n`)
+    if (admin.warning !== undefined) io.stderr.write(`cacheado: warning: ${safeMessage(admin.warning)}\n`)
     const json = values.json === true
     if (command === 'stats') {
       await stats(admin, io, { json, depth, limit, countOnly: values['count-only'] === true })
     } else if (command === 'inspect') {
       await inspect(admin, io, path, { json, limit })
     } else {
-      await evict(admin, io, path, { json, yes: values.yes === true })
+      await evict(admin, io, path, { json, yes: values.yes === true, key })
     }
     return EXIT.ok
   } catch (error) {
@@ -130,18 +159,28 @@ function parse(argv: readonly string[]) {
   }
 }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number): number {
+function integer(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (text === undefined) return fallback
   const value = Number(text)
   if (!Number.isSafeInteger(value) || value < min) {
     throw new UsageError(`${name} must be an integer >= ${min}, got "${text}"`)
   }
+  if (value > max) throw new UsageError(`${name} must be at most ${max}, got "${text}"`)
   return value
 }
 
-/** Prints an error on stderr and chooses the exit code. */
+/**
+ * Prints an error on stderr and chooses the exit code. The message may quote a key, an id or a server
+ * reply: its control characters are escaped (and `io.stderr` redacts the password).
+ */
 function report(io: CliIO, error: unknown): number {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = safeMessage(error instanceof Error ? error.message : String(error))
   if (
     error instanceof UsageError ||
     (error instanceof CacheError &&

@@ -3,7 +3,7 @@ import { ScopeConfig, defaultScopeConfig } from '../scopes/scope-config.js'
 import { ScopeLevel } from '../scopes/scope-level.js'
 import type { ScopeLevelShape } from '../scopes/scope-level.js'
 import type { ScopePath, ScopeSegment } from '../storage/contract.js'
-import { unescapeComponent } from '../storage/key-encoding.js'
+import { unescapePathComponent } from './safe-text.js'
 import { UsageError } from './usage-error.js'
 
 /**
@@ -13,7 +13,9 @@ import { UsageError } from './usage-error.js'
  *
  * - as in the library's options: `user orgId=o1 userId=u1` (a scope name, then `param=value` pairs);
  * - as `stats` prints scopes: `organization=o1/user=u1` (`level=id` segments joined by `/`, ids escaped
- *   as in the storage keys: `%2F` for `/`, `%3D` for `=`, `%25` for `%`).
+ *   as in the storage keys: `%2F` for `/`, `%3D` for `=`, `%25` for `%`, and white space and control
+ *   characters as `%XX` / `%uXXXX`; see `formatPath`). `level=` is the empty id, so every path the
+ *   CLI prints resolves back to the same path.
  *
  * `global` is every entry. A scope name or level unknown to the hierarchy, or a missing parameter, is
  * a `ScopeError` (exit code 2): a typo must never silently match nothing.
@@ -114,10 +116,14 @@ function resolvePath(config: ScopeConfig, text: string): ScopePath {
   for (const part of text.split('/')) {
     if (part === '') continue
     const eq = part.indexOf('=')
-    if (eq <= 0 || eq === part.length - 1) {
+    if (eq <= 0) {
       throw new UsageError(`"${part}" in the scope path "${text}" is not level=id, e.g. organization=o1`)
     }
-    path.push({ level: unescapeComponent(part.slice(0, eq)), id: unescapeComponent(part.slice(eq + 1)) })
+    // (`level=` with nothing after it is the empty id, as formatPath prints it.)
+    path.push({
+      level: unescapePathComponent(part.slice(0, eq)),
+      id: unescapePathComponent(part.slice(eq + 1)),
+    })
   }
   const level = config.level(path[path.length - 1]!.level)
   const expected = level.path.map((step) => step.name)

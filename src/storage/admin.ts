@@ -20,11 +20,46 @@ export interface StorageAdmin {
   inspect(path: ScopePath, limit: number): Promise<InspectReport>
   /**
    * Removes every entry at or under `path` the way the storage's own `evictScope` does (indexes stay
-   * consistent), in batches; `onProgress` gets the number removed so far after each batch.
+   * consistent), in batches; `onProgress` gets the number removed so far after each batch. Where the
+   * backend has a bus ({@link StorageAdmin.bus}), the eviction is then published on it as a scope
+   * invalidation, as a cache's own `evictByScope` / `clear` publishes it, so the local tiers of
+   * running processes drop their copies; it is published even when the eviction fails half-way.
+   * Resolves only once both are done; rejects with {@link NotPublishedError} when the entries are
+   * gone but the message could not be sent.
    */
   evict(path: ScopePath, onProgress: (removedSoFar: number) => void): Promise<number>
+  /**
+   * Removes the one entry `key` of the scope `path` (the storage's own `delete`) and, where there is
+   * a bus, publishes it as an entry invalidation. Resolves whether it existed.
+   */
+  evictKey(path: ScopePath, key: string): Promise<boolean>
+  /**
+   * The channel the evictions are published on (`<prefix>:bus`, where `RedisStorage.createBus()`
+   * publishes), or `undefined` when the backend has no bus (MongoDB: its caches' local tiers, if any,
+   * learn of it at their `local.ttlSeconds`).
+   */
+  readonly bus: string | undefined
   /** Closes the connection. */
   close(): Promise<void>
+}
+
+/**
+ * The entries are gone from the shared storage, but the bus message that tells the running processes
+ * to drop their local copies could not be sent: they may serve those copies until their
+ * `local.ttlSeconds`. Running the same eviction again publishes again.
+ */
+export class NotPublishedError extends Error {
+  constructor(
+    readonly removed: number,
+    channel: string,
+    cause: unknown,
+  ) {
+    super(
+      `removed ${removed} entries, but could not publish the eviction on ${channel} (${(cause as Error)?.message ?? String(cause)}): running processes with a local tier may serve their copies until local.ttlSeconds; run the same evict again to publish it`,
+      { cause },
+    )
+    this.name = 'NotPublishedError'
+  }
 }
 
 /** What {@link StorageAdmin.stats} computes. */
@@ -128,4 +163,26 @@ export function groupOf(encoded: string, depth: number): string {
     end = slash + 1
   }
   return encoded.slice(0, end)
+}
+
+/**
+ * `promise`, or a rejection with `Error(message)` once `ms` have passed without it settling; `onLate`
+ * runs then (to drop the connection that hangs). Drivers bound each step on their own, but a stalled
+ * server can chain several of their timeouts (ioredis: client info, then the ready check, then the
+ * close), so the admins bound every whole step they wait for: `--timeout` is what the operator waits.
+ */
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+  onLate: () => void = () => undefined,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onLate()
+      reject(new Error(message))
+    }, ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }

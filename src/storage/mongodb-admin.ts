@@ -2,8 +2,8 @@ import type { Binary, Collection, Filter } from 'mongodb'
 import { MongoClient } from 'mongodb'
 import type { ScopePath } from './contract.js'
 import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
-import { groupOf, UsageTally } from './admin.js'
-import { decodeEntryRef, encodeScopePath } from './key-encoding.js'
+import { groupOf, UsageTally, withDeadline } from './admin.js'
+import { decodeEntryRef, encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { EntryDocument } from './mongodb-document.js'
 import { liveFilter } from './mongodb-document.js'
 
@@ -29,16 +29,22 @@ export async function openMongoDBAdmin(options: MongoDBAdminOptions): Promise<Mo
   const client = new MongoClient(options.url, {
     serverSelectionTimeoutMS: options.timeoutMs,
     connectTimeoutMS: options.timeoutMs,
-    socketTimeoutMS: Math.max(options.timeoutMs, 1000),
+    socketTimeoutMS: options.timeoutMs,
   })
   try {
-    await client.connect()
+    await withDeadline(client.connect(), options.timeoutMs, `no answer within ${options.timeoutMs} ms`)
   } catch (error) {
-    await client.close().catch(() => undefined)
+    await closeWithin(client, options.timeoutMs)
     throw new Error(`cannot connect to ${where}: ${(error as Error).message}`, { cause: error })
   }
   const db = client.db(dbName)
-  const exists = (await db.listCollections({ name: options.collection }, { nameOnly: true }).toArray()).length
+  let exists: number
+  try {
+    exists = (await db.listCollections({ name: options.collection }, { nameOnly: true }).toArray()).length
+  } catch (error) {
+    await closeWithin(client, options.timeoutMs)
+    throw error
+  }
   const warning =
     exists === 0
       ? `the database "${dbName}" has no collection "${options.collection}"; check --collection and the database in the URL`
@@ -48,7 +54,13 @@ export async function openMongoDBAdmin(options: MongoDBAdminOptions): Promise<Mo
     db.collection<EntryDocument>(options.collection),
     `${where} (collection ${options.collection})`,
     warning,
+    options.timeoutMs,
   )
+}
+
+/** Closes the client, giving up (the process is about to end) when a stalled server holds it. */
+async function closeWithin(client: MongoClient, ms: number): Promise<void> {
+  await withDeadline(client.close(), ms, 'close timed out').catch(() => undefined)
 }
 
 /**
@@ -63,6 +75,8 @@ export class MongoDBAdmin implements StorageAdmin {
     readonly collection: Collection<EntryDocument>,
     readonly description: string,
     readonly warning: string | undefined,
+    /** The bound of `close()` on a server that does not answer. */
+    readonly timeoutMs = 3000,
   ) {}
 
   async stats(options: StatsOptions): Promise<StatsReport> {
@@ -120,8 +134,17 @@ export class MongoDBAdmin implements StorageAdmin {
     }
   }
 
+  /** MongoDB has no bus: caches' local tiers over it learn of an eviction at `local.ttlSeconds`. */
+  readonly bus = undefined
+
+  /** Deletes the entry's document (its `_id` is the encoded entry ref). */
+  async evictKey(path: ScopePath, key: string): Promise<boolean> {
+    const { deletedCount } = await this.collection.deleteOne({ _id: encodeEntryRef({ scope: path, key }) })
+    return deletedCount === 1
+  }
+
   async close(): Promise<void> {
-    await this.client.close()
+    await closeWithin(this.client, this.timeoutMs)
   }
 
   #live(path: ScopePath): Filter<EntryDocument> {

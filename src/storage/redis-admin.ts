@@ -1,8 +1,9 @@
 import { Cluster, Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
-import type { BoundPolicy, ScopePath } from './contract.js'
+import { randomUUID } from 'node:crypto'
+import type { BoundPolicy, Invalidation, ScopePath } from './contract.js'
 import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
-import { groupOf, UsageTally } from './admin.js'
+import { groupOf, NotPublishedError, UsageTally, withDeadline } from './admin.js'
 import { decodeEntryRef } from './key-encoding.js'
 import { RedisStorage } from './redis.js'
 import type { RedisClient } from './redis-connection.js'
@@ -39,6 +40,8 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     lazyConnect: true,
+    // (CLIENT SETINFO would be one more round trip, and one more timeout, before the ready check.)
+    disableClientInfo: true,
   }
   const where = redactUrl(options.url)
   const probe = new Redis(options.url, common)
@@ -48,7 +51,7 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
     reason ??= error
   })
   try {
-    await probe.connect()
+    await withDeadline(probe.connect(), options.timeoutMs, `no answer within ${options.timeoutMs} ms`)
   } catch (error) {
     probe.disconnect()
     const message = (reason ?? (error as Error)).message
@@ -57,7 +60,14 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
   let cluster = options.cluster
   if (cluster === undefined) {
     // A server that refuses INFO (ACLs, renamed commands) is taken as standalone; --cluster overrides.
-    const info = await probe.info('cluster').catch(() => '')
+    const info = await probe.info('cluster').catch((error: unknown) => {
+      // A timeout is a stalled server, not a refusal.
+      if (probe.status !== 'ready' || /timed out/i.test((error as Error).message)) {
+        probe.disconnect()
+        throw new Error(`${where} did not answer within ${options.timeoutMs} ms`, { cause: error })
+      }
+      return ''
+    })
     cluster = /^cluster_enabled:1/m.test(info)
   }
   if (!cluster)
@@ -75,6 +85,7 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
       connectTimeout: options.timeoutMs,
       commandTimeout: options.timeoutMs,
       maxRetriesPerRequest: 0,
+      disableClientInfo: true,
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
       ...(tls ? { tls } : {}),
@@ -82,7 +93,7 @@ export async function openRedisAdmin(options: RedisAdminOptions): Promise<RedisA
   })
   client.on('error', () => undefined)
   try {
-    await client.connect()
+    await withDeadline(client.connect(), options.timeoutMs, `no answer within ${options.timeoutMs} ms`)
   } catch (error) {
     client.disconnect()
     throw new Error(`cannot connect to the Redis Cluster of ${where}: ${(error as Error).message}`, {
@@ -212,12 +223,61 @@ export class RedisAdmin implements StorageAdmin {
     return { entries, shown }
   }
 
+  /** `<prefix>:bus`: the channel of `RedisStorage.createBus()`, which the evictions are published on. */
+  get bus(): string {
+    return `${this.prefix}:bus`
+  }
+
   /**
    * RedisStorage's own `evictScope`, which keeps the data, the scope indexes and the registry
    * consistent and works in batches of 2000, with the bounds the application's caches recorded under
-   * `<prefix>:bounds`, so evicted entries also leave the bound sets.
+   * `<prefix>:bounds`, so evicted entries also leave the bound sets. Then the eviction is published
+   * on the storage's own bus (`RedisStorage.createBus()`: inboxes of the registered receivers on
+   * standalone Redis, the shared channel on a Cluster), as a scope invalidation with an origin of the
+   * CLI's own, so every running local tier drops its copies at or under `path` (everything for `[]`).
+   * It is published after the last batch (a local tier that re-read an entry between two batches drops
+   * it then) and also when the eviction fails half-way (some entries may be gone).
    */
   async evict(path: ScopePath, onProgress: (removedSoFar: number) => void): Promise<number> {
+    return this.#withStorage(async (storage) => {
+      let removed: number
+      try {
+        removed = await storage.evictScope(path, onProgress)
+      } catch (error) {
+        await this.#publish(storage, { kind: 'scope', path }).catch(() => undefined)
+        throw error
+      }
+      try {
+        await this.#publish(storage, { kind: 'scope', path })
+      } catch (error) {
+        throw new NotPublishedError(removed, this.bus, error)
+      }
+      return removed
+    })
+  }
+
+  /** RedisStorage's own `delete`, then an entry invalidation on the bus (also if the delete failed). */
+  async evictKey(path: ScopePath, key: string): Promise<boolean> {
+    const ref = { scope: path, key }
+    return this.#withStorage(async (storage) => {
+      let existed: boolean
+      try {
+        existed = await storage.delete(ref)
+      } catch (error) {
+        await this.#publish(storage, { kind: 'entries', refs: [ref] }).catch(() => undefined)
+        throw error
+      }
+      try {
+        await this.#publish(storage, { kind: 'entries', refs: [ref] })
+      } catch (error) {
+        throw new NotPublishedError(existed ? 1 : 0, this.bus, error)
+      }
+      return existed
+    })
+  }
+
+  /** A RedisStorage on this client, attached with the recorded bounds, closed after `use`. */
+  async #withStorage<T>(use: (storage: RedisStorage) => Promise<T>): Promise<T> {
     const storage = new RedisStorage({
       client: this.client,
       prefix: this.prefix,
@@ -229,15 +289,26 @@ export class RedisAdmin implements StorageAdmin {
         onEvicted: () => undefined,
         wantsEvictedRefs: false,
       })
-      return await storage.evictScope(path, onProgress)
+      return await use(storage)
     } finally {
       await storage.close()
     }
   }
 
+  /** Publishes through the storage's own bus (never subscribed: the CLI receives nothing). */
+  async #publish(storage: RedisStorage, invalidation: Invalidation): Promise<void> {
+    const bus = storage.createBus()
+    try {
+      await bus.publish({ origin: `cacheado-cli:${randomUUID()}`, invalidation })
+    } finally {
+      await bus.close()
+    }
+  }
+
+  /** `QUIT`, or a plain disconnection when the server does not answer it within the timeout. */
   async close(): Promise<void> {
     try {
-      await this.client.quit()
+      await withDeadline(this.client.quit(), this.timeoutMs, 'QUIT timed out')
     } catch {
       this.client.disconnect()
     }

@@ -28,6 +28,8 @@ describe('cacheado CLI: usage errors exit with 2', () => {
     [['stats', 'organization', '--url', redis], 'stats takes no scope argument, got "organization"'],
     [['inspect', '--url', redis, '--limit', '0'], '--limit must be an integer >= 1, got "0"'],
     [['stats', '--url', redis, '--depth', 'x'], '--depth must be an integer >= 1, got "x"'],
+    // A Node timer of more than 2^31-1 ms fires after 1 ms: such a timeout would fail at once.
+    [['stats', '--url', redis, '--timeout', '2147483648'], '--timeout must be at most 2147483647, got'],
     [
       ['inspect', 'organisation', 'orgId=o1', '--url', redis],
       'unknown scope "organisation"; known scopes: global, organization, user, session',

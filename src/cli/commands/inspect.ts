@@ -2,6 +2,7 @@ import type { StorageAdmin } from '../../storage/admin.js'
 import type { ScopePath } from '../../storage/contract.js'
 import type { CliIO } from '../output.js'
 import { formatPath, formatTtl, table, writeJson } from '../output.js'
+import { displayKey } from '../safe-text.js'
 
 /** Options of `cacheado inspect`. */
 export interface InspectCommand {
@@ -42,7 +43,7 @@ export async function inspect(
   let text = `scope ${scope}: ${report.entries} live entries${more}\n`
   text += table(
     ['SCOPE', 'KEY', 'BYTES', 'TTL'],
-    report.shown.map((e) => [formatPath(e.scope), e.key, String(e.bytes), formatTtl(e.ttlMs)]),
+    report.shown.map((e) => [formatPath(e.scope), displayKey(e.key), String(e.bytes), formatTtl(e.ttlMs)]),
     'llrr',
   )
   io.stdout.write(text)

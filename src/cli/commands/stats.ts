@@ -1,6 +1,7 @@
 import type { StorageAdmin } from '../../storage/admin.js'
 import type { CliIO } from '../output.js'
 import { formatBytes, formatPath, table, writeJson } from '../output.js'
+import { safeMessage } from '../safe-text.js'
 
 /** Options of `cacheado stats`. */
 export interface StatsCommand {
@@ -30,7 +31,7 @@ export async function stats(admin: StorageAdmin, io: CliIO, options: StatsComman
     return
   }
   const bytes = report.bytes
-  let text = `${admin.description}\n\n`
+  let text = `${safeMessage(admin.description)}\n\n`
   text += `  entries  ${report.entries}\n`
   if (bytes !== undefined) text += `  bytes    ${bytes} (${formatBytes(bytes)} of serialized values)\n`
   text += `  scopes   ${report.scopes} at depth ${options.depth}\n`
