@@ -5,7 +5,7 @@ import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin 
 import { groupOf, UsageTally, withDeadline } from './admin.js'
 import { decodeEntryRef, encodeEntryRef, encodeScopePath } from './key-encoding.js'
 import type { EntryDocument } from './mongodb-document.js'
-import { liveFilter } from './mongodb-document.js'
+import { visibleFilter } from './mongodb-document.js'
 
 /** How {@link openMongoDBAdmin} connects. */
 export interface MongoDBAdminOptions {
@@ -82,7 +82,7 @@ export class MongoDBAdmin implements StorageAdmin {
   async stats(options: StatsOptions): Promise<StatsReport> {
     const tally = new UsageTally()
     const projection = options.bytes ? { _id: 1, v: 1 } : { _id: 1 }
-    const cursor = this.collection.find(liveFilter(new Date()), { projection })
+    const cursor = this.collection.find(visibleFilter(new Date()), { projection })
     for await (const doc of cursor) {
       tally.add(groupOf(doc._id, options.depth), options.bytes ? sizeOf(doc.v) : 0)
     }
@@ -148,7 +148,7 @@ export class MongoDBAdmin implements StorageAdmin {
   }
 
   #live(path: ScopePath): Filter<EntryDocument> {
-    const live = liveFilter(new Date())
+    const live = visibleFilter(new Date())
     return path.length === 0 ? live : { scopes: encodeScopePath(path), ...live }
   }
 }

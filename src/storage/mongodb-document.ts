@@ -76,6 +76,14 @@ export function liveFilter(now: Date): Filter<EntryDocument> {
   return { $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] }
 }
 
+/**
+ * Filter of the live, committed entries at `now`: a document without `v` holds only a fenced write
+ * still in flight (see mongodb-fence.ts), which nobody may see yet.
+ */
+export function visibleFilter(now: Date): Filter<EntryDocument> {
+  return { ...liveFilter(now), v: { $exists: true } }
+}
+
 /** Filter of the documents expired at `now` (documents without expiry never match). */
 export function expiredFilter(now: Date): Filter<EntryDocument> {
   return { expiresAt: { $lte: now } }

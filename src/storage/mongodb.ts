@@ -26,11 +26,11 @@ import {
   decodeEntryRef,
   expiredFilter,
   isExpired,
-  liveFilter,
   nextTick,
   scopeKeys,
   subtreeFilter,
   upsertOne,
+  visibleFilter,
 } from './mongodb-document.js'
 import type { FencedWrite } from './mongodb-fence.js'
 import { MongoFences } from './mongodb-fence.js'
@@ -327,7 +327,7 @@ export class MongoDBStorage implements StorageProvider {
   size(): Promise<number> {
     return this.#run('size', UNORDERED, async (collection) => {
       await this.#reclaimExpired(collection, {})
-      return collection.countDocuments({ ...liveFilter(new Date()), v: { $exists: true } })
+      return collection.countDocuments(visibleFilter(new Date()))
     })
   }
 
