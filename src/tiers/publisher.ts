@@ -25,7 +25,11 @@ export class Publisher {
   #batch: EntryRef[] | undefined
   #closed = false
 
-  constructor(origin: string, bus: Bus | (() => Bus | undefined) | undefined, onError: (error: unknown) => void) {
+  constructor(
+    origin: string,
+    bus: Bus | (() => Bus | undefined) | undefined,
+    onError: (error: unknown) => void,
+  ) {
     this.origin = origin
     if (typeof bus === 'function') this.#make = bus
     else this.#bus = bus
