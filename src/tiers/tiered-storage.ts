@@ -16,6 +16,7 @@ import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
 import { MemoryStore } from '../storage/memory-store.js'
 import type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './circuit-breaker.js'
 import { breakerSettings, CircuitBreaker } from './circuit-breaker.js'
+import { CopyPerHit, localCopy, NO_COPY } from './local-copy.js'
 import { Publisher } from './publisher.js'
 
 /** The `local` option of `new Cache(...)`: an in-process tier in front of a shared storage. */
@@ -253,8 +254,10 @@ export class TieredStorage implements StorageProvider {
   /** The L1 copy, or `MISS` (then `get` asks the shared storage): synchronous, for the cache's hit path. */
   peek(ref: EntryRef): unknown {
     const local = this.#local.get(ref)
-    if (local !== MISS && this.#touchOnHit) this.#touch(ref)
-    return local
+    if (local === MISS) return MISS
+    if (this.#touchOnHit) this.#touch(ref)
+    // Copies are deep-frozen (see local-copy.ts), but binary data is copied for each reader.
+    return local instanceof CopyPerHit ? local.copy() : local
   }
 
   async #fill(ref: EntryRef): Promise<unknown> {
@@ -267,7 +270,12 @@ export class TieredStorage implements StorageProvider {
       if (found === MISS) return MISS
       if (this.#live && !this.#invalidatedSince(ref, start)) {
         const ttlMs = found.expiresAt === undefined ? this.#localTtlMs : found.expiresAt - Date.now()
-        if (ttlMs > 0) this.#local.set(ref, found.value, Math.min(ttlMs, this.#localTtlMs))
+        if (ttlMs > 0) {
+          // Frozen in place: this reader gets the very copy later hits return.
+          const { kept, returned } = localCopy(found.value, true)
+          if (kept !== NO_COPY) this.#local.set(ref, kept, Math.min(ttlMs, this.#localTtlMs))
+          return returned
+        }
       }
       return found.value
     } finally {
@@ -313,7 +321,9 @@ export class TieredStorage implements StorageProvider {
       if (stored && this.#live && !this.#invalidatedSince(ref, start)) {
         const lifeMs = ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs)
         const leftMs = sentAt + lifeMs - Date.now()
-        if (leftMs > 0) this.#local.set(ref, value, leftMs)
+        // A frozen clone: the caller may go on changing its own object.
+        const kept = leftMs > 0 ? localCopy(value, false).kept : NO_COPY
+        if (kept !== NO_COPY) this.#local.set(ref, kept, leftMs)
       }
     } catch (error) {
       // A write that timed out may still land: tell the others (a fused write's script publishes
