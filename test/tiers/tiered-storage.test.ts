@@ -275,7 +275,8 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
       while (Date.now() < end) {
         // A stall longer than the lease: other processes stop sending to this inbox meanwhile.
       }
-      await until(async () => resets.length === 2, 2000)
+      // At least one (a renewal that was in flight during the stall may report it too).
+      await until(async () => resets.length >= 2, 2000)
       expect(resets[1]).toBe('registration lapsed')
     } finally {
       await bus.close()
