@@ -15,6 +15,8 @@ export interface LocalTierOptions {
    * How processes tell each other to drop copies. Default: the storage's own bus
    * (`RedisStorage` makes one on Redis pub/sub); `false`: none, copies then live up to `ttlSeconds`
    * after another process changed the entry. A given bus belongs to the cache and is closed with it.
+   * Copies are kept only once the bus confirmed its subscription (its first `onReset`): a custom bus
+   * must report it, or the local tier keeps no copies.
    */
   readonly bus?: Bus | false
   /** The breaker around the shared storage; `false` turns it off. Default `{ failureThreshold: 5, openSeconds: 5 }`. */
