@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BusMessageInfo } from '../../src/index.js'
 import { Cache, ScopeConfig, ScopeLevel } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
+import { PublishingStorage } from '../../src/tiers/publishing-storage.js'
+import { describeStorageConformance } from '../storage/conformance.js'
 import { redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 import { Peer, until } from './fixtures/processes.js'
 
@@ -35,6 +37,17 @@ afterAll(() => {
 async function messages(peer: Peer): Promise<number> {
   return (await peer.send<Record<string, number>>({ op: 'events' })).busMessage ?? 0
 }
+
+describe.skipIf(redisUrl === undefined)('the publishing wrapper keeps the storage contract', () => {
+  describeStorageConformance('publishing wrapper (redis standalone)', {
+    create: () =>
+      new PublishingStorage(
+        new RedisStorage({ url: redisUrl!, prefix: uniqueName('pconf') }),
+        () => undefined,
+      ),
+    propertyRuns: 10,
+  })
+})
 
 describe.skipIf(redisUrl === undefined)(
   'a process without a local tier, and one with (real processes)',
