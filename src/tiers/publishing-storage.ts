@@ -10,6 +10,7 @@ import type {
   StorageProvider,
   WriteFence,
 } from '../storage/contract.js'
+import { countsAsFailure } from './circuit-breaker.js'
 import { Publisher } from './publisher.js'
 
 /**
@@ -121,7 +122,8 @@ export class PublishingStorage implements StorageProvider {
     try {
       stored = await write(message)
     } catch (error) {
-      this.#publisher.queue(ref) // it may land anyway (a timeout)
+      // It may land anyway (a timeout); one caller's bad input was refused before anything was sent.
+      if (countsAsFailure(error)) this.#publisher.queue(ref)
       throw error
     } finally {
       this.#writing--
@@ -145,7 +147,7 @@ export class PublishingStorage implements StorageProvider {
     try {
       result = await call()
     } catch (error) {
-      this.#publisher.send(invalidation).catch(this.#onError)
+      if (countsAsFailure(error)) this.#publisher.send(invalidation).catch(this.#onError)
       throw error
     }
     await this.#publisher.send(invalidation)

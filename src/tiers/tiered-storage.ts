@@ -14,7 +14,7 @@ import type {
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
 import { MemoryStore } from '../storage/memory-store.js'
-import { breakerSettings, CircuitBreaker } from './circuit-breaker.js'
+import { breakerSettings, CircuitBreaker, countsAsFailure } from './circuit-breaker.js'
 import { CopyPerHit, localCopy, NO_COPY } from './local-copy.js'
 import { Publisher } from './publisher.js'
 
@@ -283,7 +283,7 @@ export class TieredStorage implements StorageProvider {
     } catch (error) {
       // A write that timed out may still land: tell the others (a fused write's script publishes
       // when it lands, this message covers the cases where it did not get that far).
-      if (sent) this.#publisher.queue(ref)
+      if (sent && countsAsFailure(error)) this.#publisher.queue(ref)
       throw error
     } finally {
       this.#writing--
@@ -328,7 +328,8 @@ export class TieredStorage implements StorageProvider {
         return call()
       })
     } catch (error) {
-      if (sent) this.#publisher.send(invalidation).catch((e: unknown) => this.#listener.error('publish', e))
+      if (sent && countsAsFailure(error))
+        this.#publisher.send(invalidation).catch((e: unknown) => this.#listener.error('publish', e))
       throw error
     }
     await this.#publisher.send(invalidation)
