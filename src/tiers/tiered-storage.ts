@@ -102,6 +102,8 @@ export class TieredStorage implements StorageProvider {
    */
   #live: boolean
   #touchOnHit = false
+  /** Whether L1 ever kept a {@link CopyPerHit} (until then a hit skips that check). */
+  #copiesPerHit = false
   #onEvicted: StorageContext['onEvicted'] = () => undefined
   #forwardRefs = false
   /** Refs a shared bound evicted, to name in the next message. */
@@ -211,8 +213,9 @@ export class TieredStorage implements StorageProvider {
     const local = this.#local.get(ref)
     if (local === MISS) return MISS
     if (this.#touchOnHit) this.#touch(ref)
-    // Copies are deep-frozen (see local-copy.ts), but binary data is copied for each reader.
-    return local instanceof CopyPerHit ? local.copy() : local
+    // Copies are deep-frozen (see local-copy.ts), but binary data, Maps and Sets are copied for each
+    // reader; the check is skipped until such a value was ever kept.
+    return this.#copiesPerHit && local instanceof CopyPerHit ? local.copy() : local
   }
 
   async #fill(ref: EntryRef): Promise<unknown> {
@@ -228,7 +231,7 @@ export class TieredStorage implements StorageProvider {
         if (ttlMs > 0) {
           // Frozen in place: this reader gets the very copy later hits return.
           const { kept, returned } = localCopy(found.value, true)
-          if (kept !== NO_COPY) this.#local.set(ref, kept, Math.min(ttlMs, this.#localTtlMs))
+          if (kept !== NO_COPY) this.#keep(ref, kept, Math.min(ttlMs, this.#localTtlMs))
           return returned
         }
       }
@@ -278,7 +281,7 @@ export class TieredStorage implements StorageProvider {
         const leftMs = sentAt + lifeMs - Date.now()
         // A frozen clone: the caller may go on changing its own object.
         const kept = leftMs > 0 ? localCopy(value, false).kept : NO_COPY
-        if (kept !== NO_COPY) this.#local.set(ref, kept, leftMs)
+        if (kept !== NO_COPY) this.#keep(ref, kept, leftMs)
       }
     } catch (error) {
       // A write that timed out may still land: tell the others (a fused write's script publishes
@@ -354,6 +357,12 @@ export class TieredStorage implements StorageProvider {
   /** Number of local copies (for tests and diagnostics). */
   get localSize(): number {
     return this.#local.size()
+  }
+
+  /** Puts a copy made by `localCopy` into L1 for `ttlMs`. */
+  #keep(ref: EntryRef, kept: unknown, ttlMs: number): void {
+    if (kept instanceof CopyPerHit) this.#copiesPerHit = true
+    this.#local.set(ref, kept, ttlMs)
   }
 
   #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
