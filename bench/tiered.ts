@@ -61,7 +61,7 @@ class Fixture {
     return cache
   }
 
-  /** bentocache: memory L1 (values by reference, as ours), Redis L2, Redis bus. */
+  /** bentocache: memory L1 (values by reference; ours hands out deep-frozen copies), Redis L2, Redis bus. */
   bento(name: string): Bento {
     const bento = new BentoCache({
       default: 'tiered',
@@ -175,7 +175,7 @@ async function getScenario(inFlight: boolean): Promise<Section> {
     const title = inFlight ? `tiered get-hit, ${IN_FLIGHT} in flight` : 'tiered get-hit, sequential'
     const notes = [
       `${KEYS} keys, a small object, written through each cache (so every L1 holds them): the hits are local`,
-      'L1 values by reference in every library (bentocache serialize: false, cacheable without cloning)',
+      'L1 values handed out without a copy per hit in every library (ours: a deep-frozen copy made at write; bentocache serialize: false; cacheable without cloning)',
       'last row: ours without a local tier, for scale (every get is a Redis round trip)',
     ]
     const section = ratioSection(title, results, OURS_GET, notes)
@@ -224,6 +224,7 @@ async function setScenario(inFlight: boolean): Promise<Section> {
       `overwrites over ${KEYS} keys, TTL ${TTL_MS / 1000} s`,
       'ours tiered: one write script that also publishes the invalidation to the inbox of every other registered process (none here: the writer never receives its own messages, so a lone process pays only the registry lookup), and the L1 copy',
       'bentocache also publishes on its bus; cacheable has no bus (its other processes keep stale primaries)',
+      'ours redis only: announces its writes on the bus too (a cache without a local tier does, so that other processes drop their L1 copies)',
     ]
     const section = ratioSection(title, results, ours, notes)
     return { ...section, targets: [costTarget(title, results, ours, reference, SET_MAX_COST_VS_REDIS_ONLY)] }

@@ -40,6 +40,7 @@ import { InMemory } from './storage/memory.js'
 import { ttlToMs } from './ttl.js'
 import type { LocalTierOptions } from './tiers/tiered-storage.js'
 import { TieredStorage } from './tiers/tiered-storage.js'
+import { publishing } from './tiers/publishing-storage.js'
 
 /** Options of `new Cache(options)`; every one is optional. */
 export interface CacheOptions<
@@ -155,7 +156,8 @@ export class Cache<
       )
     }
     this.#tiered = options.local === undefined ? undefined : this.#tiers(options.local)
-    this.#store = this.#tiered ?? this.storage
+    // Without a local tier, changes are still announced on the storage's bus (other processes' L1s).
+    this.#store = this.#tiered ?? publishing(this.storage, (error) => this.#report('publish', error))
     const levels = scopes.names.filter((n) => n !== 'global')
     this.#rules = new RuleEngine(
       options.rules ?? [],

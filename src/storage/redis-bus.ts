@@ -36,15 +36,19 @@ ${BROADCAST_FRAGMENT}
 return 1
 `)
 
-/** KEYS[1] registry; ARGV origin, lease ms. Registers (or renews) a receiver and drops lapsed ones. */
+/**
+ * KEYS[1] registry; ARGV origin, lease ms. Registers (or renews) a receiver and drops lapsed ones.
+ * Returns 1 when the receiver was not registered (first registration, or it was lost: lapsed, or the
+ * registry was flushed), else 0.
+ */
 const REGISTER = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1)
-redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+local added = redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], lease * 2)
-return 1
+return added
 `)
 
 /** The registry of a bus channel's receivers (standalone Redis). */
@@ -197,28 +201,54 @@ export class RedisBus implements Bus {
       )
   }
 
-  /** Registers this receiver for another lease; resolves once the registration is in Redis. */
-  async #register(): Promise<void> {
+  /**
+   * Registers this receiver for another lease; resolves once the registration is in Redis. Waits for
+   * the publishing client's connection first: at start-up the bus's own connection may be ready
+   * before it, and a command on a client without an offline queue would fail at once.
+   */
+  async #register(): Promise<boolean> {
+    await this.#publisherReady()
     const sent = Date.now()
-    await this.#timed(
+    const added = await this.#timed(
       REGISTER.run(this.#publisher, [registryOf(this.channel)], [this.#origin, String(this.#leaseMs)]),
     )
     this.#registeredAt = sent
+    return Number(added) === 1
+  }
+
+  /** Resolves once the publishing client is connected (at once if it is), or the bus was closed. */
+  #publisherReady(): Promise<void> {
+    const publisher = this.#publisher
+    if (publisher.status === 'ready' || this.#closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        publisher.off('ready', done)
+        clearInterval(poll)
+        resolve()
+      }
+      publisher.once('ready', done)
+      // Also when the bus closes meanwhile (the registration then fails or is dropped).
+      const poll = setInterval(() => {
+        if (this.#closed || publisher.status === 'ready') done()
+      }, 50)
+      poll.unref()
+    })
   }
 
   /**
    * Renews the registration. If the previous one may have lapsed (renewals failed, or the process
-   * stalled), senders may have skipped this receiver: `onReset` once registered again.
+   * stalled), or was lost (the registry was flushed), senders may have skipped this receiver:
+   * `onReset` once registered again.
    */
   #renew(handlers: BusHandlers): void {
     if (this.#closed || this.#subscriber?.status !== 'ready') return
     const previous = this.#registeredAt
     this.#register().then(
-      () => {
+      (added) => {
+        if (this.#closed || previous === 0) return
         // A fifth of the lease as margin for the round trips of the two registrations.
-        if (!this.#closed && previous !== 0 && Date.now() - previous > this.#leaseMs * 0.8) {
-          handlers.onReset('registration lapsed')
-        }
+        if (Date.now() - previous > this.#leaseMs * 0.8) handlers.onReset('registration lapsed')
+        else if (added) handlers.onReset('registration lost')
       },
       (error: unknown) => {
         if (!this.#closed) handlers.onError(error)

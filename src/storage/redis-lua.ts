@@ -388,8 +388,11 @@ local members = redis.call('ZRANGEBYSCORE', REGISTRY, now, '+inf')
 /**
  * Sends a message to every live receiver's inbox but the sender's own. Used as a fragment of the
  * write script too (see {@link WRITE_BROADCAST_LUA}); expects REGISTRY, CHANNEL, ORIGIN and TEXT.
+ * No live receiver registered (none, or the registry was flushed while receivers still listen): to
+ * the shared channel, which every receiver also hears (it drops its own messages there).
  */
 export const BROADCAST_FRAGMENT = `${LIVE_MEMBERS}
+if #members == 0 then redis.call('PUBLISH', CHANNEL, TEXT) end
 for _, m in ipairs(members) do
   if m ~= ORIGIN then redis.call('PUBLISH', CHANNEL .. ':' .. m, TEXT) end
 end

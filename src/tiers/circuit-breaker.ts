@@ -62,7 +62,7 @@ export function breakerSettings(options: CircuitBreakerOptions): { threshold: nu
  * A circuit breaker around the calls to a shared storage.
  *
  * - closed: calls go through; `threshold` consecutive storage failures open the circuit. Errors that
- *   say nothing about the storage's health (a value that cannot be serialized, a configuration error)
+ *   say nothing about the storage's health (one caller's bad input, see {@link countsAsFailure})
  *   neither count nor reset the count.
  * - open: calls fail at once with a `StorageError` (no I/O, no timeout) for `openMs`.
  * - half-open: the first call after that is a probe, the others still fail fast; a probe that succeeds
@@ -94,12 +94,15 @@ export class CircuitBreaker {
     return this.#openedAt !== 0 && (this.#probing || Date.now() < this.#retryAt)
   }
 
-  /** Runs `call` through the breaker. */
+  /**
+   * Runs `call` through the breaker. Never throws: a `call` that throws synchronously counts as a
+   * failed call (rejected), so a probe can never leave the circuit half-open for good.
+   */
   run<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    if (this.#openedAt === 0) return call().then(this.#succeeded as (value: T) => T, this.#failed)
+    if (this.#openedAt === 0) return attempt(call).then(this.#succeeded as (value: T) => T, this.#failed)
     if (this.#probing || Date.now() < this.#retryAt) return Promise.reject(this.#refusal(operation))
     this.#probing = true
-    return call().then(
+    return attempt(call).then(
       (value) => {
         this.#probing = false
         this.#close()
@@ -152,7 +155,38 @@ export class CircuitBreaker {
   }
 }
 
-/** Whether an error says the storage is unhealthy (anything but cacheado's own non-storage errors). */
-function counts(error: unknown): boolean {
-  return !(error instanceof CacheError) || error instanceof StorageError || error instanceof TimeoutError
+/** `call()`, with a synchronous throw turned into a rejection. */
+function attempt<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(call())
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
+
+/**
+ * Redis reply prefixes that do say the server is unwell (out of memory, loading, busy with a script,
+ * no master, a read-only replica, a cluster that is down or resharding): these count.
+ */
+const UNHEALTHY_REPLY = /^(OOM|LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN|NOREPLICAS|MISCONF)\b/
+
+/**
+ * Whether an error says the storage is unhealthy. Errors that are about one caller's input do not
+ * count, wherever they sit in the `cause` chain (a backend may wrap them): cacheado's own errors other
+ * than `StorageError` and `TimeoutError` (`InvalidArgumentError`, `SerializationError`, `ConfigurationError`, ...), a value the client
+ * library could not encode (`BSONError`), and a Redis error reply other than the ones above (the
+ * server answered, e.g. `ERR value is not an integer or out of range` for one caller's TTL).
+ */
+export function countsAsFailure(error: unknown): boolean {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof CacheError && !(current instanceof StorageError) && !(current instanceof TimeoutError))
+      return false
+    if (current.name === 'BSONError') return false
+    if (current.name === 'ReplyError' && !UNHEALTHY_REPLY.test(current.message)) return false
+    current = current.cause
+  }
+  return true
+}
+
+const counts = countsAsFailure

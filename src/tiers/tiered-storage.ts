@@ -10,64 +10,20 @@ import type {
   ScopePath,
   StorageContext,
   StorageProvider,
+  WriteFence,
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
 import { MemoryStore } from '../storage/memory-store.js'
-import type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './circuit-breaker.js'
-import { breakerSettings, CircuitBreaker } from './circuit-breaker.js'
+import { breakerSettings, CircuitBreaker, countsAsFailure } from './circuit-breaker.js'
+import { CopyPerHit, localCopy, NO_COPY } from './local-copy.js'
+import { Publisher } from './publisher.js'
 
-/** The `local` option of `new Cache(...)`: an in-process tier in front of a shared storage. */
-export interface LocalTierOptions {
-  /** At most this many local copies, least recently used dropped first. Default 10 000. */
-  readonly maxItems?: number
-  /**
-   * A local copy lives at most this long (seconds), whatever the entry's own TTL: the bound on how
-   * long a copy can be served after a bus message about it was lost without the bus noticing.
-   * Default 60.
-   */
-  readonly ttlSeconds?: number
-  /**
-   * How processes tell each other to drop copies. Default: the storage's own bus
-   * (`RedisStorage` makes one on Redis pub/sub); `false`: none, copies then live up to `ttlSeconds`
-   * after another process changed the entry. A given bus belongs to the cache and is closed with it.
-   */
-  readonly bus?: Bus | false
-  /** The breaker around the shared storage; `false` turns it off. Default `{ failureThreshold: 5, openSeconds: 5 }`. */
-  readonly circuitBreaker?: CircuitBreakerOptions | false
-}
-
-/** Payload of the cache's `busMessage` event: another process's invalidation was applied here. */
-export interface BusMessageInfo {
-  /** Id of the sending process's local tier. */
-  readonly origin: string
-  readonly invalidation: Invalidation
-  /** Local copies it removed. */
-  readonly dropped: number
-}
-
-/** Payload of the cache's `busReset` event: every local copy was dropped because messages may have been lost. */
-export interface BusResetInfo {
-  /** Why, e.g. `'subscribed'` (after a (re)connection) or `'circuit closed'`. */
-  readonly reason: string
-  /** Local copies removed. */
-  readonly dropped: number
-}
-
-/** Where a tiered storage reports what the cache turns into events. */
-export interface TierListener {
-  readonly busMessage: (info: BusMessageInfo) => void
-  readonly busReset: (info: BusResetInfo) => void
-  readonly circuitOpen: (info: CircuitOpenInfo) => void
-  readonly circuitClose: (info: CircuitCloseInfo) => void
-  /** A background failure (publishing, a background touch, the bus itself). */
-  readonly error: (operation: string, error: unknown) => void
-}
+export type { BusMessageInfo, BusResetInfo, LocalTierOptions, TierListener } from './tier-options.js'
+import type { LocalTierOptions, TierListener } from './tier-options.js'
 
 const DEFAULT_MAX_ITEMS = 10_000
 const DEFAULT_TTL_SECONDS = 60
-/** Refs per bus message at most (a message stays a few kilobytes). */
-const MAX_REFS_PER_MESSAGE = 200
 /**
  * Background touches of the shared LRU order in flight at most: beyond that, L1 hits are not reported
  * (the shared LRU order then sees a sample of them) rather than queueing commands without bound.
@@ -82,9 +38,17 @@ const MAX_TOUCHES_IN_FLIGHT = 64
  * - Reads try L1, then the shared storage; a shared hit is copied into L1 with the entry's own expiry
  *   (never later, through `getWithExpiry`), capped at the local TTL. A shared storage without
  *   `getWithExpiry` gets no copies of reads, only of this process's own writes.
- * - Writes and removals go to the shared storage first; only once that succeeded is the change
- *   published (entry refs or a scope path, never values), without waiting for it. The local copy is
- *   dropped before the shared write starts and replaced after it succeeded.
+ * - Writes and removals go to the shared storage first, then the change is published (entry refs or
+ *   a scope path, never values). A write's message leaves without being waited for; a removal
+ *   (`delete`, `evictScope`) resolves only once the bus accepted its message. A write or removal that
+ *   failed publishes too: a command that timed out may still land, and an invalidation of an entry
+ *   that did not change is harmless. The local copy is dropped before the shared write starts and
+ *   replaced after it succeeded.
+ * - Local expiry is counted from the moment the write was sent (or the read's expiry as the shared
+ *   storage reported it), never from when the answer was processed: a busy event loop cannot make a
+ *   copy outlive the shared entry.
+ * - No copy is kept until the bus has confirmed its subscription (its first `onReset`): before that,
+ *   messages from other processes would be missed.
  * - Bounds and expiry are the shared storage's (they hold across processes); L1's own LRU drops are
  *   not evictions of the cache. Entries a shared bound evicts are dropped here and named in the next
  *   message so other processes drop theirs. An L1 hit under a shared LRU bound sends a touch to the
@@ -93,6 +57,8 @@ const MAX_TOUCHES_IN_FLIGHT = 64
  *   touched its entry, one of its ancestors' scopes, or everything, does not fill L1 when it ends:
  *   every invalidation bumps an epoch and is recorded while operations are in flight, and a fill
  *   checks the records newer than its own start.
+ * - Fenced writes (`fence`/`setFenced`, present when the shared storage has them): passed through;
+ *   L1 is filled only if the shared storage stored the value.
  * - Staleness: with the bus connected, a copy is dropped as soon as the message arrives (a pub/sub
  *   hop). When the bus (re)subscribes, or the circuit closes again after the shared storage failed,
  *   L1 is emptied, since messages may have been lost meanwhile. In every case no copy outlives the
@@ -107,21 +73,42 @@ export class TieredStorage implements StorageProvider {
   readonly origin = randomUUID()
   /** The shared storage. */
   readonly shared: StorageProvider
+  /** Present when the shared storage has it: its fence, through the breaker. */
+  readonly fence?: (ref: EntryRef) => Promise<WriteFence>
+  /**
+   * Present when the shared storage has it: a fenced write (see `StorageProvider.setFenced`); resolves
+   * whether it stored. This tier's own message is published with it (a `message` argument is ignored).
+   */
+  readonly setFenced?: (
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fence: WriteFence,
+    message?: BusMessage,
+  ) => Promise<boolean>
   readonly #local = new MemoryStore()
   readonly #localTtlMs: number
   readonly #bus: Bus | undefined
+  readonly #publisher: Publisher
   readonly #breaker: CircuitBreaker | undefined
   readonly #listener: TierListener
   readonly #getWithExpiry: ((ref: EntryRef) => Promise<unknown>) | undefined
   /** The shared storage's write-and-publish, when the bus is the storage's own. */
   readonly #setAndPublish: StorageProvider['setAndPublish']
+  /** Whether the bus is the shared storage's own (its messages can leave from a fenced write). */
+  readonly #ownBus: boolean
+  /**
+   * Whether copies may be kept: no bus, or the bus confirmed its subscription (first `onReset`).
+   * Before that, another process's message could be missed while a copy is kept.
+   */
+  #live: boolean
   #touchOnHit = false
+  /** Whether L1 ever kept a {@link CopyPerHit} (until then a hit skips that check). */
+  #copiesPerHit = false
   #onEvicted: StorageContext['onEvicted'] = () => undefined
   #forwardRefs = false
   /** Refs a shared bound evicted, to name in the next message. */
   #victims: EntryRef[] = []
-  /** Refs waiting for the next `entries` message (see {@link TieredStorage.#queue}). */
-  #batch: EntryRef[] | undefined
   /** Writes under way. */
   #writing = 0
   /** Background touches under way (see {@link TieredStorage.#touch}); they never reject. */
@@ -166,6 +153,8 @@ export class TieredStorage implements StorageProvider {
     this.supportsBounds = shared.supportsBounds
     this.#localTtlMs = ttlSeconds * 1000
     this.#bus = bus
+    this.#live = bus === undefined
+    this.#publisher = new Publisher(this.origin, bus, (error) => listener.error('publish', error))
     this.#listener = listener
     this.#local.configure({
       bounds: [{ order: 'lru', maxItems, reason: 'lru' }],
@@ -184,7 +173,14 @@ export class TieredStorage implements StorageProvider {
           })
     const withExpiry = shared.getWithExpiry
     this.#getWithExpiry = withExpiry === undefined ? undefined : (ref) => withExpiry.call(shared, ref)
-    this.#setAndPublish = ownBus && bus !== undefined ? shared.setAndPublish?.bind(shared) : undefined
+    this.#ownBus = ownBus && bus !== undefined
+    this.#setAndPublish = this.#ownBus ? shared.setAndPublish?.bind(shared) : undefined
+    const { fence, setFenced } = shared
+    if (fence !== undefined && setFenced !== undefined) {
+      this.fence = (ref) => this.#call('fence', () => fence.call(shared, ref))
+      this.setFenced = (ref, value, ttlMs, token) =>
+        this.#write(ref, value, ttlMs, (message) => setFenced.call(shared, ref, value, ttlMs, token, message))
+    }
   }
 
   attach(context: StorageContext): void {
@@ -199,7 +195,10 @@ export class TieredStorage implements StorageProvider {
     })
     this.#bus?.subscribe({
       onMessage: (message) => this.#receive(message),
-      onReset: (reason) => this.#reset(reason),
+      onReset: (reason) => {
+        this.#live = true
+        this.#reset(reason)
+      },
       onError: (error) => this.#listener.error('bus', error),
       origin: this.origin,
     })
@@ -214,8 +213,11 @@ export class TieredStorage implements StorageProvider {
   /** The L1 copy, or `MISS` (then `get` asks the shared storage): synchronous, for the cache's hit path. */
   peek(ref: EntryRef): unknown {
     const local = this.#local.get(ref)
-    if (local !== MISS && this.#touchOnHit) this.#touch(ref)
-    return local
+    if (local === MISS) return MISS
+    if (this.#touchOnHit) this.#touch(ref)
+    // Copies are deep-frozen (see local-copy.ts), but binary data, Maps and Sets are copied for each
+    // reader; the check is skipped until such a value was ever kept.
+    return this.#copiesPerHit && local instanceof CopyPerHit ? local.copy() : local
   }
 
   async #fill(ref: EntryRef): Promise<unknown> {
@@ -226,9 +228,14 @@ export class TieredStorage implements StorageProvider {
       const found = (await this.#call('get', () => this.#getWithExpiry!(ref))) as
         typeof MISS | { value: unknown; expiresAt: number | undefined }
       if (found === MISS) return MISS
-      if (!this.#invalidatedSince(ref, start)) {
+      if (this.#live && !this.#invalidatedSince(ref, start)) {
         const ttlMs = found.expiresAt === undefined ? this.#localTtlMs : found.expiresAt - Date.now()
-        if (ttlMs > 0) this.#local.set(ref, found.value, Math.min(ttlMs, this.#localTtlMs))
+        if (ttlMs > 0) {
+          // Frozen in place: this reader gets the very copy later hits return.
+          const { kept, returned } = localCopy(found.value, true)
+          if (kept !== NO_COPY) this.#keep(ref, kept, Math.min(ttlMs, this.#localTtlMs))
+          return returned
+        }
       }
       return found.value
     } finally {
@@ -237,48 +244,101 @@ export class TieredStorage implements StorageProvider {
   }
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    await this.#write(ref, value, ttlMs, undefined)
+  }
+
+  /**
+   * A write through the shared storage (`fenced`: through its `setFenced`, given the message to
+   * publish with it or `undefined`); resolves whether it stored.
+   */
+  async #write(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    fenced: ((message: BusMessage | undefined) => Promise<boolean>) | undefined,
+  ): Promise<boolean> {
     if (this.#touching.size !== 0) await this.#touchesLanded()
     this.#dropEntry(ref)
     const start = this.#epoch
     this.#pending++
     // A lone write publishes from its own write command; concurrent ones share one message per turn.
-    const fused = this.#writing === 0 && this.#batch === undefined ? this.#setAndPublish : undefined
+    const alone = this.#writing === 0 && !this.#publisher.batching
+    const message: BusMessage = { origin: this.origin, invalidation: { kind: 'entries', refs: [ref] } }
+    const fuse = alone && (fenced === undefined ? this.#setAndPublish !== undefined : this.#ownBus)
     this.#writing++
+    let sent = false
+    let stored: boolean
+    // Local expiry counts from before the write was sent: never later than the shared entry's.
+    const sentAt = Date.now()
     try {
-      await (fused === undefined
-        ? this.#call('set', () => this.shared.set(ref, value, ttlMs))
-        : this.#call('set', () =>
-            fused(ref, value, ttlMs, { origin: this.origin, invalidation: { kind: 'entries', refs: [ref] } }),
-          ))
-      if (!this.#invalidatedSince(ref, start)) {
-        this.#local.set(
-          ref,
-          value,
-          ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs),
-        )
+      stored = await this.#call('set', () => {
+        sent = true
+        if (fenced !== undefined) return fenced(fuse ? message : undefined)
+        return fuse
+          ? this.#setAndPublish!(ref, value, ttlMs, message).then(STORED)
+          : this.shared.set(ref, value, ttlMs).then(STORED)
+      })
+      if (stored && this.#live && !this.#invalidatedSince(ref, start)) {
+        const lifeMs = ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs)
+        const leftMs = sentAt + lifeMs - Date.now()
+        // A frozen clone: the caller may go on changing its own object.
+        const kept = leftMs > 0 ? localCopy(value, false).kept : NO_COPY
+        if (kept !== NO_COPY) this.#keep(ref, kept, leftMs)
       }
+    } catch (error) {
+      // A write that timed out may still land: tell the others (a fused write's script publishes
+      // when it lands, this message covers the cases where it did not get that far).
+      if (sent && countsAsFailure(error)) this.#publisher.queue(ref)
+      throw error
     } finally {
       this.#writing--
       this.#done()
     }
-    if (fused === undefined) this.#queue(ref)
-    if (this.#victims.length !== 0) this.#queue(...this.#victims.splice(0))
+    if (stored && !fuse) this.#publisher.queue(ref)
+    if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
+    return stored
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
     this.#dropEntry(ref)
-    const removed = await this.#call('delete', () => this.shared.delete(ref))
+    const removed = await this.#removal('delete', () => this.shared.delete(ref), {
+      kind: 'entries',
+      refs: [ref],
+    })
     this.#dropEntry(ref)
-    this.#queue(ref)
     return removed
   }
 
   async evictScope(path: ScopePath): Promise<number> {
     this.#dropScope(path)
-    const removed = await this.#call('evictScope', () => this.shared.evictScope(path))
+    const removed = await this.#removal('evictScope', () => this.shared.evictScope(path), {
+      kind: 'scope',
+      path,
+    })
     this.#dropScope(path)
-    this.#publish({ kind: 'scope', path })
     return removed
+  }
+
+  /**
+   * A removal in the shared storage, then its message, waited for: the removal resolves once every
+   * other process can have been told. A removal that failed after it was sent publishes too (it may
+   * land anyway), without waiting, and rejects with its own error.
+   */
+  async #removal<T>(operation: string, call: () => Promise<T>, invalidation: Invalidation): Promise<T> {
+    let sent = false
+    let result: T
+    try {
+      result = await this.#call(operation, () => {
+        sent = true
+        return call()
+      })
+    } catch (error) {
+      if (sent && countsAsFailure(error))
+        this.#publisher.send(invalidation).catch((e: unknown) => this.#listener.error('publish', e))
+      throw error
+    }
+    await this.#publisher.send(invalidation)
+    return result
   }
 
   size(): Promise<number> {
@@ -288,10 +348,9 @@ export class TieredStorage implements StorageProvider {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#flush() // messages of the last writes leave before the connection closes
     this.#local.evictScope([])
     try {
-      await this.#bus?.close()
+      await this.#publisher.close()
     } finally {
       await this.shared.close()
     }
@@ -300,6 +359,12 @@ export class TieredStorage implements StorageProvider {
   /** Number of local copies (for tests and diagnostics). */
   get localSize(): number {
     return this.#local.size()
+  }
+
+  /** Puts a copy made by `localCopy` into L1 for `ttlMs`. */
+  #keep(ref: EntryRef, kept: unknown, ttlMs: number): void {
+    if (kept instanceof CopyPerHit) this.#copiesPerHit = true
+    this.#local.set(ref, kept, ttlMs)
   }
 
   #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
@@ -340,39 +405,6 @@ export class TieredStorage implements StorageProvider {
       }
     }
     this.#onEvicted(reason, count, this.#forwardRefs ? ref : undefined)
-  }
-
-  /**
-   * Names entries in the next `entries` message. Messages leave once per turn of the event loop (at
-   * most {@link MAX_REFS_PER_MESSAGE} refs each): many concurrent writes cost one PUBLISH.
-   */
-  #queue(...refs: EntryRef[]): void {
-    if (this.#bus === undefined) return
-    if (this.#batch === undefined) {
-      this.#batch = []
-      setImmediate(() => this.#flush())
-    }
-    this.#batch.push(...refs)
-  }
-
-  #flush(): void {
-    const refs = this.#batch ?? []
-    this.#batch = undefined
-    for (let i = 0; i < refs.length; i += MAX_REFS_PER_MESSAGE) {
-      this.#publish({ kind: 'entries', refs: refs.slice(i, i + MAX_REFS_PER_MESSAGE) })
-    }
-  }
-
-  #publish(invalidation: Invalidation): void {
-    if (this.#bus === undefined) return
-    let sent: Promise<void>
-    try {
-      sent = this.#bus.publish({ origin: this.origin, invalidation })
-    } catch (error) {
-      this.#listener.error('publish', error)
-      return
-    }
-    sent.catch((error: unknown) => this.#listener.error('publish', error))
   }
 
   #receive(message: BusMessage): void {
@@ -425,3 +457,6 @@ export class TieredStorage implements StorageProvider {
     }
   }
 }
+
+/** A write that stored (the fence-less writes always do). */
+const STORED = (): boolean => true

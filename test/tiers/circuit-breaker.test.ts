@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CircuitCloseInfo, CircuitOpenInfo, EntryRef, StorageProvider } from '../../src/index.js'
-import { Cache, SerializationError, StorageError } from '../../src/index.js'
+import { Cache, InvalidArgumentError, SerializationError, StorageError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
 import { CircuitBreaker } from '../../src/tiers/circuit-breaker.js'
 import { redisUrl, sleep, uniqueName } from '../support/services.js'
@@ -115,5 +115,99 @@ describe.skipIf(redisUrl === undefined)('circuit breaker around the shared stora
     open.push(cache as unknown as Cache)
     for (let i = 0; i < 10; i++) await expect(cache.get('k')).rejects.toThrow(/injected fault/)
     expect(state.calls).toBe(10)
+  })
+})
+
+describe('circuit breaker: a probe that throws, and bad input', () => {
+  it('a half-open probe that throws synchronously re-opens the circuit instead of jamming it', async () => {
+    const events: string[] = []
+    const breaker = new CircuitBreaker(
+      'redis',
+      { failureThreshold: 2, openSeconds: 0.05 },
+      { onOpen: () => events.push('open'), onClose: () => events.push('close') },
+    )
+    for (let i = 0; i < 2; i++) {
+      await expect(breaker.run('get', () => Promise.reject(new Error('down')))).rejects.toThrow('down')
+    }
+    expect(breaker.isOpen).toBe(true)
+    // Each mode of failure, in turn: a synchronous throw never escapes `run` and never jams the probe.
+    for (const thrown of [new Error('sync throw'), new TypeError('not a function')]) {
+      await sleep(60)
+      const probe = breaker.run('get', () => {
+        throw thrown
+      })
+      await expect(probe).rejects.toBe(thrown)
+      expect(breaker.isOpen).toBe(true) // re-opened, not half-open with a probe "under way" forever
+    }
+    await sleep(60)
+    expect(await breaker.run('get', () => Promise.resolve('back'))).toBe('back')
+    expect(breaker.isOpen).toBe(false)
+    expect(events).toEqual(['open', 'open', 'open', 'close'])
+    // Closed: a synchronous throw is a counted failure too, and is a rejection.
+    const thrown = (): Promise<never> => {
+      throw new Error('sync while closed')
+    }
+    await expect(breaker.run('get', thrown)).rejects.toThrow('sync while closed')
+    await expect(breaker.run('get', thrown)).rejects.toThrow('sync while closed')
+    expect(breaker.isOpen).toBe(true)
+  })
+
+  it('bad input wrapped anywhere in the cause chain, or a Redis error reply, does not count', async () => {
+    const events: string[] = []
+    const breaker = new CircuitBreaker(
+      'redis',
+      { failureThreshold: 1 },
+      { onOpen: () => events.push('open'), onClose: () => events.push('close') },
+    )
+    const reply = Object.assign(new Error('ERR value is not an integer or out of range'), {
+      name: 'ReplyError',
+    })
+    const bad = [
+      new InvalidArgumentError('ttlSeconds too large'),
+      new StorageError('mongodb', 'set', new SerializationError('too deeply nested')),
+      new Error('redis://127.0.0.1:6379: ERR value is not an integer', { cause: reply }),
+      Object.assign(new Error('cannot encode'), { name: 'BSONError' }),
+    ]
+    for (const error of bad) {
+      await expect(breaker.run('set', () => Promise.reject(error))).rejects.toBe(error)
+    }
+    expect(events).toEqual([])
+    const oom = Object.assign(new Error("OOM command not allowed when used memory > 'maxmemory'"), {
+      name: 'ReplyError',
+    })
+    await expect(breaker.run('set', () => Promise.reject(new Error('x', { cause: oom })))).rejects.toThrow()
+    expect(events).toEqual(['open'])
+  })
+})
+
+describe.skipIf(redisUrl === undefined)('circuit breaker: one caller’s bad input on a real Redis', () => {
+  it('never opens the circuit for the other callers', async () => {
+    const cache = new Cache({
+      storage: new RedisStorage({ url: redisUrl!, prefix: uniqueName('cbbad') }),
+      local: { circuitBreaker: { failureThreshold: 2, openSeconds: 30 } },
+    })
+    const opened: CircuitOpenInfo[] = []
+    cache.on('circuitOpen', (info) => opened.push(info))
+    cache.on('error', () => undefined)
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    try {
+      const hostile: (() => Promise<unknown>)[] = [
+        () => cache.set('ttl', 1, { ttlSeconds: 1e16 }), // finite, accepted up front, refused by Redis
+        () => cache.set('cycle', cycle),
+        () => cache.set('fn', () => 1),
+        () => cache.set('big', 10n),
+        () => cache.set('\ud800', 1), // a lone surrogate
+      ]
+      // Each in a row, more often than the threshold: refused (or, for a BigInt, stored: msgpack has
+      // them), but none may open the circuit.
+      for (const run of hostile) for (let i = 0; i < 3; i++) await run().catch(() => undefined)
+      expect(opened).toEqual([])
+      await cache.set('fine\u0000\u001b[31m', 'still served') // control characters are a valid key
+      expect(await cache.get('fine\u0000\u001b[31m')).toBe('still served')
+      await cache.clear()
+    } finally {
+      await cache.close()
+    }
   })
 })

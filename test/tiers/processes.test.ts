@@ -10,12 +10,13 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { CircuitOpenInfo } from '../../src/index.js'
+import type { CircuitOpenInfo, StorageProvider } from '../../src/index.js'
 import { Cache, ScopeConfig, ScopeLevel, StorageError } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
 import { freePort, redisUrl, sleep, uniqueName } from '../support/services.js'
 import { startRedis, stopRedis } from '../support/redis-server.js'
 import { Peer, until } from './fixtures/processes.js'
+import { silent } from './fixtures/silent.js'
 
 /** How long a change may take to reach another process's L1 while the bus is connected. */
 const BUS_BOUND_MS = 1000
@@ -48,7 +49,7 @@ async function applied(peers: readonly Peer[], n: number): Promise<void> {
 
 describe.skipIf(redisUrl === undefined)('three processes share one Redis through two tiers', () => {
   const peers: Peer[] = []
-  const caches: Cache<typeof scopes, RedisStorage>[] = []
+  const caches: Cache<typeof scopes, StorageProvider>[] = []
   afterEach(async () => {
     for (const cache of caches.splice(0)) {
       await cache.clear().catch(() => undefined)
@@ -70,7 +71,7 @@ describe.skipIf(redisUrl === undefined)('three processes share one Redis through
     let messages = 0
     parent.on('busMessage', () => messages++)
     // Writes behind every L1's back (no bus): only a dropped copy can make a process see them.
-    const behind = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    const behind = new Cache({ scopes, storage: silent(new RedisStorage({ url: redisUrl!, prefix })) })
     caches.push(parent, behind)
     await Promise.all([a.ready, b.ready, until(async () => subscribed, 5000)])
     return { a, b, parent, behind, parentMessages: () => messages }

@@ -13,6 +13,7 @@ import { RedisBus, RedisStorage } from '../../src/redis.js'
 import { TieredStorage } from '../../src/tiers/tiered-storage.js'
 import type { TierListener } from '../../src/tiers/tiered-storage.js'
 import { describeStorageConformance, scopes } from '../storage/conformance.js'
+import { silent } from './fixtures/silent.js'
 import { mongoUrl, redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 
 const quiet: TierListener = {
@@ -70,7 +71,7 @@ const u2 = { scope: 'user', orgId: 'o1', userId: 'u2' } as const
 const o2 = { scope: 'user', orgId: 'o2', userId: 'u1' } as const
 
 describe.skipIf(redisUrl === undefined)('coherence between two caches on one prefix', () => {
-  const open: Cache<typeof scopes, RedisStorage>[] = []
+  const open: Cache<typeof scopes, StorageProvider>[] = []
   const raw = redisUrl === undefined ? undefined : new Redis(redisUrl)
   afterEach(async () => {
     for (const cache of open.splice(0)) {
@@ -95,7 +96,7 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
 
   /** A cache on the same prefix without a local tier: writes behind the tiers' backs (no bus). */
   function plain(prefix: string) {
-    const cache = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }) })
+    const cache = new Cache({ scopes, storage: silent(new RedisStorage({ url: redisUrl!, prefix })) })
     open.push(cache)
     return cache
   }
@@ -274,7 +275,8 @@ describe.skipIf(redisUrl === undefined)('coherence between two caches on one pre
       while (Date.now() < end) {
         // A stall longer than the lease: other processes stop sending to this inbox meanwhile.
       }
-      await until(async () => resets.length === 2, 2000)
+      // At least one (a renewal that was in flight during the stall may report it too).
+      await until(async () => resets.length >= 2, 2000)
       expect(resets[1]).toBe('registration lapsed')
     } finally {
       await bus.close()
@@ -304,7 +306,10 @@ describe.skipIf(redisClusterNodes === undefined)('coherence on a Redis Cluster',
     const make = () =>
       new Cache({ scopes, storage: new RedisStorage({ cluster: redisClusterNodes!, prefix }), local: {} })
     const [a, b] = [make(), make()]
-    const behind = new Cache({ scopes, storage: new RedisStorage({ cluster: redisClusterNodes!, prefix }) })
+    const behind = new Cache({
+      scopes,
+      storage: silent(new RedisStorage({ cluster: redisClusterNodes!, prefix })),
+    })
     try {
       let subscribed = 0
       for (const cache of [a, b]) cache.on('busReset', () => subscribed++)
