@@ -35,7 +35,7 @@ import type {
   WriteFence,
 } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
-import { encodeScopePath } from './storage/key-encoding.js'
+import { encodeEntryRef, encodeScopePath } from './storage/key-encoding.js'
 import { InMemory } from './storage/memory.js'
 import { ttlToMs } from './ttl.js'
 import type { LocalTierOptions } from './tiers/tiered-storage.js'
@@ -375,11 +375,25 @@ export class Cache<
     await this.#store.close()
   }
 
-  /** The two tiers in front of the storage; their events become this cache's. */
+  /**
+   * The two tiers in front of the storage; their events become this cache's. Another process's
+   * invalidation also detaches this process's running computations of what it names (they answer the
+   * callers already waiting, store nothing, and no later call joins them), before the event is
+   * emitted: once a process has heard of an eviction, none of its calls gets a value computed before it.
+   * A reset (messages may have been lost) detaches every running computation.
+   */
   #tiers(local: LocalTierOptions): TieredStorage {
     return new TieredStorage(this.storage, local, {
-      busMessage: (info) => this.emit('busMessage', info),
-      busReset: (info) => this.emit('busReset', info),
+      busMessage: (info) => {
+        const invalidation = info.invalidation
+        if (invalidation.kind === 'scope') this.#flights.invalidate(encodeScopePath(invalidation.path))
+        else for (const ref of invalidation.refs) this.#flights.invalidate(encodeEntryRef(ref))
+        this.emit('busMessage', info)
+      },
+      busReset: (info) => {
+        this.#flights.invalidate('')
+        this.emit('busReset', info)
+      },
       circuitOpen: (info) => this.emit('circuitOpen', info),
       circuitClose: (info) => this.emit('circuitClose', info),
       error: (operation, error) => this.#report(operation, error),
