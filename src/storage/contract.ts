@@ -60,9 +60,10 @@ export interface BoundPolicy {
 /** What a `Cache` hands to its storage once, before any other call. */
 export interface StorageContext {
   /**
-   * Bounds to enforce after every write, in this order. Shared backends identify a bound by its
-   * position in this list, so every process sharing one backend (one Redis prefix, one MongoDB
-   * collection) must configure the same rules in the same order.
+   * Bounds to enforce after every write, in this order. Shared backends identify a bound by what it
+   * is (order, maxItems, per, reason), not by its position in this list: processes sharing one backend
+   * whose rule lists differ (a rolling deploy) share the bounds they have in common, and a bound that
+   * only some processes configure is enforced on their writes.
    */
   readonly bounds: readonly BoundPolicy[]
   /**
