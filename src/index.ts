@@ -17,7 +17,7 @@ export type { DefaultScopeConfig, ResolvedLevel } from './scopes/scope-config.js
 export { ScopeLevel } from './scopes/scope-level.js'
 export type { ScopeId, ScopeLevelShape } from './scopes/scope-level.js'
 export type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
-export { InMemory } from './storage/memory.js'
+export { InMemory } from './storage/memory/in-memory.js'
 export { MISS } from './storage/contract.js'
 export type {
   AutomaticEvictionReason,

@@ -102,7 +102,7 @@ describe('architecture of the CLI', () => {
     walk('src/cli/main.ts')
     expect([...reachable].filter((file) => /redis|mongodb/.test(file))).toEqual([])
     expect(graph.get('src/cli/connect.ts')).toEqual(
-      expect.arrayContaining(['src/storage/redis-admin.ts', 'src/storage/mongodb-admin.ts']),
+      expect.arrayContaining(['src/storage/redis/admin.ts', 'src/storage/mongodb/admin.ts']),
     )
   })
 })

@@ -9,7 +9,7 @@ import {
   MaxItemsEvict,
   MISS,
 } from '../../src/index.js'
-import { ExpiryHeap } from '../../src/storage/expiry-heap.js'
+import { ExpiryHeap } from '../../src/storage/memory/expiry-heap.js'
 
 describe('in-memory specifics', () => {
   beforeEach(() => {

@@ -1,5 +1,5 @@
 /**
- * The registry of tenants on Redis (src/storage/redis-registry.ts): a tenant that holds data is always
+ * The registry of tenants on Redis (src/storage/redis/registry.ts): a tenant that holds data is always
  * registered (a connection dropped mid-eviction orphans nothing), and a tenant without live entries
  * leaves no trace once its last entry is gone or expired (only its eviction generations, which expire).
  */
@@ -9,7 +9,7 @@ import type { Cluster } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EntryRef, ScopePath, StorageContext } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import type { RedisClient } from '../../src/storage/redis-connection.js'
+import type { RedisClient } from '../../src/storage/redis/connection.js'
 import { startRedis, stopRedis } from '../support/redis-server.js'
 import { redisTargets } from '../support/redis-targets.js'
 import { freePort, redisUrl, sleep, uniqueName } from '../support/services.js'

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { ConfigurationError, storageTimeout } from '../errors.js'
-import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from './contract.js'
-import type { RedisClient } from './redis-connection.js'
-import { LuaScript } from './redis-connection.js'
-import { BROADCAST_FRAGMENT } from './redis-lua.js'
+import { ConfigurationError, storageTimeout } from '../../errors.js'
+import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from '../contract.js'
+import type { RedisClient } from './connection.js'
+import { LuaScript } from './connection.js'
+import { BROADCAST_FRAGMENT } from './lua.js'
 import { Deadlines } from './deadlines.js'
-import { timerMs } from '../ttl.js'
+import { timerMs } from '../../ttl.js'
 
 /** Options of `new RedisBus(...)`. */
 export interface RedisBusOptions {

@@ -1,10 +1,10 @@
 /**
- * The Lua scripts of the Redis storage as {@link LuaScript}s (sources and key layout in `redis-lua.ts`,
- * `redis-fence.ts` and `redis-registry.ts`).
+ * The Lua scripts of the Redis storage as {@link LuaScript}s (sources and key layout in `lua.ts`,
+ * `fence.ts` and `registry.ts`).
  */
-import { LuaScript } from './redis-connection.js'
-import { FENCE_READ_LUA } from './redis-fence.js'
-import { REGISTRY_SCRIPTS } from './redis-registry.js'
+import { LuaScript } from './connection.js'
+import { FENCE_READ_LUA } from './fence.js'
+import { REGISTRY_SCRIPTS } from './registry.js'
 import {
   GET_TTL_LUA,
   TOUCH_LUA,
@@ -13,7 +13,7 @@ import {
   WRITE_BROADCAST_LUA,
   WRITE_LUA,
   WRITE_PUBLISH_LUA,
-} from './redis-lua.js'
+} from './lua.js'
 import {
   COUNT_LUA,
   DELETE_LUA,
@@ -21,7 +21,7 @@ import {
   SWEEP_LUA,
   WIDE_ADMIT_LUA,
   WIDE_TOUCH_LUA,
-} from './redis-lua-remove.js'
+} from './lua-remove.js'
 
 export const WRITE = new LuaScript(WRITE_LUA)
 export const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
-import { ConfigurationError, InvalidArgumentError } from '../errors.js'
-import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
-import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
+import { ConfigurationError, InvalidArgumentError } from '../../errors.js'
+import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from '../contract.js'
+import { encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 
 /**
- * Redis key names of one storage prefix; the layout is described in `redis-lua.ts`. A tag is the
+ * Redis key names of one storage prefix; the layout is described in `lua.ts`. A tag is the
  * encoded top-level segment of a scope path (`level=id/`), or {@link GLOBAL_TAG} for the global scope;
  * everything of one tag lives in one hash slot.
  */

@@ -1,8 +1,8 @@
-import { PRELUDE } from './redis-lua.js'
+import { PRELUDE } from './lua.js'
 
 /**
  * Lua sources of the Redis storage's removing scripts: delete, scope eviction, count, sweep, and the
- * Cluster's cache-wide bound steps. Key layout and ARGV header in `redis-lua.ts`.
+ * Cluster's cache-wide bound steps. Key layout and ARGV header in `lua.ts`.
  */
 
 /**
@@ -28,7 +28,7 @@ return { existed, stale, 0, '' }
  * Evicts a scope, one batch at a time: up to `limit` members of its index. KEYS[1] the scope's index
  * key; ARGV after the header: the tag's key base (`P:{T}:`), '1' when the scope is a whole tag (its
  * marker and counter go too once it is empty), '1' to return the removed members, the batch limit, and
- * on the first batch only the scope's generation field (see `redis-fence.ts`; '' on later batches),
+ * on the first batch only the scope's generation field (see `fence.ts`; '' on later batches),
  * raised before anything is removed so that every fenced write after this script is refused.
  * Returns `{removed, expired, more, gone, creation, members...}`; the caller repeats while `more` is 1,
  * so one huge scope never blocks Redis in a single script. `gone` is 1 when a whole tag was emptied

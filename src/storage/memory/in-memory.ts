@@ -1,6 +1,6 @@
-import { ConfigurationError } from '../errors.js'
-import type { EntryRef, ScopePath, StorageContext, SyncStorageProvider } from './contract.js'
-import { MemoryStore } from './memory-store.js'
+import { ConfigurationError } from '../../errors.js'
+import type { EntryRef, ScopePath, StorageContext, SyncStorageProvider } from '../contract.js'
+import { MemoryStore } from './store.js'
 
 /**
  * The default storage: entries live in this process's memory, values are kept by reference (not

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { ConfigurationError, SerializationError } from '../../errors.js'
 
 /** An ioredis client: a standalone `Redis` or a `Cluster`. */
 export type RedisClient = Redis | Cluster

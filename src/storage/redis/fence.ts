@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '../errors.js'
-import type { WriteFence } from './contract.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { WriteFence } from '../contract.js'
 
 /**
  * Write fences of the Redis storage (see `StorageProvider.fence` / `setFenced`).
@@ -28,7 +28,7 @@ import type { WriteFence } from './contract.js'
 export const FENCE_RETENTION_MS = 600_000
 
 /**
- * Lua helpers (they need `mark_parts` from the prelude of `redis-lua.ts`).
+ * Lua helpers (they need `mark_parts` from the prelude of `lua.ts`).
  * - `bump(fkey, field)`: raises one generation (see above) and refreshes the hash's retention TTL.
  * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link packFence}) still
  *   holds for an entry of scope segments `segs` in the tag of key base `base`, whose marker's creation

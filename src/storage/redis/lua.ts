@@ -1,9 +1,9 @@
-import { FENCE_FRAGMENT } from './redis-fence.js'
-import { REGISTRATION_FRESH_MS } from './redis-registry.js'
+import { FENCE_FRAGMENT } from './fence.js'
+import { REGISTRATION_FRESH_MS } from './registry.js'
 
 /**
  * Lua sources of the Redis storage's reading and writing scripts (the removing ones are in
- * `redis-lua-remove.ts`, fences in `redis-fence.ts`, the registry's in `redis-registry.ts`).
+ * `lua-remove.ts`, fences in `fence.ts`, the registry's in `registry.ts`).
  * Key layout (P = prefix, T = hash tag):
  *
  * - `P:{T}:d:<member>`  the entry's serialized value (string, native expiry with PXAT)
@@ -13,19 +13,19 @@ import { REGISTRATION_FRESH_MS } from './redis-registry.js'
  *                       of the tag, so it is also the tag's expiry index: expired members are purged
  *                       from it (no separate expiry ZSET to keep in step on every write)
  * - `P:{T}:b<id>:<path>` ZSET: group of one per-scope bound, scored by an access/insertion sequence;
- *                       `<id>` names the bound by what it is (see `boundId` in `redis-keys.ts`), so
+ *                       `<id>` names the bound by what it is (see `boundId` in `keys.ts`), so
  *                       processes with the same bound share it whatever their rule lists
  * - `P:{T}:n`           counter for those sequences
  * - `P:{T}:r`           marker: the tag is listed in the registry `P:tags`. Its value is
  *                       `<creation id>:<earliest expiry>`: the registration id it was created with
- *                       (see `redis-registry.ts`) and a lower bound on the earliest expiry time in the
+ *                       (see `registry.ts`) and a lower bound on the earliest expiry time in the
  *                       tag's root index (`none`: no entry has a TTL); every write that adds an expiry
  *                       keeps it a lower bound, so a write purges only when something may be due
  *                       (removals only raise the true minimum). It goes when the tag's last entry goes.
  * - `P:{T}:f`           HASH: eviction generations of the tag's scopes, with a retention TTL (see
- *                       `redis-fence.ts`)
+ *                       `fence.ts`)
  * - `P:{@@}:b<id>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
- * - `P:tags`, `P:{P:tags}:e`, `P:{P:tags}:g`  the registry of tags (see `redis-registry.ts`)
+ * - `P:tags`, `P:{P:tags}:e`, `P:{P:tags}:g`  the registry of tags (see `registry.ts`)
  *
  * `<member>` is `encodeEntryRef(ref)`; `T` is the encoded top-level segment of the entry's scope
  * (`level=id/`, which always contains `=`), or `@` for the global scope. Every key an entry touches
@@ -85,7 +85,7 @@ local function drop_tag(base)
 end
 
 -- Standalone only (the registry is on the same server): registers the tag of a member in the same
--- script as its first write, as REGISTER_LUA of redis-registry.ts does; returns the registration id.
+-- script as its first write, as REGISTER_LUA of registry.ts does; returns the registration id.
 local function register_inline(member)
   local bar = string.find(member, '|', 1, true)
   local slash = string.find(member, '/', 1, true)
@@ -190,8 +190,8 @@ end
  * Writes one entry. KEYS[1] data key, KEYS[2] the tag's root index, KEYS[3..] the indexes of the
  * entry's deeper scope nodes, outermost first (all known to the client, all in the tag's slot). ARGV
  * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`), a fresh
- * registration id ('' for none, see `redis-registry.ts`), a packed fence ('' for none, see
- * `redis-fence.ts`).
+ * registration id ('' for none, see `registry.ts`), a packed fence ('' for none, see
+ * `fence.ts`).
  * Writes nothing and returns `{0, -1}` when the fence no longer holds. A fenced write to a tag without
  * a confirmed registration writes nothing and returns `{0, -2}` (the client registers the tag and runs
  * it again with the id); a plain one on a standalone Redis registers the tag in the same script, and on
@@ -228,7 +228,7 @@ end
 local now = 0
 if ttl ~= '' or first or not seen or fence ~= '' then now = now_ms() end
 if fence ~= '' and not fence_holds(fence, (parse(member)), base, made, now) then return { 0, -1 } end
--- a tag without a confirmed registration (see redis-registry.ts)
+-- a tag without a confirmed registration (see registry.ts)
 local register = 0
 local relabel = false
 if not seen or made == 'p' then
@@ -306,7 +306,7 @@ return out
  * marker says something may be due, keep the marker a lower bound on the earliest expiry. Entries are
  * written in order, so the last write of a key in the batch wins.
  * Returns `{register, expired}`: whether the tag's registration must be confirmed (its marker is
- * pending, see `redis-registry.ts`), how many expired entries were purged.
+ * pending, see `registry.ts`), how many expired entries were purged.
  */
 export const WRITE_BATCH_LUA = `${PRELUDE}
 local mark = redis.call('GET', KEYS[2])

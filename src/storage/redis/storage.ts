@@ -1,5 +1,5 @@
-import { ConfigurationError, SerializationError, storageTimeout } from '../errors.js'
-import type { Serializer } from '../serializers/contract.js'
+import { ConfigurationError, SerializationError, storageTimeout } from '../../errors.js'
+import type { Serializer } from '../../serializers/contract.js'
 import type {
   BoundPolicy,
   Bus,
@@ -12,28 +12,28 @@ import type {
   StorageProvider,
   StoredEntry,
   WriteFence,
-} from './contract.js'
-import { MISS } from './contract.js'
-import { escapeComponent } from './key-encoding.js'
-import type { Connection, RedisClient } from './redis-connection.js'
-import { connect, preloadScripts, ReadyWait, withTimeout } from './redis-connection.js'
-import type { QueuedOp } from './redis-batch.js'
-import { groupRun, OpQueue } from './redis-batch.js'
+} from '../contract.js'
+import { MISS } from '../contract.js'
+import { escapeComponent } from '../key-encoding.js'
+import type { Connection, RedisClient } from './connection.js'
+import { connect, preloadScripts, ReadyWait, withTimeout } from './connection.js'
+import type { QueuedOp } from './batch.js'
+import { groupRun, OpQueue } from './batch.js'
 import { Deadlines } from './deadlines.js'
-import { RedisBus } from './redis-bus.js'
-import { EvictProgress, RedisEvictions } from './redis-evict.js'
-import { checkFence } from './redis-fence.js'
-import type { RedisWriteFence } from './redis-fence.js'
-import { boundId, checkPrefix, RedisKeys, ttlArg } from './redis-keys.js'
-import { RedisLocks } from './redis-lock.js'
-import { TagRegistry } from './redis-registry.js'
-import type { RedisStorageOptions } from './redis-options.js'
-import { checkOptions } from './redis-options.js'
-import type { BatchedWrite, Notice } from './redis-write.js'
-import { RedisWrites } from './redis-write.js'
-import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './redis-scripts.js'
+import { RedisBus } from './bus.js'
+import { EvictProgress, RedisEvictions } from './evict.js'
+import { checkFence } from './fence.js'
+import type { RedisWriteFence } from './fence.js'
+import { boundId, checkPrefix, RedisKeys, ttlArg } from './keys.js'
+import { RedisLocks } from './lock.js'
+import { TagRegistry } from './registry.js'
+import type { RedisStorageOptions } from './options.js'
+import { checkOptions } from './options.js'
+import type { BatchedWrite, Notice } from './write.js'
+import { RedisWrites } from './write.js'
+import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
 
-export type { RedisStorageOptions } from './redis-options.js'
+export type { RedisStorageOptions } from './options.js'
 
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
@@ -50,9 +50,9 @@ type Reporter = StorageContext['onEvicted']
  * A storage on Redis (standalone or Cluster) through ioredis, shared by every process that uses the
  * same prefix: keys are deterministic, so processes and machines see each other's entries.
  *
- * Design (key layout in `redis-lua.ts`):
+ * Design (key layout in `lua.ts`):
  * - TTLs are native (`PXAT`, on the Redis server's clock): Redis expires entries itself.
- * - Reads and writes that start in the same turn of the event loop are coalesced (`redis-batch.ts`):
+ * - Reads and writes that start in the same turn of the event loop are coalesced (`batch.ts`):
  *   their reads become one `MGET` (per tenant on a Cluster), their writes one script per tenant, in the
  *   order they started. This is what makes many concurrent operations cheap; with LRU bounds, reads
  *   and writes run one script each instead (the bounds need per-entry decisions).
@@ -64,12 +64,12 @@ type Reporter = StorageContext['onEvicted']
  *   Redis for long; each call is atomic, the whole eviction is not (a concurrent plain `set` may
  *   survive it). A computed write (`fence` before the computation, `setFenced` after) never survives
  *   an eviction that started after its fence, in any process: the first batch raises the scope's
- *   generation, which the fenced write script checks (`redis-fence.ts`).
+ *   generation, which the fenced write script checks (`fence.ts`).
  * - `clear()` and `size()` walk the registry of tags (`prefix:tags`), one script per tag, on whichever
  *   master holds it: O(tenants) for `size()`, O(entries) for `clear()`; other keys of the database are
  *   never touched (no `FLUSHDB`). A tag that holds data is always registered, even when a connection
  *   drops mid-eviction, and a tag whose entries are all gone or expired leaves no key behind but its
- *   self-expiring eviction generations (`redis-registry.ts`; the sweeper reclaims expired tags).
+ *   self-expiring eviction generations (`registry.ts`; the sweeper reclaims expired tags).
  * - Bounds live in Redis (ZSETs scored by an access or insertion sequence), so they hold across
  *   processes. A per-scope bound (`per: 'organization'`, `'user'`, ...) lives in its tenant's slot and
  *   is exact everywhere.
@@ -96,7 +96,7 @@ export class RedisStorage implements StorageProvider {
   readonly serializer: Serializer
   /** The ioredis client (created or given). */
   readonly client: RedisClient
-  /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `redis-lock.ts`). */
+  /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `lock.ts`). */
   readonly locks: EntryLocks
   readonly #connection: Connection
   readonly #keys: RedisKeys
@@ -124,14 +124,14 @@ export class RedisStorage implements StorageProvider {
   #attached = false
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
-  /** Waits for the connection and words connection errors (see `redis-connection.ts`). */
+  /** Waits for the connection and words connection errors (see `connection.ts`). */
   readonly #ready: ReadyWait
   /** Whether to auto-pipeline while other operations are in flight (see {@link RedisStorage.#exec}). */
   readonly #pipelineWhenBusy: boolean
   /** Operations of this storage under way. */
   #inFlight = 0
   readonly #stopPreloading: () => void
-  /** Reads and writes of the current tick, sent together on the next (see `redis-batch.ts`). */
+  /** Reads and writes of the current tick, sent together on the next (see `batch.ts`). */
   readonly #queue = new OpQueue<'read' | 'write', Coalesced>((kind, run) =>
     this.#withoutAutoPipelining(() => (kind === 'read' ? this.#sendReads(run) : this.#sendWrites(run))),
   )
@@ -254,7 +254,7 @@ export class RedisStorage implements StorageProvider {
     throw this.#ready.describe(error)
   }
 
-  /** A read while others are in flight: coalesced with the reads of this tick (`redis-batch.ts`). */
+  /** A read while others are in flight: coalesced with the reads of this tick (`batch.ts`). */
   async #getCoalesced(member: string, data: string): Promise<unknown> {
     const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
     const found = (await this.#exec(
@@ -359,7 +359,7 @@ export class RedisStorage implements StorageProvider {
   }
 
   /**
-   * A snapshot of the evictions covering `ref` (see `redis-fence.ts`): one script on the tag's slot
+   * A snapshot of the evictions covering `ref` (see `fence.ts`): one script on the tag's slot
    * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
    * at the same time).
    */
@@ -453,7 +453,7 @@ export class RedisStorage implements StorageProvider {
     }
   }
 
-  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `redis-lua.ts`). */
+  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `lua.ts`). */
   #makeHeader(): string[] {
     const header = [this.prefix, this.#isCluster ? '0' : '1', String(this.#bounds.length)]
     for (const b of this.#bounds) {

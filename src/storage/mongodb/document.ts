@@ -1,6 +1,6 @@
 import type { Binary, Collection, Filter, UpdateFilter, UpdateResult } from 'mongodb'
-import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
-import { encodeScopePath, encodeSegment } from './key-encoding.js'
+import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from '../contract.js'
+import { encodeScopePath, encodeSegment } from '../key-encoding.js'
 
 /**
  * The layout of one cache entry in MongoDB (one document per entry):
@@ -78,7 +78,7 @@ export function liveFilter(now: Date): Filter<EntryDocument> {
 
 /**
  * Filter of the live, committed entries at `now`: a document without `v` holds only a fenced write
- * still in flight (see mongodb-fence.ts), which nobody may see yet.
+ * still in flight (see fence.ts), which nobody may see yet.
  */
 export function visibleFilter(now: Date): Filter<EntryDocument> {
   return { ...liveFilter(now), v: { $exists: true } }
