@@ -1,5 +1,5 @@
 import type { Binary, Collection, Filter, UpdateFilter, UpdateResult } from 'mongodb'
-import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from '../contract.js'
+import type { BoundPolicy, ScopePath } from '../contract.js'
 import { encodeScopePath, encodeSegment } from '../key-encoding.js'
 
 /**
@@ -92,29 +92,6 @@ export function expiredFilter(now: Date): Filter<EntryDocument> {
 /** Whether a stored expiry has passed at `now` (epoch ms); `null` never expires. */
 export function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
   return expiresAt instanceof Date && expiresAt.getTime() <= now
-}
-
-const UNESCAPE = /%([0-9A-F]{2})/g
-
-/**
- * Inverse of `encodeEntryRef`, used to report evicted refs to rules that listen for them. Relies on
- * the encoding's escaping: inside a path, `/`, `=` and `|` only ever appear unescaped as separators.
- */
-export function decodeEntryRef(id: string): EntryRef {
-  const bar = id.indexOf('|')
-  const scope: ScopeSegment[] = []
-  for (const part of id.slice(0, bar).split('/')) {
-    if (part === '') continue
-    const eq = part.indexOf('=')
-    scope.push({ level: unescape(part.slice(0, eq)), id: unescape(part.slice(eq + 1)) })
-  }
-  return { scope, key: id.slice(bar + 1) }
-}
-
-function unescape(text: string): string {
-  return text.includes('%')
-    ? text.replace(UNESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-    : text
 }
 
 let lastTick = 0

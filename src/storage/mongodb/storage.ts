@@ -18,12 +18,11 @@ import type {
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { timerMs } from '../../ttl.js'
-import { encodeEntryRef } from '../key-encoding.js'
+import { decodeEntryRef, encodeEntryRef } from '../key-encoding.js'
 import type { BoundEvictionReport } from './bounds.js'
 import { enforceBounds } from './bounds.js'
 import type { EntryDocument } from './document.js'
 import {
-  decodeEntryRef,
   expiredFilter,
   isExpired,
   nextTick,

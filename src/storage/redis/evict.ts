@@ -1,7 +1,7 @@
 import type { BoundPolicy, ScopePath, StorageContext } from '../contract.js'
-import { encodeScopePath, encodeSegment } from '../key-encoding.js'
+import { decodeEntryRef, encodeScopePath, encodeSegment } from '../key-encoding.js'
 import type { RedisClient } from './connection.js'
-import { boundId, decodeMember, GLOBAL_TAG } from './keys.js'
+import { boundId, GLOBAL_TAG } from './keys.js'
 import type { RedisKeys } from './keys.js'
 import type { TagRegistry } from './registry.js'
 import { COUNT, DELETE, EVICT_SCOPE, SWEEP, WIDE_ADMIT } from './scripts.js'
@@ -74,7 +74,7 @@ export class RedisEvictions {
       this.#host.report(
         this.#host.bounds()[Number(reply[i]) - 1]!.reason,
         1,
-        this.#host.wantsRefs() ? decodeMember(member) : undefined,
+        this.#host.wantsRefs() ? decodeEntryRef(member) : undefined,
       )
     }
     return members
@@ -98,7 +98,7 @@ export class RedisEvictions {
       if (gone === 1) await this.#host.registry.release(this.#host.keys.tagOfMember(victim), String(creation))
       if (existed === 1) {
         const reason = this.#host.bounds()[Number(reply[i]) - 1]!.reason
-        this.#host.report(reason, 1, this.#host.wantsRefs() ? decodeMember(victim) : undefined)
+        this.#host.report(reason, 1, this.#host.wantsRefs() ? decodeEntryRef(victim) : undefined)
       }
     }
   }
