@@ -1,3 +1,5 @@
+import type { LuaFragment } from './compose.js'
+import { composeLua, luaFragment } from './compose.js'
 import { FENCE_FRAGMENT } from './fence.js'
 import { REGISTRATION_FRESH_MS } from './registry.js'
 
@@ -42,8 +44,10 @@ import { REGISTRATION_FRESH_MS } from './registry.js'
  * order (`l` LRU / `i` insertion), its maxItems, its escaped `per` level (`''`: cache-wide) and its id.
  */
 
-/** Helpers and the parsed ARGV header shared by the scripts (see the key layout above). */
-export const PRELUDE = `
+/** The parsed ARGV header (see above): P, WIDE, NB, B, A (the index of the first script argument), WB. */
+const HEADER = luaFragment(
+  'header',
+  `
 local P = ARGV[1]
 local WIDE = ARGV[2] == '1'
 local NB = tonumber(ARGV[3])
@@ -57,7 +61,14 @@ end
 local A = 3 + NB * 4
 local WB = P .. ':{@@}:'
 local WIDEX = WIDE and HASWIDE
+`,
+  { defines: ['P', 'WIDE', 'NB', 'B', 'A', 'WB', 'WIDEX'] },
+)
 
+/** Clock, number formatting, markers and the inline registration of tags. */
+const TAG_HELPERS = luaFragment(
+  'tag helpers',
+  `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -107,7 +118,17 @@ local function fresh_id(id)
   local t = redis.call('TIME')
   return tonumber(id) ~= nil and tonumber(id) >= tonumber(t[1]) * 1000000 + tonumber(t[2]) - ${REGISTRATION_FRESH_MS * 1000}
 end
-${FENCE_FRAGMENT}
+`,
+  {
+    defines: ['now_ms', 'num', 'mark_parts', 'drop_tag', 'register_inline', 'fresh_id'],
+    uses: ['P'],
+  },
+)
+
+/** Members, bound groups, removal, purging and admission into bounds. */
+const ENTRY_HELPERS = luaFragment(
+  'entry helpers',
+  `
 local function parse(member)
   local bar = string.find(member, '|', 1, true)
   local segs = {}
@@ -184,7 +205,21 @@ local function admit(g, n, order, max, member, fresh, evict)
     evict(victim)
   end
 end
-`
+`,
+  {
+    defines: ['parse', 'group', 'counter', 'remove', 'purge', 'purge_due', 'admit'],
+    uses: ['P', 'B', 'NB', 'WIDE', 'WB', 'WIDEX', 'num'],
+  },
+)
+
+/**
+ * Helpers and the parsed ARGV header shared by the scripts (see the key layout above): the first
+ * fragments of every script that takes the header.
+ */
+export const PRELUDE: readonly LuaFragment[] = [HEADER, TAG_HELPERS, FENCE_FRAGMENT, ENTRY_HELPERS]
+
+/** The `return out` that ends the write scripts (after whatever they send with the write). */
+const RETURN_OUT = luaFragment('return out', 'return out\n', { uses: ['out'] })
 
 /**
  * Writes one entry. KEYS[1] data key, KEYS[2] the tag's root index, KEYS[3..] the indexes of the
@@ -208,7 +243,9 @@ end
  * confirmed, how many expired entries were purged, the expiry time ('' for none), then each entry evicted by
  * bound `i`.
  */
-export const WRITE_LUA = `${PRELUDE}
+const WRITE_ENTRY = luaFragment(
+  'write entry',
+  `
 local member = ARGV[A + 1]
 local ttl = ARGV[A + 3]
 local base = ARGV[A + 4]
@@ -293,8 +330,25 @@ if NB > 0 then
   end
 end
 out[3] = expired
-return out
-`
+`,
+  {
+    defines: ['out', 'expired'],
+    uses: [
+      'A',
+      'mark_parts',
+      'now_ms',
+      'fence_holds',
+      'parse',
+      'fresh_id',
+      'register_inline',
+      'purge_due',
+      'admit',
+    ],
+  },
+)
+
+/** {@link WRITE_ENTRY} alone. */
+export const WRITE_LUA = composeLua('WRITE', [...PRELUDE, WRITE_ENTRY, RETURN_OUT])
 
 /**
  * Writes several entries of one tag, for a storage without bounds (the common case; with bounds every
@@ -308,7 +362,11 @@ return out
  * Returns `{register, expired}`: whether the tag's registration must be confirmed (its marker is
  * pending, see `registry.ts`), how many expired entries were purged.
  */
-export const WRITE_BATCH_LUA = `${PRELUDE}
+export const WRITE_BATCH_LUA = composeLua('WRITE_BATCH', [
+  ...PRELUDE,
+  luaFragment(
+    'write batch',
+    `
 local mark = redis.call('GET', KEYS[2])
 local now = now_ms()
 local first = nil
@@ -348,16 +406,25 @@ for e = 1, tonumber(ARGV[A + 1]) do
 end
 if changed then redis.call('SET', KEYS[2], made .. ':' .. (first and num(first) or 'none')) end
 return { made == 'p' and 1 or 0, expired }
-`
+`,
+    { uses: ['A', 'WIDE', 'mark_parts', 'now_ms', 'register_inline', 'purge_due', 'num'] },
+  ),
+])
 
-/**
- * Reads one entry and marks it used for the LRU bounds handled in this slot.
- * KEYS[1] data key; ARGV after the header: member. Returns the value or nil.
- */
-export const TOUCH_LUA = `${PRELUDE}
+/** Reads KEYS[1]; the script answers nil (false) when it is absent. */
+const READ_VALUE = luaFragment(
+  'read value',
+  `
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
-local member = ARGV[A + 1]
+`,
+  { defines: ['v'] },
+)
+
+/** Marks ARGV[A + 1] used in the LRU bounds handled in this slot. */
+const MARK_USED = luaFragment(
+  'mark used',
+  `local member = ARGV[A + 1]
 local segs, base = parse(member)
 for i = 1, NB do
   if B[i].order == 'l' then
@@ -365,56 +432,87 @@ for i = 1, NB do
     if g then redis.call('ZADD', g, 'XX', redis.call('INCR', counter(i, base)), member) end
   end
 end
-return v
-`
+`,
+  { uses: ['A', 'NB', 'B', 'parse', 'group', 'counter'] },
+)
+
+/** Answers the value read. */
+const RETURN_VALUE = luaFragment('return value', 'return v\n', { uses: ['v'] })
+
+/** Answers `{value, PTTL}`. */
+const RETURN_VALUE_AND_TTL = luaFragment(
+  'return value and ttl',
+  "return {v, redis.call('PTTL', KEYS[1])}\n",
+  {
+    uses: ['v'],
+  },
+)
+
+/**
+ * Reads one entry and marks it used for the LRU bounds handled in this slot.
+ * KEYS[1] data key; ARGV after the header: member. Returns the value or nil.
+ */
+export const TOUCH_LUA = composeLua('TOUCH', [...PRELUDE, READ_VALUE, MARK_USED, RETURN_VALUE])
 
 /**
  * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 8] on the channel ARGV[A + 7] in the same script: the
  * invalidation of a local tier's write leaves with the write itself (no second command, and never a
  * write without its message).
  */
-export const WRITE_PUBLISH_LUA = WRITE_LUA.replace(
-  /out\[3\] = expired\nreturn out\n$/,
-  "out[3] = expired\nredis.call('PUBLISH', ARGV[A + 7], ARGV[A + 8])\nreturn out\n",
-)
+export const WRITE_PUBLISH_LUA = composeLua('WRITE_PUBLISH', [
+  ...PRELUDE,
+  WRITE_ENTRY,
+  luaFragment('publish', "redis.call('PUBLISH', ARGV[A + 7], ARGV[A + 8])\n", { uses: ['A'] }),
+  RETURN_OUT,
+])
 
-/** Members of the receivers' registry whose lease has not run out (server time). */
-const LIVE_MEMBERS = `
+/**
+ * Sends a message to every live receiver's inbox but the sender's own (members of the receivers'
+ * registry whose lease has not run out, server time). Used by the bus's broadcast and by the write
+ * script (see {@link WRITE_BROADCAST_LUA}); uses REGISTRY, CHANNEL, ORIGIN and TEXT, which a fragment
+ * before it defines. No live receiver registered (none, or the registry was flushed while receivers
+ * still listen): to the shared channel, which every receiver also hears (it drops its own messages
+ * there).
+ */
+export const BROADCAST_FRAGMENT = luaFragment(
+  'broadcast',
+  `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local members = redis.call('ZRANGEBYSCORE', REGISTRY, now, '+inf')
-`
 
-/**
- * Sends a message to every live receiver's inbox but the sender's own. Used as a fragment of the
- * write script too (see {@link WRITE_BROADCAST_LUA}); expects REGISTRY, CHANNEL, ORIGIN and TEXT.
- * No live receiver registered (none, or the registry was flushed while receivers still listen): to
- * the shared channel, which every receiver also hears (it drops its own messages there).
- */
-export const BROADCAST_FRAGMENT = `${LIVE_MEMBERS}
 if #members == 0 then redis.call('PUBLISH', CHANNEL, TEXT) end
 for _, m in ipairs(members) do
   if m ~= ORIGIN then redis.call('PUBLISH', CHANNEL .. ':' .. m, TEXT) end
 end
-`
+`,
+  { uses: ['REGISTRY', 'CHANNEL', 'ORIGIN', 'TEXT'] },
+)
 
 /**
  * {@link WRITE_LUA}, then the message ARGV[A + 9] to the inbox `ARGV[A + 8]:<member>` of every live
  * member of the registry ARGV[A + 7] but ARGV[A + 10] (the writer's own): standalone Redis only, since
  * the registry is not one of the script's keys.
  */
-export const WRITE_BROADCAST_LUA = WRITE_LUA.replace(
-  /out\[3\] = expired\nreturn out\n$/,
-  () =>
-    `out[3] = expired\nlocal REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 7], ARGV[A + 8], ARGV[A + 9], ARGV[A + 10]\n${BROADCAST_FRAGMENT}return out\n`,
-)
+export const WRITE_BROADCAST_LUA = composeLua('WRITE_BROADCAST', [
+  ...PRELUDE,
+  WRITE_ENTRY,
+  luaFragment(
+    'broadcast arguments',
+    'local REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 7], ARGV[A + 8], ARGV[A + 9], ARGV[A + 10]\n',
+    { defines: ['REGISTRY', 'CHANNEL', 'TEXT', 'ORIGIN'], uses: ['A'] },
+  ),
+  BROADCAST_FRAGMENT,
+  RETURN_OUT,
+])
 
 /** {@link TOUCH_LUA} answering `{value, PTTL}` instead of the value. */
-export const TOUCH_TTL_LUA = TOUCH_LUA.replace(/return v\n$/, "return {v, redis.call('PTTL', KEYS[1])}\n")
+export const TOUCH_TTL_LUA = composeLua('TOUCH_TTL', [
+  ...PRELUDE,
+  READ_VALUE,
+  MARK_USED,
+  RETURN_VALUE_AND_TTL,
+])
 
 /** GET and PTTL of KEYS[1] at once: `{value, PTTL}`, or nil. */
-export const GET_TTL_LUA = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-return {v, redis.call('PTTL', KEYS[1])}
-`
+export const GET_TTL_LUA = composeLua('GET_TTL', [READ_VALUE, RETURN_VALUE_AND_TTL])

@@ -23,19 +23,19 @@ import {
   WIDE_TOUCH_LUA,
 } from './lua-remove.js'
 
-export const WRITE = new LuaScript(WRITE_LUA)
-export const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA)
-export const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA)
-export const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA)
-export const TOUCH = new LuaScript(TOUCH_LUA)
-export const GET_TTL = new LuaScript(GET_TTL_LUA)
-export const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA)
-export const DELETE = new LuaScript(DELETE_LUA)
-export const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA)
-export const COUNT = new LuaScript(COUNT_LUA)
-export const SWEEP = new LuaScript(SWEEP_LUA)
-export const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA)
-export const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA)
+export const WRITE = new LuaScript(WRITE_LUA.source)
+export const WRITE_BATCH = new LuaScript(WRITE_BATCH_LUA.source)
+export const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA.source)
+export const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA.source)
+export const TOUCH = new LuaScript(TOUCH_LUA.source)
+export const GET_TTL = new LuaScript(GET_TTL_LUA.source)
+export const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA.source)
+export const DELETE = new LuaScript(DELETE_LUA.source)
+export const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA.source)
+export const COUNT = new LuaScript(COUNT_LUA.source)
+export const SWEEP = new LuaScript(SWEEP_LUA.source)
+export const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA.source)
+export const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA.source)
 export const FENCE_READ = new LuaScript(FENCE_READ_LUA)
 /** Every script of the storage, preloaded on connection. */
 export const SCRIPTS = [
