@@ -18,7 +18,6 @@ import {
 import {
   BROADCAST_FRAGMENT,
   GET_TTL_LUA,
-  PRELUDE,
   TOUCH_LUA,
   TOUCH_TTL_LUA,
   WRITE_BATCH_LUA,
@@ -27,6 +26,7 @@ import {
   WRITE_PUBLISH_LUA,
 } from '../../src/storage/redis/lua.js'
 import { FENCE_FRAGMENT } from '../../src/storage/redis/fence.js'
+import { PRELUDE } from '../../src/storage/redis/prelude.js'
 import { SCRIPTS } from '../../src/storage/redis/scripts.js'
 
 const prelude = PRELUDE.map((f) => f.name)

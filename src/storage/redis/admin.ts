@@ -116,7 +116,7 @@ async function checked(admin: RedisAdmin): Promise<RedisAdmin> {
 }
 
 /**
- * The operator's view of one RedisStorage prefix (key layout in `lua.ts`). Reads walk the
+ * The operator's view of one RedisStorage prefix (key layout in `prelude.ts`). Reads walk the
  * registry of tags and each tag's root index, never `SCAN`/`KEYS`: `count` and byte-less `stats` at
  * depth 1 cost O(tenants); sizes, deeper grouping and `inspect` read members of the indexes (ZSCAN /
  * ZRANGE in steps of 1000) and their data keys' `STRLEN` (pipelined per tag, all in one slot).

@@ -19,7 +19,7 @@ export interface EvictionHost {
   readonly isCluster: boolean
   /** A command with the storage's timeout. */
   timed<T>(promise: Promise<T>): Promise<T>
-  /** The ARGV header of every script (see `lua.ts`). */
+  /** The ARGV header of every script (see `prelude.ts`). */
   header(): readonly string[]
   bounds(): readonly BoundPolicy[]
   /** A cache-wide bound exists and needs the second step (Cluster). */

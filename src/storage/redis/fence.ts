@@ -29,7 +29,7 @@ import { luaFragment } from './compose.js'
 export const FENCE_RETENTION_MS = 600_000
 
 /**
- * Lua helpers (they need `mark_parts` from the prelude of `lua.ts`).
+ * Lua helpers (they need `mark_parts` from the prelude of `prelude.ts`).
  * - `bump(fkey, field)`: raises one generation (see above) and refreshes the hash's retention TTL.
  * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link packFence}) still
  *   holds for an entry of scope segments `segs` in the tag of key base `base`, whose marker's creation

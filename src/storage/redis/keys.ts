@@ -4,7 +4,7 @@ import type { BoundPolicy, EntryRef, ScopePath } from '../contract.js'
 import { encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 
 /**
- * Redis key names of one storage prefix; the layout is described in `lua.ts`. A tag is the
+ * Redis key names of one storage prefix; the layout is described in `prelude.ts`. A tag is the
  * encoded top-level segment of a scope path (`level=id/`), or {@link GLOBAL_TAG} for the global scope;
  * everything of one tag lives in one hash slot.
  */

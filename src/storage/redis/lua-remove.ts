@@ -1,9 +1,9 @@
 import { composeLua, luaFragment } from './compose.js'
-import { PRELUDE } from './lua.js'
+import { PRELUDE } from './prelude.js'
 
 /**
  * Lua sources of the Redis storage's removing scripts: delete, scope eviction, count, sweep, and the
- * Cluster's cache-wide bound steps. Key layout and ARGV header in `lua.ts`.
+ * Cluster's cache-wide bound steps. Key layout and ARGV header in `prelude.ts`.
  */
 
 /**

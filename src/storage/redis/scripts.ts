@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the Redis storage as {@link LuaScript}s (sources and key layout in `lua.ts`,
+ * The Lua scripts of the Redis storage as {@link LuaScript}s (sources and key layout in `prelude.ts`,
  * `fence.ts` and `registry.ts`).
  */
 import { LuaScript } from './connection.js'

@@ -50,7 +50,7 @@ type Reporter = StorageContext['onEvicted']
  * A storage on Redis (standalone or Cluster) through ioredis, shared by every process that uses the
  * same prefix: keys are deterministic, so processes and machines see each other's entries.
  *
- * Design (key layout in `lua.ts`):
+ * Design (key layout in `prelude.ts`):
  * - TTLs are native (`PXAT`, on the Redis server's clock): Redis expires entries itself.
  * - Reads and writes that start in the same turn of the event loop are coalesced (`batch.ts`):
  *   their reads become one `MGET` (per tenant on a Cluster), their writes one script per tenant, in the
@@ -453,7 +453,7 @@ export class RedisStorage implements StorageProvider {
     }
   }
 
-  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `lua.ts`). */
+  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `prelude.ts`). */
   #makeHeader(): string[] {
     const header = [this.prefix, this.#isCluster ? '0' : '1', String(this.#bounds.length)]
     for (const b of this.#bounds) {
