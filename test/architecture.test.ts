@@ -134,6 +134,23 @@ describe('architecture of the storage providers', () => {
     expect(violations).toEqual([])
   })
 
+  it('cacheado/storage (src/storage/index.ts) loads the contract only: no provider, no cache', () => {
+    const reachable = new Set<string>()
+    const walk = (file: string) => {
+      if (reachable.has(file)) return
+      reachable.add(file)
+      for (const dep of graph.get(file) ?? []) walk(dep)
+    }
+    walk('src/storage/index.ts')
+    const outside = [...reachable].filter(
+      (file) =>
+        !(part(file) === 'storage' && file.split('/').length === 3) &&
+        part(file) !== 'serializers' &&
+        !['src/errors.ts', 'src/ttl.ts'].includes(file),
+    )
+    expect(outside).toEqual([])
+  })
+
   it('catches a violation (the rules are not vacuous)', () => {
     expect(providerOf('src/storage/redis/keys.ts')).toBe('redis')
     expect(providerOf('src/storage/contract.ts')).toBeUndefined()
