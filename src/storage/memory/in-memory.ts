@@ -1,5 +1,11 @@
 import { ConfigurationError } from '../../errors.js'
-import type { EntryRef, ScopePath, StorageContext, SyncStorageProvider } from '../contract.js'
+import type {
+  EntryRef,
+  ScopePath,
+  StorageContext,
+  SyncStorageOperations,
+  SyncStorageProvider,
+} from '../contract.js'
 import { MemoryStore } from './store.js'
 
 /**
@@ -8,13 +14,18 @@ import { MemoryStore } from './store.js'
  * tree makes `evictScope` cost O(entries in that scope).
  */
 export class InMemory implements SyncStorageProvider {
+  /** `'in_memory'`, as reported by `stats().storageType`. */
   readonly storageType = 'in_memory'
+  /** Bounds (LRU, max items) are enforced in-process. */
   readonly supportsBounds = true
-  /** The synchronous operations; the async ones below delegate to it. */
-  readonly sync = new MemoryStore()
+  /** The store behind both sides (internal: its own methods are not part of the contract). */
+  readonly #store = new MemoryStore()
+  /** The synchronous operations (the store itself); the async ones below delegate to the same store. */
+  readonly sync: SyncStorageOperations = this.#store
   #sweeper: NodeJS.Timeout | undefined
   #attached = false
 
+  /** Takes the cache's bounds and sweep interval; an InMemory belongs to one Cache only. */
   attach(context: StorageContext): void {
     if (this.#attached) {
       throw new ConfigurationError(
@@ -22,36 +33,42 @@ export class InMemory implements SyncStorageProvider {
       )
     }
     this.#attached = true
-    this.sync.configure(context)
+    this.#store.configure(context)
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(
-        () => this.sync.reclaimExpired(Number.POSITIVE_INFINITY),
+        () => this.#store.reclaimExpired(Number.POSITIVE_INFINITY),
         context.sweepIntervalMs,
       )
       this.#sweeper.unref()
     }
   }
 
+  /** The value of `ref`, or `MISS`. */
   async get(ref: EntryRef): Promise<unknown> {
-    return this.sync.get(ref)
+    return this.#store.get(ref)
   }
 
+  /** Stores `value` (by reference) for `ttlMs` milliseconds, or without expiry. */
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    this.sync.set(ref, value, ttlMs)
+    this.#store.set(ref, value, ttlMs)
   }
 
+  /** Removes `ref`; whether it existed. */
   async delete(ref: EntryRef): Promise<boolean> {
-    return this.sync.delete(ref)
+    return this.#store.delete(ref)
   }
 
+  /** Removes every entry at or under `path`; how many. */
   async evictScope(path: ScopePath): Promise<number> {
-    return this.sync.evictScope(path)
+    return this.#store.evictScope(path)
   }
 
+  /** Live entries. */
   async size(): Promise<number> {
-    return this.sync.size()
+    return this.#store.size()
   }
 
+  /** Stops the sweeper; the entries stay readable. */
   async close(): Promise<void> {
     clearInterval(this.#sweeper)
     this.#sweeper = undefined

@@ -5,7 +5,7 @@ import type { BoundPolicy, Invalidation, ScopePath } from '../contract.js'
 import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from '../admin.js'
 import { groupOf, NotPublishedError, UsageTally, withDeadline } from '../admin.js'
 import { decodeEntryRef } from '../key-encoding.js'
-import { RedisStorage } from './storage.js'
+import { RedisStorage, redisInternals } from './storage.js'
 import type { RedisClient } from './connection.js'
 import { redactUrl } from './connection.js'
 import { checkPrefix, GLOBAL_TAG, RedisKeys } from './keys.js'
@@ -242,7 +242,7 @@ export class RedisAdmin implements StorageAdmin {
     return this.#withStorage(async (storage) => {
       let removed: number
       try {
-        removed = await storage.evictScope(path, onProgress)
+        removed = await redisInternals.evictScope(storage, path, onProgress)
       } catch (error) {
         await this.#publish(storage, { kind: 'scope', path }).catch(() => undefined)
         throw error

@@ -46,6 +46,14 @@ type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
 
 type Reporter = StorageContext['onEvicted']
 
+/** What {@link redisInternals} hands out; set by RedisStorage's static block. */
+interface RedisInternals {
+  client(storage: RedisStorage): RedisClient
+  evictScope(storage: RedisStorage, path: ScopePath, onBatch: (removedSoFar: number) => void): Promise<number>
+}
+
+let internals: RedisInternals
+
 /**
  * A storage on Redis (standalone or Cluster) through ioredis, shared by every process that uses the
  * same prefix: keys are deterministic, so processes and machines see each other's entries.
@@ -94,8 +102,8 @@ export class RedisStorage implements StorageProvider {
   readonly prefix: string
   /** The serializer in use. */
   readonly serializer: Serializer
-  /** The ioredis client (created or given). */
-  readonly client: RedisClient
+  /** The ioredis client (created or given); internal, see {@link redisInternals}. */
+  readonly #client: RedisClient
   /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `lock.ts`). */
   readonly locks: EntryLocks
   readonly #connection: Connection
@@ -147,15 +155,15 @@ export class RedisStorage implements StorageProvider {
     this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
-    this.client = this.#connection.client
+    this.#client = this.#connection.client
     this.#ready = new ReadyWait(this.#connection, timeout)
-    this.#isCluster = this.client.isCluster
+    this.#isCluster = this.#client.isCluster
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
-    this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
-    this.#registry = new TagRegistry(this.client, this.#keys, (promise) => this.#timed(promise))
+    this.#stopPreloading = preloadScripts(this.#client, SCRIPTS)
+    this.#registry = new TagRegistry(this.#client, this.#keys, (promise) => this.#timed(promise))
     this.#evictions = new RedisEvictions({
-      client: this.client,
+      client: this.#client,
       keys: this.#keys,
       registry: this.#registry,
       isCluster: this.#isCluster,
@@ -167,7 +175,7 @@ export class RedisStorage implements StorageProvider {
       wantsRefs: () => this.#wantsRefs,
     })
     this.#writes = new RedisWrites({
-      client: this.client,
+      client: this.#client,
       keys: this.#keys,
       registry: this.#registry,
       evictions: this.#evictions,
@@ -178,7 +186,7 @@ export class RedisStorage implements StorageProvider {
       clusterWide: () => this.#clusterWide,
       report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
     })
-    this.locks = new RedisLocks(this.client, this.#keys, (command) =>
+    this.locks = new RedisLocks(this.#client, this.#keys, (command) =>
       this.#exec(() => this.#timed(command())),
     )
   }
@@ -203,11 +211,11 @@ export class RedisStorage implements StorageProvider {
     if (context.bounds.length !== 0) {
       // Advisory (see RedisKeys.bounds): a failure here costs nothing but that copy.
       const record = JSON.stringify(context.bounds)
-      this.#exec(() => this.#timed(this.client.set(this.#keys.bounds, record))).catch(() => undefined)
+      this.#exec(() => this.#timed(this.#client.set(this.#keys.bounds, record))).catch(() => undefined)
     }
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(() => {
-        if (this.#closed || this.client.status !== 'ready') return
+        if (this.#closed || this.#client.status !== 'ready') return
         this.#evictions.sweep().catch(() => undefined)
       }, context.sweepIntervalMs)
       this.#sweeper.unref()
@@ -226,7 +234,7 @@ export class RedisStorage implements StorageProvider {
     if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
     if (this.#startAlone()) {
       // Sequential use: one GET at once, with as few promise hops as possible.
-      return this.#deadlines.race(this.client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
+      return this.#deadlines.race(this.#client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
     }
     return this.#getCoalesced(member, data)
   }
@@ -237,9 +245,9 @@ export class RedisStorage implements StorageProvider {
    * `#gotAlone`/`#wroteAlone`/`#failedAlone`, which end it. Otherwise it goes through `#exec`.
    */
   #startAlone(): boolean {
-    if (this.#inFlight !== 0 || this.client.status !== 'ready') return false
+    if (this.#inFlight !== 0 || this.#client.status !== 'ready') return false
     this.#inFlight = 1
-    if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+    if (this.#pipelineWhenBusy) this.#client.options.enableAutoPipelining = false
     return true
   }
 
@@ -260,7 +268,7 @@ export class RedisStorage implements StorageProvider {
     const found = (await this.#exec(
       () =>
         this.#inFlight === 1
-          ? this.#timed(this.client.getBuffer(data))
+          ? this.#timed(this.#client.getBuffer(data))
           : this.#queue.push('read', { group, data }),
       true,
     )) as Buffer | null
@@ -272,11 +280,11 @@ export class RedisStorage implements StorageProvider {
     const bytes = await this.#exec(async () => {
       const found = this.#touchInScript
         ? ((await this.#timed(
-            TOUCH.runBuffer(this.client, [data], [...this.#header, member]),
+            TOUCH.runBuffer(this.#client, [data], [...this.#header, member]),
           )) as Buffer | null)
-        : await this.#timed(this.client.getBuffer(data))
+        : await this.#timed(this.#client.getBuffer(data))
       if (found !== null && this.#touchWide) {
-        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+        await this.#timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
       }
       return found
     })
@@ -294,11 +302,11 @@ export class RedisStorage implements StorageProvider {
     const reply = await this.#exec(async () => {
       const found = (await this.#timed(
         this.#touchInScript
-          ? TOUCH_TTL.runBuffer(this.client, [data], [...this.#header, member])
-          : GET_TTL.runBuffer(this.client, [data], []),
+          ? TOUCH_TTL.runBuffer(this.#client, [data], [...this.#header, member])
+          : GET_TTL.runBuffer(this.#client, [data], []),
       )) as [Buffer, number] | null
       if (found !== null && this.#touchWide) {
-        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+        await this.#timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
       }
       return found
     })
@@ -312,7 +320,7 @@ export class RedisStorage implements StorageProvider {
 
   /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
   createBus(): Bus {
-    return new RedisBus({ client: this.client, channel: this.#channel, timeoutMs: this.#timeoutMs })
+    return new RedisBus({ client: this.#client, channel: this.#channel, timeoutMs: this.#timeoutMs })
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
@@ -416,7 +424,7 @@ export class RedisStorage implements StorageProvider {
     const member = this.#keys.member(ref)
     return this.#exec(async () => {
       const [existed, stale, gone, creation] = (await this.#timed(
-        DELETE.run(this.client, [this.#keys.data(member)], [...this.#header, member]),
+        DELETE.run(this.#client, [this.#keys.data(member)], [...this.#header, member]),
       )) as [number, number, number, string]
       if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
       if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
@@ -427,11 +435,19 @@ export class RedisStorage implements StorageProvider {
   }
 
   /**
-   * `onBatch` (optional, for progress reports such as the operator CLI's) is called after every batch
-   * of up to 2000 entries with the number removed so far.
+   * Removes every entry at or under `path`, in batches of up to 2000 entries (one script each, so a huge
+   * scope never blocks Redis for long), after raising the scope's write fence.
    */
-  async evictScope(path: ScopePath, onBatch?: (removedSoFar: number) => void): Promise<number> {
-    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(onBatch)))
+  async evictScope(path: ScopePath): Promise<number> {
+    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(undefined)))
+  }
+
+  static {
+    internals = {
+      client: (storage) => storage.#client,
+      evictScope: (storage, path, onBatch) =>
+        storage.#exec(() => storage.#evictions.evictScope(path, new EvictProgress(onBatch))),
+    }
   }
 
   async size(): Promise<number> {
@@ -447,9 +463,9 @@ export class RedisStorage implements StorageProvider {
     this.#deadlines.stop()
     if (!this.#connection.owned) return
     try {
-      await withTimeout(this.client.quit(), this.#timeoutMs)
+      await withTimeout(this.#client.quit(), this.#timeoutMs)
     } catch {
-      this.client.disconnect()
+      this.#client.disconnect()
     }
   }
 
@@ -500,7 +516,7 @@ export class RedisStorage implements StorageProvider {
    */
   async #exec<T>(run: () => Promise<T>, coalesced = false): Promise<T> {
     try {
-      const status = this.client.status
+      const status = this.#client.status
       if (status !== 'ready') {
         if (status === 'reconnecting' || status === 'close') throw this.#ready.notConnected(status)
         await this.#ready.wait(this.#closed)
@@ -508,7 +524,7 @@ export class RedisStorage implements StorageProvider {
       // Coalesced operations that started earlier are sent before this one's commands.
       if (!coalesced) this.#queue.flush()
       this.#inFlight++
-      if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = this.#inFlight > 1
+      if (this.#pipelineWhenBusy) this.#client.options.enableAutoPipelining = this.#inFlight > 1
       try {
         return await run()
       } finally {
@@ -526,7 +542,7 @@ export class RedisStorage implements StorageProvider {
    */
   #withoutAutoPipelining(send: () => void): void {
     if (!this.#pipelineWhenBusy) return send()
-    const options = this.client.options
+    const options = this.#client.options
     const before = options.enableAutoPipelining
     options.enableAutoPipelining = false
     try {
@@ -540,12 +556,12 @@ export class RedisStorage implements StorageProvider {
   #sendReads(run: readonly CoalescedOp[]): void {
     if (run.length === 1) {
       const op = run[0]!
-      this.#timed(this.client.getBuffer((op.payload as { data: string }).data)).then(op.resolve, op.reject)
+      this.#timed(this.#client.getBuffer((op.payload as { data: string }).data)).then(op.resolve, op.reject)
       return
     }
     for (const group of groupRun(run, COALESCE_LIMIT)) {
       const keys = group.map((op) => (op.payload as { data: string }).data)
-      this.#timed(this.client.mgetBuffer(keys)).then(
+      this.#timed(this.#client.mgetBuffer(keys)).then(
         (values) => group.forEach((op, i) => op.resolve(values[i] ?? null)),
         (error: unknown) => group.forEach((op) => op.reject(error)),
       )
@@ -566,4 +582,16 @@ export class RedisStorage implements StorageProvider {
   #timed<T>(promise: Promise<T>): Promise<T> {
     return this.#deadlines.race(promise)
   }
+}
+
+/**
+ * Internal access to a {@link RedisStorage}, for the operator CLI (`admin.ts`) and the tests; not
+ * exported by `cacheado/redis`, so neither is part of the public API.
+ * - `client(storage)`: the ioredis client the storage created or was given.
+ * - `evictScope(storage, path, onBatch)`: `storage.evictScope(path)` calling `onBatch` after every
+ *   batch with the number of entries removed so far (the CLI's progress bar).
+ */
+export const redisInternals: RedisInternals = {
+  client: (storage) => internals.client(storage),
+  evictScope: (storage, path, onBatch) => internals.evictScope(storage, path, onBatch),
 }
