@@ -22,6 +22,7 @@ export interface CircuitOpenInfo {
 
 /** Payload of the cache's `circuitClose` event. */
 export interface CircuitCloseInfo {
+  /** The shared storage's `storageType`, e.g. `'redis'`. */
   readonly storageType: string
   /** How long the circuit was open (or half-open), in milliseconds. */
   readonly openForMs: number
@@ -180,7 +181,11 @@ const UNHEALTHY_REPLY = /^(OOM|LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYA
 export function countsAsFailure(error: unknown): boolean {
   let current: unknown = error
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (current instanceof CacheError && !(current instanceof StorageError) && !(current instanceof TimeoutError))
+    if (
+      current instanceof CacheError &&
+      !(current instanceof StorageError) &&
+      !(current instanceof TimeoutError)
+    )
       return false
     if (current.name === 'BSONError') return false
     if (current.name === 'ReplyError' && !UNHEALTHY_REPLY.test(current.message)) return false

@@ -21,12 +21,17 @@ import { encodeScopePath, encodeSegment } from '../key-encoding.js'
  * caller's object, so no key or scope id can act as a query operator.
  */
 export interface EntryDocument {
+  /** The encoded entry ref (`encodeEntryRef`): unique per entry, tenant first. */
   _id: string
   /** A `Binary`, or a `Buffer` when the client was created with `promoteBuffers`. */
   v: Binary | Uint8Array
+  /** When the entry expires (a TTL index may reclaim it); `null` for never. */
   expiresAt: Date | null
+  /** The encoded ancestor-or-self scope paths, shortest first: `evictScope` is one `deleteMany` on them. */
   scopes: string[]
+  /** Clock tick of the first insertion (a strictly increasing clock: epoch ms × 1000 plus a counter), for insertion-order bounds. */
   createdAt: number
+  /** Last read or write on the same clock, for LRU bounds. */
   accessedAt: number
 }
 

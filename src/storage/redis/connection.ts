@@ -7,7 +7,9 @@ export type RedisClient = Redis | Cluster
 
 /** A cluster node address. */
 export interface RedisNode {
+  /** Host name or IP address. */
   readonly host: string
+  /** TCP port. */
   readonly port: number
 }
 
