@@ -9,6 +9,7 @@ export const libraryConfig: Options = {
     mongodb: 'src/mongodb.ts',
     prometheus: 'src/prometheus.ts',
     otel: 'src/otel.ts',
+    storage: 'src/storage/index.ts',
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],

@@ -16,7 +16,10 @@ import * as redis from 'cacheado/redis'
 import * as mongodb from 'cacheado/mongodb'
 import { registerPrometheus } from 'cacheado/prometheus'
 import { registerOpenTelemetry } from 'cacheado/otel'
+import * as storage from 'cacheado/storage'
 import { Registry } from 'prom-client'
+if (typeof storage.MISS !== 'symbol' || storage.decodeEntryRef(storage.encodeEntryRef({ scope: [{ level: 'a', id: '/|' }], key: 'k' })).scope[0].id !== '/|') throw new Error('esm: cacheado/storage')
+if (!(new storage.StorageError('x') instanceof (await import('cacheado')).CacheError)) throw new Error('esm: one error class across entries')
 const cache = new Cache({ rules: [new LRUEvict({ maxItems: 2 })], stats: { topN: 10 } })
 const registry = new Registry()
 registerPrometheus(cache, { registry })
@@ -34,6 +37,8 @@ const { RedisStorage } = require('cacheado/redis')
 const { MongoDBStorage } = require('cacheado/mongodb')
 const { registerPrometheus } = require('cacheado/prometheus')
 const { registerOpenTelemetry } = require('cacheado/otel')
+const storage = require('cacheado/storage')
+if (typeof storage.MISS !== 'symbol' || typeof storage.encodeEntryRef !== 'function' || storage.MISS !== require('cacheado').MISS) throw new Error('cjs: cacheado/storage')
 const cache = new Cache()
 if (typeof registerPrometheus !== 'function' || typeof registerOpenTelemetry !== 'function') throw new Error('cjs: metric entries')
 cache.setSync('k', 2)
@@ -54,6 +59,8 @@ import { MongoDBStorage } from 'cacheado/mongodb'
 import { registerPrometheus } from 'cacheado/prometheus'
 import { registerOpenTelemetry } from 'cacheado/otel'
 import { describeStorageConformance, type TestRunner } from 'cacheado/testing'
+import { MISS, type StorageContext, type StorageProvider } from 'cacheado/storage'
+export const contract: [typeof MISS, StorageContext?, StorageProvider?] = [MISS]
 import { Registry } from 'prom-client'
 export const conformance: [typeof describeStorageConformance, TestRunner?] = [describeStorageConformance]
 registerPrometheus(cache, { registry: new Registry() }).unregister()

@@ -22,6 +22,7 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   ['cacheado/mongodb', 'src/mongodb.ts'],
   ['cacheado/prometheus', 'src/prometheus.ts'],
   ['cacheado/otel', 'src/otel.ts'],
+  ['cacheado/storage', 'src/storage/index.ts'],
   ['cacheado/testing', 'src/testing/index.ts'],
 ]
 

@@ -36,7 +36,7 @@ import type {
 } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
 import { encodeEntryRef, encodeScopePath } from './storage/key-encoding.js'
-import { InMemory } from './storage/memory.js'
+import { InMemory } from './storage/memory/in-memory.js'
 import { ttlToMs } from './ttl.js'
 import type { LocalTierOptions } from './tiers/tiered-storage.js'
 import { TieredStorage } from './tiers/tiered-storage.js'

@@ -9,6 +9,7 @@ import type { BusMessageInfo, BusResetInfo } from './tiers/tiered-storage.js'
  * the namespace of the memoized function that owns the entry.
  */
 export interface EntryEvent {
+  /** The entry's scope path (`[]` for the global scope). */
   readonly scope: ScopePath
   /** The key of a direct entry (`cache.set('settings', ...)` -> `'settings'`); `undefined` for memoized ones. */
   readonly key: string | undefined
@@ -30,11 +31,15 @@ export type EvictEventReason = Exclude<EvictionReason, 'expired'>
  * `scope` the evicted path, no key); one per entry otherwise.
  */
 export interface EvictEvent {
+  /** Why the entries were removed. */
   readonly reason: EvictEventReason
+  /** How many entries were removed (1 except for scope evictions). */
   readonly count: number
   /** The evicted entry's scope, or the evicted scope; `undefined` when the storage did not say. */
   readonly scope: ScopePath | undefined
+  /** The key of a direct entry; `undefined` for memoized ones, scope evictions, or when the storage did not say. */
   readonly key: string | undefined
+  /** The memoized function's namespace; `undefined` for direct entries or when unknown. */
   readonly namespace: string | undefined
 }
 
@@ -43,9 +48,13 @@ export interface EvictEvent {
  * a sweep). Storages that reclaim in bulk report a `count` without the entry (`scope` undefined).
  */
 export interface ExpireEvent {
+  /** How many expired entries were reclaimed. */
   readonly count: number
+  /** The expired entry's scope; `undefined` for a bulk report. */
   readonly scope: ScopePath | undefined
+  /** The key of a direct entry; `undefined` for memoized ones or a bulk report. */
   readonly key: string | undefined
+  /** The memoized function's namespace; `undefined` for direct entries or a bulk report. */
   readonly namespace: string | undefined
 }
 
@@ -60,7 +69,9 @@ export type OperationOutcome = 'hit' | 'miss' | 'ok' | 'error'
  * read only while an `operation` listener exists.
  */
 export interface OperationEvent {
+  /** Which storage operation was timed. */
   readonly operation: TimedOperation
+  /** How it ended. */
   readonly outcome: OperationOutcome
   /** Milliseconds, from `performance.now()`. */
   readonly durationMs: number

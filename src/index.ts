@@ -1,7 +1,7 @@
 /**
  * cacheado: a cache for multi-tenant applications. The main entry holds the cache, the scopes, the
- * in-memory storage, the rules and the storage contract; optional backends live in `cacheado/redis`
- * and `cacheado/mongodb`.
+ * in-memory storage and the rules; optional backends live in `cacheado/redis` and `cacheado/mongodb`,
+ * the storage contract for provider authors in `cacheado/storage`.
  */
 export { Cache } from './cache.js'
 export type {
@@ -17,30 +17,33 @@ export type { DefaultScopeConfig, ResolvedLevel } from './scopes/scope-config.js
 export { ScopeLevel } from './scopes/scope-level.js'
 export type { ScopeId, ScopeLevelShape } from './scopes/scope-level.js'
 export type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
-export { InMemory } from './storage/memory.js'
-export { MISS } from './storage/contract.js'
+export { InMemory } from './storage/memory/in-memory.js'
+// The storage contract: what users of a Cache name. Provider authors import from `cacheado/storage`.
 export type {
   AutomaticEvictionReason,
   BoundPolicy,
   Bus,
-  BusHandlers,
-  BusMessage,
-  EntryLocks,
   EntryRef,
   EvictionReason,
   Invalidation,
-  LockHandle,
-  Miss,
   ScopePath,
   ScopeSegment,
-  StorageContext,
   StorageProvider,
+  SyncStorageProvider,
+} from './storage/contract.js'
+// Deprecated here (import from `cacheado/storage`), kept so that existing imports compile.
+export { MISS, encodeEntryRef, encodeScopePath, encodeSegment, escapeComponent } from './storage-compat.js'
+export type {
+  BusHandlers,
+  BusMessage,
+  EntryLocks,
+  LockHandle,
+  Miss,
+  StorageContext,
   StoredEntry,
   SyncStorageOperations,
-  SyncStorageProvider,
   WriteFence,
-} from './storage/contract.js'
-export { encodeEntryRef, encodeScopePath, encodeSegment, escapeComponent } from './storage/key-encoding.js'
+} from './storage-compat.js'
 export { LRUEvict } from './rules/lru.js'
 export { MaxItemsEvict } from './rules/max-items.js'
 export { LifeTimeEvict } from './rules/lifetime.js'

@@ -8,9 +8,9 @@
  * const cache = new Cache({ storage })
  * ```
  */
-export { MongoDBStorage, MongoDBTimeoutError, MAX_DOCUMENT_BYTES } from './storage/mongodb.js'
-export type { MongoDBStorageOptions } from './storage/mongodb.js'
-export type { EntryDocument } from './storage/mongodb-document.js'
-export type { TtlSupport } from './storage/mongodb-indexes.js'
+export { MongoDBStorage, MongoDBTimeoutError, MAX_DOCUMENT_BYTES } from './storage/mongodb/storage.js'
+export type { MongoDBStorageOptions } from './storage/mongodb/storage.js'
+export type { EntryDocument } from './storage/mongodb/document.js'
+export type { TtlSupport } from './storage/mongodb/indexes.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'

@@ -8,10 +8,10 @@
  * const cache = new Cache({ storage: new RedisStorage({ url: 'redis://127.0.0.1:6379', db: 0 }) })
  * ```
  */
-export { RedisStorage } from './storage/redis.js'
-export type { RedisStorageOptions } from './storage/redis.js'
-export type { RedisClient, RedisNode } from './storage/redis-connection.js'
-export { RedisBus } from './storage/redis-bus.js'
-export type { RedisBusOptions } from './storage/redis-bus.js'
+export { RedisStorage } from './storage/redis/storage.js'
+export type { RedisStorageOptions } from './storage/redis/storage.js'
+export type { RedisClient, RedisNode } from './storage/redis/connection.js'
+export { RedisBus } from './storage/redis/bus.js'
+export type { RedisBusOptions } from './storage/redis/bus.js'
 export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'

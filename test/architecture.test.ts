@@ -87,6 +87,78 @@ describe('architecture', () => {
   })
 })
 
+/** The provider folders under src/storage/; everything else directly in src/storage/ is the contract. */
+const providers = ['memory', 'redis', 'mongodb'] as const
+
+/** `memory`, `redis` or `mongodb` for a file in that provider's folder; undefined otherwise. */
+const providerOf = (file: string) => {
+  const [, parts, folder, rest] = file.split('/')
+  return parts === 'storage' && rest !== undefined ? providers.find((name) => name === folder) : undefined
+}
+
+describe('architecture of the storage providers', () => {
+  it('has one folder per provider, and every file of src/storage/ is either the contract or in one', () => {
+    const stray = sources('src/storage').filter((file) => file.split('/').length > 3 && !providerOf(file))
+    expect(stray).toEqual([])
+    for (const name of providers) expect(sources(`src/storage/${name}`).length).toBeGreaterThan(0)
+  })
+
+  it('the storage contract (the files directly in src/storage/) imports no provider', () => {
+    const violations = [...graph]
+      .filter(([file]) => part(file) === 'storage' && file.split('/').length === 3)
+      .flatMap(([file, imports]) =>
+        imports.filter((dep) => providerOf(dep)).map((dep) => `${file} -> ${dep}`),
+      )
+    expect(violations).toEqual([])
+  })
+
+  it('no provider imports another', () => {
+    const violations = [...graph].flatMap(([file, imports]) => {
+      const own = providerOf(file)
+      if (!own) return []
+      return imports
+        .filter((dep) => providerOf(dep) !== undefined && providerOf(dep) !== own)
+        .map((dep) => `${file} -> ${dep}`)
+    })
+    expect(violations).toEqual([])
+  })
+
+  it('only src/tiers/, the facade (its default InMemory) and src/index.ts reach into the memory provider', () => {
+    const allowedOutside = (file: string) =>
+      part(file) === 'tiers' || file === 'src/cache.ts' || file === 'src/index.ts'
+    const violations = [...graph].flatMap(([file, imports]) =>
+      providerOf(file) === 'memory' || allowedOutside(file)
+        ? []
+        : imports.filter((dep) => providerOf(dep) === 'memory').map((dep) => `${file} -> ${dep}`),
+    )
+    expect(violations).toEqual([])
+  })
+
+  it('cacheado/storage (src/storage/index.ts) loads the contract only: no provider, no cache', () => {
+    const reachable = new Set<string>()
+    const walk = (file: string) => {
+      if (reachable.has(file)) return
+      reachable.add(file)
+      for (const dep of graph.get(file) ?? []) walk(dep)
+    }
+    walk('src/storage/index.ts')
+    const outside = [...reachable].filter(
+      (file) =>
+        !(part(file) === 'storage' && file.split('/').length === 3) &&
+        part(file) !== 'serializers' &&
+        !['src/errors.ts', 'src/ttl.ts'].includes(file),
+    )
+    expect(outside).toEqual([])
+  })
+
+  it('catches a violation (the rules are not vacuous)', () => {
+    expect(providerOf('src/storage/redis/keys.ts')).toBe('redis')
+    expect(providerOf('src/storage/contract.ts')).toBeUndefined()
+    expect(providerOf('src/tiers/tiered-storage.ts')).toBeUndefined()
+    expect(graph.get('src/tiers/tiered-storage.ts')?.some((dep) => providerOf(dep) === 'memory')).toBe(true)
+  })
+})
+
 describe('architecture of the CLI', () => {
   it('loads a backend only when a URL needs it (a dynamic import), so one driver suffices', () => {
     const staticDeps = (file: string) =>
@@ -102,7 +174,7 @@ describe('architecture of the CLI', () => {
     walk('src/cli/main.ts')
     expect([...reachable].filter((file) => /redis|mongodb/.test(file))).toEqual([])
     expect(graph.get('src/cli/connect.ts')).toEqual(
-      expect.arrayContaining(['src/storage/redis-admin.ts', 'src/storage/mongodb-admin.ts']),
+      expect.arrayContaining(['src/storage/redis/admin.ts', 'src/storage/mongodb/admin.ts']),
     )
   })
 })

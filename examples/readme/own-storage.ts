@@ -1,6 +1,7 @@
 // The README's "Writing your own storage": the shipped conformance suite run on a provider. MyStorage
 // stands for yours; to keep the example short it hands every call to the in-memory storage.
-import { InMemory, type EntryRef, type ScopePath, type StorageContext, type StorageProvider } from 'cacheado'
+import { InMemory } from 'cacheado'
+import type { EntryRef, ScopePath, StorageContext, StorageProvider } from 'cacheado/storage'
 
 /** A provider written outside the library (here: a thin wrapper, as a stand-in for a real backend). */
 export class MyStorage implements StorageProvider {

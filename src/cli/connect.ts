@@ -48,7 +48,7 @@ export function backendOf(url: string): Target['kind'] {
  */
 export async function openAdmin(target: Target): Promise<StorageAdmin> {
   if (target.kind === 'redis') {
-    const { openRedisAdmin } = await load('ioredis', () => import('../storage/redis-admin.js'))
+    const { openRedisAdmin } = await load('ioredis', () => import('../storage/redis/admin.js'))
     return openRedisAdmin({
       url: target.url,
       prefix: target.prefix,
@@ -56,7 +56,7 @@ export async function openAdmin(target: Target): Promise<StorageAdmin> {
       ...(target.cluster !== undefined ? { cluster: target.cluster } : {}),
     })
   }
-  const { openMongoDBAdmin } = await load('mongodb', () => import('../storage/mongodb-admin.js'))
+  const { openMongoDBAdmin } = await load('mongodb', () => import('../storage/mongodb/admin.js'))
   const admin = await openMongoDBAdmin({
     url: target.url,
     collection: target.collection,

@@ -18,9 +18,13 @@ import type { BucketCounts } from './top-k.js'
 export interface ObservedCache {
   /** Whether the cache was created with the `stats` option (then breakdown metrics are exported). */
   readonly tracksBreakdown: boolean
+  /** The exact counters, with the breakdown when asked for. */
   counters(options?: { readonly breakdown?: boolean }): CacheCounters | (CacheCounters & StatsBreakdown)
+  /** The cache's stats (for the entry count). */
   stats(): Promise<CacheStats>
+  /** Subscribes to operation timings. */
   on(event: 'operation', listener: (event: OperationEvent) => void): unknown
+  /** Unsubscribes. */
   off(event: 'operation', listener: (event: OperationEvent) => void): unknown
 }
 

@@ -29,6 +29,7 @@ export interface ScopeBucket extends BucketCounts {
 
 /** One tracked memoized function in a breakdown. */
 export interface NamespaceBucket extends BucketCounts {
+  /** The memoized function's namespace. */
   readonly namespace: string
   /** The namespace escaped as in storage keys; the metric label value. */
   readonly label: string
@@ -44,6 +45,7 @@ export interface Breakdown<B> {
 
 /** What `cache.stats({ breakdown: true })` adds to the stats. */
 export interface StatsBreakdown<Level extends string = string> {
+  /** How many buckets are tracked per dimension (the `stats.topN` option). */
   readonly topN: number
   /**
    * Per tracked scope level: operations on entries at or under each instance of that level. Entries not

@@ -25,9 +25,13 @@ export type CounterIndex = typeof HITS | typeof MISSES | typeof SETS | typeof EV
 
 /** The counters of one bucket. */
 export interface BucketCounts {
+  /** Reads that found a value. */
   readonly hits: number
+  /** Reads that found nothing. */
   readonly misses: number
+  /** Writes. */
   readonly sets: number
+  /** Entries removed, whatever the reason. */
   readonly evictions: number
 }
 

@@ -15,7 +15,9 @@ export const RESERVED_OPTION_NAMES: ReadonlySet<string> = new Set([
 
 /** A level with everything resolution needs precomputed. */
 export interface ResolvedLevel {
+  /** The level's name, e.g. `'user'`. */
   readonly name: string
+  /** The option that carries its id, e.g. `'userId'`. */
   readonly param: string
   /** Levels from the top-level one down to this one. */
   readonly path: readonly { readonly name: string; readonly param: string }[]

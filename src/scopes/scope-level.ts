@@ -3,8 +3,11 @@ export type ScopeId = string | number
 
 /** Structural shape of a scope level, used as the constraint of the typed scope helpers. */
 export interface ScopeLevelShape {
+  /** The level's name, e.g. `'user'`. */
   readonly name: string
+  /** The option that carries its id, e.g. `'userId'`. */
   readonly param: string
+  /** The levels nested directly under it. */
   readonly children: readonly ScopeLevelShape[]
 }
 

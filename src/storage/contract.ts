@@ -17,7 +17,9 @@
 
 /** One step of a scope path: a level name and the id of one instance of it. */
 export interface ScopeSegment {
+  /** The scope level's name, e.g. `'organization'`. */
   readonly level: string
+  /** The instance's id at that level, e.g. the organization's id (any string). */
   readonly id: string
 }
 
@@ -44,6 +46,7 @@ export type AutomaticEvictionReason = 'expired' | 'lru' | 'maxItems'
  * oldest-inserted entry first (overwriting an entry keeps its place).
  */
 export interface BoundPolicy {
+  /** Which entry goes first: the least recently used (`'lru'`) or the oldest written (`'insertion'`). */
   readonly order: 'lru' | 'insertion'
   /** At most this many entries per group (a positive integer). */
   readonly maxItems: number
@@ -88,11 +91,15 @@ export type Miss = typeof MISS
 
 /** The synchronous side of a storage that can answer without I/O (the in-memory one). */
 export interface SyncStorageOperations {
+  /** The value of `ref`, or `MISS` (expired entries are misses). */
   get(ref: EntryRef): unknown
   /** `ttlMs` is a positive number of milliseconds, or `undefined` for no expiry. */
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): void
+  /** Removes `ref`; whether it existed. */
   delete(ref: EntryRef): boolean
+  /** Removes every entry at or under `path`; how many. */
   evictScope(path: ScopePath): number
+  /** Live entries. */
   size(): number
 }
 
@@ -180,6 +187,7 @@ export type WriteFence = object
 
 /** A stored value with its expiry, as answered by {@link StorageProvider.getWithExpiry}. */
 export interface StoredEntry {
+  /** The stored value. */
   readonly value: unknown
   /** When the entry expires, in epoch milliseconds on this process's clock; `undefined`: never. */
   readonly expiresAt: number | undefined
@@ -199,6 +207,7 @@ export type Invalidation =
 export interface BusMessage {
   /** Id of the sending local tier; a tier ignores its own messages. */
   readonly origin: string
+  /** What to drop: one entry, or a scope and everything under it. */
   readonly invalidation: Invalidation
 }
 
@@ -235,7 +244,9 @@ export interface Bus {
  * {@link EntryLocks.acquire}; `token` identifies the holder, so only it can release or extend the lock.
  */
 export interface LockHandle {
+  /** The entry the lock is for. */
   readonly ref: EntryRef
+  /** Identifies the holder: only it can release or extend the lock. */
   readonly token: string
 }
 

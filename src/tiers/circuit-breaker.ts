@@ -22,6 +22,7 @@ export interface CircuitOpenInfo {
 
 /** Payload of the cache's `circuitClose` event. */
 export interface CircuitCloseInfo {
+  /** The shared storage's `storageType`, e.g. `'redis'`. */
   readonly storageType: string
   /** How long the circuit was open (or half-open), in milliseconds. */
   readonly openForMs: number

@@ -27,6 +27,7 @@ export interface LocalTierOptions {
 export interface BusMessageInfo {
   /** Id of the sending process's local tier. */
   readonly origin: string
+  /** What was invalidated: one entry, or a scope and everything under it. */
   readonly invalidation: Invalidation
   /** Local copies it removed. */
   readonly dropped: number

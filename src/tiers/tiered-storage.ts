@@ -14,7 +14,7 @@ import type {
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
-import { MemoryStore } from '../storage/memory-store.js'
+import { MemoryStore } from '../storage/memory/store.js'
 import { breakerSettings, CircuitBreaker, countsAsFailure } from './circuit-breaker.js'
 import { CopyPerHit, localCopy, NO_COPY } from './local-copy.js'
 import { Publisher } from './publisher.js'

@@ -6,7 +6,7 @@ import { Cache, LRUEvict, MsgpackSerializer, ScopeConfig, ScopeLevel } from '../
 import type { StorageProvider } from '../../src/index.js'
 import { MongoDBStorage } from '../../src/mongodb.js'
 import { RedisStorage } from '../../src/redis.js'
-import { boundId } from '../../src/storage/redis-keys.js'
+import { boundId } from '../../src/storage/redis/keys.js'
 import { mongoUrl, redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
 import { seed, value } from './fixtures/seed.js'
 import { json, runCli, spawnCli } from './helpers.js'
@@ -342,7 +342,7 @@ describe.skipIf(redisUrl === undefined)('cacheado CLI evict on Redis with bounds
       for (let i = 0; i < 10; i++)
         await cache.set(`k${i}`, i, { scope: 'user', orgId: 'o1', userId: `u${i % 2}` })
       await cache.set('other', 1, { scope: 'organization', orgId: 'o2' })
-      // Bound keys are named by what the bound is (redis-keys.ts boundId), not by its place in the rules.
+      // Bound keys are named by what the bound is (redis/keys.ts boundId), not by its place in the rules.
       const perOrg = boundId({ order: 'lru', maxItems: 50, per: 'organization', reason: 'lru' })
       const wide = boundId({ order: 'lru', maxItems: 100, reason: 'lru' })
       const boundKeys = [

@@ -13,6 +13,7 @@ import { Cache, ScopeConfig, ScopeLevel, TimeoutError } from '../../src/index.js
 import { RedisStorage } from '../../src/redis.js'
 import { freePort, sleep, uniqueName } from '../support/services.js'
 import { redisTargets } from '../support/redis-targets.js'
+import { redisInternals } from '../../src/storage/redis/storage.js'
 
 const PEER = fileURLToPath(new URL('./fixtures/lock-peer.ts', import.meta.url))
 const scopes = new ScopeConfig([new ScopeLevel('organization', 'orgId')])
@@ -93,7 +94,7 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
     }
     for (const cache of open.splice(0)) {
       await cache.clear()
-      await cache.storage.client.del(`${cache.storage.prefix}:runs`)
+      await redisInternals.client(cache.storage).del(`${cache.storage.prefix}:runs`)
       await cache.close()
     }
   })
@@ -116,7 +117,7 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
     await Promise.all(started.map((peer) => peer.line((line) => line === 'ready')))
     for (const peer of started) peer.child.stdin!.write('go\n')
     const results = await Promise.all(started.map((peer) => peer.result()))
-    const runs = Number(await admin.storage.client.get(`${prefix}:runs`))
+    const runs = Number(await redisInternals.client(admin.storage).get(`${prefix}:runs`))
     return { results, runs }
   }
 
@@ -145,7 +146,7 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
   it('a holder killed with SIGKILL blocks the others only until its lock expires', async () => {
     const prefix = uniqueName('killed')
     const cache = makeCache(prefix)
-    const client = cache.storage.client
+    const client = redisInternals.client(cache.storage)
     const holder = new Peer({
       ...target.env,
       PEER_PREFIX: prefix,
@@ -191,7 +192,8 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
   it('the lock key lives in the entry’s hash slot, apart from its data', async () => {
     const prefix = uniqueName('locks')
     const cache = makeCache(prefix)
-    const { locks, client } = cache.storage
+    const { locks } = cache.storage
+    const client = redisInternals.client(cache.storage)
     const ref = { scope: [{ level: 'organization', id: 'o{1}' }], key: 'k' }
     await cache.set('k', 1, { scope: 'organization', orgId: 'o{1}' })
     const held = await locks.acquire(ref, 10_000)
@@ -281,7 +283,7 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
     await expect(a('X')).rejects.toBeInstanceOf(TimeoutError) // the first run takes 400 ms
     await sleep(600)
     expect(await b('X')).toBe('X#1') // stored when it arrived, read by the other cache
-    const client = caches[0]!.storage.client
+    const client = redisInternals.client(caches[0]!.storage)
     const [dataKey] = await keysMatching(client, `${prefix}:*:d:*`)
     const stored = await client.pttl(dataKey!)
     expect(stored).toBeGreaterThan(20_000) // ttl 2 s + grace 30 s

@@ -28,7 +28,7 @@ import { redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
 import { Peer } from './fixtures/peers.js'
 import type { PeerTarget } from './fixtures/peers.js'
 import type { StorageAdmin } from '../../src/storage/admin.js'
-import { openRedisAdmin } from '../../src/storage/redis-admin.js'
+import { openRedisAdmin } from '../../src/storage/redis/admin.js'
 
 /** The machine's clock in fractional ms, as the peers' `born` (comparable across processes). */
 const now = () => performance.timeOrigin + performance.now()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Deadlines } from '../../src/storage/deadlines.js'
+import { Deadlines } from '../../src/storage/redis/deadlines.js'
 
 const never = () => new Promise<never>(() => undefined)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

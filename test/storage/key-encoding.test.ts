@@ -1,7 +1,10 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { EntryRef, ScopePath } from '../../src/index.js'
-import { encodeEntryRef, encodeScopePath, escapeComponent } from '../../src/index.js'
+import type { EntryRef, ScopePath } from '../../src/storage/index.js'
+import { encodeEntryRef, encodeScopePath, escapeComponent } from '../../src/storage/index.js'
+import { decodeEntryRef, decodeScopePath, unescapeComponent } from '../../src/storage/key-encoding.js'
 import { nastyString } from './conformance.js'
 
 const segment = fc.record({
@@ -54,5 +57,67 @@ describe('key encoding for flat-key backends', () => {
         encodeScopePath([{ level: 'organization', id: 'a1' }]),
       ),
     ).toBe(false)
+  })
+})
+
+/** Hostile ids: every structural character, control characters, astral code points, long runs. */
+const hostile = fc.oneof(
+  nastyString,
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.constantFrom('%', '%25', '%2F', '%zz', '%%2', '/=|', '\u0000\u001f\u007f', '|'.repeat(50), 'é😀'),
+)
+const hostilePath = fc.array(fc.record({ level: hostile.filter((s) => s !== ''), id: hostile }), {
+  maxLength: 4,
+})
+
+/** Every .ts file under a directory. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sources(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
+  )
+}
+
+describe('the one decode of the key encoding (the tenant-isolation invariant)', () => {
+  it('property: decodeEntryRef inverts encodeEntryRef, decodeScopePath inverts encodeScopePath', () => {
+    fc.assert(
+      fc.property(hostilePath, hostile, (scope: ScopePath, key: string) => {
+        expect(decodeEntryRef(encodeEntryRef({ scope, key }))).toEqual({ scope, key })
+        expect(decodeScopePath(encodeScopePath(scope))).toEqual(scope)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('property: unescapeComponent inverts escapeComponent', () => {
+    fc.assert(
+      fc.property(hostile, (text: string) => {
+        expect(unescapeComponent(escapeComponent(text))).toBe(text)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('decodes huge refs and keys that contain the separators', () => {
+    const scope = [
+      { level: 'organization', id: 'o/'.repeat(10_000) },
+      { level: 'user', id: '|=%'.repeat(10_000) },
+    ]
+    const key = '|a=b/'.repeat(20_000)
+    expect(decodeEntryRef(encodeEntryRef({ scope, key }))).toEqual({ scope, key })
+    expect(decodeScopePath(`${encodeScopePath(scope)}`)).toEqual(scope)
+    expect(decodeScopePath('a=1')).toEqual([{ level: 'a', id: '1' }])
+  })
+
+  it('is the only decode: no other storage file reverses the percent-escaping', () => {
+    // A second copy of the inverse (Redis members and MongoDB _ids had one each) could drift from the
+    // encoding and report an eviction to the wrong tenant; providers import decodeEntryRef instead.
+    const decoders = sources('src/storage').filter((file) =>
+      /fromCharCode\(\s*parseInt|%\(\[0-9A-F\]\{2\}\)/.test(readFileSync(file, 'utf8')),
+    )
+    expect(decoders).toEqual(['src/storage/key-encoding.ts'])
   })
 })

@@ -9,7 +9,8 @@ import {
   MaxItemsEvict,
   MISS,
 } from '../../src/index.js'
-import { ExpiryHeap } from '../../src/storage/expiry-heap.js'
+import { ExpiryHeap } from '../../src/storage/memory/expiry-heap.js'
+import type { MemoryStore } from '../../src/storage/memory/store.js'
 
 describe('in-memory specifics', () => {
   beforeEach(() => {
@@ -77,7 +78,7 @@ describe('in-memory specifics', () => {
     const storage = new InMemory()
     const cache = new Cache({ storage })
     for (let i = 0; i < 5000; i++) cache.setSync('same', i, { ttlSeconds: 3600 })
-    expect(storage.sync.pendingExpiries).toBeLessThan(2 * 1 + 1024 + 1)
+    expect((storage.sync as MemoryStore).pendingExpiries).toBeLessThan(2 * 1 + 1024 + 1)
     expect(cache.getSync('same')).toBe(4999)
     vi.advanceTimersByTime(3600_000)
     expect(cache.getSync('same')).toBeUndefined()

@@ -11,7 +11,7 @@ import {
   SerializationError,
 } from '../../src/index.js'
 import { JsonSerializer, MongoDBStorage } from '../../src/mongodb.js'
-import { MAX_TTL_MS } from '../../src/storage/mongodb.js'
+import { MAX_TTL_MS } from '../../src/storage/mongodb/storage.js'
 import { mongoUrl, sleep, uniqueName } from '../support/services.js'
 import { describeStorageConformance, scopes } from './conformance.js'
 

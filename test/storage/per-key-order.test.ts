@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PerKeyOrder } from '../../src/storage/per-key-order.js'
+import { PerKeyOrder } from '../../src/storage/mongodb/per-key-order.js'
 
 /** A promise settled from outside. */
 function deferred<T = void>() {

@@ -2,12 +2,12 @@ import { Cluster, Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { Cache } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import type { RedisClient } from '../../src/storage/redis-connection.js'
+import type { RedisClient } from '../../src/storage/redis/connection.js'
 import { redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 import { scopes } from './conformance.js'
 
 /**
- * Coalescing (src/storage/redis-batch.ts): operations started in one tick share commands, and are
+ * Coalescing (src/storage/redis/batch.ts): operations started in one tick share commands, and are
  * applied in the order they started. The commands a client sends are counted by wrapping its
  * `sendCommand`; the commands still run on the real server.
  */
@@ -66,7 +66,7 @@ for (const setup of setups) {
         await write(0)
         // Four new tenants. Standalone: registered by the write scripts themselves. Cluster: each
         // registered and its registration confirmed afterwards (two scripts on the registry's slot, see
-        // redis-registry.ts); the first write's tenant may be registered twice (it went alone).
+        // redis/registry.ts); the first write's tenant may be registered twice (it went alone).
         if (setup.name === 'standalone') expect(counts.get('evalsha')).toBe(1 + 4)
         else {
           expect(counts.get('evalsha')).toBeGreaterThanOrEqual(1 + 4 + 4 * 2)

@@ -1,5 +1,5 @@
 /**
- * Write fences on Redis (src/storage/redis-fence.ts), standalone and Cluster: a value computed before
+ * Write fences on Redis (src/storage/redis/fence.ts), standalone and Cluster: a value computed before
  * an eviction (fence taken before it started) is never stored after it, whichever process evicts. Two
  * RedisStorage instances on one prefix are two processes' views; one test uses a real second process.
  */
@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../../src/index.js'
 import type { EntryRef, ScopePath, StorageContext } from '../../src/index.js'
 import { MISS } from '../../src/storage/contract.js'
 import type { RedisStorage } from '../../src/redis.js'
-import { FENCE_RETENTION_MS, RedisWriteFence } from '../../src/storage/redis-fence.js'
+import { FENCE_RETENTION_MS, RedisWriteFence } from '../../src/storage/redis/fence.js'
 import { redisTargets } from '../support/redis-targets.js'
 import { sleep, uniqueName } from '../support/services.js'
 

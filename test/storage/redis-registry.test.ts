@@ -1,5 +1,5 @@
 /**
- * The registry of tenants on Redis (src/storage/redis-registry.ts): a tenant that holds data is always
+ * The registry of tenants on Redis (src/storage/redis/registry.ts): a tenant that holds data is always
  * registered (a connection dropped mid-eviction orphans nothing), and a tenant without live entries
  * leaves no trace once its last entry is gone or expired (only its eviction generations, which expire).
  */
@@ -9,10 +9,11 @@ import type { Cluster } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EntryRef, ScopePath, StorageContext } from '../../src/index.js'
 import { RedisStorage } from '../../src/redis.js'
-import type { RedisClient } from '../../src/storage/redis-connection.js'
+import type { RedisClient } from '../../src/storage/redis/connection.js'
 import { startRedis, stopRedis } from '../support/redis-server.js'
 import { redisTargets } from '../support/redis-targets.js'
 import { freePort, redisUrl, sleep, uniqueName } from '../support/services.js'
+import { redisInternals } from '../../src/storage/redis/storage.js'
 
 const org = (id: string): ScopePath => [{ level: 'organization', id }]
 const user = (o: string, u: string): ScopePath => [...org(o), { level: 'user', id: u }]
@@ -73,7 +74,7 @@ describe.skipIf(redisUrl === undefined)(
         expect(await storage.size()).toBe(5001)
 
         // The connection drops right before the second batch (of 2000) of the eviction is sent.
-        const client = storage.client as Redis
+        const client = redisInternals.client(storage) as Redis
         const send = client.sendCommand.bind(client)
         let scripts = 0
         client.sendCommand = ((command: { name: string }) => {
@@ -129,18 +130,18 @@ describe.skipIf(targets.length === 0).each(targets)(
     it('5000 one-off tenants whose entries expired: after one sweep, no key of the prefix is left', async () => {
       const { prefix, storage } = make()
       await writeMany(5000, (i) => storage.set(ref(user(`t${i}`, 'u')), i, 300))
-      expect(await storage.client.scard(`${prefix}:tags`)).toBe(5000)
-      expect((await keysWith(storage.client, prefix)).length).toBeGreaterThanOrEqual(10_000)
+      expect(await redisInternals.client(storage).scard(`${prefix}:tags`)).toBe(5000)
+      expect((await keysWith(redisInternals.client(storage), prefix)).length).toBeGreaterThanOrEqual(10_000)
       await sleep(400)
       // Another process on the prefix sweeps.
       const sweeper = redis.storage(prefix)
       sweeper.attach(context(200))
       open.push(sweeper)
       const deadline = Date.now() + 10_000
-      let left = await keysWith(storage.client, prefix)
+      let left = await keysWith(redisInternals.client(storage), prefix)
       while (left.length !== 0 && Date.now() < deadline) {
         await sleep(100)
-        left = await keysWith(storage.client, prefix)
+        left = await keysWith(redisInternals.client(storage), prefix)
       }
       expect(left).toEqual([])
       expect(await storage.size()).toBe(0)
@@ -151,11 +152,13 @@ describe.skipIf(targets.length === 0).each(targets)(
       await storage.set(ref(user('o1', 'u')), 1, 60_000)
       await storage.set(ref(org('o2')), 1, undefined)
       expect(await storage.delete(ref(user('o1', 'u')))).toBe(true)
-      expect((await keysWith(storage.client, prefix)).filter((k) => k.includes('o1'))).toEqual([])
+      expect(
+        (await keysWith(redisInternals.client(storage), prefix)).filter((k) => k.includes('o1')),
+      ).toEqual([])
       expect(await storage.evictScope(org('o2'))).toBe(1)
-      const left = await keysWith(storage.client, prefix)
+      const left = await keysWith(redisInternals.client(storage), prefix)
       expect(left).toEqual([`${prefix}:{organization=o2/}:f`])
-      expect(await storage.client.pttl(left[0]!)).toBeGreaterThan(0)
+      expect(await redisInternals.client(storage).pttl(left[0]!)).toBeGreaterThan(0)
       // The tenant comes back on its next write, registered before anyone can miss it.
       await storage.set(ref(org('o2')), 2, undefined)
       expect(await storage.size()).toBe(1)
@@ -183,9 +186,11 @@ describe.skipIf(targets.length === 0).each(targets)(
       })()
       await Promise.all([writes, evictions])
       await sleep(50) // TTL'd entries expire
-      const data = (await keysWith(writer.client, `${prefix}:{`)).filter((k) => k.includes('}:d:'))
+      const data = (await keysWith(redisInternals.client(writer), `${prefix}:{`)).filter((k) =>
+        k.includes('}:d:'),
+      )
       const tags = new Set(data.map((k) => k.slice(k.indexOf('{') + 1, k.indexOf('}'))))
-      const registered = new Set(await writer.client.smembers(`${prefix}:tags`))
+      const registered = new Set(await redisInternals.client(writer).smembers(`${prefix}:tags`))
       expect([...tags].filter((tag) => !registered.has(tag))).toEqual([])
       const live = data.length
       expect(await writer.size()).toBe(live)

@@ -13,6 +13,7 @@ import { MISS } from '../../src/storage/contract.js'
 import type { RedisStorage } from '../../src/redis.js'
 import { redisTargets } from '../support/redis-targets.js'
 import { uniqueName } from '../support/services.js'
+import { redisInternals } from '../../src/storage/redis/storage.js'
 
 const org = (id: string): ScopePath => [{ level: 'organization', id }]
 const user = (o: string, u: string): ScopePath => [...org(o), { level: 'user', id: u }]
@@ -41,7 +42,7 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage limits and bou
     return storage
   }
   const keysOf = async (storage: RedisStorage, prefix: string) => {
-    const client = storage.client
+    const client = redisInternals.client(storage)
     const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]
     const keys = await Promise.all(nodes.map((node) => node.keys(`*${prefix}*`)))
     return keys.flat()
@@ -64,7 +65,9 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage limits and bou
       await storage.set(ref(user('o1', 'u'), 'max'), 'v', MAX_TTL_MS)
       await storage.set(ref(user('o1', 'u'), 'frac'), 'v', 1000.5)
       expect(
-        await storage.client.pttl(`${prefix}:{organization=o1/}:d:organization=o1/user=u/|max`),
+        await redisInternals
+          .client(storage)
+          .pttl(`${prefix}:{organization=o1/}:d:organization=o1/user=u/|max`),
       ).toBeGreaterThan(MAX_TTL_MS - 60_000)
       expect(await storage.get(ref(user('o1', 'u'), 'frac'))).toBe('v')
     })
@@ -109,7 +112,7 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage limits and bou
     for (let i = 0; i < 4; i++) await a.set(ref(user('o3', 'u1'), `k${i}`), i, undefined)
     expect(await a.evictScope(org('o3'))).toBe(3)
     // The record the operator CLI reads is still written (the last attached cache's bounds).
-    expect(JSON.parse((await a.client.get(`${prefix}:bounds`))!)).toEqual([
+    expect(JSON.parse((await redisInternals.client(a).get(`${prefix}:bounds`))!)).toEqual([
       { ...perUser, order: 'insertion', reason: 'maxItems' },
     ])
   })

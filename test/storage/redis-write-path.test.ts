@@ -19,7 +19,7 @@ describe.skipIf(redisUrl === undefined)('RedisStorage write path', () => {
   const base = (prefix: string) => `${prefix}:{organization=o/}:`
   const rootIndex = (prefix: string) => `${base(prefix)}i:organization=o/`
 
-  /** The marker's expiry part (`<creation id>:<earliest expiry>`, see redis-lua.ts). */
+  /** The marker's expiry part (`<creation id>:<earliest expiry>`, see redis/lua.ts). */
   const markerBound = async (prefix: string) => (await raw!.get(`${base(prefix)}r`))?.split(':').pop()
 
   /** The marker's bound must not exceed the earliest finite score of the root index. */
@@ -45,13 +45,13 @@ describe.skipIf(redisUrl === undefined)('RedisStorage write path', () => {
           `${base(prefix)}i:organization=o/user=u/`,
           `${base(prefix)}r`,
           `${prefix}:tags`,
-          `${prefix}:{${prefix}:tags}:e`, // registration ids (redis-registry.ts)
+          `${prefix}:{${prefix}:tags}:e`, // registration ids (redis/registry.ts)
         ].sort(),
       )
       await expectMarkerIsLowerBound(prefix)
       expect(await cache.clear()).toBe(2)
       // The traces left: the tag's eviction generations and the cache-wide one, which expire on their
-      // own (redis-fence.ts).
+      // own (redis/fence.ts).
       const left = (await raw!.keys(`${prefix}:*`)).sort()
       expect(left).toEqual([`${base(prefix)}f`, `${prefix}:{${prefix}:tags}:g`].sort())
       for (const key of left) expect(await raw!.pttl(key)).toBeGreaterThan(0)

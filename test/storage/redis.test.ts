@@ -35,8 +35,8 @@ describe.skipIf(redisUrl === undefined)('RedisStorage specifics', () => {
 
   /**
    * Keys of a prefix, but the tags' eviction generations (`P:{T}:f`, left by an eviction with a
-   * retention TTL, see redis-fence.ts) and the registry's bookkeeping (`P:{P:tags}:...`, see
-   * redis-registry.ts: registration ids, gone with the last tag, and the cache-wide generation, which
+   * retention TTL, see redis/fence.ts) and the registry's bookkeeping (`P:{P:tags}:...`, see
+   * redis/registry.ts: registration ids, gone with the last tag, and the cache-wide generation, which
    * expires on its own).
    */
   const keysOf = async (prefix: string) =>

@@ -14,6 +14,7 @@ import { PublishingStorage } from '../../src/tiers/publishing-storage.js'
 import { describeStorageConformance } from '../storage/conformance.js'
 import { redisClusterNodes, redisUrl, sleep, uniqueName } from '../support/services.js'
 import { Peer, until } from './fixtures/processes.js'
+import { redisInternals } from '../../src/storage/redis/storage.js'
 
 /** How long a change may take to reach another process's L1 while the bus is connected. */
 const BUS_BOUND_MS = 1000
@@ -137,7 +138,7 @@ describe.skipIf(redisUrl === undefined)('the publishing wrapper on a standalone 
     try {
       await plain.set('k', 1, u1) // connected
       const name = `cacheado-test-${prefix}`
-      await storage.client.client('SETNAME', name)
+      await redisInternals.client(storage).client('SETNAME', name)
       const before = String(await admin.client('LIST'))
       await plain.evict('k', u1)
       await plain.evictByScope('organization', { orgId: 'o1' })

@@ -1,7 +1,7 @@
 import type { Collection, Filter } from 'mongodb'
-import type { BoundPolicy, ScopePath } from './contract.js'
-import type { EntryDocument } from './mongodb-document.js'
-import { groupFilter, groupKey } from './mongodb-document.js'
+import type { BoundPolicy, ScopePath } from '../contract.js'
+import type { EntryDocument } from './document.js'
+import { groupFilter, groupKey } from './document.js'
 
 /** Receives the ids a bound deleted: `deleted` of them are gone (all of them when the counts agree). */
 export type BoundEvictionReport = (

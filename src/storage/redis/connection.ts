@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
-import { ConfigurationError, SerializationError } from '../errors.js'
+import { ConfigurationError, SerializationError } from '../../errors.js'
 
 /** An ioredis client: a standalone `Redis` or a `Cluster`. */
 export type RedisClient = Redis | Cluster
 
 /** A cluster node address. */
 export interface RedisNode {
+  /** Host name or IP address. */
   readonly host: string
+  /** TCP port. */
   readonly port: number
 }
 

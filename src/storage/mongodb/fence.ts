@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Collection, Db } from 'mongodb'
-import type { EntryRef, ScopePath, WriteFence } from './contract.js'
-import { encodeScopePath } from './key-encoding.js'
-import type { EntryDocument } from './mongodb-document.js'
-import { scopeKeys, upsertOne } from './mongodb-document.js'
+import type { EntryRef, ScopePath, WriteFence } from '../contract.js'
+import { encodeScopePath } from '../key-encoding.js'
+import type { EntryDocument } from './document.js'
+import { scopeKeys, upsertOne } from './document.js'
 
 /**
  * One eviction generation: `_id` is `'/'` followed by the encoded scope path that was evicted (`'/'`

@@ -1,12 +1,12 @@
-import type { RedisClient } from './redis-connection.js'
-import { LuaScript } from './redis-connection.js'
-import { FENCE_RETENTION_MS } from './redis-fence.js'
-import type { RedisKeys } from './redis-keys.js'
+import type { RedisClient } from './connection.js'
+import { LuaScript } from './connection.js'
+import { FENCE_RETENTION_MS } from './fence.js'
+import type { RedisKeys } from './keys.js'
 
 /**
  * The registry of tags (`P:tags`, a SET the operator CLI reads too) and its bookkeeping, all in the
  * registry's slot: `P:{P:tags}:e` (hash: tag -> registration id) and `P:{P:tags}:g` (the cache-wide
- * eviction generation, see `redis-fence.ts`).
+ * eviction generation, see `fence.ts`).
  *
  * Invariant: a tag that holds data is in the registry, so `clear()`, `size()`, the sweeper and the CLI
  * always find it. It holds because
@@ -76,7 +76,7 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `
 
-/** Raises the cache-wide generation (KEYS[1]); see `redis-fence.ts`. */
+/** Raises the cache-wide generation (KEYS[1]); see `fence.ts`. */
 export const BUMP_GLOBAL_LUA = `
 ${NOW_US}
 local old = tonumber(redis.call('GET', KEYS[1]) or '0') or 0

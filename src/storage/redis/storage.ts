@@ -1,5 +1,5 @@
-import { ConfigurationError, SerializationError, storageTimeout } from '../errors.js'
-import type { Serializer } from '../serializers/contract.js'
+import { ConfigurationError, SerializationError, storageTimeout } from '../../errors.js'
+import type { Serializer } from '../../serializers/contract.js'
 import type {
   BoundPolicy,
   Bus,
@@ -12,28 +12,28 @@ import type {
   StorageProvider,
   StoredEntry,
   WriteFence,
-} from './contract.js'
-import { MISS } from './contract.js'
-import { escapeComponent } from './key-encoding.js'
-import type { Connection, RedisClient } from './redis-connection.js'
-import { connect, preloadScripts, ReadyWait, withTimeout } from './redis-connection.js'
-import type { QueuedOp } from './redis-batch.js'
-import { groupRun, OpQueue } from './redis-batch.js'
+} from '../contract.js'
+import { MISS } from '../contract.js'
+import { escapeComponent } from '../key-encoding.js'
+import type { Connection, RedisClient } from './connection.js'
+import { connect, preloadScripts, ReadyWait, withTimeout } from './connection.js'
+import type { QueuedOp } from './batch.js'
+import { groupRun, OpQueue } from './batch.js'
 import { Deadlines } from './deadlines.js'
-import { RedisBus } from './redis-bus.js'
-import { EvictProgress, RedisEvictions } from './redis-evict.js'
-import { checkFence } from './redis-fence.js'
-import type { RedisWriteFence } from './redis-fence.js'
-import { boundId, checkPrefix, RedisKeys, ttlArg } from './redis-keys.js'
-import { RedisLocks } from './redis-lock.js'
-import { TagRegistry } from './redis-registry.js'
-import type { RedisStorageOptions } from './redis-options.js'
-import { checkOptions } from './redis-options.js'
-import type { BatchedWrite, Notice } from './redis-write.js'
-import { RedisWrites } from './redis-write.js'
-import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './redis-scripts.js'
+import { RedisBus } from './bus.js'
+import { EvictProgress, RedisEvictions } from './evict.js'
+import { checkFence } from './fence.js'
+import type { RedisWriteFence } from './fence.js'
+import { boundId, checkPrefix, RedisKeys, ttlArg } from './keys.js'
+import { RedisLocks } from './lock.js'
+import { TagRegistry } from './registry.js'
+import type { RedisStorageOptions } from './options.js'
+import { checkOptions } from './options.js'
+import type { BatchedWrite, Notice } from './write.js'
+import { RedisWrites } from './write.js'
+import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
 
-export type { RedisStorageOptions } from './redis-options.js'
+export type { RedisStorageOptions } from './options.js'
 
 /** At most this many coalesced reads per `MGET`, or writes per batch script. */
 const COALESCE_LIMIT = 256
@@ -46,13 +46,21 @@ type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
 
 type Reporter = StorageContext['onEvicted']
 
+/** What {@link redisInternals} hands out; set by RedisStorage's static block. */
+interface RedisInternals {
+  client(storage: RedisStorage): RedisClient
+  evictScope(storage: RedisStorage, path: ScopePath, onBatch: (removedSoFar: number) => void): Promise<number>
+}
+
+let internals: RedisInternals
+
 /**
  * A storage on Redis (standalone or Cluster) through ioredis, shared by every process that uses the
  * same prefix: keys are deterministic, so processes and machines see each other's entries.
  *
- * Design (key layout in `redis-lua.ts`):
+ * Design (key layout in `prelude.ts`):
  * - TTLs are native (`PXAT`, on the Redis server's clock): Redis expires entries itself.
- * - Reads and writes that start in the same turn of the event loop are coalesced (`redis-batch.ts`):
+ * - Reads and writes that start in the same turn of the event loop are coalesced (`batch.ts`):
  *   their reads become one `MGET` (per tenant on a Cluster), their writes one script per tenant, in the
  *   order they started. This is what makes many concurrent operations cheap; with LRU bounds, reads
  *   and writes run one script each instead (the bounds need per-entry decisions).
@@ -64,12 +72,12 @@ type Reporter = StorageContext['onEvicted']
  *   Redis for long; each call is atomic, the whole eviction is not (a concurrent plain `set` may
  *   survive it). A computed write (`fence` before the computation, `setFenced` after) never survives
  *   an eviction that started after its fence, in any process: the first batch raises the scope's
- *   generation, which the fenced write script checks (`redis-fence.ts`).
+ *   generation, which the fenced write script checks (`fence.ts`).
  * - `clear()` and `size()` walk the registry of tags (`prefix:tags`), one script per tag, on whichever
  *   master holds it: O(tenants) for `size()`, O(entries) for `clear()`; other keys of the database are
  *   never touched (no `FLUSHDB`). A tag that holds data is always registered, even when a connection
  *   drops mid-eviction, and a tag whose entries are all gone or expired leaves no key behind but its
- *   self-expiring eviction generations (`redis-registry.ts`; the sweeper reclaims expired tags).
+ *   self-expiring eviction generations (`registry.ts`; the sweeper reclaims expired tags).
  * - Bounds live in Redis (ZSETs scored by an access or insertion sequence), so they hold across
  *   processes. A per-scope bound (`per: 'organization'`, `'user'`, ...) lives in its tenant's slot and
  *   is exact everywhere.
@@ -94,9 +102,9 @@ export class RedisStorage implements StorageProvider {
   readonly prefix: string
   /** The serializer in use. */
   readonly serializer: Serializer
-  /** The ioredis client (created or given). */
-  readonly client: RedisClient
-  /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `redis-lock.ts`). */
+  /** The ioredis client (created or given); internal, see {@link redisInternals}. */
+  readonly #client: RedisClient
+  /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `lock.ts`). */
   readonly locks: EntryLocks
   readonly #connection: Connection
   readonly #keys: RedisKeys
@@ -124,14 +132,14 @@ export class RedisStorage implements StorageProvider {
   #attached = false
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
-  /** Waits for the connection and words connection errors (see `redis-connection.ts`). */
+  /** Waits for the connection and words connection errors (see `connection.ts`). */
   readonly #ready: ReadyWait
   /** Whether to auto-pipeline while other operations are in flight (see {@link RedisStorage.#exec}). */
   readonly #pipelineWhenBusy: boolean
   /** Operations of this storage under way. */
   #inFlight = 0
   readonly #stopPreloading: () => void
-  /** Reads and writes of the current tick, sent together on the next (see `redis-batch.ts`). */
+  /** Reads and writes of the current tick, sent together on the next (see `batch.ts`). */
   readonly #queue = new OpQueue<'read' | 'write', Coalesced>((kind, run) =>
     this.#withoutAutoPipelining(() => (kind === 'read' ? this.#sendReads(run) : this.#sendWrites(run))),
   )
@@ -147,15 +155,15 @@ export class RedisStorage implements StorageProvider {
     this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
-    this.client = this.#connection.client
+    this.#client = this.#connection.client
     this.#ready = new ReadyWait(this.#connection, timeout)
-    this.#isCluster = this.client.isCluster
+    this.#isCluster = this.#client.isCluster
     this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
     this.#header = this.#makeHeader()
-    this.#stopPreloading = preloadScripts(this.client, SCRIPTS)
-    this.#registry = new TagRegistry(this.client, this.#keys, (promise) => this.#timed(promise))
+    this.#stopPreloading = preloadScripts(this.#client, SCRIPTS)
+    this.#registry = new TagRegistry(this.#client, this.#keys, (promise) => this.#timed(promise))
     this.#evictions = new RedisEvictions({
-      client: this.client,
+      client: this.#client,
       keys: this.#keys,
       registry: this.#registry,
       isCluster: this.#isCluster,
@@ -167,7 +175,7 @@ export class RedisStorage implements StorageProvider {
       wantsRefs: () => this.#wantsRefs,
     })
     this.#writes = new RedisWrites({
-      client: this.client,
+      client: this.#client,
       keys: this.#keys,
       registry: this.#registry,
       evictions: this.#evictions,
@@ -178,7 +186,7 @@ export class RedisStorage implements StorageProvider {
       clusterWide: () => this.#clusterWide,
       report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
     })
-    this.locks = new RedisLocks(this.client, this.#keys, (command) =>
+    this.locks = new RedisLocks(this.#client, this.#keys, (command) =>
       this.#exec(() => this.#timed(command())),
     )
   }
@@ -203,11 +211,11 @@ export class RedisStorage implements StorageProvider {
     if (context.bounds.length !== 0) {
       // Advisory (see RedisKeys.bounds): a failure here costs nothing but that copy.
       const record = JSON.stringify(context.bounds)
-      this.#exec(() => this.#timed(this.client.set(this.#keys.bounds, record))).catch(() => undefined)
+      this.#exec(() => this.#timed(this.#client.set(this.#keys.bounds, record))).catch(() => undefined)
     }
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(() => {
-        if (this.#closed || this.client.status !== 'ready') return
+        if (this.#closed || this.#client.status !== 'ready') return
         this.#evictions.sweep().catch(() => undefined)
       }, context.sweepIntervalMs)
       this.#sweeper.unref()
@@ -226,7 +234,7 @@ export class RedisStorage implements StorageProvider {
     if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
     if (this.#startAlone()) {
       // Sequential use: one GET at once, with as few promise hops as possible.
-      return this.#deadlines.race(this.client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
+      return this.#deadlines.race(this.#client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
     }
     return this.#getCoalesced(member, data)
   }
@@ -237,9 +245,9 @@ export class RedisStorage implements StorageProvider {
    * `#gotAlone`/`#wroteAlone`/`#failedAlone`, which end it. Otherwise it goes through `#exec`.
    */
   #startAlone(): boolean {
-    if (this.#inFlight !== 0 || this.client.status !== 'ready') return false
+    if (this.#inFlight !== 0 || this.#client.status !== 'ready') return false
     this.#inFlight = 1
-    if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = false
+    if (this.#pipelineWhenBusy) this.#client.options.enableAutoPipelining = false
     return true
   }
 
@@ -254,13 +262,13 @@ export class RedisStorage implements StorageProvider {
     throw this.#ready.describe(error)
   }
 
-  /** A read while others are in flight: coalesced with the reads of this tick (`redis-batch.ts`). */
+  /** A read while others are in flight: coalesced with the reads of this tick (`batch.ts`). */
   async #getCoalesced(member: string, data: string): Promise<unknown> {
     const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
     const found = (await this.#exec(
       () =>
         this.#inFlight === 1
-          ? this.#timed(this.client.getBuffer(data))
+          ? this.#timed(this.#client.getBuffer(data))
           : this.#queue.push('read', { group, data }),
       true,
     )) as Buffer | null
@@ -272,11 +280,11 @@ export class RedisStorage implements StorageProvider {
     const bytes = await this.#exec(async () => {
       const found = this.#touchInScript
         ? ((await this.#timed(
-            TOUCH.runBuffer(this.client, [data], [...this.#header, member]),
+            TOUCH.runBuffer(this.#client, [data], [...this.#header, member]),
           )) as Buffer | null)
-        : await this.#timed(this.client.getBuffer(data))
+        : await this.#timed(this.#client.getBuffer(data))
       if (found !== null && this.#touchWide) {
-        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+        await this.#timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
       }
       return found
     })
@@ -294,11 +302,11 @@ export class RedisStorage implements StorageProvider {
     const reply = await this.#exec(async () => {
       const found = (await this.#timed(
         this.#touchInScript
-          ? TOUCH_TTL.runBuffer(this.client, [data], [...this.#header, member])
-          : GET_TTL.runBuffer(this.client, [data], []),
+          ? TOUCH_TTL.runBuffer(this.#client, [data], [...this.#header, member])
+          : GET_TTL.runBuffer(this.#client, [data], []),
       )) as [Buffer, number] | null
       if (found !== null && this.#touchWide) {
-        await this.#timed(WIDE_TOUCH.run(this.client, [`${this.#keys.wide}n`], [...this.#header, member]))
+        await this.#timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
       }
       return found
     })
@@ -312,7 +320,7 @@ export class RedisStorage implements StorageProvider {
 
   /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
   createBus(): Bus {
-    return new RedisBus({ client: this.client, channel: this.#channel, timeoutMs: this.#timeoutMs })
+    return new RedisBus({ client: this.#client, channel: this.#channel, timeoutMs: this.#timeoutMs })
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
@@ -359,7 +367,7 @@ export class RedisStorage implements StorageProvider {
   }
 
   /**
-   * A snapshot of the evictions covering `ref` (see `redis-fence.ts`): one script on the tag's slot
+   * A snapshot of the evictions covering `ref` (see `fence.ts`): one script on the tag's slot
    * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
    * at the same time).
    */
@@ -416,7 +424,7 @@ export class RedisStorage implements StorageProvider {
     const member = this.#keys.member(ref)
     return this.#exec(async () => {
       const [existed, stale, gone, creation] = (await this.#timed(
-        DELETE.run(this.client, [this.#keys.data(member)], [...this.#header, member]),
+        DELETE.run(this.#client, [this.#keys.data(member)], [...this.#header, member]),
       )) as [number, number, number, string]
       if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
       if (stale === 1) this.#onEvicted('expired', 1, this.#wantsRefs ? ref : undefined)
@@ -427,11 +435,19 @@ export class RedisStorage implements StorageProvider {
   }
 
   /**
-   * `onBatch` (optional, for progress reports such as the operator CLI's) is called after every batch
-   * of up to 2000 entries with the number removed so far.
+   * Removes every entry at or under `path`, in batches of up to 2000 entries (one script each, so a huge
+   * scope never blocks Redis for long), after raising the scope's write fence.
    */
-  async evictScope(path: ScopePath, onBatch?: (removedSoFar: number) => void): Promise<number> {
-    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(onBatch)))
+  async evictScope(path: ScopePath): Promise<number> {
+    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(undefined)))
+  }
+
+  static {
+    internals = {
+      client: (storage) => storage.#client,
+      evictScope: (storage, path, onBatch) =>
+        storage.#exec(() => storage.#evictions.evictScope(path, new EvictProgress(onBatch))),
+    }
   }
 
   async size(): Promise<number> {
@@ -447,13 +463,13 @@ export class RedisStorage implements StorageProvider {
     this.#deadlines.stop()
     if (!this.#connection.owned) return
     try {
-      await withTimeout(this.client.quit(), this.#timeoutMs)
+      await withTimeout(this.#client.quit(), this.#timeoutMs)
     } catch {
-      this.client.disconnect()
+      this.#client.disconnect()
     }
   }
 
-  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `redis-lua.ts`). */
+  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `prelude.ts`). */
   #makeHeader(): string[] {
     const header = [this.prefix, this.#isCluster ? '0' : '1', String(this.#bounds.length)]
     for (const b of this.#bounds) {
@@ -500,7 +516,7 @@ export class RedisStorage implements StorageProvider {
    */
   async #exec<T>(run: () => Promise<T>, coalesced = false): Promise<T> {
     try {
-      const status = this.client.status
+      const status = this.#client.status
       if (status !== 'ready') {
         if (status === 'reconnecting' || status === 'close') throw this.#ready.notConnected(status)
         await this.#ready.wait(this.#closed)
@@ -508,7 +524,7 @@ export class RedisStorage implements StorageProvider {
       // Coalesced operations that started earlier are sent before this one's commands.
       if (!coalesced) this.#queue.flush()
       this.#inFlight++
-      if (this.#pipelineWhenBusy) this.client.options.enableAutoPipelining = this.#inFlight > 1
+      if (this.#pipelineWhenBusy) this.#client.options.enableAutoPipelining = this.#inFlight > 1
       try {
         return await run()
       } finally {
@@ -526,7 +542,7 @@ export class RedisStorage implements StorageProvider {
    */
   #withoutAutoPipelining(send: () => void): void {
     if (!this.#pipelineWhenBusy) return send()
-    const options = this.client.options
+    const options = this.#client.options
     const before = options.enableAutoPipelining
     options.enableAutoPipelining = false
     try {
@@ -540,12 +556,12 @@ export class RedisStorage implements StorageProvider {
   #sendReads(run: readonly CoalescedOp[]): void {
     if (run.length === 1) {
       const op = run[0]!
-      this.#timed(this.client.getBuffer((op.payload as { data: string }).data)).then(op.resolve, op.reject)
+      this.#timed(this.#client.getBuffer((op.payload as { data: string }).data)).then(op.resolve, op.reject)
       return
     }
     for (const group of groupRun(run, COALESCE_LIMIT)) {
       const keys = group.map((op) => (op.payload as { data: string }).data)
-      this.#timed(this.client.mgetBuffer(keys)).then(
+      this.#timed(this.#client.mgetBuffer(keys)).then(
         (values) => group.forEach((op, i) => op.resolve(values[i] ?? null)),
         (error: unknown) => group.forEach((op) => op.reject(error)),
       )
@@ -566,4 +582,16 @@ export class RedisStorage implements StorageProvider {
   #timed<T>(promise: Promise<T>): Promise<T> {
     return this.#deadlines.race(promise)
   }
+}
+
+/**
+ * Internal access to a {@link RedisStorage}, for the operator CLI (`admin.ts`) and the tests; not
+ * exported by `cacheado/redis`, so neither is part of the public API.
+ * - `client(storage)`: the ioredis client the storage created or was given.
+ * - `evictScope(storage, path, onBatch)`: `storage.evictScope(path)` calling `onBatch` after every
+ *   batch with the number of entries removed so far (the CLI's progress bar).
+ */
+export const redisInternals: RedisInternals = {
+  client: (storage) => internals.client(storage),
+  evictScope: (storage, path, onBatch) => internals.evictScope(storage, path, onBatch),
 }

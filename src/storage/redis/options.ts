@@ -1,8 +1,8 @@
-import { ConfigurationError } from '../errors.js'
-import type { Serializer } from '../serializers/contract.js'
-import { MsgpackSerializer } from '../serializers/msgpack.js'
-import type { RedisClient, RedisNode } from './redis-connection.js'
-import { timerMs } from '../ttl.js'
+import { ConfigurationError } from '../../errors.js'
+import type { Serializer } from '../../serializers/contract.js'
+import { MsgpackSerializer } from '../../serializers/msgpack.js'
+import type { RedisClient, RedisNode } from './connection.js'
+import { timerMs } from '../../ttl.js'
 
 /** Options of `new RedisStorage(...)`: one of `url`, `cluster`, `client`, plus the optional rest. */
 export interface RedisStorageOptions {

@@ -1,9 +1,9 @@
 import { debuglog } from 'node:util'
 import type { Collection } from 'mongodb'
 import { Binary, BSON, MongoClient } from 'mongodb'
-import { CacheError, ConfigurationError, InvalidArgumentError, SerializationError } from '../errors.js'
-import type { Serializer } from '../serializers/contract.js'
-import { MsgpackSerializer } from '../serializers/msgpack.js'
+import { CacheError, ConfigurationError, InvalidArgumentError, SerializationError } from '../../errors.js'
+import type { Serializer } from '../../serializers/contract.js'
+import { MsgpackSerializer } from '../../serializers/msgpack.js'
 import type {
   BoundPolicy,
   BusMessage,
@@ -15,15 +15,14 @@ import type {
   StorageProvider,
   StoredEntry,
   WriteFence,
-} from './contract.js'
-import { MISS } from './contract.js'
-import { timerMs } from '../ttl.js'
-import { encodeEntryRef } from './key-encoding.js'
-import type { BoundEvictionReport } from './mongodb-bounds.js'
-import { enforceBounds } from './mongodb-bounds.js'
-import type { EntryDocument } from './mongodb-document.js'
+} from '../contract.js'
+import { MISS } from '../contract.js'
+import { timerMs } from '../../ttl.js'
+import { decodeEntryRef, encodeEntryRef } from '../key-encoding.js'
+import type { BoundEvictionReport } from './bounds.js'
+import { enforceBounds } from './bounds.js'
+import type { EntryDocument } from './document.js'
 import {
-  decodeEntryRef,
   expiredFilter,
   isExpired,
   nextTick,
@@ -31,19 +30,19 @@ import {
   subtreeFilter,
   upsertOne,
   visibleFilter,
-} from './mongodb-document.js'
-import type { FencedWrite } from './mongodb-fence.js'
-import { MongoFences } from './mongodb-fence.js'
-import type { LockDocument } from './mongodb-lock.js'
-import { MongoLocks } from './mongodb-lock.js'
+} from './document.js'
+import type { FencedWrite } from './fence.js'
+import { MongoFences } from './fence.js'
+import type { LockDocument } from './lock.js'
+import { MongoLocks } from './lock.js'
 import { PerKeyOrder } from './per-key-order.js'
-import type { TtlSupport } from './mongodb-indexes.js'
-import { ensureIndexes } from './mongodb-indexes.js'
-import type { MongoDBStorageOptions } from './mongodb-options.js'
-import { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './mongodb-options.js'
+import type { TtlSupport } from './indexes.js'
+import { ensureIndexes } from './indexes.js'
+import type { MongoDBStorageOptions } from './options.js'
+import { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
-export type { MongoDBStorageOptions } from './mongodb-options.js'
-export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './mongodb-options.js'
+export type { MongoDBStorageOptions } from './options.js'
+export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
 /** How {@link MongoDBStorage} orders an operation against others on the same key. */
 type Ordering = { read: string } | { write: string } | Record<string, never>
@@ -59,10 +58,10 @@ let ttlRefusalNoted = false
  * A storage in a MongoDB collection (MongoDB 6+ or a server speaking its wire protocol), shared by
  * every process that uses the same collection.
  *
- * - One document per entry (layout in `mongodb-document.ts`); `evictScope` is one `deleteMany` on an
+ * - One document per entry (layout in `document.ts`); `evictScope` is one `deleteMany` on an
  *   `_id` range (served by the `_id` index on MongoDB; FerretDB 1.x serves only `{ _id: string }`
  *   from an index and scans for any other filter), `clear()` empties this collection only.
- * - Write fences (`fence` / `setFenced`, protocol in `mongodb-fence.ts`): `evictScope` records a new
+ * - Write fences (`fence` / `setFenced`, protocol in `fence.ts`): `evictScope` records a new
  *   generation of its path in `<collectionName>.fences` before deleting, and a fenced write stores
  *   nothing when a generation covering it changed since its fence, in whichever process evicted.
  *   A fenced write in flight holds its value in `pending`, invisible to reads, `size()` and `delete`.
@@ -90,11 +89,11 @@ export class MongoDBStorage implements StorageProvider {
   readonly operationTimeoutMs: number
   /**
    * Cross-process entry locks, in the collection `<collectionName>.locks` next to the entries (see
-   * `mongodb-lock.ts`). Absent when the storage was given a `collection` whose client is unknown.
+   * `lock.ts`). Absent when the storage was given a `collection` whose client is unknown.
    */
   readonly locks?: EntryLocks
   /**
-   * Write fences (see `StorageProvider.fence` and `mongodb-fence.ts`), in the collection
+   * Write fences (see `StorageProvider.fence` and `fence.ts`), in the collection
    * `<collectionName>.fences`. Absent, with {@link setFenced}, when the storage was given a
    * `collection` whose client is unknown.
    */
@@ -231,7 +230,7 @@ export class MongoDBStorage implements StorageProvider {
       const doc = this.#touchOnRead
         ? await collection.findOneAndUpdate({ _id: id }, { $set: { accessedAt: nextTick() } })
         : await collection.findOne({ _id: id }, { projection: { v: 1, expiresAt: 1 } })
-      // No `v`: a fenced write not committed yet (see mongodb-fence.ts), invisible to readers.
+      // No `v`: a fenced write not committed yet (see fence.ts), invisible to readers.
       if (doc === null || doc.v === undefined) return MISS
       if (!isExpired(doc.expiresAt, Date.now())) {
         const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
@@ -249,7 +248,7 @@ export class MongoDBStorage implements StorageProvider {
     const { id, v, expiresAt, tick } = this.#prepare(ref, value, ttlMs)
     const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
     return this.#run('set', { write: id }, async (collection) => {
-      // (`pending`: fenced writes of other processes still in flight give up, see mongodb-fence.ts.)
+      // (`pending`: fenced writes of other processes still in flight give up, see fence.ts.)
       await upsertOne(
         collection,
         { _id: id },
@@ -317,7 +316,7 @@ export class MongoDBStorage implements StorageProvider {
    */
   evictScope(path: ScopePath): Promise<number> {
     return this.#run('evictScope', UNORDERED, async (collection) => {
-      // The generation first, then the documents: see mongodb-fence.ts for why this order.
+      // The generation first, then the documents: see fence.ts for why this order.
       await this.#fences?.bump(path)
       const { deletedCount } = await collection.deleteMany(path.length === 0 ? {} : subtreeFilter(path))
       return deletedCount

@@ -1,12 +1,12 @@
-import type { BusMessage, StorageContext } from './contract.js'
-import { encodeMessage, registryOf } from './redis-bus.js'
-import type { LuaScript, RedisClient } from './redis-connection.js'
-import type { RedisEvictions } from './redis-evict.js'
-import { makeFence, scopeFields } from './redis-fence.js'
-import type { RedisWriteFence } from './redis-fence.js'
-import type { RedisKeys } from './redis-keys.js'
-import type { TagRegistry } from './redis-registry.js'
-import { FENCE_READ, WRITE, WRITE_BATCH, WRITE_BROADCAST, WRITE_PUBLISH } from './redis-scripts.js'
+import type { BusMessage, StorageContext } from '../contract.js'
+import { encodeMessage, registryOf } from './bus.js'
+import type { LuaScript, RedisClient } from './connection.js'
+import type { RedisEvictions } from './evict.js'
+import { makeFence, scopeFields } from './fence.js'
+import type { RedisWriteFence } from './fence.js'
+import type { RedisKeys } from './keys.js'
+import type { TagRegistry } from './registry.js'
+import { FENCE_READ, WRITE, WRITE_BATCH, WRITE_BROADCAST, WRITE_PUBLISH } from './scripts.js'
 
 /** Attempts of a write whose tag must be registered first (another process may empty it meanwhile). */
 const REGISTER_ATTEMPTS = 3
@@ -43,7 +43,7 @@ export interface WriteHost {
 /**
  * The writing side of the Redis storage, once arguments are checked and encoded: the write scripts
  * (single, batched, publishing, fenced), the registration of new tags they ask for (see
- * `redis-registry.ts`), and fences (see `redis-fence.ts`).
+ * `registry.ts`), and fences (see `fence.ts`).
  */
 export class RedisWrites {
   readonly #host: WriteHost
@@ -53,7 +53,7 @@ export class RedisWrites {
   }
 
   /**
-   * A snapshot of the evictions covering `member` (see `redis-fence.ts`): one script on the tag's slot
+   * A snapshot of the evictions covering `member` (see `fence.ts`): one script on the tag's slot
    * (standalone: it reads the cache-wide generation too; Cluster: a GET on the registry's slot, sent
    * at the same time).
    */
@@ -85,7 +85,7 @@ export class RedisWrites {
   /**
    * A write that runs its own script: with bounds (they decide per entry), with a bus notice, or with a
    * fence; resolves whether it stored (always, without a fence). A new tag is registered (see
-   * `redis-registry.ts`): by a fenced write before it writes, on the condition that the cache-wide
+   * `registry.ts`): by a fenced write before it writes, on the condition that the cache-wide
    * generation is still the fence's; by a plain one in its script (standalone) or right after (Cluster).
    */
   async write(
@@ -132,7 +132,7 @@ export class RedisWrites {
   }
 
   /**
-   * Writes entries of one tag with one script; a new tag is then registered (see `redis-registry.ts`).
+   * Writes entries of one tag with one script; a new tag is then registered (see `registry.ts`).
    */
   async writeBatch(writes: readonly BatchedWrite[]): Promise<void> {
     const tag = writes[0]!.group

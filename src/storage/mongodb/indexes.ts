@@ -1,7 +1,7 @@
 import type { Collection, IndexDescription } from 'mongodb'
 import { MongoServerError } from 'mongodb'
-import type { BoundPolicy } from './contract.js'
-import type { EntryDocument } from './mongodb-document.js'
+import type { BoundPolicy } from '../contract.js'
+import type { EntryDocument } from './document.js'
 
 /** Name of the TTL index that lets the server itself delete expired documents. */
 export const TTL_INDEX = 'cacheado_expiresAt_ttl'

@@ -1,7 +1,7 @@
 import type { Collection, Document, MongoClient, MongoClientOptions } from 'mongodb'
-import { storageTimeout, TimeoutError } from '../errors.js'
-import { MAX_TTL_SECONDS } from '../ttl.js'
-import type { Serializer } from '../serializers/contract.js'
+import { storageTimeout, TimeoutError } from '../../errors.js'
+import { MAX_TTL_SECONDS } from '../../ttl.js'
+import type { Serializer } from '../../serializers/contract.js'
 
 /** Options of `new MongoDBStorage(...)`: give exactly one of `url`, `client` or `collection`. */
 export interface MongoDBStorageOptions {

@@ -1,6 +1,6 @@
 import type { Binary, Collection, Filter, UpdateFilter, UpdateResult } from 'mongodb'
-import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
-import { encodeScopePath, encodeSegment } from './key-encoding.js'
+import type { BoundPolicy, ScopePath } from '../contract.js'
+import { encodeScopePath, encodeSegment } from '../key-encoding.js'
 
 /**
  * The layout of one cache entry in MongoDB (one document per entry):
@@ -21,12 +21,17 @@ import { encodeScopePath, encodeSegment } from './key-encoding.js'
  * caller's object, so no key or scope id can act as a query operator.
  */
 export interface EntryDocument {
+  /** The encoded entry ref (`encodeEntryRef`): unique per entry, tenant first. */
   _id: string
   /** A `Binary`, or a `Buffer` when the client was created with `promoteBuffers`. */
   v: Binary | Uint8Array
+  /** When the entry expires (a TTL index may reclaim it); `null` for never. */
   expiresAt: Date | null
+  /** The encoded ancestor-or-self scope paths, shortest first: `evictScope` is one `deleteMany` on them. */
   scopes: string[]
+  /** Clock tick of the first insertion (a strictly increasing clock: epoch ms × 1000 plus a counter), for insertion-order bounds. */
   createdAt: number
+  /** Last read or write on the same clock, for LRU bounds. */
   accessedAt: number
 }
 
@@ -78,7 +83,7 @@ export function liveFilter(now: Date): Filter<EntryDocument> {
 
 /**
  * Filter of the live, committed entries at `now`: a document without `v` holds only a fenced write
- * still in flight (see mongodb-fence.ts), which nobody may see yet.
+ * still in flight (see fence.ts), which nobody may see yet.
  */
 export function visibleFilter(now: Date): Filter<EntryDocument> {
   return { ...liveFilter(now), v: { $exists: true } }
@@ -92,29 +97,6 @@ export function expiredFilter(now: Date): Filter<EntryDocument> {
 /** Whether a stored expiry has passed at `now` (epoch ms); `null` never expires. */
 export function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
   return expiresAt instanceof Date && expiresAt.getTime() <= now
-}
-
-const UNESCAPE = /%([0-9A-F]{2})/g
-
-/**
- * Inverse of `encodeEntryRef`, used to report evicted refs to rules that listen for them. Relies on
- * the encoding's escaping: inside a path, `/`, `=` and `|` only ever appear unescaped as separators.
- */
-export function decodeEntryRef(id: string): EntryRef {
-  const bar = id.indexOf('|')
-  const scope: ScopeSegment[] = []
-  for (const part of id.slice(0, bar).split('/')) {
-    if (part === '') continue
-    const eq = part.indexOf('=')
-    scope.push({ level: unescape(part.slice(0, eq)), id: unescape(part.slice(eq + 1)) })
-  }
-  return { scope, key: id.slice(bar + 1) }
-}
-
-function unescape(text: string): string {
-  return text.includes('%')
-    ? text.replace(UNESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-    : text
 }
 
 let lastTick = 0

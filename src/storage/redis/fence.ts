@@ -1,5 +1,6 @@
-import { InvalidArgumentError } from '../errors.js'
-import type { WriteFence } from './contract.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { WriteFence } from '../contract.js'
+import { luaFragment } from './compose.js'
 
 /**
  * Write fences of the Redis storage (see `StorageProvider.fence` / `setFenced`).
@@ -28,13 +29,15 @@ import type { WriteFence } from './contract.js'
 export const FENCE_RETENTION_MS = 600_000
 
 /**
- * Lua helpers (they need `mark_parts` from the prelude of `redis-lua.ts`).
+ * Lua helpers (they need `mark_parts` from the prelude of `prelude.ts`).
  * - `bump(fkey, field)`: raises one generation (see above) and refreshes the hash's retention TTL.
  * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link packFence}) still
  *   holds for an entry of scope segments `segs` in the tag of key base `base`, whose marker's creation
  *   id is `made` (nil: no marker).
  */
-export const FENCE_FRAGMENT = `
+export const FENCE_FRAGMENT = luaFragment(
+  'fence helpers',
+  `
 local RETENTION = ${FENCE_RETENTION_MS}
 
 local function now_us()
@@ -82,7 +85,9 @@ local function fence_holds(fence, segs, base, made, now)
   end
   return true
 end
-`
+`,
+  { defines: ['RETENTION', 'now_us', 'bump', 'scope_fields', 'fence_holds'] },
+)
 
 /**
  * Takes a fence. KEYS[1] the tag's generation hash, KEYS[2] the tag's marker, KEYS[3] (standalone

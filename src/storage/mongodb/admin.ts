@@ -1,11 +1,11 @@
 import type { Binary, Collection, Filter } from 'mongodb'
 import { MongoClient } from 'mongodb'
-import type { ScopePath } from './contract.js'
-import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
-import { groupOf, UsageTally, withDeadline } from './admin.js'
-import { decodeEntryRef, encodeEntryRef, encodeScopePath } from './key-encoding.js'
-import type { EntryDocument } from './mongodb-document.js'
-import { visibleFilter } from './mongodb-document.js'
+import type { ScopePath } from '../contract.js'
+import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from '../admin.js'
+import { groupOf, UsageTally, withDeadline } from '../admin.js'
+import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
+import type { EntryDocument } from './document.js'
+import { visibleFilter } from './document.js'
 
 /** How {@link openMongoDBAdmin} connects. */
 export interface MongoDBAdminOptions {
@@ -64,7 +64,7 @@ async function closeWithin(client: MongoClient, ms: number): Promise<void> {
 }
 
 /**
- * The operator's view of one MongoDBStorage collection (layout in `mongodb-document.ts`). `count` is one
+ * The operator's view of one MongoDBStorage collection (layout in `document.ts`). `count` is one
  * indexed `countDocuments`; `stats` and `inspect` read the documents' `scopes` and, for sizes, their
  * value bytes (one pass over a cursor: portable across MongoDB and FerretDB, at the price of reading
  * the values). Live means `expiresAt` null or in the future, as in `MongoDBStorage.size()`.

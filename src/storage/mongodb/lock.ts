@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Collection } from 'mongodb'
-import type { EntryLocks, EntryRef, LockHandle } from './contract.js'
-import { encodeEntryRef } from './key-encoding.js'
+import type { EntryLocks, EntryRef, LockHandle } from '../contract.js'
+import { encodeEntryRef } from '../key-encoding.js'
 
 /** One lock: `_id` is the entry's encoded ref, `token` its holder's, `expiresAt` when it lapses. */
 export interface LockDocument {

@@ -1,8 +1,9 @@
-import { PRELUDE } from './redis-lua.js'
+import { composeLua, luaFragment } from './compose.js'
+import { PRELUDE } from './prelude.js'
 
 /**
  * Lua sources of the Redis storage's removing scripts: delete, scope eviction, count, sweep, and the
- * Cluster's cache-wide bound steps. Key layout and ARGV header in `redis-lua.ts`.
+ * Cluster's cache-wide bound steps. Key layout and ARGV header in `prelude.ts`.
  */
 
 /**
@@ -11,7 +12,11 @@ import { PRELUDE } from './redis-lua.js'
  * removed; gone is 1 when it was the tag's last entry (its marker went too: the client releases the
  * tag from the registry with the marker's creation id).
  */
-export const DELETE_LUA = `${PRELUDE}
+export const DELETE_LUA = composeLua('DELETE', [
+  ...PRELUDE,
+  luaFragment(
+    'delete',
+    `
 local member = ARGV[A + 1]
 local segs, base = parse(member)
 local root = base .. 'i:'
@@ -22,19 +27,26 @@ local stale = 0
 if existed == 0 and tracked then stale = 1 end
 if tracked and redis.call('EXISTS', root) == 0 then return { existed, stale, 1, drop_tag(base) } end
 return { existed, stale, 0, '' }
-`
+`,
+    { uses: ['A', 'parse', 'remove', 'drop_tag'] },
+  ),
+])
 
 /**
  * Evicts a scope, one batch at a time: up to `limit` members of its index. KEYS[1] the scope's index
  * key; ARGV after the header: the tag's key base (`P:{T}:`), '1' when the scope is a whole tag (its
  * marker and counter go too once it is empty), '1' to return the removed members, the batch limit, and
- * on the first batch only the scope's generation field (see `redis-fence.ts`; '' on later batches),
+ * on the first batch only the scope's generation field (see `fence.ts`; '' on later batches),
  * raised before anything is removed so that every fenced write after this script is refused.
  * Returns `{removed, expired, more, gone, creation, members...}`; the caller repeats while `more` is 1,
  * so one huge scope never blocks Redis in a single script. `gone` is 1 when a whole tag was emptied
  * (its marker deleted; `creation` its creation id, for the registry's release).
  */
-export const EVICT_SCOPE_LUA = `${PRELUDE}
+export const EVICT_SCOPE_LUA = composeLua('EVICT_SCOPE', [
+  ...PRELUDE,
+  luaFragment(
+    'evict scope',
+    `
 local base = ARGV[A + 1]
 local whole = ARGV[A + 2] == '1'
 local want = ARGV[A + 3] == '1'
@@ -57,17 +69,25 @@ elseif whole then
   out[5] = drop_tag(base)
 end
 return out
-`
+`,
+    { uses: ['A', 'bump', 'remove', 'drop_tag'] },
+  ),
+])
 
 /**
  * Counts the live entries of one tag. KEYS[1] the tag's root index. Live means an expiry time not yet
  * passed on the server's clock (Redis keeps a key while now <= its PXAT time).
  */
-export const COUNT_LUA = `
+export const COUNT_LUA = composeLua('COUNT', [
+  luaFragment(
+    'count',
+    `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZCOUNT', KEYS[1], string.format('%.0f', now), '+inf')
-`
+`,
+  ),
+])
 
 /**
  * Purges up to 1000 expired entries of a tag or of the inline cache-wide bounds. KEYS[1] the tag's root
@@ -75,12 +95,19 @@ return redis.call('ZCOUNT', KEYS[1], string.format('%.0f', now), '+inf')
  * `{purged, gone, creation}`: `gone` is 1 when the tag holds no entry any more (its marker and counter
  * are deleted; `creation` is the marker's creation id, for the registry's release).
  */
-export const SWEEP_LUA = `${PRELUDE}
+export const SWEEP_LUA = composeLua('SWEEP', [
+  ...PRELUDE,
+  luaFragment(
+    'sweep',
+    `
 local purged = purge(KEYS[1], now_ms(), 1000)
 local base = ARGV[A + 1]
 if base ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then return { purged, 1, drop_tag(base) } end
 return { purged, 0, '' }
-`
+`,
+    { uses: ['A', 'purge', 'now_ms', 'drop_tag'] },
+  ),
+])
 
 /**
  * Cluster only: the cache-wide bounds on their own slot. KEYS[1] `P:{@@}:x`; ARGV after the header:
@@ -88,7 +115,11 @@ return { purged, 0, '' }
  * time ('' for none), '1' if it is new. Forgets expired members, admits the written one, trims every
  * cache-wide bound and returns `{i1, victim1, ...}`: the caller deletes the victims on their slots.
  */
-export const WIDE_ADMIT_LUA = `${PRELUDE}
+export const WIDE_ADMIT_LUA = composeLua('WIDE_ADMIT', [
+  ...PRELUDE,
+  luaFragment(
+    'wide admit',
+    `
 local X = KEYS[1]
 local function forget(m)
   redis.call('ZREM', X, m)
@@ -117,10 +148,17 @@ if member ~= '' then
   end
 end
 return out
-`
+`,
+    { uses: ['A', 'NB', 'B', 'WB', 'num', 'now_ms', 'admit'] },
+  ),
+])
 
 /** Cluster only: marks a member used in the cache-wide LRU bounds. KEYS[1] `P:{@@}:n`; ARGV: member. */
-export const WIDE_TOUCH_LUA = `${PRELUDE}
+export const WIDE_TOUCH_LUA = composeLua('WIDE_TOUCH', [
+  ...PRELUDE,
+  luaFragment(
+    'wide touch',
+    `
 local member = ARGV[A + 1]
 for i = 1, NB do
   if B[i].per == '' and B[i].order == 'l' then
@@ -128,4 +166,7 @@ for i = 1, NB do
   end
 end
 return 1
-`
+`,
+    { uses: ['A', 'NB', 'B', 'WB'] },
+  ),
+])

@@ -1,14 +1,14 @@
 import { Cluster, Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
 import { randomUUID } from 'node:crypto'
-import type { BoundPolicy, Invalidation, ScopePath } from './contract.js'
-import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from './admin.js'
-import { groupOf, NotPublishedError, UsageTally, withDeadline } from './admin.js'
-import { decodeEntryRef } from './key-encoding.js'
-import { RedisStorage } from './redis.js'
-import type { RedisClient } from './redis-connection.js'
-import { redactUrl } from './redis-connection.js'
-import { checkPrefix, GLOBAL_TAG, RedisKeys } from './redis-keys.js'
+import type { BoundPolicy, Invalidation, ScopePath } from '../contract.js'
+import type { EntryInfo, InspectReport, StatsOptions, StatsReport, StorageAdmin } from '../admin.js'
+import { groupOf, NotPublishedError, UsageTally, withDeadline } from '../admin.js'
+import { decodeEntryRef } from '../key-encoding.js'
+import { RedisStorage, redisInternals } from './storage.js'
+import type { RedisClient } from './connection.js'
+import { redactUrl } from './connection.js'
+import { checkPrefix, GLOBAL_TAG, RedisKeys } from './keys.js'
 
 /** How {@link openRedisAdmin} connects. */
 export interface RedisAdminOptions {
@@ -116,7 +116,7 @@ async function checked(admin: RedisAdmin): Promise<RedisAdmin> {
 }
 
 /**
- * The operator's view of one RedisStorage prefix (key layout in `redis-lua.ts`). Reads walk the
+ * The operator's view of one RedisStorage prefix (key layout in `prelude.ts`). Reads walk the
  * registry of tags and each tag's root index, never `SCAN`/`KEYS`: `count` and byte-less `stats` at
  * depth 1 cost O(tenants); sizes, deeper grouping and `inspect` read members of the indexes (ZSCAN /
  * ZRANGE in steps of 1000) and their data keys' `STRLEN` (pipelined per tag, all in one slot).
@@ -242,7 +242,7 @@ export class RedisAdmin implements StorageAdmin {
     return this.#withStorage(async (storage) => {
       let removed: number
       try {
-        removed = await storage.evictScope(path, onProgress)
+        removed = await redisInternals.evictScope(storage, path, onProgress)
       } catch (error) {
         await this.#publish(storage, { kind: 'scope', path }).catch(() => undefined)
         throw error

@@ -1,10 +1,10 @@
-import type { BoundPolicy, ScopePath, StorageContext } from './contract.js'
-import { encodeScopePath, encodeSegment } from './key-encoding.js'
-import type { RedisClient } from './redis-connection.js'
-import { boundId, decodeMember, GLOBAL_TAG } from './redis-keys.js'
-import type { RedisKeys } from './redis-keys.js'
-import type { TagRegistry } from './redis-registry.js'
-import { COUNT, DELETE, EVICT_SCOPE, SWEEP, WIDE_ADMIT } from './redis-scripts.js'
+import type { BoundPolicy, ScopePath, StorageContext } from '../contract.js'
+import { decodeEntryRef, encodeScopePath, encodeSegment } from '../key-encoding.js'
+import type { RedisClient } from './connection.js'
+import { boundId, GLOBAL_TAG } from './keys.js'
+import type { RedisKeys } from './keys.js'
+import type { TagRegistry } from './registry.js'
+import { COUNT, DELETE, EVICT_SCOPE, SWEEP, WIDE_ADMIT } from './scripts.js'
 
 /** Tags handled concurrently by `clear()`, `size()` and the sweeper. */
 const TAG_BATCH = 256
@@ -19,7 +19,7 @@ export interface EvictionHost {
   readonly isCluster: boolean
   /** A command with the storage's timeout. */
   timed<T>(promise: Promise<T>): Promise<T>
-  /** The ARGV header of every script (see `redis-lua.ts`). */
+  /** The ARGV header of every script (see `prelude.ts`). */
   header(): readonly string[]
   bounds(): readonly BoundPolicy[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -31,8 +31,8 @@ export interface EvictionHost {
 /**
  * The removing side of the Redis storage: scope evictions, `clear()`, `size()`, the sweeper, and the
  * Cluster's second step for cache-wide bounds. Every whole-tag removal keeps the registry invariant of
- * `redis-registry.ts` (a tag leaves the registry only after its data is gone), and every scope eviction
- * raises its scope's generation before removing anything (`redis-fence.ts`).
+ * `registry.ts` (a tag leaves the registry only after its data is gone), and every scope eviction
+ * raises its scope's generation before removing anything (`fence.ts`).
  */
 export class RedisEvictions {
   readonly #host: EvictionHost
@@ -74,7 +74,7 @@ export class RedisEvictions {
       this.#host.report(
         this.#host.bounds()[Number(reply[i]) - 1]!.reason,
         1,
-        this.#host.wantsRefs() ? decodeMember(member) : undefined,
+        this.#host.wantsRefs() ? decodeEntryRef(member) : undefined,
       )
     }
     return members
@@ -94,18 +94,18 @@ export class RedisEvictions {
       const [existed, , gone, creation] = (await this.#host.timed(
         DELETE.run(this.#host.client, [this.#host.keys.data(victim)], [...this.#host.header(), victim]),
       )) as [number, number, number, string]
-      // The victim was its tenant's last entry: the tenant leaves the registry (redis-registry.ts).
+      // The victim was its tenant's last entry: the tenant leaves the registry (registry.ts).
       if (gone === 1) await this.#host.registry.release(this.#host.keys.tagOfMember(victim), String(creation))
       if (existed === 1) {
         const reason = this.#host.bounds()[Number(reply[i]) - 1]!.reason
-        this.#host.report(reason, 1, this.#host.wantsRefs() ? decodeMember(victim) : undefined)
+        this.#host.report(reason, 1, this.#host.wantsRefs() ? decodeEntryRef(victim) : undefined)
       }
     }
   }
 
   /**
    * Evicts every member of an index, in batches of {@link EVICT_BATCH}; the first batch raises the
-   * scope's generation `field` (see `redis-fence.ts`). `whole`: the index is a tag's root index, whose
+   * scope's generation `field` (see `fence.ts`). `whole`: the index is a tag's root index, whose
    * marker goes with its last entry. Resolves how many were live, and whether the tag was emptied
    * with the creation id of its marker (for the registry's release).
    */
@@ -146,7 +146,7 @@ export class RedisEvictions {
   /**
    * Evicts a whole tag. The tag stays in the registry until its data is gone (the last batch deletes
    * its marker) and then leaves it only if no write registered it again meanwhile (see
-   * `redis-registry.ts`): a failure part-way leaves it registered, so nothing is ever orphaned.
+   * `registry.ts`): a failure part-way leaves it registered, so nothing is ever orphaned.
    */
   async #evictTag(tag: string, progress?: EvictProgress): Promise<number> {
     const field = tag === GLOBAL_TAG ? '@' : tag
@@ -163,7 +163,7 @@ export class RedisEvictions {
 
   /**
    * Evicts every tag. The cache-wide generation is raised before the registry is read, so a fenced
-   * write whose tag was not registered yet is refused at its registration (see `redis-fence.ts`).
+   * write whose tag was not registered yet is refused at its registration (see `fence.ts`).
    */
   async clear(progress?: EvictProgress): Promise<number> {
     await this.#host.registry.bumpGlobal()

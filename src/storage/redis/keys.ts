@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
-import { ConfigurationError, InvalidArgumentError } from '../errors.js'
-import type { BoundPolicy, EntryRef, ScopePath, ScopeSegment } from './contract.js'
-import { encodeEntryRef, encodeScopePath } from './key-encoding.js'
+import { ConfigurationError, InvalidArgumentError } from '../../errors.js'
+import type { BoundPolicy, EntryRef, ScopePath } from '../contract.js'
+import { encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 
 /**
- * Redis key names of one storage prefix; the layout is described in `redis-lua.ts`. A tag is the
+ * Redis key names of one storage prefix; the layout is described in `prelude.ts`. A tag is the
  * encoded top-level segment of a scope path (`level=id/`), or {@link GLOBAL_TAG} for the global scope;
  * everything of one tag lives in one hash slot.
  */
@@ -144,24 +144,4 @@ export class RedisKeys {
   rootIndex(tag: string): string {
     return `${this.base(tag)}i:${tag === GLOBAL_TAG ? '' : tag}`
   }
-}
-
-const ESCAPED = /%([0-9A-F]{2})/g
-
-function unescape(text: string): string {
-  return text.includes('%')
-    ? text.replace(ESCAPED, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-    : text
-}
-
-/** Inverse of `encodeEntryRef`, for reporting evicted entries. */
-export function decodeMember(member: string): EntryRef {
-  const bar = member.indexOf('|')
-  const scope: ScopeSegment[] = []
-  for (const segment of member.slice(0, bar).split('/')) {
-    if (segment === '') continue
-    const eq = segment.indexOf('=')
-    scope.push({ level: unescape(segment.slice(0, eq)), id: unescape(segment.slice(eq + 1)) })
-  }
-  return { scope, key: member.slice(bar + 1) }
 }

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { ConfigurationError, storageTimeout } from '../errors.js'
-import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from './contract.js'
-import type { RedisClient } from './redis-connection.js'
-import { LuaScript } from './redis-connection.js'
-import { BROADCAST_FRAGMENT } from './redis-lua.js'
+import { ConfigurationError, storageTimeout } from '../../errors.js'
+import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from '../contract.js'
+import type { RedisClient } from './connection.js'
+import { LuaScript } from './connection.js'
+import { composeLua, luaFragment } from './compose.js'
+import { BROADCAST_FRAGMENT } from './lua.js'
 import { Deadlines } from './deadlines.js'
-import { timerMs } from '../ttl.js'
+import { timerMs } from '../../ttl.js'
 
 /** Options of `new RedisBus(...)`. */
 export interface RedisBusOptions {
@@ -31,10 +32,17 @@ export interface RedisBusOptions {
 }
 
 /** KEYS[1] registry; ARGV channel, origin, text. */
-const BROADCAST = new LuaScript(`local REGISTRY, CHANNEL, ORIGIN, TEXT = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-${BROADCAST_FRAGMENT}
-return 1
-`)
+const BROADCAST = new LuaScript(
+  composeLua('BUS_BROADCAST', [
+    luaFragment(
+      'bus broadcast arguments',
+      'local REGISTRY, CHANNEL, ORIGIN, TEXT = KEYS[1], ARGV[1], ARGV[2], ARGV[3]\n',
+      { defines: ['REGISTRY', 'CHANNEL', 'ORIGIN', 'TEXT'] },
+    ),
+    BROADCAST_FRAGMENT,
+    luaFragment('return 1', '\nreturn 1\n'),
+  ]).source,
+)
 
 /**
  * KEYS[1] registry; ARGV origin, lease ms. Registers (or renews) a receiver and drops lapsed ones.

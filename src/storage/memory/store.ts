@@ -5,8 +5,8 @@ import type {
   ScopeSegment,
   StorageContext,
   SyncStorageOperations,
-} from './contract.js'
-import { MISS } from './contract.js'
+} from '../contract.js'
+import { MISS } from '../contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
 
 /**

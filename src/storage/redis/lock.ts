@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { EntryLocks, EntryRef, LockHandle } from './contract.js'
-import type { RedisClient } from './redis-connection.js'
-import { LuaScript } from './redis-connection.js'
-import type { RedisKeys } from './redis-keys.js'
+import type { EntryLocks, EntryRef, LockHandle } from '../contract.js'
+import type { RedisClient } from './connection.js'
+import { LuaScript } from './connection.js'
+import type { RedisKeys } from './keys.js'
 
 /** Deletes the lock only if it still holds our token (a later holder's lock is left alone). */
 const RELEASE_LUA = `

@@ -1,0 +1,55 @@
+/**
+ * `cacheado/storage`: everything a storage provider's author needs, and nothing of the cache itself.
+ * The contract a provider implements ({@link StorageProvider} and its optional capabilities: the
+ * synchronous side, entry locks, write fences, the invalidation bus), the {@link MISS} marker, the
+ * injective key encoding for backends with flat string keys (encode and its one decode: the
+ * tenant-isolation invariant), the serializers and the errors a provider reports with. Test a provider
+ * with `describeStorageConformance` from `cacheado/testing`.
+ *
+ * ```ts
+ * import type { EntryRef, StorageProvider } from 'cacheado/storage'
+ * import { MISS, encodeEntryRef } from 'cacheado/storage'
+ * ```
+ */
+export { MISS } from './contract.js'
+export type {
+  AutomaticEvictionReason,
+  BoundPolicy,
+  Bus,
+  BusHandlers,
+  BusMessage,
+  EntryLocks,
+  EntryRef,
+  EvictionReason,
+  Invalidation,
+  LockHandle,
+  Miss,
+  ScopePath,
+  ScopeSegment,
+  StorageContext,
+  StorageProvider,
+  StoredEntry,
+  SyncStorageOperations,
+  SyncStorageProvider,
+  WriteFence,
+} from './contract.js'
+export {
+  decodeEntryRef,
+  decodeScopePath,
+  encodeEntryRef,
+  encodeScopePath,
+  encodeSegment,
+  escapeComponent,
+  unescapeComponent,
+} from './key-encoding.js'
+export { JsonSerializer, MsgpackSerializer, checkStorable } from '../serializers/index.js'
+export type { Serializer } from '../serializers/index.js'
+export {
+  CacheError,
+  ConfigurationError,
+  InvalidArgumentError,
+  SerializationError,
+  StorageError,
+  TimeoutError,
+} from '../errors.js'
+export type { CacheErrorCode, TimeoutDetails } from '../errors.js'

@@ -1,0 +1,76 @@
+import { ConfigurationError } from '../../errors.js'
+import type {
+  EntryRef,
+  ScopePath,
+  StorageContext,
+  SyncStorageOperations,
+  SyncStorageProvider,
+} from '../contract.js'
+import { MemoryStore } from './store.js'
+
+/**
+ * The default storage: entries live in this process's memory, values are kept by reference (not
+ * copied), and every operation also exists synchronously. Bounds are enforced in-process; the scope
+ * tree makes `evictScope` cost O(entries in that scope).
+ */
+export class InMemory implements SyncStorageProvider {
+  /** `'in_memory'`, as reported by `stats().storageType`. */
+  readonly storageType = 'in_memory'
+  /** Bounds (LRU, max items) are enforced in-process. */
+  readonly supportsBounds = true
+  /** The store behind both sides (internal: its own methods are not part of the contract). */
+  readonly #store = new MemoryStore()
+  /** The synchronous operations (the store itself); the async ones below delegate to the same store. */
+  readonly sync: SyncStorageOperations = this.#store
+  #sweeper: NodeJS.Timeout | undefined
+  #attached = false
+
+  /** Takes the cache's bounds and sweep interval; an InMemory belongs to one Cache only. */
+  attach(context: StorageContext): void {
+    if (this.#attached) {
+      throw new ConfigurationError(
+        'this InMemory storage already belongs to a Cache; give each Cache its own storage',
+      )
+    }
+    this.#attached = true
+    this.#store.configure(context)
+    if (context.sweepIntervalMs !== undefined) {
+      this.#sweeper = setInterval(
+        () => this.#store.reclaimExpired(Number.POSITIVE_INFINITY),
+        context.sweepIntervalMs,
+      )
+      this.#sweeper.unref()
+    }
+  }
+
+  /** The value of `ref`, or `MISS`. */
+  async get(ref: EntryRef): Promise<unknown> {
+    return this.#store.get(ref)
+  }
+
+  /** Stores `value` (by reference) for `ttlMs` milliseconds, or without expiry. */
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+    this.#store.set(ref, value, ttlMs)
+  }
+
+  /** Removes `ref`; whether it existed. */
+  async delete(ref: EntryRef): Promise<boolean> {
+    return this.#store.delete(ref)
+  }
+
+  /** Removes every entry at or under `path`; how many. */
+  async evictScope(path: ScopePath): Promise<number> {
+    return this.#store.evictScope(path)
+  }
+
+  /** Live entries. */
+  async size(): Promise<number> {
+    return this.#store.size()
+  }
+
+  /** Stops the sweeper; the entries stay readable. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
+  }
+}
