@@ -207,7 +207,7 @@ export class TieredStorage implements StorageProvider {
   /** Not `async`: an L1 hit costs one resolved promise and nothing else. */
   get(ref: EntryRef): Promise<unknown> {
     const local = this.peek(ref)
-    return local !== MISS ? Promise.resolve(local) : this.#fill(ref)
+    return local !== MISS ? Promise.resolve(local) : this.fill(ref)
   }
 
   /** The L1 copy, or `MISS` (then `get` asks the shared storage): synchronous, for the cache's hit path. */
@@ -220,7 +220,8 @@ export class TieredStorage implements StorageProvider {
     return this.#copiesPerHit && local instanceof CopyPerHit ? local.copy() : local
   }
 
-  async #fill(ref: EntryRef): Promise<unknown> {
+  /** The read of the shared storage that `get` makes after `peek` missed (it does not look in L1 again). */
+  async fill(ref: EntryRef): Promise<unknown> {
     const start = this.#epoch
     this.#pending++
     try {
