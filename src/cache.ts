@@ -79,6 +79,9 @@ export type SetOptions<SC> = ScopeSelector<SC> & {
   readonly ttlSeconds?: number
 }
 
+/** A read's answer as the API gives it: `undefined` for a miss. */
+const orUndefined = (value: unknown): unknown => (value === MISS ? undefined : value)
+
 const READ_OPTIONS: ReadonlySet<string> = new Set(['scope'])
 const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds'])
 
@@ -186,11 +189,17 @@ export class Cache<
   }
 
   /** The value stored under `key` in the given scope, or `undefined` on a miss. */
-  async get<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<V | undefined> {
-    const ref = this.#ref('get', key, options, READ_OPTIONS)
-    let value = this.#ops.readNow(ref, false)
-    if (value === LATER) value = await this.#ops.fetch(ref, false)
-    return value === MISS ? undefined : (value as V)
+  get<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<V | undefined> {
+    // Not `async`: a hit answered without I/O (sync storage, local tier) costs one resolved promise.
+    // Every error still rejects, as from an async function.
+    try {
+      const ref = this.#ref('get', key, options, READ_OPTIONS)
+      const value = this.#ops.readNow(ref, false)
+      if (value === LATER) return this.#ops.fetch(ref, false).then(orUndefined) as Promise<V | undefined>
+      return Promise.resolve(value === MISS ? undefined : (value as V))
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
   }
 
   /** Stores `value` under `key` in the given scope, replacing any previous value. */

@@ -442,7 +442,9 @@ export class TieredStorage implements StorageProvider {
   #invalidatedSince(ref: EntryRef, start: number): boolean {
     if (this.#epoch === start) return false
     if (this.#flushedAt > start) return true
-    if ((this.#entryEpochs.get(encodeEntryRef(ref)) ?? -1) > start) return true
+    // Encoded only when some entry was invalidated meanwhile (the ref is not encoded on every fill).
+    if (this.#entryEpochs.size !== 0 && (this.#entryEpochs.get(encodeEntryRef(ref)) ?? -1) > start)
+      return true
     if (this.#scopeEpochs.size === 0) return false
     for (let depth = 1; depth <= ref.scope.length; depth++) {
       if ((this.#scopeEpochs.get(encodeScopePath(ref.scope.slice(0, depth))) ?? -1) > start) return true
