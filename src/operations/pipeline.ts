@@ -24,7 +24,9 @@ import { SingleFlight } from './single-flight.js'
  * has none), and `fill` is the storage read to make after a `peek` missed (it does not look again).
  */
 export interface LocalTier {
+  /** The local copy of `ref`, or `MISS`; synchronous. */
   peek(ref: EntryRef): unknown
+  /** Reads the shared storage after `peek` missed (and keeps a local copy when it may). */
   fill(ref: EntryRef): Promise<unknown>
 }
 
@@ -34,6 +36,7 @@ export interface PipelineParts {
   readonly store: StorageProvider
   /** The local tier inside `store`, when there is one (its hits are answered without a promise). */
   readonly local: LocalTier | undefined
+  /** The cache's rules: their hooks run after each operation, their effects through the pipeline. */
   readonly rules: RuleEngine
   /** Where `error` events go. */
   readonly events: EventSink
@@ -52,12 +55,15 @@ export const LATER: unique symbol = Symbol('cacheado.later')
  * miss, a write as not stored) instead of rejecting with a `StorageError` (the memoizer's mode).
  */
 export class Operations {
+  /** What operations call: the storage, or the two tiers in front of it (the only read path). */
   readonly store: StorageProvider
   /** The storage's synchronous side, when it has one (then every operation runs synchronously). */
   readonly sync: SyncStorageOperations | undefined
+  /** The counters of `stats()`, counted here for every operation, observed or not. */
   readonly stats = new StatsCounter()
   /** Running computations of memoized calls, keyed by encoded entry ref. */
   readonly flights = new SingleFlight()
+  /** The storage's `storageType`, for errors. */
   readonly storageType: string
   /**
    * Who hears about operations; {@link UNOBSERVED} while nobody listens. The cache swaps it when its
