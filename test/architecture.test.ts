@@ -1,4 +1,4 @@
-// Imports run one way: facade -> memoize -> scopes/keys -> rules -> storage contract <- providers;
+// Imports run one way: facade -> memoize -> operations -> scopes/keys -> rules -> storage contract <- providers;
 // exporters -> observability (never the facade).
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, normalize } from 'node:path'
@@ -33,7 +33,18 @@ const allowed: Record<string, readonly string[]> = {
   keys: ['keys', 'storage', 'errors.ts'],
   scopes: ['scopes', 'storage', 'errors.ts'],
   tiers: ['tiers', 'storage', 'errors.ts', 'ttl.ts'],
-  memoize: ['memoize', 'keys', 'scopes', 'storage', 'errors.ts', 'ttl.ts'],
+  // The operation pipeline sits below both the facade and the memoizer: facade -> memoize -> operations.
+  operations: [
+    'operations',
+    'rules',
+    'keys',
+    'observability',
+    'storage',
+    'errors.ts',
+    'events.ts',
+    'stats.ts',
+  ],
+  memoize: ['memoize', 'operations', 'keys', 'scopes', 'storage', 'errors.ts', 'ttl.ts'],
   // The operator CLI reads backends through their admin views; it never needs the cache facade.
   cli: ['cli', 'storage', 'scopes', 'errors.ts'],
   observability: ['observability', 'keys', 'storage', 'errors.ts', 'events.ts', 'stats.ts'],

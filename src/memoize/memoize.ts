@@ -10,6 +10,8 @@ import { encodeEntryRef } from '../storage/key-encoding.js'
 import { ttlToMs } from '../ttl.js'
 import { isEnvelope, isStale, NEVER_STALE, wrapEnvelope } from './envelope.js'
 import type { MemoHost } from './host.js'
+import { claimNamespace } from './host.js'
+import { LATER } from '../operations/pipeline.js'
 import { LockSession } from './lock-session.js'
 import type { Resilience, ResilienceOptions } from './resilience.js'
 import { resolveResilience } from './resilience.js'
@@ -77,17 +79,22 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
   ) {
     throw new ConfigurationError('namespace must be a non-empty, well-formed string')
   }
-  const resilience = resolveResilience(options, ttlMs, host)
+  const ops = host.ops
+  const resilience = resolveResilience(options, ttlMs, {
+    storageType: ops.storageType,
+    isSync: ops.sync !== undefined,
+    locks: host.locks,
+  })
 
   const memoizer = (fn: unknown, context?: unknown): unknown => {
-    host.checkOpen('cache')
+    ops.checkOpen('cache')
     if (typeof fn !== 'function') {
       throw new ConfigurationError(
         `cache.cache(...) wraps a function, got ${fn === null ? 'null' : typeof fn}`,
       )
     }
     const namespace = options.namespace ?? namespaceOf(fn, context)
-    host.claimNamespace(namespace)
+    claimNamespace(host, namespace)
     return memoize(host, fn as (...args: unknown[]) => unknown, {
       ...options,
       namespace,
@@ -161,7 +168,10 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   const prefix = memoKeyPrefix(options.namespace)
   const { level, ttlMs, key: deriveKey, scopeParams, namespace } = options
   const { lock, graceMs, softTimeoutMs, hardTimeoutMs } = options.resilience
-  const flights = host.flights
+  const ops = host.ops
+  const flights = ops.flights
+  const isSync = ops.sync !== undefined
+  const report = (operation: string, error: unknown): void => ops.report(operation, error)
   let isAsync = fn.constructor?.name === 'AsyncFunction'
   /** Under a grace period the storage keeps entries `ttl + grace`; staleness is in the envelope. */
   const storedTtlMs = graceMs === 0 || ttlMs === undefined ? ttlMs : ttlMs + graceMs
@@ -195,8 +205,8 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
         : isEnvelope(value)
           ? wrapEnvelope(value, NEVER_STALE) // a result shaped like an envelope is stored inside a real one
           : value
-    if (fence !== UNFENCED) return host.writeFenced(ref, stored, storedTtlMs, fence)
-    return host.isSync ? host.writeSync(ref, stored, storedTtlMs) : host.write(ref, stored, storedTtlMs)
+    if (fence !== UNFENCED) return ops.write(ref, stored, storedTtlMs, true, fence)
+    return isSync ? ops.writeSync(ref, stored, storedTtlMs, true) : ops.write(ref, stored, storedTtlMs, true)
   }
 
   /**
@@ -204,12 +214,12 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
    * is never written after an eviction (by any process) that was applied while it was being computed.
    */
   const compute = async (ref: EntryRef, call: () => unknown): Promise<Outcome> => {
-    if (host.fence === undefined) return { value: await call(), computed: true, fence: UNFENCED }
+    if (ops.fence === undefined) return { value: await call(), computed: true, fence: UNFENCED }
     let fence: Fence
     try {
-      fence = await host.fence(ref)
+      fence = await ops.fence(ref)
     } catch (error) {
-      host.report('fence', error) // the function still answers; its result is not stored
+      report('fence', error) // the function still answers; its result is not stored
       fence = LOST
     }
     return { value: await call(), computed: true, fence }
@@ -225,8 +235,9 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   const deadline = (pending: Promise<unknown>): Promise<unknown> =>
     hardTimeoutMs === undefined ? pending : withDeadline(pending, hardTimeoutMs, namespace)
 
-  const settle = (ref: EntryRef, pending: PromiseLike<unknown>): Promise<unknown> =>
-    flights.start(encodeEntryRef(ref), pending, (value) => store(ref, value))
+  /** Runs `pending` as the single flight `id` (the encoded `ref`, computed once per call). */
+  const settle = (ref: EntryRef, id: string, pending: PromiseLike<unknown>): Promise<unknown> =>
+    flights.start(id, pending, (value) => store(ref, value))
 
   /**
    * Starts a single flight under `id` whose work may hold the entry's lock (released once the flight
@@ -237,7 +248,7 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     ref: EntryRef,
     work: (session: LockSession | undefined) => Promise<Outcome>,
   ): Promise<unknown> => {
-    const session = lock && new LockSession(lock.locks, lock.ttlMs, host.report)
+    const session = lock && new LockSession(lock.locks, lock.ttlMs, report)
     let computed = false
     let fence: Fence = UNFENCED
     const pending = work(session).then((outcome) => {
@@ -271,16 +282,16 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       try {
         acquired = await session.acquire(ref)
       } catch (error) {
-        host.report('lock', error)
+        report('lock', error)
         return NONE
       }
       // The previous holder may have stored the value between our read and our lock.
-      if (acquired) return usable(await host.peek(ref))
+      if (acquired) return usable(await ops.peek(ref))
       const left = until - Date.now()
       if (left <= 0) return NONE
       await sleep(Math.min(left, pause * (0.5 + Math.random())))
       pause = Math.min(pause * 2, MAX_POLL_PAUSE_MS)
-      const found = usable(await host.peek(ref))
+      const found = usable(await ops.peek(ref))
       if (found !== NONE) return found
     }
   }
@@ -307,10 +318,10 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
         try {
           acquired = await session.acquire(ref)
         } catch (error) {
-          host.report('lock', error)
+          report('lock', error)
         }
         if (!acquired) return { value: SKIPPED, computed: false }
-        const found = usable(await host.peek(ref))
+        const found = usable(await ops.peek(ref))
         if (found !== NONE) return { value: found, computed: false }
       }
       return compute(ref, call)
@@ -326,15 +337,15 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     let refresh = flights.join(refreshId)
     if (refresh === undefined) {
       refresh = startFlight(refreshId, ref, refreshWork(ref, call))
-      refresh.catch((error: unknown) => host.report('refresh', new RefreshError(namespace, error)))
+      refresh.catch((error: unknown) => report('refresh', new RefreshError(namespace, error)))
     }
     if (!asPromise) return stale
     return softTimeoutMs === undefined ? Promise.resolve(stale) : preferFresh(refresh, stale, softTimeoutMs)
   }
 
-  if (!host.isSync) {
+  if (!isSync) {
     return async function memoizedAsync(this: unknown, ...args: unknown[]): Promise<unknown> {
-      host.checkOpen(namespace)
+      ops.checkOpen(namespace)
       const ref = refFor(args)
       const id = encodeEntryRef(ref)
       const running = flights.join(id)
@@ -343,7 +354,8 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       let cached: unknown
       let finished: Promise<unknown> | undefined
       try {
-        cached = await host.read(ref)
+        cached = ops.readNow(ref, true)
+        if (cached === LATER) cached = await ops.fetch(ref, true)
       } finally {
         finished = flights.endRead(id, ticket)
       }
@@ -354,8 +366,8 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       }
       const joined = flights.join(id) ?? finished
       if (joined !== undefined) return deadline(joined)
-      if (lock === undefined && host.fence === undefined) {
-        return deadline(settle(ref, Promise.resolve(fn.apply(this, args))))
+      if (lock === undefined && ops.fence === undefined) {
+        return deadline(settle(ref, id, Promise.resolve(fn.apply(this, args))))
       }
       return deadline(
         startFlight(
@@ -370,13 +382,13 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
   return function memoized(this: unknown, ...args: unknown[]): unknown {
     let ref: EntryRef
     try {
-      host.checkOpen(namespace)
+      ops.checkOpen(namespace)
       ref = refFor(args)
     } catch (error) {
       if (isAsync) return Promise.reject(error)
       throw error
     }
-    const cached = host.readSync(ref)
+    const cached = ops.readSync(ref, true)
     if (cached !== MISS) {
       if (!isEnvelope(cached)) return isAsync ? Promise.resolve(cached) : cached
       if (isStale(cached, Date.now())) {
@@ -386,14 +398,15 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       }
       return isAsync ? Promise.resolve(cached.v) : cached.v
     }
-    if (isAsync) {
-      const running = flights.join(encodeEntryRef(ref))
+    const id = isAsync ? encodeEntryRef(ref) : undefined
+    if (id !== undefined) {
+      const running = flights.join(id)
       if (running !== undefined) return deadline(running)
     }
     const result = fn.apply(this, args)
     if (isThenable(result)) {
       isAsync = true
-      return deadline(settle(ref, result))
+      return deadline(settle(ref, id ?? encodeEntryRef(ref), result))
     }
     void store(ref, result)
     return result

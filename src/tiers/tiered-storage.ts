@@ -207,7 +207,7 @@ export class TieredStorage implements StorageProvider {
   /** Not `async`: an L1 hit costs one resolved promise and nothing else. */
   get(ref: EntryRef): Promise<unknown> {
     const local = this.peek(ref)
-    return local !== MISS ? Promise.resolve(local) : this.#fill(ref)
+    return local !== MISS ? Promise.resolve(local) : this.fill(ref)
   }
 
   /** The L1 copy, or `MISS` (then `get` asks the shared storage): synchronous, for the cache's hit path. */
@@ -220,7 +220,8 @@ export class TieredStorage implements StorageProvider {
     return this.#copiesPerHit && local instanceof CopyPerHit ? local.copy() : local
   }
 
-  async #fill(ref: EntryRef): Promise<unknown> {
+  /** The read of the shared storage that `get` makes after `peek` missed (it does not look in L1 again). */
+  async fill(ref: EntryRef): Promise<unknown> {
     const start = this.#epoch
     this.#pending++
     try {
@@ -441,7 +442,9 @@ export class TieredStorage implements StorageProvider {
   #invalidatedSince(ref: EntryRef, start: number): boolean {
     if (this.#epoch === start) return false
     if (this.#flushedAt > start) return true
-    if ((this.#entryEpochs.get(encodeEntryRef(ref)) ?? -1) > start) return true
+    // Encoded only when some entry was invalidated meanwhile (the ref is not encoded on every fill).
+    if (this.#entryEpochs.size !== 0 && (this.#entryEpochs.get(encodeEntryRef(ref)) ?? -1) > start)
+      return true
     if (this.#scopeEpochs.size === 0) return false
     for (let depth = 1; depth <= ref.scope.length; depth++) {
       if ((this.#scopeEpochs.get(encodeScopePath(ref.scope.slice(0, depth))) ?? -1) > start) return true
