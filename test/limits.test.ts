@@ -6,28 +6,11 @@ import { Cache, ConfigurationError, InvalidArgumentError, LifeTimeEvict } from '
 import { MongoDBStorage } from '../src/mongodb.js'
 import { RedisBus, RedisStorage } from '../src/redis.js'
 import { MAX_TIMER_MS, MAX_TTL_SECONDS } from '../src/ttl.js'
-import { redisTargets } from './support/redis-targets.js'
-import { mongoUrl, uniqueName } from './support/services.js'
+import { sharedStorages } from './support/shared-storages.js'
 
 const storages: { name: string; make: () => StorageProvider }[] = [
   { name: 'memory', make: () => undefined as unknown as StorageProvider },
-  ...redisTargets().map((target) => ({
-    name: `redis ${target.name}`,
-    make: () => target.storage(uniqueName('limits')),
-  })),
-  ...(mongoUrl === undefined
-    ? []
-    : [
-        {
-          name: 'ferretdb',
-          make: () =>
-            new MongoDBStorage({
-              url: mongoUrl!,
-              dbName: 'cacheado_test',
-              collectionName: uniqueName('limits'),
-            }),
-        },
-      ]),
+  ...sharedStorages('limits'),
 ]
 
 const opened: Cache<never, StorageProvider>[] = []

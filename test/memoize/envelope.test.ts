@@ -2,29 +2,11 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { StorageProvider } from '../../src/index.js'
 import { Cache } from '../../src/index.js'
-import { MongoDBStorage } from '../../src/mongodb.js'
-import { redisTargets } from '../support/redis-targets.js'
-import { mongoUrl, uniqueName } from '../support/services.js'
+import { sharedStorages } from '../support/shared-storages.js'
 
 const storages: { name: string; make: () => StorageProvider | undefined }[] = [
   { name: 'memory', make: () => undefined },
-  ...redisTargets().map((target) => ({
-    name: `redis ${target.name}`,
-    make: () => target.storage(uniqueName('envelope')),
-  })),
-  ...(mongoUrl === undefined
-    ? []
-    : [
-        {
-          name: 'ferretdb',
-          make: () =>
-            new MongoDBStorage({
-              url: mongoUrl!,
-              dbName: 'cacheado_test',
-              collectionName: uniqueName('envelope'),
-            }),
-        },
-      ]),
+  ...sharedStorages('envelope'),
 ]
 
 const opened: Cache<never, StorageProvider>[] = []

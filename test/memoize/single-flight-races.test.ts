@@ -3,9 +3,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { EntryRef, ScopePath, StorageContext, StorageProvider } from '../../src/index.js'
 import { Cache, InMemory } from '../../src/index.js'
-import { MongoDBStorage } from '../../src/mongodb.js'
-import { redisTargets } from '../support/redis-targets.js'
-import { mongoUrl, sleep, uniqueName } from '../support/services.js'
+import { sharedStorages } from '../support/shared-storages.js'
+import { sleep } from '../support/services.js'
 
 /** The real in-memory store behind reads that each take a random 0-30 ms (a slow, jittery network). */
 class JitteryReads implements StorageProvider {
@@ -37,23 +36,7 @@ class JitteryReads implements StorageProvider {
 
 const storages: { name: string; make: () => StorageProvider }[] = [
   { name: 'jittery reads', make: () => new JitteryReads() },
-  ...redisTargets().map((target) => ({
-    name: `redis ${target.name}`,
-    make: () => target.storage(uniqueName('flight')),
-  })),
-  ...(mongoUrl === undefined
-    ? []
-    : [
-        {
-          name: 'ferretdb',
-          make: () =>
-            new MongoDBStorage({
-              url: mongoUrl!,
-              dbName: 'cacheado_test',
-              collectionName: uniqueName('flight'),
-            }),
-        },
-      ]),
+  ...sharedStorages('flight'),
 ]
 
 const opened: Cache<never, StorageProvider>[] = []
