@@ -148,12 +148,13 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
       )
       assert.deepEqual(received[0]!.invalidation, message.invalidation)
       if (s.setAndPublish !== undefined) {
-        received.length = 0
+        // Publishes of the retry loop above may still be arriving: look for the scoped message.
         const scoped: BusMessage = { origin: 'sender', invalidation: { kind: 'scope', path: org('o') } }
+        const isScoped = (m: BusMessage): boolean => m.invalidation.kind === 'scope'
         await s.setAndPublish(a, 'v', undefined, scoped)
         assert.equal(await s.get(a), 'v')
-        await eventually(() => received.length !== 0, 2_000, 'the message of setAndPublish arrives')
-        assert.deepEqual(received[0]!.invalidation, scoped.invalidation)
+        await eventually(() => received.some(isScoped), 2_000, 'the message of setAndPublish arrives')
+        assert.deepEqual(received.find(isScoped)!.invalidation, scoped.invalidation)
       }
       assert.deepEqual(errors, [])
     } finally {
