@@ -218,8 +218,13 @@ export interface BusHandlers {
   /**
    * Messages may have been lost (the bus reconnected, or could not decode a message): the subscriber
    * must forget every local copy. Called once the bus receives messages again.
+   *
+   * `quietMs` (buses with {@link Bus.receivers}, when this subscriber was (re)registered as a receiver):
+   * for that long from now, writers that looked the receivers up before the registration may still
+   * write without announcing it, so the subscriber keeps no copy of anything it read or wrote before
+   * that time has passed (see {@link BUS_RECEIVER_TIMING}).
    */
-  readonly onReset: (reason: string) => void
+  readonly onReset: (reason: string, quietMs?: number) => void
   /** A failure of the bus itself (it keeps trying to recover on its own). */
   readonly onError: (error: unknown) => void
   /** The subscriber's own origin: a bus may drop these messages without decoding them. */
@@ -237,7 +242,30 @@ export interface Bus {
   publish(message: BusMessage): Promise<void>
   /** Stops delivering and releases the bus's own connection. */
   close(): Promise<void>
+  /**
+   * Optional: how many subscribers are registered as receivers now (at least: a count may include
+   * lapsed ones, never miss a live one). A process without a local tier skips announcing its plain
+   * writes while the answer is 0, under the rules of {@link BUS_RECEIVER_TIMING}, which a bus that
+   * has this method must keep (its `onReset` after a (re)registration passes `quietMs`). Without it,
+   * every write is announced.
+   */
+  receivers?(): Promise<number>
 }
+
+/**
+ * The timing that lets a process without a local tier skip announcing plain writes while no process
+ * has a local tier to tell ({@link Bus.receivers} answered 0), without a stale copy anywhere:
+ *
+ * - a writer trusts an answer of 0 only for writes it sends within `answerFreshMs` of sending the
+ *   question, and announces a write anyway when it took longer than `slowWriteMs` to be acknowledged;
+ * - a receiver that was (re)registered keeps no copy of what it read or wrote during the following
+ *   `quietMs` (the bus passes it to `onReset`).
+ *
+ * `quietMs > answerFreshMs + slowWriteMs`: a write that a writer left unannounced because it did not
+ * yet see a new receiver has landed before that receiver's quiet period ends, so the receiver's first
+ * kept copy is read after it.
+ */
+export const BUS_RECEIVER_TIMING = Object.freeze({ answerFreshMs: 300, slowWriteMs: 100, quietMs: 500 })
 
 /**
  * A lock on one entry, held by one process until released or until its TTL passes. Returned by

@@ -11,7 +11,7 @@
  * import { MISS, encodeEntryRef } from 'cacheado/storage'
  * ```
  */
-export { MISS } from './contract.js'
+export { BUS_RECEIVER_TIMING, MISS } from './contract.js'
 export type {
   AutomaticEvictionReason,
   BoundPolicy,

@@ -147,6 +147,10 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
         'a published message arrives',
       )
       assert.deepEqual(received[0]!.invalidation, message.invalidation)
+      if (sender.receivers !== undefined) {
+        // A receiver that hears messages is never missed by the count (writers skip announcing on 0).
+        assert.ok((await sender.receivers()) >= 1, 'Bus.receivers() counts a subscribed receiver')
+      }
       if (s.setAndPublish !== undefined) {
         // Publishes of the retry loop above may still be arriving: look for the scoped message.
         const scoped: BusMessage = { origin: 'sender', invalidation: { kind: 'scope', path: org('o') } }

@@ -10,15 +10,11 @@ import type {
   StorageProvider,
   WriteFence,
 } from '../storage/contract.js'
+import { BUS_RECEIVER_TIMING } from '../storage/contract.js'
 import { countsAsFailure } from './circuit-breaker.js'
 import { Publisher } from './publisher.js'
 
-/**
- * Whether a process without a local tier publishes its plain writes too (not only removals). Yes:
- * otherwise another process's L1 copy of an entry this process overwrote is served until that
- * process's `local.ttlSeconds`. Measured cost on the Redis bench rows: see the README ("Two tiers").
- */
-const PUBLISH_WRITES = true
+const { answerFreshMs: ANSWER_FRESH_MS, slowWriteMs: SLOW_WRITE_MS } = BUS_RECEIVER_TIMING
 
 /**
  * The storage of a cache WITHOUT a local tier whose shared storage can make a bus (`createBus`): it
@@ -26,8 +22,12 @@ const PUBLISH_WRITES = true
  * other processes drop their copies (the same messages a local tier sends).
  *
  * - Removals (`delete`, `evictScope`, clear) resolve only once the bus accepted their message.
- * - Writes publish too: a lone write from its own write command when the storage has
+ * - Writes publish too (otherwise another process's L1 copy of an entry this one overwrote would be
+ *   served until its `local.ttlSeconds`): a lone write from its own write command when the storage has
  *   `setAndPublish`, concurrent ones in one message per turn of the event loop (not waited for).
+ *   Unless no process has a local tier to tell: when the bus can count its receivers
+ *   (`Bus.receivers`) and answered 0 recently enough, plain writes go unannounced, under the timing
+ *   rules of `BUS_RECEIVER_TIMING` (a write acknowledged slowly is announced all the same).
  * - A write or removal that failed after it was sent publishes as well (it may land anyway).
  * - Entries a shared bound evicted are named in the next message.
  * - The bus is made on the first message, and never subscribes: a process that only reads opens
@@ -59,6 +59,11 @@ export class PublishingStorage implements StorageProvider {
   #context: StorageContext | undefined
   readonly #onError: (error: unknown) => void
   #closed = false
+  /** When (performance.now()) the last answer of `Bus.receivers` that was 0 was asked for; -Infinity: none. */
+  #noReceiversAskedAt = Number.NEGATIVE_INFINITY
+  /** When the receivers were last asked for (one question at a time, at most one per freshness period). */
+  #askedAt = Number.NEGATIVE_INFINITY
+  #asking = false
 
   /** `onError`: a background publish failed. */
   constructor(shared: StorageProvider, onError: (error: unknown) => void) {
@@ -95,7 +100,6 @@ export class PublishingStorage implements StorageProvider {
   }
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    if (!PUBLISH_WRITES) return this.shared.set(ref, value, ttlMs)
     const setAndPublish = this.#setAndPublish
     await this.#write(
       ref,
@@ -113,6 +117,7 @@ export class PublishingStorage implements StorageProvider {
     write: (message: BusMessage | undefined) => Promise<boolean>,
     fusable: boolean,
   ): Promise<boolean> {
+    if (this.#unheard()) return this.#unannounced(ref, write)
     const fuse = fusable && this.#writing === 0 && !this.#publisher.batching && !this.#closed
     const message: BusMessage | undefined = fuse
       ? { origin: this.#publisher.origin, invalidation: { kind: 'entries', refs: [ref] } }
@@ -129,6 +134,55 @@ export class PublishingStorage implements StorageProvider {
       this.#writing--
     }
     if (stored && !fuse) this.#publisher.queue(ref)
+    if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
+    return stored
+  }
+
+  /**
+   * Whether a write sent now may go unannounced: the bus answered "no receivers" to a question sent
+   * less than {@link ANSWER_FRESH_MS} ago. Asks again (in the background) once the answer is older.
+   */
+  #unheard(): boolean {
+    const now = performance.now()
+    if (now - this.#askedAt >= ANSWER_FRESH_MS && !this.#asking) this.#ask(now)
+    return now - this.#noReceiversAskedAt < ANSWER_FRESH_MS
+  }
+
+  /** Asks the bus for its receivers (never rejects: no answer means every write is announced). */
+  #ask(now: number): void {
+    const bus = this.#closed ? undefined : this.#publisher.bus
+    if (bus?.receivers === undefined) {
+      this.#askedAt = Number.POSITIVE_INFINITY // never: this bus cannot tell
+      return
+    }
+    this.#asking = true
+    this.#askedAt = now
+    bus.receivers().then(
+      (count) => {
+        this.#asking = false
+        if (count === 0) this.#noReceiversAskedAt = now
+      },
+      () => {
+        this.#asking = false
+      },
+    )
+  }
+
+  /** A write while no process has a local tier: announced only if it failed or took long to acknowledge. */
+  async #unannounced(
+    ref: EntryRef,
+    write: (message: BusMessage | undefined) => Promise<boolean>,
+  ): Promise<boolean> {
+    const sentAt = performance.now()
+    let stored: boolean
+    try {
+      stored = await write(undefined)
+    } catch (error) {
+      if (countsAsFailure(error)) this.#publisher.queue(ref)
+      throw error
+    }
+    // A receiver registered meanwhile may have read the old value after its quiet period began.
+    if (stored && performance.now() - sentAt >= SLOW_WRITE_MS) this.#publisher.queue(ref)
     if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
     return stored
   }

@@ -48,7 +48,10 @@ const MAX_TOUCHES_IN_FLIGHT = 64
  *   storage reported it), never from when the answer was processed: a busy event loop cannot make a
  *   copy outlive the shared entry.
  * - No copy is kept until the bus has confirmed its subscription (its first `onReset`): before that,
- *   messages from other processes would be missed.
+ *   messages from other processes would be missed. A bus that registers receivers (Redis standalone)
+ *   adds a quiet period after each (re)registration during which nothing is kept, since processes
+ *   without a local tier announce writes only while some receiver is registered.
+ *   (`BUS_RECEIVER_TIMING`).
  * - Bounds and expiry are the shared storage's (they hold across processes); L1's own LRU drops are
  *   not evictions of the cache. Entries a shared bound evicts are dropped here and named in the next
  *   message so other processes drop theirs. An L1 hit under a shared LRU bound sends a touch to the
@@ -102,6 +105,10 @@ export class TieredStorage implements StorageProvider {
    * Before that, another process's message could be missed while a copy is kept.
    */
   #live: boolean
+  /** Running while a quiet period after a (re)registration lasts (see {@link TieredStorage.#busReset}). */
+  #quietTimer: NodeJS.Timeout | undefined
+  /** Copies dropped when the quiet period began, reported by its `busReset` event. */
+  #quietDropped = 0
   #touchOnHit = false
   /** Whether L1 ever kept a {@link CopyPerHit} (until then a hit skips that check). */
   #copiesPerHit = false
@@ -195,10 +202,7 @@ export class TieredStorage implements StorageProvider {
     })
     this.#bus?.subscribe({
       onMessage: (message) => this.#receive(message),
-      onReset: (reason) => {
-        this.#live = true
-        this.#reset(reason)
-      },
+      onReset: (reason, quietMs) => this.#busReset(reason, quietMs),
       onError: (error) => this.#listener.error('bus', error),
       origin: this.origin,
     })
@@ -349,6 +353,7 @@ export class TieredStorage implements StorageProvider {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    clearTimeout(this.#quietTimer)
     this.#local.evictScope([])
     try {
       await this.#publisher.close()
@@ -415,6 +420,33 @@ export class TieredStorage implements StorageProvider {
     if (invalidation.kind === 'scope') dropped = this.#dropScope(invalidation.path)
     else for (const ref of invalidation.refs) if (this.#dropEntry(ref)) dropped++
     this.#listener.busMessage({ origin: message.origin, invalidation, dropped })
+  }
+
+  /**
+   * The bus (re)subscribed or may have lost messages: every copy goes. With `quietMs` (the bus
+   * (re)registered this tier as a receiver), no copy is kept of anything read or written until it has
+   * passed (writers may not have seen the registration yet, see `BUS_RECEIVER_TIMING`); the
+   * `busReset` event comes once copies may be kept again.
+   */
+  #busReset(reason: string, quietMs: number | undefined): void {
+    if (quietMs === undefined || quietMs <= 0) {
+      if (this.#quietTimer === undefined) this.#live = true
+      this.#reset(reason)
+      return
+    }
+    this.#live = false
+    this.#quietDropped += this.#dropScope([])
+    clearTimeout(this.#quietTimer)
+    this.#quietTimer = setTimeout(() => {
+      this.#quietTimer = undefined
+      if (this.#closed) return
+      // A flush: what was under way during the quiet period keeps no copy when it ends (race guard).
+      const dropped = this.#quietDropped + this.#dropScope([])
+      this.#quietDropped = 0
+      this.#live = true
+      this.#listener.busReset({ reason, dropped })
+    }, quietMs)
+    this.#quietTimer.unref()
   }
 
   /** Drops every local copy: messages may have been lost. */

@@ -233,7 +233,7 @@ describe('cacheado CLI: --timeout bounds the whole wait on a stalled server', ()
   }
 
   it('Redis: stats, inspect and evict with --timeout 500 exit with 1 and a message in about 0.5 s, not 5 s', async () => {
-    const woken = await stall(6000)
+    const woken = await stall(9000)
     const commands = [['stats'], ['inspect', 'global'], ['evict', 'global', '--yes']]
     const results = await Promise.all(
       commands.map(async (command) => {
@@ -250,8 +250,8 @@ describe('cacheado CLI: --timeout bounds the whole wait on a stalled server', ()
         `cacheado: error: cannot connect to redis://:***@127.0.0.1:${port}: no answer within 500 ms\n`,
       )
       // 0.5 s plus the start of node and tsx (about 0.5 s on this machine, more under load); before
-      // the fix the process stayed until the server woke up (here after 6 s), or 5 s at least.
-      expect(result.took).toBeLessThan(4000)
+      // the fix the process stayed until the server woke up (here after 9 s), or 5 s at least.
+      expect(result.took).toBeLessThan(4800)
     }
   }, 20_000)
 

@@ -11,6 +11,7 @@ import type { EntryRef, StorageContext, StorageProvider, SyncStorageOperations }
 describe('cacheado/storage', () => {
   it('exports what a provider needs, as the same values as cacheado', () => {
     expect(Object.keys(storage).sort()).toEqual([
+      'BUS_RECEIVER_TIMING',
       'CacheError',
       'ConfigurationError',
       'InvalidArgumentError',

@@ -233,7 +233,7 @@ describe.skipIf(redisUrl === undefined)('a start right after a fresh or flushed 
       await admin.quit()
       await writer.close()
     }
-  }, 30_000)
+  }, 60_000) // each start waits for its bus, and the quiet period after its registration
 })
 
 /** Blocks the event loop for `ms` (a long synchronous task in the application). */

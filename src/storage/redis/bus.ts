@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { ConfigurationError, storageTimeout } from '../../errors.js'
 import type { Bus, BusHandlers, BusMessage, EntryRef, Invalidation, ScopePath } from '../contract.js'
+import { BUS_RECEIVER_TIMING } from '../contract.js'
 import type { RedisClient } from './connection.js'
 import { LuaScript } from './connection.js'
 import { composeLua, luaFragment } from './compose.js'
@@ -30,6 +31,9 @@ export interface RedisBusOptions {
    */
   readonly timeoutMs?: number
 }
+
+/** How long a (re)registered receiver keeps no copies: see {@link BUS_RECEIVER_TIMING}. */
+const QUIET_MS = BUS_RECEIVER_TIMING.quietMs
 
 /** KEYS[1] registry; ARGV channel, origin, text. */
 const BROADCAST = new LuaScript(
@@ -166,6 +170,18 @@ export class RedisBus implements Bus {
     )
   }
 
+  /**
+   * Standalone Redis: the number of registered receivers (`ZCARD` of the registry: lapsed ones count
+   * until a registration drops them, a live one is never missed). Receivers (re)registered report
+   * `onReset` with {@link BUS_RECEIVER_TIMING}'s `quietMs`. Redis Cluster keeps no registry: always
+   * `Infinity` (every write is announced).
+   */
+  async receivers(): Promise<number> {
+    if (!this.#inboxes) return Number.POSITIVE_INFINITY
+    await this.#publisherReady()
+    return this.#timed(this.#publisher.zcard(registryOf(this.channel)))
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#retry)
@@ -194,7 +210,7 @@ export class RedisBus implements Bus {
       .then(() => (this.#inboxes ? this.#register() : undefined))
       .then(
         () => {
-          if (!this.#closed) handlers.onReset('subscribed')
+          if (!this.#closed) handlers.onReset('subscribed', this.#inboxes ? QUIET_MS : undefined)
         },
         (error: unknown) => {
           if (this.#closed) return
@@ -255,8 +271,8 @@ export class RedisBus implements Bus {
       (added) => {
         if (this.#closed || previous === 0) return
         // A fifth of the lease as margin for the round trips of the two registrations.
-        if (Date.now() - previous > this.#leaseMs * 0.8) handlers.onReset('registration lapsed')
-        else if (added) handlers.onReset('registration lost')
+        if (Date.now() - previous > this.#leaseMs * 0.8) handlers.onReset('registration lapsed', QUIET_MS)
+        else if (added) handlers.onReset('registration lost', QUIET_MS)
       },
       (error: unknown) => {
         if (!this.#closed) handlers.onError(error)
