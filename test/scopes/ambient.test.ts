@@ -98,9 +98,11 @@ describe('cache.runInScope', () => {
   it('memoized functions and decorators take the ambient scope; a differing argument is refused', async () => {
     const cache = new Cache()
     let calls = 0
-    const load = cache.cache({ scope: 'organization', namespace: 'plan', key: () => 'plan' })(async (_: {
-      orgId?: string
-    }) => {
+    const load = cache.cache<[{ orgId?: string }]>({
+      scope: 'organization',
+      namespace: 'plan',
+      key: () => 'plan',
+    })(async (_: { orgId?: string }) => {
       calls++
       return `plan of ${cache.currentScope()!.orgId}`
     })
@@ -141,7 +143,7 @@ describe('cache.runInScope', () => {
     })
     // a parameter named like an Object.prototype property reads nothing inherited
     const odd = new Cache({ scopes: new ScopeConfig([new ScopeLevel('t', 'constructor')]) })
-    expect(() => odd.getSync('k', { scope: 't' })).toThrow(ScopeError)
+    expect(() => odd.getSync('k', { scope: 't' } as never)).toThrow(ScopeError)
   })
 
   it('is shared by every cache of the process: each reads the parameters it knows', async () => {
