@@ -27,7 +27,7 @@ async function start(cache: Cache): Promise<string> {
     }),
   )
   app.setErrorHandler((error, _request, reply) => {
-    void reply.code(error instanceof ScopeError ? 400 : 500).send({ error: error.message })
+    void reply.code(error instanceof ScopeError ? 400 : 500).send({ error: (error as Error).message })
   })
   let computed = 0
   app.get('/scope', async () => {
