@@ -27,10 +27,13 @@ function frameOf(config: ScopeConfig, params: unknown, parent: AmbientFrame | un
     )
   }
   const known = config.paramNames
-  const frame: Record<string, string> = Object.create(null) as Record<string, string>
-  if (parent !== undefined) Object.assign(frame, parent)
-  for (const [name, value] of Object.entries(params)) {
-    if (value === undefined) continue
+  // A plain object (fast property access); a lookup of a name it lacks may reach Object.prototype,
+  // which holds no string: readers take only strings (see ScopeConfig#id).
+  const frame: Record<string, string> = parent === undefined ? {} : { ...parent }
+  const given = params as Readonly<Record<string, unknown>>
+  for (const name in given) {
+    const value = given[name]
+    if (value === undefined || !Object.hasOwn(given, name)) continue
     if (!known.has(name)) {
       const expected = [...known].join(', ') || 'none'
       throw new ScopeError(
@@ -38,7 +41,7 @@ function frameOf(config: ScopeConfig, params: unknown, parent: AmbientFrame | un
       )
     }
     const id = scopeIdToString(value, 'ambient', name)
-    const outer = parent?.[name]
+    const outer = parent === undefined ? undefined : ownString(parent, name)
     if (outer !== undefined && outer !== id) {
       throw new ScopeError(
         `cache.runInScope(params, fn): "${name}" is already ${JSON.stringify(outer)} in the enclosing scope and cannot become ${JSON.stringify(id)}; address another scope explicitly with { crossScope: true }`,
@@ -48,6 +51,10 @@ function frameOf(config: ScopeConfig, params: unknown, parent: AmbientFrame | un
   }
   return Object.freeze(frame)
 }
+
+/** The frame's own string under `name`, never an inherited property. */
+const ownString = (frame: AmbientFrame, name: string): string | undefined =>
+  Object.hasOwn(frame, name) ? frame[name] : undefined
 
 /** The ambient scope parameters (canonical strings), or `undefined` outside every `runInScope`. */
 export function currentAmbientScope(): AmbientFrame | undefined {

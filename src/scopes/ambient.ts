@@ -2,8 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 
 /**
  * The ambient scope parameters of the running async context: parameter name -> canonical id string
- * (`{ orgId: 'acme', userId: '42' }`). Frozen, with a null prototype (a parameter named `constructor`
- * cannot read an inherited property).
+ * (`{ orgId: 'acme', userId: '42' }`). Frozen. A plain object for fast reads: a reader must take only
+ * own string values (an inherited `constructor` is a function, never an id).
  */
 export type AmbientFrame = Readonly<Record<string, string>>
 

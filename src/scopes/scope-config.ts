@@ -190,7 +190,9 @@ export class ScopeConfig<
     level: ResolvedLevel,
     step: ResolvedLevel['path'][number],
   ): string {
-    const inherited = ambient?.[step.param]
+    // Only strings are ids: a name the frame lacks may read an Object.prototype member.
+    const found = ambient?.[step.param]
+    const inherited = typeof found === 'string' ? found : undefined
     if (value === undefined || value === null) {
       if (inherited === undefined) throw this.#missingParam(level, step)
       return inherited
