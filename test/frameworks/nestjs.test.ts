@@ -1,7 +1,8 @@
 // cacheado/nestjs in a real NestJS 12 application: the library is built (tsup, as published) into a
 // temporary project, the fixtures under nest-fixtures/ are compiled with tsc using the Nest CLI's
 // TypeScript settings (experimentalDecorators, emitDecoratorMetadata, module commonjs) and, for the
-// decorator alone, with TC39 decorators; then they run, and the app is driven over real HTTP.
+// decorator alone, with TC39 decorators; then they run, and the app (the README's example,
+// examples/readme/nestjs.ts) is driven over real HTTP.
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
@@ -70,6 +71,8 @@ beforeAll(async () => {
     await symlink(resolve('node_modules', name), join(modules, name), 'dir')
   }
   await cp(resolve('test/frameworks/nest-fixtures'), join(project, 'src'), { recursive: true })
+  // The README's NestJS example is the application.
+  await cp(resolve('examples/readme/nestjs.ts'), join(project, 'src', 'app.ts'))
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'nest-fixture', private: true }))
   await compile('legacy', ['src/app.ts', 'src/memo.ts'], nestCli)
   const { experimentalDecorators: _, emitDecoratorMetadata: __, ...tc39 } = nestCli

@@ -193,7 +193,7 @@ describe('cache.runInScope', () => {
               done(null, chunk)
             },
           }),
-          async function* (source) {
+          async (source: AsyncIterable<unknown>) => {
             for await (const _ of source) record('stream')
           },
         )

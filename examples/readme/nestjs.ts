@@ -1,30 +1,38 @@
-// A NestJS application compiled by test/frameworks/nestjs.test.ts with the Nest CLI's TypeScript settings
-// (experimentalDecorators, emitDecoratorMetadata, module commonjs), then run over real HTTP.
+// The README's "NestJS". A NestJS application that test/frameworks/nestjs.test.ts compiles with the Nest
+// CLI's TypeScript settings (experimentalDecorators, emitDecoratorMetadata, module commonjs) and runs
+// over real HTTP. It is not type-checked with the rest of the repository (its settings differ).
 import 'reflect-metadata'
 import type { AddressInfo } from 'node:net'
-import { Controller, Delete, Get, Inject, Injectable, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
+// #region nestjs
+import { Controller, Delete, Get, Inject, Injectable, Module } from '@nestjs/common'
+import type { ExecutionContext } from '@nestjs/common'
 import { Cache } from 'cacheado'
 import { CACHEADO, CacheadoModule } from 'cacheado/nestjs'
 
 export const cache = new Cache()
-let computed = 0
 
 @Injectable()
 export class ReportService {
   constructor(@Inject(CACHEADO) private readonly cache: Cache) {}
 
-  @cache.cache({ scope: 'organization', ttlSeconds: 60 })
+  @cache.cache({ scope: 'organization', ttlSeconds: 60 }) // legacy or TC39 decorators alike
   async report(): Promise<{ org: string | undefined; computed: number }> {
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5))
-    computed++
-    return { org: this.cache.currentScope()?.orgId, computed }
+    return { org: this.cache.currentScope()?.orgId, computed: ++computed } // your query
   }
 
   evict(): Promise<number> {
-    return this.cache.evictByScope('organization')
+    return this.cache.evictByScope('organization') // the ambient organization's entries
   }
 }
+
+/** The tenant of a call: here a header, in your app a JWT claim or the session. */
+const tenantOf = (context: ExecutionContext) => {
+  const orgId = context.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-org-id']
+  return orgId === undefined ? undefined : { orgId }
+}
+// #endregion
+let computed = 0
 
 @Controller()
 export class ReportController {
@@ -48,24 +56,14 @@ export class ReportController {
   }
 }
 
-interface HttpRequest {
-  headers: Record<string, string | undefined>
-}
-
+// #region nestjs-module
 @Module({
-  imports: [
-    CacheadoModule.forRoot({
-      cache,
-      scope: (context) => {
-        const orgId = context.switchToHttp().getRequest<HttpRequest>().headers['x-org-id']
-        return orgId === undefined ? undefined : { orgId }
-      },
-    }),
-  ],
+  imports: [CacheadoModule.forRoot({ cache, scope: tenantOf })], // or forRoot({ options: { ... } })
   controllers: [ReportController],
   providers: [ReportService],
 })
 class AppModule {}
+// #endregion
 
 async function main(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: false })
