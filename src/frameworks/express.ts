@@ -31,11 +31,11 @@ export type ScopeResolver<SC, Req> = (
 
 /** The part of Express's `Response` the response cache uses (Express 4 and 5 have it). */
 export interface ExpressResponse extends ServerResponse {
+  /** Sends a body (`res.json` calls it with the serialized text). */
   send(body?: unknown): unknown
+  /** Sets the status code. */
   status(code: number): unknown
 }
-
-type AnyCache<SC extends ScopeConfig<readonly ScopeLevelShape[]>> = Cache<SC, StorageProvider>
 
 /**
  * Express middleware that runs the rest of the request (every later middleware and the handler) in the
@@ -50,7 +50,7 @@ export function cacheadoScope<
   SC extends ScopeConfig<readonly ScopeLevelShape[]>,
   Req extends IncomingMessage = IncomingMessage,
 >(
-  cache: AnyCache<SC>,
+  cache: Cache<SC, StorageProvider>,
   resolve: ScopeResolver<SC, Req>,
 ): (request: Req, response: ServerResponse, next: NextFunction) => void {
   if (typeof resolve !== 'function') {
@@ -73,7 +73,7 @@ export function cacheadoScope<
 }
 
 function enter<SC extends ScopeConfig<readonly ScopeLevelShape[]>>(
-  cache: AnyCache<SC>,
+  cache: Cache<SC, StorageProvider>,
   params: AmbientScopeParams<SC> | undefined,
   next: NextFunction,
 ): void {
@@ -105,13 +105,13 @@ function enter<SC extends ScopeConfig<readonly ScopeLevelShape[]>>(
  * ```
  */
 export function cacheResponse<SC extends ScopeConfig<readonly ScopeLevelShape[]>>(
-  cache: AnyCache<SC>,
+  cache: Cache<SC, StorageProvider>,
   options: ResponseCacheOptions<LevelName<SC>>,
 ): (request: IncomingMessage, response: ExpressResponse, next: NextFunction) => void {
   checkResponseCacheOptions(options, cache.scopes.names.slice(1), 'cacheResponse(cache, options)')
-  const scope = { scope: options.scope } as unknown as Parameters<AnyCache<SC>['get']>[1]
+  const scope = { scope: options.scope } as unknown as Parameters<Cache<SC, StorageProvider>['get']>[1]
   const write = { scope: options.scope, ttlSeconds: options.ttlSeconds } as unknown as Parameters<
-    AnyCache<SC>['set']
+    Cache<SC, StorageProvider>['set']
   >[2]
   return (request, response, next) => {
     const method = request.method ?? 'GET'

@@ -14,8 +14,11 @@ export interface ResponseCacheOptions<Level extends string = string> {
 
 /** A response as stored: status, content type and the body's bytes. */
 export interface CachedResponse {
+  /** The HTTP status (200: only those are stored). */
   readonly status: number
+  /** The `Content-Type` header sent with it, if any. */
   readonly contentType: string | undefined
+  /** The body's bytes, as text or base64 (see `encoding`). */
   readonly body: string
   /** How `body` holds the bytes: as text, or base64 for binary bodies. */
   readonly encoding: 'utf8' | 'base64'
