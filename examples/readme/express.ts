@@ -9,7 +9,7 @@ import { cacheadoScope, cacheResponse } from 'cacheado/express'
 
 const cache = new Cache()
 const app = express()
-app.use(express.json()) // body parsers first
+app.use(express.json())
 app.use(cacheadoScope(cache, (req: Request) => ({ orgId: req.get('x-org-id') }))) // or a JWT claim
 app.get('/reports', cacheResponse(cache, { scope: 'organization', ttlSeconds: 30 }), async (_req, res) => {
   res.json({ org: cache.currentScope()?.orgId, builtAt: Date.now() }) // runs once per org per 30 s

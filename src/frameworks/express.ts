@@ -39,8 +39,8 @@ export interface ExpressResponse extends ServerResponse {
 
 /**
  * Express middleware that runs the rest of the request (every later middleware and the handler) in the
- * ambient scope `resolve(request)` answers (see `cache.runInScope`). Register it after the body
- * parsers and before the routes that use the cache.
+ * ambient scope `resolve(request)` answers (see `cache.runInScope`). Register it before the routes that
+ * use the cache (before or after the body parsers: the scope survives reading the body).
  *
  * ```ts
  * app.use(cacheadoScope(cache, (req) => ({ orgId: req.get('x-org-id') })))

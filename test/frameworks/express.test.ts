@@ -136,6 +136,30 @@ describe('cacheado/express', () => {
     expect((await fetch(`${url}/report`)).status).toBe(400)
   })
 
+  it('keeps the scope when it is set before a body parser that reads a slow body', async () => {
+    const cache = new Cache()
+    const early = express()
+    early.use(cacheadoScope(cache, (req: Request) => ({ orgId: req.get('x-org-id') })))
+    early.use(express.json())
+    early.post('/scope', (_req, res) => {
+      res.json(cache.currentScope() ?? null)
+    })
+    const url = await listen(early)
+    const post = (org: string) => {
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"a":'))
+          await sleep(20)
+          controller.enqueue(new TextEncoder().encode('1}'))
+          controller.close()
+        },
+      })
+      const init = { method: 'POST', headers: { ...headers(org), 'content-type': 'application/json' }, body }
+      return fetch(`${url}/scope`, { ...init, duplex: 'half' } as RequestInit).then((r) => r.json())
+    }
+    expect(await Promise.all([post('acme'), post('beta')])).toEqual([{ orgId: 'acme' }, { orgId: 'beta' }])
+  })
+
   it('checks its options', () => {
     const cache = new Cache()
     expect(() => cacheadoScope(cache, 'x' as never)).toThrow(/resolve must be a function/)
