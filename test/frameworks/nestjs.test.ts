@@ -15,6 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { libraryConfig } from '../../tsup.config.js'
 import { Cache, ConfigurationError } from '../../src/index.js'
 import { CACHEADO, CacheadoInterceptor, CacheadoModule } from '../../src/nestjs.js'
+import type { CallHandler, ExecutionContext } from '@nestjs/common'
+import { firstValueFrom, Observable } from 'rxjs'
+import { sleep } from '../support/services.js'
 
 const run = promisify(execFile)
 let project: string
@@ -146,6 +149,40 @@ describe('cacheado/nestjs in a NestJS application', () => {
     expect(await get('/report', 'beta')).toEqual({ status: 200, body: { org: 'beta', computed: 2 } })
     // no tenant: the organization-scoped method fails closed
     expect((await get('/report')).status).toBe(500)
+  })
+})
+
+describe('CacheadoInterceptor (in process)', () => {
+  const context = {} as ExecutionContext
+  /** A CallHandler whose handler answers the ambient scope, as a Nest handler would see it. */
+  const handler = (cache: Cache): CallHandler => ({
+    handle: () => new Observable((subscriber) => subscriber.next(cache.currentScope() ?? null)),
+  })
+
+  it('runs the handler in the scope its resolver answers, sync or async; errors reach the subscriber', async () => {
+    const cache = new Cache()
+    const run = (resolve: ConstructorParameters<typeof CacheadoInterceptor>[1]) =>
+      firstValueFrom(new CacheadoInterceptor(cache, resolve).intercept(context, handler(cache)))
+    expect(await run(() => ({ orgId: 'acme' }))).toEqual({ orgId: 'acme' })
+    expect(await run(async () => ({ orgId: 'beta' }))).toEqual({ orgId: 'beta' })
+    expect(await run(() => undefined)).toBeNull()
+    await expect(
+      run(() => {
+        throw new Error('no tenant')
+      }),
+    ).rejects.toThrow('no tenant')
+    await expect(run(async () => Promise.reject(new Error('later')))).rejects.toThrow('later')
+    await expect(run(() => ({ teamId: 'x' }) as never)).rejects.toThrow(/teamId/)
+  })
+
+  it('does not run the handler when unsubscribed before an async resolver answers', async () => {
+    const cache = new Cache()
+    let handled = 0
+    const interceptor = new CacheadoInterceptor(cache, () => sleep(5).then(() => ({ orgId: 'acme' })))
+    const counting: CallHandler = { handle: () => new Observable(() => void handled++) }
+    interceptor.intercept(context, counting).subscribe().unsubscribe()
+    await sleep(20)
+    expect(handled).toBe(0)
   })
 })
 
