@@ -11,6 +11,9 @@ export const libraryConfig: Options = {
     otel: 'src/otel.ts',
     storage: 'src/storage/index.ts',
     testing: 'src/testing/index.ts',
+    express: 'src/express.ts',
+    fastify: 'src/fastify.ts',
+    nestjs: 'src/nestjs.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -21,7 +24,18 @@ export const libraryConfig: Options = {
   // Shared chunks keep one copy of the core (errors, contract) so instanceof works across entries.
   splitting: true,
   treeshake: true,
-  external: ['ioredis', 'mongodb', 'msgpackr', 'prom-client', '@opentelemetry/api'],
+  external: [
+    'ioredis',
+    'mongodb',
+    'msgpackr',
+    'prom-client',
+    '@opentelemetry/api',
+    'express',
+    'fastify',
+    '@nestjs/common',
+    '@nestjs/core',
+    'rxjs',
+  ],
 }
 
 /**

@@ -99,6 +99,51 @@ node --test --test-reporter=tap outside-provider.mjs >testing.log 2>&1 || { cat 
 grep -q '^# fail 0' testing.log || { cat testing.log >&2; exit 1; }
 node -e "const t = require('cacheado/testing'); if (typeof t.describeStorageConformance !== 'function') process.exit(1)"
 echo 'testing ok'
+# the framework entries: each loads from ESM and CommonJS once its framework is installed, and its
+# declarations type-check (cacheado/express needs no @types/express; fastify and NestJS ship their own
+# types, which are theirs to check: skipLibCheck for those two)
+npm install --silent --no-audit --no-fund express@5 fastify@5 @nestjs/common@12 @nestjs/core@12 rxjs@7 reflect-metadata >/dev/null
+cat > frameworks.mjs <<'JS'
+import { cacheadoScope, cacheResponse, responseKey } from 'cacheado/express'
+import { cacheadoFastify } from 'cacheado/fastify'
+import { CacheadoModule, CACHEADO } from 'cacheado/nestjs'
+import { Cache } from 'cacheado'
+const cache = new Cache()
+if (typeof cacheadoScope(cache, () => undefined) !== 'function' || typeof cacheResponse(cache, { scope: 'user' }) !== 'function') throw new Error('esm: express')
+if (typeof cacheadoFastify(cache, { scope: () => undefined }) !== 'function' || responseKey('HEAD', '/') !== 'http:GET /') throw new Error('esm: fastify')
+if (CacheadoModule.forRoot({ cache }).providers[0].useValue !== cache || typeof CACHEADO !== 'symbol') throw new Error('esm: nestjs')
+console.log('frameworks esm ok')
+JS
+node frameworks.mjs
+node -e "
+const { Cache } = require('cacheado')
+const cache = new Cache()
+if (typeof require('cacheado/express').cacheadoScope(cache, () => undefined) !== 'function') process.exit(1)
+if (typeof require('cacheado/fastify').cacheadoFastify(cache, { scope: () => undefined }) !== 'function') process.exit(1)
+if (require('cacheado/nestjs').CacheadoModule.forRoot({ cache }).providers[0].useValue !== cache) process.exit(1)
+console.log('frameworks cjs ok')"
+cat > express-types.mts <<'TS'
+import { Cache } from 'cacheado'
+import { cacheadoScope, cacheResponse } from 'cacheado/express'
+const cache = new Cache()
+export const scope = cacheadoScope(cache, (req) => ({ orgId: String(req.headers['x-org-id']) }))
+export const responses = cacheResponse(cache, { scope: 'organization', ttlSeconds: 30 })
+// @ts-expect-error teamId is not a scope parameter of this cache
+cacheadoScope(cache, () => ({ teamId: 't' }))
+TS
+"$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck false --module nodenext --moduleResolution nodenext \
+  --target es2022 --types node --typeRoots "$root/node_modules/@types" express-types.mts
+cat > framework-types.mts <<'TS'
+import { Cache } from 'cacheado'
+import { cacheadoFastify } from 'cacheado/fastify'
+import { CacheadoModule } from 'cacheado/nestjs'
+const cache = new Cache()
+export const plugin = cacheadoFastify(cache, { scope: (req) => ({ orgId: String(req.headers['x-org-id']) }) })
+export const module = CacheadoModule.forRoot({ cache, scope: () => ({ orgId: 'o' }) })
+TS
+"$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck --module nodenext --moduleResolution nodenext \
+  --target es2022 --types node --typeRoots "$root/node_modules/@types" framework-types.mts
+echo 'frameworks types ok'
 # the operator CLI: npm linked the bin, it starts, and a wrong command line exits with 2
 npx --no-install cacheado --help | grep -q '^Usage: cacheado' || { echo 'bin: no help' >&2; exit 1; }
 status=0; npx --no-install cacheado stats --url http://nowhere 2>/dev/null || status=$?

@@ -24,6 +24,9 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   ['cacheado/otel', 'src/otel.ts'],
   ['cacheado/storage', 'src/storage/index.ts'],
   ['cacheado/testing', 'src/testing/index.ts'],
+  ['cacheado/express', 'src/express.ts'],
+  ['cacheado/fastify', 'src/fastify.ts'],
+  ['cacheado/nestjs', 'src/nestjs.ts'],
 ]
 
 const program = ts.createProgram(

@@ -15,7 +15,16 @@ import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
 import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
 import type { ScopeLevelShape } from './scopes/scope-level.js'
-import type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
+import { currentAmbientScope, runInAmbientScope } from './scopes/ambient-scope.js'
+import type {
+  AmbientScope,
+  AmbientScopeParams,
+  CrossScopeOption,
+  GlobalScope,
+  ScopeName,
+  ScopeParams,
+  ScopeSelector,
+} from './scopes/types.js'
 import type { CacheCounters, CacheStats } from './stats.js'
 import type {
   EntryRef,
@@ -219,13 +228,34 @@ export class Cache<
    * Removes every entry of one scope instance and of its descendants (`'global'`: every entry of this
    * cache); resolves how many entries were removed. Costs O(entries in that scope) on every storage.
    */
-  async evictByScope<N extends ScopeName<SC>>(scope: N, params?: ScopeParams<SC, N>): Promise<number> {
+  async evictByScope<N extends ScopeName<SC>>(
+    scope: N,
+    params?: ScopeParams<SC, N> & CrossScopeOption,
+  ): Promise<number> {
     return this.#ops.evictScope(this.#scopePath('evictByScope', scope, params))
   }
 
   /** Removes every entry of this cache (only this cache's: other data in a shared backend is kept). */
   async clear(): Promise<number> {
     return this.evictByScope('global' as ScopeName<SC>)
+  }
+
+  /**
+   * Runs `fn` (sync or async) with `params` as the ambient scope and returns what it returns. Inside
+   * it (across awaits, timers, event emitters, streams), a call that names a level but passes no
+   * parameters (`get(key, { scope: 'user' })`, memoized functions, `evictByScope('organization')`)
+   * takes them from it; an explicit parameter that differs from it is a `ScopeError` unless
+   * `{ crossScope: true }`. Nested calls add deeper levels and cannot change an outer parameter. The
+   * ambient scope is one per async context, shared by every cache of the process: each cache reads
+   * the parameters it knows by name.
+   */
+  runInScope<R>(params: AmbientScopeParams<SC>, fn: () => R): R {
+    return runInAmbientScope(this.scopes, params, fn)
+  }
+
+  /** The ambient scope parameters (ids as strings), or `undefined` outside every `runInScope`. */
+  currentScope(): AmbientScope<SC> | undefined {
+    return currentAmbientScope() as AmbientScope<SC> | undefined
   }
 
   /**
@@ -296,7 +326,7 @@ export class Cache<
   evictByScopeSync<N extends ScopeName<SC>>(
     this: Cache<SC, SyncStorageProvider>,
     scope: N,
-    params?: ScopeParams<SC, N>,
+    params?: ScopeParams<SC, N> & CrossScopeOption,
   ): number {
     const path = this.#scopePath('evictByScopeSync', scope, params)
     this.#requireSync('evictByScopeSync')

@@ -16,7 +16,16 @@ export { ScopeConfig, defaultScopeConfig } from './scopes/scope-config.js'
 export type { DefaultScopeConfig, ResolvedLevel } from './scopes/scope-config.js'
 export { ScopeLevel } from './scopes/scope-level.js'
 export type { ScopeId, ScopeLevelShape } from './scopes/scope-level.js'
-export type { GlobalScope, ScopeName, ScopeParams, ScopeSelector } from './scopes/types.js'
+export type {
+  AmbientScope,
+  AmbientScopeParams,
+  CrossScopeOption,
+  GlobalScope,
+  ScopeName,
+  ScopeParamName,
+  ScopeParams,
+  ScopeSelector,
+} from './scopes/types.js'
 export { InMemory } from './storage/memory/in-memory.js'
 // The storage contract: what users of a Cache name. Provider authors import from `cacheado/storage`.
 export type {

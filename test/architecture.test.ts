@@ -49,6 +49,9 @@ const allowed: Record<string, readonly string[]> = {
   cli: ['cli', 'storage', 'scopes', 'errors.ts'],
   observability: ['observability', 'keys', 'storage', 'errors.ts', 'events.ts', 'stats.ts'],
   exporters: ['exporters', 'observability', 'errors.ts', 'events.ts', 'stats.ts'],
+  // Framework integrations sit above the facade: they drive a Cache (its runInScope, get, set) and
+  // never reach under it, except for the scope types.
+  frameworks: ['frameworks', 'cache.ts', 'scopes', 'storage', 'errors.ts'],
 }
 
 const part = (file: string) => file.split('/')[1]!
@@ -85,7 +88,9 @@ describe('architecture', () => {
       for (const dep of graph.get(file) ?? []) walk(dep)
     }
     walk('src/index.ts')
-    expect([...reachable].filter((file) => /redis|mongodb|prometheus|otel|exporters/.test(file))).toEqual([])
+    expect(
+      [...reachable].filter((file) => /redis|mongodb|prometheus|otel|exporters|frameworks/.test(file)),
+    ).toEqual([])
     const text = [...reachable].map((file) => readFileSync(file, 'utf8')).join('\n')
     expect(text).not.toMatch(/from 'ioredis'|from 'mongodb'|from 'prom-client'|from '@opentelemetry/)
   })
@@ -95,6 +100,21 @@ describe('architecture', () => {
       sources('src').filter((file) => readFileSync(file, 'utf8').includes(`from '${library}`))
     expect(importers('prom-client')).toEqual(['src/exporters/prometheus.ts'])
     expect(importers('@opentelemetry/')).toEqual(['src/exporters/otel.ts'])
+  })
+
+  it('each framework is imported by its own integration only, and nothing imports an integration', () => {
+    const importers = (library: string) =>
+      sources('src').filter((file) => readFileSync(file, 'utf8').match(new RegExp(`from '${library}['/]`)))
+    expect(importers('express')).toEqual([])
+    expect(importers('fastify')).toEqual(['src/frameworks/fastify.ts'])
+    expect(importers('@nestjs')).toEqual(['src/frameworks/nestjs.ts'])
+    expect(importers('rxjs')).toEqual(['src/frameworks/nestjs.ts'])
+    const intoFrameworks = [...graph].flatMap(([file, imports]) =>
+      part(file) === 'frameworks' || /^src\/(express|fastify|nestjs)\.ts$/.test(file)
+        ? []
+        : imports.filter((dep) => part(dep) === 'frameworks').map((dep) => `${file} -> ${dep}`),
+    )
+    expect(intoFrameworks).toEqual([])
   })
 })
 

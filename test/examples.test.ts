@@ -109,6 +109,19 @@ describe('README examples written as scripts (top-level await)', () => {
     expect(stats).toMatchObject({ hits: 2, misses: 1, sets: 2, totalKeys: 0 })
   })
 
+  it('ambient scope: scoped calls take the tenant from runInScope, refuse another, fail closed outside', async () => {
+    const { answer, outside } = await import('../examples/readme/ambient-scope.js')
+    expect(answer).toMatchObject({ cart: ['book'], plan: { plan: 'pro', org: 'acme' }, admin: undefined })
+    expect(answer.refused).toContain('crossScope')
+    expect(outside).toBe('ScopeError')
+  })
+
+  it('express and fastify: a miss then a hit per organization over real HTTP', async () => {
+    const expected = { statuses: ['miss', 'hit', 'miss'], orgs: ['acme', 'acme', 'beta'] }
+    expect(await (await import('../examples/readme/express.js')).main()).toEqual(expected)
+    expect(await (await import('../examples/readme/fastify.js')).main()).toEqual(expected)
+  })
+
   it('scopes: a missing parameter is a ScopeError naming it; a department takes its users along', async () => {
     const { message, removed, left } = await import('../examples/readme/scopes.js')
     expect(message).toContain('"deptId"')

@@ -38,6 +38,11 @@ export interface MemoizeOptions<
    * plain-object argument that has it, e.g. `getUser({ orgId, userId })`.
    */
   readonly scopeParams?: (...args: Args) => Readonly<Record<string, ScopeId | undefined>>
+  /**
+   * Inside `cache.runInScope`, a scope parameter of a call that differs from the ambient one is a
+   * `ScopeError`; `true` allows it (admin code that addresses other tenants on purpose).
+   */
+  readonly crossScope?: boolean
 }
 
 /** The result type of a memoized function: sync stays sync over a sync storage, else a Promise. */
@@ -46,7 +51,8 @@ export type MemoizedResult<R, Sync extends boolean> =
 
 /**
  * Returned by `cache.cache(options)`: call it with a function to get the memoized function, or use it as
- * a TC39 method decorator (`@cache.cache({ ttlSeconds: 60 })`).
+ * a method decorator (`@cache.cache({ ttlSeconds: 60 })`), TC39 or legacy (`experimentalDecorators`,
+ * as NestJS and TypeORM compile).
  */
 export interface Memoizer<Sync extends boolean, Args extends unknown[] = unknown[]> {
   <A extends Args, R>(fn: (...args: A) => R): (...args: A) => MemoizedResult<R, Sync>
@@ -54,6 +60,12 @@ export interface Memoizer<Sync extends boolean, Args extends unknown[] = unknown
     method: (this: This, ...args: A) => R,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
   ): (this: This, ...args: A) => MemoizedResult<R, Sync>
+  /** A legacy (`experimentalDecorators`) method decorator: replaces the method in its descriptor. */
+  <M extends (...args: never[]) => unknown>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): TypedPropertyDescriptor<M>
 }
 
 /** Builds the memoizer of `cache.cache(options)`; options are checked now, not at the first call. */
@@ -86,7 +98,26 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
     locks: host.locks,
   })
 
-  const memoizer = (fn: unknown, context?: unknown): unknown => {
+  if (options.crossScope !== undefined && typeof options.crossScope !== 'boolean') {
+    throw new ConfigurationError('the crossScope option must be true or false')
+  }
+
+  const memoizer = (fn: unknown, context?: unknown, descriptor?: unknown): unknown => {
+    if (isLegacyDecoration(fn, context, descriptor)) {
+      // experimentalDecorators: (prototype or constructor, name, descriptor); the wrapped method
+      // replaces the descriptor's value, named by the method unless a namespace is given.
+      const method = descriptor.value
+      if (typeof context === 'symbol' && options.namespace === undefined) {
+        throw new ConfigurationError(
+          'a method named by a symbol needs a namespace option, e.g. @cache.cache({ namespace: "Repo.find" })',
+        )
+      }
+      const wrapped = wrap(method, { kind: 'method', name: context })
+      return { ...descriptor, value: wrapped }
+    }
+    return wrap(fn, context)
+  }
+  const wrap = (fn: unknown, context: unknown): unknown => {
     ops.checkOpen('cache')
     if (typeof fn !== 'function') {
       throw new ConfigurationError(
@@ -104,6 +135,22 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
     })
   }
   return memoizer as Memoizer<boolean>
+}
+
+/** Whether a decorator call has the legacy `(target, propertyKey, descriptor)` shape. */
+function isLegacyDecoration(
+  target: unknown,
+  key: unknown,
+  descriptor: unknown,
+): descriptor is PropertyDescriptor & { value: unknown } {
+  if (descriptor === undefined || (typeof key !== 'string' && typeof key !== 'symbol')) return false
+  if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return false
+  if (descriptor === null || typeof descriptor !== 'object' || !('value' in descriptor)) {
+    throw new ConfigurationError(
+      `@cache.cache() decorates methods only; ${String(key)} is an accessor or a field`,
+    )
+  }
+  return true
 }
 
 function namespaceOf(fn: { name: string }, context: unknown): string {
@@ -167,6 +214,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve).unre
 function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: ResolvedMemoOptions) {
   const prefix = memoKeyPrefix(options.namespace)
   const { level, ttlMs, key: deriveKey, scopeParams, namespace } = options
+  const crossScope = options.crossScope === true
   const { lock, graceMs, softTimeoutMs, hardTimeoutMs } = options.resilience
   const ops = host.ops
   const flights = ops.flights
@@ -193,7 +241,7 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
     }
     const lookup =
       params !== undefined ? (name: string) => params[name] : (name: string) => paramFromArgs(args, name)
-    return { scope: host.scopes.resolveWith(level, lookup), key: keyPart }
+    return { scope: host.scopes.resolveWith(level, lookup, crossScope), key: keyPart }
   }
 
   /** Stores a result the function computed (in an envelope under a grace period), through `fence`. */
