@@ -11,6 +11,7 @@ export const libraryConfig: Options = {
     otel: 'src/otel.ts',
     storage: 'src/storage/index.ts',
     testing: 'src/testing/index.ts',
+    keyv: 'src/keyv.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -21,7 +22,7 @@ export const libraryConfig: Options = {
   // Shared chunks keep one copy of the core (errors, contract) so instanceof works across entries.
   splitting: true,
   treeshake: true,
-  external: ['ioredis', 'mongodb', 'msgpackr', 'prom-client', '@opentelemetry/api'],
+  external: ['ioredis', 'mongodb', 'msgpackr', 'prom-client', '@opentelemetry/api', 'keyv'],
 }
 
 /**

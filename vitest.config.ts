@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^cacheado$/, replacement: src('index.ts') },
-      { find: /^cacheado\/(redis|mongodb|prometheus|otel)$/, replacement: src('$1.ts') },
+      { find: /^cacheado\/(redis|mongodb|prometheus|otel|keyv)$/, replacement: src('$1.ts') },
       { find: /^cacheado\/(storage|testing)$/, replacement: src('$1/index.ts') },
     ],
   },

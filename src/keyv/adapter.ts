@@ -28,7 +28,15 @@ export const KEYV_NAMESPACE_LEVEL = '#keyv'
  *   from `cache.currentScope()`, set by `cache.runInScope(...)` or a framework integration). A call with
  *   no ambient parameters for that level fails with a `ScopeError` (never a global key).
  */
-export type KeyvScopeSelector<SC> = ScopeSelector<SC> | { readonly scope: LevelName<SC> }
+export type KeyvScopeSelector<SC> =
+  | ScopeSelector<SC>
+  | ({ readonly scope: LevelName<SC> } & NoParams<Exclude<KeysOf<ScopeSelector<SC>>, 'scope'>>)
+
+/** Every key of every member of a union. */
+type KeysOf<T> = T extends unknown ? keyof T : never
+
+/** No scope parameter at all (a selector with some of them is a fixed one, and must have them all). */
+type NoParams<P extends PropertyKey> = string extends P ? unknown : { readonly [K in P]?: undefined }
 
 /**
  * A Keyv storage adapter (the keyv 5 `KeyvStoreAdapter` shape) over a cacheado cache, bound to one
