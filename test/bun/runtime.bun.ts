@@ -23,7 +23,8 @@ interface BunTest {
 }
 
 const versions = process.versions as { bun?: string }
-if (versions.bun === undefined) throw new Error('test/bun/runtime.bun.ts runs under Bun: bash scripts/test-bun.sh')
+if (versions.bun === undefined)
+  throw new Error('test/bun/runtime.bun.ts runs under Bun: bash scripts/test-bun.sh')
 const bun = (await import('bun:test' as string)) as BunTest
 const { describe, it, afterEach, afterAll, beforeEach } = bun
 
@@ -47,7 +48,10 @@ const backends: { name: string; create?: () => StorageProvider }[] = [
   { name: 'memory', create: () => new InMemory() },
   {
     name: 'redis',
-    create: redisUrl === undefined ? undefined : () => new RedisStorage({ url: redisUrl, prefix: uniqueName('bun') }),
+    create:
+      redisUrl === undefined
+        ? undefined
+        : () => new RedisStorage({ url: redisUrl, prefix: uniqueName('bun') }),
   },
   {
     name: 'redis cluster',
@@ -61,7 +65,8 @@ const backends: { name: string; create?: () => StorageProvider }[] = [
     create:
       mongoUrl === undefined
         ? undefined
-        : () => new MongoDBStorage({ url: mongoUrl, dbName: 'cacheado_test', collectionName: uniqueName('bun') }),
+        : () =>
+            new MongoDBStorage({ url: mongoUrl, dbName: 'cacheado_test', collectionName: uniqueName('bun') }),
   },
 ]
 
@@ -75,6 +80,10 @@ for (const { name, create } of backends) {
       await cache.clear()
       await cache.close()
     })
-    keyvTestSuite(keyvRunner as never, Keyv, () => new KeyvAdapter(cache, { scope: 'organization', orgId: 'o1' }))
+    keyvTestSuite(
+      keyvRunner as never,
+      Keyv,
+      () => new KeyvAdapter(cache, { scope: 'organization', orgId: 'o1' }),
+    )
   })
 }

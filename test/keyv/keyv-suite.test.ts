@@ -49,7 +49,11 @@ for (const backend of backends) {
 
     describe('bound to an organization', () => {
       const cache = backend.skip ? undefined : cacheOn()
-      keyvTestSuite(vitest as never, Keyv, () => new KeyvAdapter(cache!, { scope: 'organization', orgId: 'o1' }))
+      keyvTestSuite(
+        vitest as never,
+        Keyv,
+        () => new KeyvAdapter(cache!, { scope: 'organization', orgId: 'o1' }),
+      )
     })
 
     describe('bound to the global scope', () => {
