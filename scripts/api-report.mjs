@@ -15,7 +15,7 @@ import { Extractor, ExtractorConfig } from '@microsoft/api-extractor'
 
 const root = resolve(import.meta.dirname, '..')
 const update = process.argv.includes('--update')
-const entries = ['index', 'redis', 'mongodb', 'prometheus', 'otel', 'storage', 'testing']
+const entries = ['index', 'redis', 'mongodb', 'prometheus', 'otel', 'storage', 'testing', 'keyv']
 const scratch = mkdtempSync(join(tmpdir(), 'cacheado-api-'))
 let failed = false
 try {

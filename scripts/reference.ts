@@ -24,6 +24,7 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   ['cacheado/otel', 'src/otel.ts'],
   ['cacheado/storage', 'src/storage/index.ts'],
   ['cacheado/testing', 'src/testing/index.ts'],
+  ['cacheado/keyv', 'src/keyv.ts'],
 ]
 
 const program = ts.createProgram(
