@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Cache, LevelName } from '../cache.js'
 import { ConfigurationError, InvalidArgumentError, ScopeError } from '../errors.js'
-import { directKey } from '../keys/entry-key.js'
+import { directKey, parseEntryKey } from '../keys/entry-key.js'
 import type { Operations } from '../operations/pipeline.js'
 import { LATER } from '../operations/pipeline.js'
 import { operationsOf } from '../operations/registry.js'
@@ -55,10 +55,14 @@ type NoParams<P extends PropertyKey> = string extends P ? unknown : { readonly [
 export class KeyvAdapter<
   SC extends ScopeConfig<readonly ScopeLevelShape[]> = DefaultScopeConfig,
 > extends EventEmitter {
-  /** Options Keyv reads from its store (`opts.dialect`); cacheado needs none. */
-  readonly opts: { dialect: 'cacheado'; url: string; [option: string]: unknown } = {
-    dialect: 'cacheado',
-    url: 'cacheado://',
+  /**
+   * Options Keyv reads from its store. Keyv 5 calls a store's `iterator` only for the dialects it
+   * lists, so the adapter reports `'redis'` (whatever the cache's storage): the iteration itself is
+   * cacheado's, through the storage's `list` capability.
+   */
+  readonly opts: { dialect: string; url: string; [option: string]: unknown } = {
+    dialect: 'redis',
+    url: 'cacheado://keyv',
   }
   /**
    * The Keyv namespace, set by Keyv itself (`new Keyv({ store, namespace })`). Entries of a namespace
@@ -163,6 +167,26 @@ export class KeyvAdapter<
     await this.#ops.evictScope(this.#path('clear'))
   }
 
+  /**
+   * The live entries of the adapter's scope (of the namespace's sub-scope when `namespace` is given or
+   * set), as `[key, value]` pairs: Keyv's `iterator()`. It reads the whole scope node in one answer from
+   * the storage's `list` (every provider shipped with cacheado has it; a storage without it makes this a
+   * `ConfigurationError`). Memoized results stored in the same scope are not listed.
+   */
+  async *iterator(namespace?: string): AsyncGenerator<[string, unknown], void> {
+    const path = this.#path('iterator', namespace === undefined ? this.namespace : namespace)
+    const storage: StorageProvider = this.#cache.storage
+    if (typeof storage.list !== 'function') {
+      throw new ConfigurationError(
+        `keyv.iterator(): the ${storage.storageType} storage cannot list a scope (StorageProvider.list)`,
+      )
+    }
+    for (const [stored, value] of await storage.list(path)) {
+      const { key } = parseEntryKey(stored)
+      if (key !== undefined) yield [key, value]
+    }
+  }
+
   async #read(ref: EntryRef): Promise<unknown> {
     const now = this.#ops.readNow(ref, false)
     return now === LATER ? this.#ops.fetch(ref, false) : now
@@ -202,10 +226,9 @@ export class KeyvAdapter<
   }
 
   /** The scope path of this call: the fixed or ambient scope, then the namespace's sub-scope. */
-  #path(operation: string): ScopePath {
+  #path(operation: string, namespace: string | undefined = this.namespace): ScopePath {
     this.#ops.checkOpen(`keyv.${operation}`)
     const base = this.#fixed ?? this.#ambientPath(operation)
-    const namespace = this.namespace
     if (namespace === undefined || namespace === null || namespace === '') return base
     if (typeof namespace !== 'string' || !isWellFormed(namespace)) {
       throw new InvalidArgumentError('keyv: the namespace must be a well-formed string')

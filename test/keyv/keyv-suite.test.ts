@@ -1,7 +1,7 @@
 // The whole @keyv/test-suite (keyvTestSuite: api, values, namespaces) on the KeyvAdapter, over the
 // in-memory storage, a standalone Redis, a Redis Cluster and FerretDB, bound to a tenant's scope and to
-// the global scope.
-import keyvTestSuite from '@keyv/test-suite'
+// the global scope, and its iterator tests (keyvIteratorTests).
+import keyvTestSuite, { keyvIteratorTests } from '@keyv/test-suite'
 import Keyv from 'keyv'
 import * as vitest from 'vitest'
 import { afterAll, describe } from 'vitest'
@@ -59,6 +59,7 @@ for (const backend of backends) {
     describe('bound to the global scope', () => {
       const cache = backend.skip ? undefined : cacheOn()
       keyvTestSuite(vitest as never, Keyv, () => new KeyvAdapter(cache!))
+      keyvIteratorTests(vitest as never, Keyv, () => new KeyvAdapter(cache!))
     })
   })
 }
