@@ -1,8 +1,8 @@
 // The suites that run under Bun's own test runner (`bash scripts/test-bun.sh`, see "Runtimes" in the
 // README): the shipped storage conformance suite (`cacheado/testing`) on the in-memory storage, a
-// standalone Redis and a Redis Cluster, and the whole @keyv/test-suite on the KeyvAdapter over memory
+// standalone Redis, a Redis Cluster and FerretDB, and the whole @keyv/test-suite (with its iterator tests) on the KeyvAdapter over memory,
 // and Redis. Vitest does not pick this file up (it is not a *.test.ts): Bun runs it.
-import keyvTestSuite from '@keyv/test-suite'
+import keyvTestSuite, { keyvIteratorTests } from '@keyv/test-suite'
 import Keyv from 'keyv'
 import { Cache, InMemory } from '../../src/index.js'
 import type { StorageProvider } from '../../src/index.js'
@@ -80,10 +80,8 @@ for (const { name, create } of backends) {
       await cache.clear()
       await cache.close()
     })
-    keyvTestSuite(
-      keyvRunner as never,
-      Keyv,
-      () => new KeyvAdapter(cache, { scope: 'organization', orgId: 'o1' }),
-    )
+    const store = () => new KeyvAdapter(cache, { scope: 'organization', orgId: 'o1' })
+    keyvTestSuite(keyvRunner as never, Keyv, store)
+    keyvIteratorTests(keyvRunner as never, Keyv, store)
   })
 }

@@ -194,6 +194,38 @@ for (const backend of backends) {
   })
 }
 
+describe('KeyvAdapter.iterator()', () => {
+  it('lists its scope or namespace only, without memoized results, and needs a storage with list', async () => {
+    const cache = new Cache()
+    const adapter = new KeyvAdapter(cache, { scope: 'organization', orgId: 'o' })
+    await adapter.set('#hash', 1)
+    await adapter.set('plain', 2)
+    await cache.set('elsewhere', 3, { scope: 'organization', orgId: 'p' })
+    const memo = cache.cache({
+      scope: 'organization',
+      scopeParams: (orgId: string) => ({ orgId }),
+      namespace: 'memo',
+    })((orgId: string) => orgId)
+    expect(memo('o')).toBe('o')
+    expect(cache.statsSync().totalKeys).toBe(4)
+    const listed = []
+    for await (const pair of adapter.iterator()) listed.push(pair)
+    expect(listed.sort()).toEqual([
+      ['#hash', 1],
+      ['plain', 2],
+    ])
+    const inNamespace = []
+    await new Keyv({ store: adapter, namespace: 'ns' }).set('k', 'v')
+    for await (const [key] of adapter.iterator('ns')) inNamespace.push(key)
+    expect(inNamespace).toEqual(['ns:k'])
+
+    const bare = new InMemory() as StorageProvider & { list?: unknown }
+    bare.list = undefined
+    const noList = new KeyvAdapter(new Cache({ storage: bare }))
+    await expect(noList.iterator().next()).rejects.toThrow(/cannot list a scope/)
+  })
+})
+
 describe('KeyvAdapter bound to the ambient scope (the level only)', () => {
   it('fails closed: with no ambient scope every call is a ScopeError, never a global key', async () => {
     const cache = new Cache()
