@@ -97,8 +97,7 @@ export class KeyvAdapter<
       Object.keys(selector).every((name) => name === 'scope' || selector[name] === undefined)
     if (levelOnly) {
       this.#level = cache.scopes.level(selector.scope as string)
-      // A level without parameters (none configured that way today) needs no ambient scope.
-      this.#fixed = this.#level.path.length === 0 ? [] : undefined
+      this.#fixed = undefined
     } else {
       this.#level = undefined
       this.#fixed = cache.scopes.resolveOptions(selector, NO_OTHER_OPTIONS)
