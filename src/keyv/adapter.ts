@@ -238,12 +238,21 @@ export class KeyvAdapter<
   #ambientPath(operation: string): ScopePath {
     const level = this.#level!
     const params = ambientParams(this.#cache)
-    if (params === undefined) {
+    const needed = [...level.params]
+    const missing =
+      params === undefined
+        ? needed
+        : needed.filter((param) => params[param] === undefined || params[param] === null)
+    if (missing.length !== 0) {
+      const why =
+        params === undefined
+          ? 'no ambient scope is set (or this cache has no cache.currentScope())'
+          : `the ambient scope has no ${missing.join(', ')}`
       throw new ScopeError(
-        `keyv.${operation}: this KeyvAdapter is bound to the ambient ${level.name} scope, but no ambient scope is set (and this cache has no cache.currentScope()); run the call inside cache.runInScope({ ${[...level.params].join(', ')} }, fn), or give the adapter the parameters: new KeyvAdapter(cache, { scope: '${level.name}', ${[...level.params].map((p) => `${p}: ...`).join(', ')} })`,
+        `keyv.${operation}: this KeyvAdapter is bound to the ambient ${level.name} scope, but ${why}; run the call inside cache.runInScope({ ${needed.join(', ')} }, fn), or give the adapter the parameters: new KeyvAdapter(cache, { scope: '${level.name}', ${needed.map((p) => `${p}: ...`).join(', ')} })`,
       )
     }
-    return this.#cache.scopes.resolveWith(level, (param) => params[param])
+    return this.#cache.scopes.resolveWith(level, (param) => params![param])
   }
 }
 

@@ -269,6 +269,10 @@ describe('KeyvAdapter bound to the ambient scope (the level only)', () => {
     expect(await adapter.get('k')).toBe('for a')
     expect(cache.getSync('k', { scope: 'organization', orgId: 'b' })).toBe('for b')
     current = { userId: 'u' }
+    await expect(adapter.get('k')).rejects.toThrow(/the ambient scope has no orgId/)
+    current = {}
+    await expect(adapter.set('k', 1)).rejects.toThrow(ScopeError)
+    current = { orgId: { evil: true } as never }
     await expect(adapter.get('k')).rejects.toThrow(ScopeError)
     current = undefined
     await expect(adapter.get('k')).rejects.toThrow(ScopeError)
