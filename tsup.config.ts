@@ -14,6 +14,7 @@ export const libraryConfig: Options = {
     express: 'src/express.ts',
     fastify: 'src/fastify.ts',
     nestjs: 'src/nestjs.ts',
+    keyv: 'src/keyv.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -35,6 +36,7 @@ export const libraryConfig: Options = {
     '@nestjs/common',
     '@nestjs/core',
     'rxjs',
+    'keyv',
   ],
 }
 

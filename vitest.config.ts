@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^cacheado$/, replacement: src('index.ts') },
       {
-        find: /^cacheado\/(redis|mongodb|prometheus|otel|express|fastify|nestjs)$/,
+        find: /^cacheado\/(redis|mongodb|prometheus|otel|express|fastify|nestjs|keyv)$/,
         replacement: src('$1.ts'),
       },
       { find: /^cacheado\/(storage|testing)$/, replacement: src('$1/index.ts') },

@@ -26,6 +26,7 @@ const entries = [
   'express',
   'fastify',
   'nestjs',
+  'keyv',
 ]
 const scratch = mkdtempSync(join(tmpdir(), 'cacheado-api-'))
 let failed = false

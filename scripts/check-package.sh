@@ -9,7 +9,7 @@ cd "$root"
 tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 cd "$work"
 npm init -y >/dev/null
-npm install --silent --no-audit --no-fund "./$tarball" ioredis@5 mongodb@7 prom-client@15 @opentelemetry/api@1 >/dev/null
+npm install --silent --no-audit --no-fund "./$tarball" ioredis@5 mongodb@7 prom-client@15 @opentelemetry/api@1 keyv@5 >/dev/null
 cat > esm.mjs <<'JS'
 import { Cache, LRUEvict, ScopeConfig, ScopeLevel, StorageError } from 'cacheado'
 import * as redis from 'cacheado/redis'
@@ -17,6 +17,8 @@ import * as mongodb from 'cacheado/mongodb'
 import { registerPrometheus } from 'cacheado/prometheus'
 import { registerOpenTelemetry } from 'cacheado/otel'
 import * as storage from 'cacheado/storage'
+import { KeyvAdapter } from 'cacheado/keyv'
+import Keyv from 'keyv'
 import { Registry } from 'prom-client'
 if (typeof storage.MISS !== 'symbol' || storage.decodeEntryRef(storage.encodeEntryRef({ scope: [{ level: 'a', id: '/|' }], key: 'k' })).scope[0].id !== '/|') throw new Error('esm: cacheado/storage')
 if (!(new storage.StorageError('x') instanceof (await import('cacheado')).CacheError)) throw new Error('esm: one error class across entries')
@@ -29,6 +31,9 @@ if (cache.getSync('k', { scope: 'user', orgId: 'o', userId: 'u' }) !== 1) throw 
 if (typeof redis.RedisStorage !== 'function' || typeof mongodb.MongoDBStorage !== 'function') throw new Error('esm: subpaths')
 if (typeof ScopeConfig !== 'function' || typeof ScopeLevel !== 'function' || typeof StorageError !== 'function') throw new Error('esm')
 if (!(await registry.metrics()).includes('cacheado_hits_total 1')) throw new Error('esm: prometheus')
+const tenant = new Keyv({ store: new KeyvAdapter(cache, { scope: 'organization', orgId: 'o' }) })
+await tenant.set('k', 'v')
+if ((await tenant.get('k')) !== 'v' || (await new Keyv({ store: new KeyvAdapter(cache) }).get('k')) !== undefined) throw new Error('esm: cacheado/keyv')
 console.log('esm ok')
 JS
 cat > cjs.cjs <<'JS'
@@ -38,8 +43,10 @@ const { MongoDBStorage } = require('cacheado/mongodb')
 const { registerPrometheus } = require('cacheado/prometheus')
 const { registerOpenTelemetry } = require('cacheado/otel')
 const storage = require('cacheado/storage')
+const { KeyvAdapter } = require('cacheado/keyv')
 if (typeof storage.MISS !== 'symbol' || typeof storage.encodeEntryRef !== 'function' || storage.MISS !== require('cacheado').MISS) throw new Error('cjs: cacheado/storage')
 const cache = new Cache()
+if (typeof KeyvAdapter !== 'function' || typeof new KeyvAdapter(cache).clear !== 'function') throw new Error('cjs: cacheado/keyv')
 if (typeof registerPrometheus !== 'function' || typeof registerOpenTelemetry !== 'function') throw new Error('cjs: metric entries')
 cache.setSync('k', 2)
 if (cache.getSync('k') !== 2) throw new Error('cjs: get failed')
@@ -75,6 +82,44 @@ cp types.ts types.mts
 "$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck false --module nodenext --moduleResolution nodenext \
   --target es2022 --types node --typeRoots "$root/node_modules/@types" types.ts types.mts
 echo 'types ok'
+# every entry of `exports` resolves, with the same declarations, under each module resolution a consumer
+# may use: CommonJS (moduleResolution node10, NestJS's default: it ignores `exports` and reads
+# `typesVersions`), node16, nodenext and bundler
+node -e "
+const pkg = require('cacheado/package.json')
+const subpaths = Object.keys(pkg.exports).filter((k) => k !== '.' && k !== './package.json')
+const mapped = pkg.typesVersions?.['*'] ?? {}
+for (const s of subpaths) {
+  const want = pkg.exports[s].import.types
+  if (JSON.stringify(mapped[s.slice(2)]) !== JSON.stringify([want])) throw new Error('typesVersions must map ' + s.slice(2) + ' to [' + want + '] as exports does')
+}
+if (Object.keys(mapped).length !== subpaths.length) throw new Error('typesVersions maps a path that exports does not have')
+const lines = ['cacheado', ...subpaths.map((s) => 'cacheado' + s.slice(1))].map((m, i) => 'import * as e' + i + \" from '\" + m + \"'\")
+lines.push('export const entries: object[] = [' + lines.map((_, i) => 'e' + i).join(', ') + ']')
+require('fs').writeFileSync('entries.ts', lines.join('\\n') + '\\n')
+"
+cat >> entries.ts <<'TS'
+import { Cache } from 'cacheado'
+import { KeyvAdapter, type KeyvScopeSelector } from 'cacheado/keyv'
+import { RedisStorage } from 'cacheado/redis'
+import Keyv from 'keyv'
+const shared = new Cache({ storage: new RedisStorage({ url: 'redis://127.0.0.1:1' }) })
+export const keyv = new Keyv({ store: new KeyvAdapter(shared, { scope: 'organization', orgId: 'o1' }) })
+export const ambient: KeyvScopeSelector<typeof shared.scopes> = { scope: 'user' }
+// @ts-expect-error a user-scoped adapter needs orgId with userId
+export const wrong = new KeyvAdapter(shared, { scope: 'user', userId: 'u' })
+TS
+pids=()
+for mode in commonjs:node10 node16:node16 nodenext:nodenext esnext:bundler; do
+  "$root/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck --esModuleInterop --target es2022 --types node \
+    --typeRoots "$root/node_modules/@types" --module "${mode%%:*}" --moduleResolution "${mode##*:}" entries.ts \
+    >"types-${mode%%:*}.log" 2>&1 &
+  pids+=("$!")
+done
+for i in 0 1 2 3; do
+  wait "${pids[$i]}" || { cat types-*.log >&2; echo 'types: an entry does not resolve under some moduleResolution' >&2; exit 1; }
+done
+echo 'module resolution ok: commonjs (node10), node16, nodenext, bundler'
 # cacheado/testing: a provider written outside the repo (it delegates to InMemory) passes the shipped
 # conformance suite under node:test, from ESM and CommonJS
 cat > outside-provider.mjs <<'JS'

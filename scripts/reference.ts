@@ -27,6 +27,7 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   ['cacheado/express', 'src/express.ts'],
   ['cacheado/fastify', 'src/fastify.ts'],
   ['cacheado/nestjs', 'src/nestjs.ts'],
+  ['cacheado/keyv', 'src/keyv.ts'],
 ]
 
 const program = ts.createProgram(

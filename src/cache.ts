@@ -10,6 +10,7 @@ import { ScopeStatsTracker } from './observability/scope-stats.js'
 import type { EventSink } from './operations/observer.js'
 import { EventObserver, UNOBSERVED } from './operations/observer.js'
 import { LATER, Operations } from './operations/pipeline.js'
+import { registerOperations } from './operations/registry.js'
 import type { CacheRule } from './rules/contract.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
@@ -178,6 +179,7 @@ export class Cache<
       storageType: this.storage.storageType,
     })
     this.#ops = ops
+    registerOperations(this, ops)
     this.listenersChanged()
     const wantsRefs = () => this.#wantsRefs
     store.attach({

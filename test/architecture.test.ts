@@ -52,6 +52,9 @@ const allowed: Record<string, readonly string[]> = {
   // Framework integrations sit above the facade: they drive a Cache (its runInScope, get, set) and
   // never reach under it, except for the scope types.
   frameworks: ['frameworks', 'cache.ts', 'scopes', 'storage', 'errors.ts'],
+  // Integrations sit above the facade: they take a Cache (its type), and address entries below the
+  // configured levels through the pipeline the facade registered (operations/registry.ts).
+  keyv: ['keyv', 'cache.ts', 'operations', 'scopes', 'keys', 'storage', 'errors.ts'],
 }
 
 const part = (file: string) => file.split('/')[1]!
@@ -93,6 +96,13 @@ describe('architecture', () => {
     ).toEqual([])
     const text = [...reachable].map((file) => readFileSync(file, 'utf8')).join('\n')
     expect(text).not.toMatch(/from 'ioredis'|from 'mongodb'|from 'prom-client'|from '@opentelemetry/)
+  })
+
+  it('keyv is never imported at run time: cacheado/keyv only has the shape of a Keyv store', () => {
+    const importers = sources('src').filter((file) =>
+      /^import [^\n]*from 'keyv'|import\('keyv'\)/m.test(readFileSync(file, 'utf8')),
+    )
+    expect(importers).toEqual([])
   })
 
   it('each metric library is imported by its own exporter only', () => {

@@ -8,6 +8,7 @@ import { main as asyncAndProgrammatic } from '../examples/readme/async-and-progr
 import { main as basicUsage } from '../examples/readme/basic-usage.js'
 import { main as customConfiguration } from '../examples/readme/custom-configuration.js'
 import { main as grace } from '../examples/readme/grace.js'
+import { main as keyv } from '../examples/readme/keyv.js'
 import { main as events } from '../examples/readme/events.js'
 import { main as multiTenant } from '../examples/readme/multi-tenant.js'
 import { main as observability } from '../examples/readme/observability.js'
@@ -202,6 +203,10 @@ describe('README examples', () => {
     const result = basicUsage(quiet)
     expect(result).toMatchObject({ first: 200, second: 200, runs: 1 })
     expect(result.stats).toMatchObject({ hits: 1, misses: 1 })
+  })
+
+  it('keyv and cache-manager: one store per tenant, cleared alone', async () => {
+    expect(await keyv()).toEqual({ acme: undefined, globex: undefined, user: { id: 7 } })
   })
 
   it('multi-tenant: the same user id under two organizations gets two entries', async () => {

@@ -72,6 +72,11 @@ export class ScopeConfig<
         'the level name "global" is reserved for the implicit root scope; choose another name',
       )
     }
+    if (name.startsWith('#')) {
+      throw new ConfigurationError(
+        `the level name "${name}" starts with '#', which is reserved for the library's own sub-scopes (a Keyv namespace); choose another name`,
+      )
+    }
     if (this.#byName.has(name)) {
       throw new ConfigurationError(`the scope level name "${name}" is used twice; level names must be unique`)
     }

@@ -141,6 +141,13 @@ export interface StorageProvider {
    */
   getWithExpiry?(ref: EntryRef): Promise<StoredEntry | Miss>
   /**
+   * Optional: the live entries stored directly in the scope `path` (not in its descendants), as
+   * `[key, value]` pairs in no particular order, in one answer: O(entries of the scope node). An entry
+   * written or removed meanwhile may or may not be listed. `cacheado/keyv` needs it for Keyv's
+   * `iterator()`.
+   */
+  list?(path: ScopePath): Promise<ReadonlyArray<readonly [key: string, value: unknown]>>
+  /**
    * Optional: a new invalidation bus between the processes sharing this storage (Redis: pub/sub on a
    * channel derived from the prefix). A cache with a local tier uses it by default; the caller owns the
    * bus and closes it.

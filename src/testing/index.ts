@@ -47,7 +47,7 @@ export interface ConformanceOptions {
  * Declares the conformance suite for one storage provider: the cases through a `Cache` (values and
  * their types, misses, TTLs, scope eviction, tenant isolation whatever the characters of ids, bounds,
  * memoization), then the cases on the provider itself for each optional capability it offers (`sync`,
- * `getWithExpiry`, `locks`, `createBus`/`setAndPublish`, `fence`/`setFenced`).
+ * `getWithExpiry`, `list`, `locks`, `createBus`/`setAndPublish`, `fence`/`setFenced`).
  */
 export function describeStorageConformance(name: string, options: ConformanceOptions): void {
   const { runner } = options

@@ -93,6 +93,31 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
     assert.ok(forever !== MISS && forever.expiresAt === undefined, 'a write without TTL has no expiry')
   })
 
+  it('provider (list): the live entries stored directly in a scope, not its descendants’ nor expired ones', async () => {
+    const s = await open()
+    if (s.list === undefined) return
+    const sorted = (pairs: ReadonlyArray<readonly [string, unknown]>) =>
+      [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    assert.deepEqual(await s.list(org('o')), [])
+    // ids and keys that look like the encoding's separators, and a sibling whose id extends this one
+    const o = org('o|/=%}')
+    await s.set({ scope: o, key: 'a|b/}' }, { v: 1 }, undefined)
+    await s.set({ scope: o, key: '' }, null, 60_000)
+    await s.set({ scope: o, key: 'gone' }, 3, 1)
+    await s.set({ scope: [...o, { level: 'user', id: 'u' }], key: 'deeper' }, 4, undefined)
+    await s.set({ scope: org('o|/=%}x'), key: 'sibling' }, 5, undefined)
+    await s.set({ scope: [], key: 'global' }, 6, undefined)
+    await sleep(20)
+    assert.deepEqual(sorted(await s.list(o)), [
+      ['', null],
+      ['a|b/}', { v: 1 }],
+    ])
+    assert.deepEqual(await s.list([]), [['global', 6]])
+    assert.deepEqual(await s.list([...o, { level: 'user', id: 'u' }]), [['deeper', 4]])
+    await s.evictScope(o)
+    assert.deepEqual(await s.list(o), [])
+  })
+
   it('provider (locks): one holder at a time, release and extend by token only, expiry frees it', async () => {
     const s = await open()
     const locks = s.locks

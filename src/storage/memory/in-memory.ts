@@ -53,6 +53,11 @@ export class InMemory implements SyncStorageProvider {
     this.#store.set(ref, value, ttlMs)
   }
 
+  /** The live entries stored directly in `path` (by reference, as stored). */
+  async list(path: ScopePath): Promise<ReadonlyArray<readonly [string, unknown]>> {
+    return this.#store.list(path)
+  }
+
   /** Removes `ref`; whether it existed. */
   async delete(ref: EntryRef): Promise<boolean> {
     return this.#store.delete(ref)

@@ -116,6 +116,18 @@ export class MemoryStore implements SyncStorageOperations {
     this.reclaimExpired(RECLAIM_PER_WRITE)
   }
 
+  /** The live entries stored directly in `path` (see `StorageProvider.list`). */
+  list(path: ScopePath): Array<readonly [string, unknown]> {
+    const entries = this.#find(path)?.entries
+    const listed: Array<readonly [string, unknown]> = []
+    if (entries === null || entries === undefined) return listed
+    const now = Date.now()
+    for (const entry of entries.values()) {
+      if (entry.expiresAt === 0 || entry.expiresAt > now) listed.push([entry.key, entry.value])
+    }
+    return listed
+  }
+
   delete(ref: EntryRef): boolean {
     const entry = this.#find(ref.scope)?.entries?.get(ref.key)
     if (entry === undefined) return false

@@ -89,6 +89,15 @@ export function visibleFilter(now: Date): Filter<EntryDocument> {
   return { ...liveFilter(now), v: { $exists: true } }
 }
 
+/**
+ * Filter of the documents stored directly in `path` (not in its descendants): `encodeEntryRef` puts the
+ * encoded path, then `|`, first, so they are the `_id` range from `<path>|` to `<path>}` ('}' follows '|').
+ */
+export function nodeFilter(path: ScopePath): Filter<EntryDocument> {
+  const prefix = encodeScopePath(path)
+  return { _id: { $gte: `${prefix}|`, $lt: `${prefix}}` } }
+}
+
 /** Filter of the documents expired at `now` (documents without expiry never match). */
 export function expiredFilter(now: Date): Filter<EntryDocument> {
   return { expiresAt: { $lte: now } }

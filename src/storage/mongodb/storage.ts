@@ -26,6 +26,7 @@ import {
   expiredFilter,
   isExpired,
   nextTick,
+  nodeFilter,
   scopeKeys,
   subtreeFilter,
   upsertOne,
@@ -320,6 +321,18 @@ export class MongoDBStorage implements StorageProvider {
       await this.#fences?.bump(path)
       const { deletedCount } = await collection.deleteMany(path.length === 0 ? {} : subtreeFilter(path))
       return deletedCount
+    })
+  }
+
+  /** The live entries stored directly in `path` (see `StorageProvider.list`); one query. */
+  list(path: ScopePath): Promise<ReadonlyArray<readonly [string, unknown]>> {
+    return this.#run('list', UNORDERED, async (collection) => {
+      const now = Date.now()
+      const docs = await collection.find(nodeFilter(path), { projection: { v: 1, expiresAt: 1 } }).toArray()
+      // No `v`: a fenced write not committed yet (see fence.ts), invisible to readers.
+      return docs
+        .filter((doc) => doc.v !== undefined && !isExpired(doc.expiresAt, now))
+        .map((doc) => [decodeEntryRef(doc._id).key, this.serializer.deserialize(bytesOf(doc.v))] as const)
     })
   }
 

@@ -25,6 +25,7 @@ import { EvictProgress, RedisEvictions } from './evict.js'
 import { checkFence } from './fence.js'
 import type { RedisWriteFence } from './fence.js'
 import { boundId, checkPrefix, RedisKeys, ttlArg } from './keys.js'
+import { listScope } from './list.js'
 import { RedisLocks } from './lock.js'
 import { TagRegistry } from './registry.js'
 import type { RedisStorageOptions } from './options.js'
@@ -289,6 +290,12 @@ export class RedisStorage implements StorageProvider {
       return found
     })
     return bytes === null ? MISS : this.serializer.deserialize(bytes)
+  }
+
+  /** The live entries stored directly in `path` (see `StorageProvider.list` and `list.ts`). */
+  list(path: ScopePath): Promise<ReadonlyArray<readonly [string, unknown]>> {
+    const host = { client: this.#client, keys: this.#keys, serializer: this.serializer }
+    return this.#exec(() => listScope({ ...host, timed: (promise) => this.#timed(promise) }, path))
   }
 
   /**
