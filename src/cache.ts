@@ -344,8 +344,8 @@ export class Cache<
    * Over a synchronous storage a sync function stays sync; async functions return Promises, and
    * concurrent misses of one key run the function once.
    */
-  cache<Args extends unknown[] = unknown[]>(
-    options?: MemoizeOptions<ScopeName<SC>, Args>,
+  cache<Args extends unknown[] = unknown[], Result = unknown>(
+    options?: MemoizeOptions<ScopeName<SC>, Args, Result>,
   ): Memoizer<St extends SyncStorageProvider ? true : false, Args> {
     this.#ops.checkOpen('cache')
     return createMemoizer(this.#host, options as MemoizeOptions) as Memoizer<

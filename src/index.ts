@@ -51,7 +51,7 @@ export { LifeTimeEvict } from './rules/lifetime.js'
 export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
-export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
+export type { CallTags, Memoizer, MemoizeOptions, MemoizedResult, ResultTtl } from './memoize/memoize.js'
 export type {
   AsFunctionAnswers,
   CallMetadata,

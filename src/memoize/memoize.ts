@@ -10,6 +10,19 @@ import type { ResilienceOptions } from './resilience.js'
 import { resolveResilience } from './resilience.js'
 import { resolveRefreshAhead } from './write-options.js'
 
+/**
+ * A TTL in seconds chosen from a memoized call's result and arguments. (Declared as a method so that a
+ * function typing its `result` parameter narrower, e.g. `(user: User) => ...`, is accepted.)
+ */
+export type ResultTtl<Result, Args extends unknown[]> = {
+  bivariant(result: Result, ...args: Args): number
+}['bivariant']
+
+/** The tags of a memoized call's result, from its arguments. */
+export type CallTags<Args extends unknown[]> = {
+  bivariant(...args: Args): readonly string[]
+}['bivariant']
+
 /** Options of `cache.cache(options)`. */
 export interface MemoizeOptions<
   Scope extends string = string,
@@ -21,12 +34,12 @@ export interface MemoizeOptions<
    * A function chooses it per result, from the result and the call's arguments (e.g. a short TTL for an
    * empty answer); if it throws or answers no positive number, the call rejects and nothing is stored.
    */
-  readonly ttlSeconds?: number | ((result: Result, ...args: Args) => number)
+  readonly ttlSeconds?: number | NoInfer<ResultTtl<Result, Args>>
   /**
    * Tags of each result, from the call's arguments (e.g. `(orgId) => ['org:' + orgId]`). Checked at
    * each write (an array of non-empty strings); storing them needs the storage's tags capability.
    */
-  readonly tags?: (...args: Args) => readonly string[]
+  readonly tags?: NoInfer<CallTags<Args>>
   /**
    * A hit within this many seconds of its entry's expiry answers at once and refreshes the entry in the
    * background (one refresh per key, across processes with `lock`). Needs a TTL, and must be shorter

@@ -227,7 +227,11 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
         await sleep(2000)
         return n * 10 + run
       }),
-    ) as unknown as [(n: number) => Promise<number>, (n: number) => Promise<number>, (n: number) => Promise<number>]
+    ) as unknown as [
+      (n: number) => Promise<number>,
+      (n: number) => Promise<number>,
+      (n: number) => Promise<number>,
+    ]
     const first = a(1)
     await sleep(50)
     const second = b(1) // waits: the lock is renewed past its 600 ms TTL while a runs
