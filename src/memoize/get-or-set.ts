@@ -167,7 +167,7 @@ export class GetOrSet {
     if (ops.sync !== undefined) {
       const cached = ops.readSync(ref, true)
       if (cached !== MISS) return Promise.resolve(this.#hit(ref, id, cached, factory, options) as V)
-      return this.#deadline(this.#flight(id, ref, factory, options, false), options) as Promise<V>
+      return this.#deadline(this.#flight(id, ref, factory, options, undefined), options) as Promise<V>
     }
     const cached = ops.readNow(ref, true)
     if (cached !== LATER && cached !== MISS) {
@@ -215,7 +215,7 @@ export class GetOrSet {
     if (cached !== MISS) return this.#hit(ref, id, cached, factory, options)
     const joined = flights.join(id) ?? finished
     if (joined !== undefined) return this.#deadline(joined, options)
-    return this.#deadline(this.#flight(id, ref, factory, options, false), options)
+    return this.#deadline(this.#flight(id, ref, factory, options, undefined), options)
   }
 
   /** A hit; with refresh ahead, starts the background refresh when it is due. */
@@ -229,21 +229,17 @@ export class GetOrSet {
     const refreshId = `${id}#refresh`
     const backoff = this.#backoff(ahead.backoffMs)
     if (flights.join(refreshId) !== undefined || !backoff.allows(refreshId, now)) return cached
-    this.#flight(refreshId, ref, factory, options, true).then(
-      () => backoff.succeeded(refreshId),
-      (error: unknown) => {
-        backoff.failed(refreshId)
-        this.#host.ops.report(
-          'refresh',
-          new RefreshError(
-            'getOrSet',
-            error,
-            'the current value is served until it expires',
-            `getOrSet(${JSON.stringify(ref.key)})`,
-          ),
-        )
-      },
-    )
+    this.#flight(refreshId, ref, factory, options, backoff).catch((error: unknown) => {
+      this.#host.ops.report(
+        'refresh',
+        new RefreshError(
+          'getOrSet',
+          error,
+          'the current value is served until it expires',
+          `getOrSet(${JSON.stringify(ref.key)})`,
+        ),
+      )
+    })
     return cached
   }
 
@@ -256,14 +252,15 @@ export class GetOrSet {
   /**
    * Runs the factory as the single flight `id` and stores its result under `ref` (unless skipped, the
    * fence is lost, or an eviction detached the flight). `background`: a refresh ahead, which under
-   * `lock` does not wait for another process (it is refreshing already).
+   * `lock` does not wait for another process (it is refreshing already); its backoff is updated
+   * before the flight ends, so no hit in between starts another refresh.
    */
   #flight(
     id: string,
     ref: EntryRef,
     factory: Factory<unknown>,
     options: CallOptions,
-    background: boolean,
+    background: RefreshBackoff | undefined,
   ): Promise<unknown> {
     const ops = this.#host.ops
     const report = (operation: string, error: unknown): void => ops.report(operation, error)
@@ -274,7 +271,7 @@ export class GetOrSet {
     let computed = true
     const work = async (): Promise<unknown> => {
       if (session !== undefined) {
-        if (background) {
+        if (background !== undefined) {
           let acquired = true
           try {
             acquired = await session.acquire(ref)
@@ -307,7 +304,17 @@ export class GetOrSet {
         ctx.done = true
       }
     }
-    const flight = ops.flights.start(id, work(), async (value) => {
+    const pending =
+      background === undefined
+        ? work()
+        : work().then(
+            (value) => (background.succeeded(id), value),
+            (error: unknown) => {
+              background.failed(id)
+              throw error
+            },
+          )
+    const flight = ops.flights.start(id, pending, async (value) => {
       if (computed && !ctx.skipped && fence !== LOST) await this.#store(ref, value, ctx, options, fence)
       await session?.release()
     })

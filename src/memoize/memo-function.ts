@@ -270,17 +270,33 @@ export function memoize(
     ref: EntryRef,
     call: () => unknown,
     args: unknown[],
+    stale: boolean,
   ): Promise<unknown> | undefined => {
     const refreshId = encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` })
     let refresh = flights.join(refreshId)
     if (refresh === undefined && backoff.allows(refreshId, Date.now())) {
-      refresh = startFlight(refreshId, ref, backgroundWork(ref, call, args))
-      refresh.then(
-        () => backoff.succeeded(refreshId),
-        (error: unknown) => {
-          backoff.failed(refreshId)
-          report('refresh', new RefreshError(namespace, error))
-        },
+      const work = backgroundWork(ref, call, args)
+      // The backoff starts before the flight ends, so no hit in between starts another refresh.
+      refresh = startFlight(refreshId, ref, (session) =>
+        work(session).then(
+          (outcome) => (backoff.succeeded(refreshId), outcome),
+          (error: unknown) => {
+            backoff.failed(refreshId)
+            throw error
+          },
+        ),
+      )
+      refresh.catch((error: unknown) =>
+        report(
+          'refresh',
+          new RefreshError(
+            namespace,
+            error,
+            stale
+              ? 'the stale value is served until its grace period ends'
+              : 'the current value is served until it expires',
+          ),
+        ),
       )
     }
     return refresh
@@ -297,7 +313,7 @@ export function memoize(
     args: unknown[],
     asPromise: boolean,
   ): unknown => {
-    const refresh = refreshInBackground(ref, call, args)
+    const refresh = refreshInBackground(ref, call, args, true)
     if (!asPromise) return stale
     return softTimeoutMs === undefined || refresh === undefined
       ? Promise.resolve(stale)
@@ -318,7 +334,8 @@ export function memoize(
   ): unknown => {
     const now = Date.now()
     if (isStale(cached, now)) return serveStale(ref, cached.v, laterCall(self, args), args, asPromise)
-    if (aheadMs !== 0 && isRefreshDue(cached, now)) refreshInBackground(ref, laterCall(self, args), args)
+    if (aheadMs !== 0 && isRefreshDue(cached, now))
+      refreshInBackground(ref, laterCall(self, args), args, false)
     return asPromise ? Promise.resolve(cached.v) : cached.v
   }
 
