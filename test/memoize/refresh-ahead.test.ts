@@ -72,7 +72,7 @@ describe.each(backends())('refresh ahead on $name', (backend) => {
     const errors: CacheError[] = []
     cache.on('error', (error) => errors.push(error))
     let runs = 0
-    const load = cache.cache({ ttlSeconds: 1, refreshAheadSeconds: 0.6, graceBackoffSeconds: 0.2 })(
+    const load = cache.cache({ ttlSeconds: 3, refreshAheadSeconds: 2, graceBackoffSeconds: 0.6 })(
       async function flaky() {
         runs++
         if (runs > 1) throw new Error('upstream down')
@@ -80,14 +80,14 @@ describe.each(backends())('refresh ahead on $name', (backend) => {
       },
     )
     expect(await load()).toBe('first')
-    await sleep(550)
+    await sleep(1550) // due from max(3 - 2, 3 / 2) = 1.5 s
     for (let i = 0; i < 10; i++) expect(await load()).toBe('first')
     await until(() => errors.length >= 1, 1000)
     expect(errors).toHaveLength(1)
     for (let i = 0; i < 10; i++) await load()
     expect(runs).toBe(2) // backing off: no retry on every hit
     expect(errors[0]).toBeInstanceOf(RefreshError)
-    await sleep(250)
+    await sleep(650)
     await load() // the backoff is over: one more attempt
     await until(() => errors.length === 2, 1000)
     expect(runs).toBe(3)
