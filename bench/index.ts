@@ -34,6 +34,7 @@ const REGISTRY: readonly SuiteEntry[] = [
   { name: 'redis', file: 'redis.ts', env: 'CACHEADO_REDIS_URL' },
   { name: 'mongodb', file: 'mongodb.ts', env: 'CACHEADO_MONGODB_URL' },
   { name: 'tiered', file: 'tiered.ts', env: 'CACHEADO_REDIS_URL' },
+  { name: 'getorset', file: 'get-or-set.ts' },
 ]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))

@@ -366,7 +366,7 @@ export class Cache<
     try {
       const ref = this.#ref('getOrSet', key, options, LOADER_OPTIONS)
       checkFactory('getOrSet', factory)
-      return this.#loader.run(ref, factory, this.#loader.options(options))
+      return this.#loader.run(ref, factory, options)
     } catch (error) {
       return Promise.reject(error as Error)
     }
@@ -382,7 +382,7 @@ export class Cache<
     const ref = this.#ref('getOrSetSync', key, options, LOADER_OPTIONS)
     this.#requireSync('getOrSetSync')
     checkFactory('getOrSetSync', factory)
-    return this.#loader.runSync(ref, factory, this.#loader.options(options))
+    return this.#loader.runSync(ref, factory, options)
   }
 
   /**

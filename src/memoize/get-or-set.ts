@@ -158,30 +158,54 @@ export class GetOrSet {
     }
   }
 
-  /** The async call: a hit answered without I/O costs one resolved promise. */
-  run<V>(ref: EntryRef, factory: Factory<V>, options: CallOptions): Promise<V> {
+  /**
+   * The async call. A hit answered without I/O (a synchronous storage, a local-tier copy) costs one
+   * resolved promise: the options are checked but not built (only refresh ahead needs them on a hit).
+   */
+  run<V>(ref: EntryRef, factory: Factory<V>, raw: LoaderOptions | undefined): Promise<V> {
+    let options = this.#checked(raw)
     const ops = this.#host.ops
+    const cached = ops.sync !== undefined ? ops.readSync(ref, true) : ops.readNow(ref, true)
+    if (cached !== MISS && cached !== LATER) {
+      if (options?.ahead !== undefined) this.#hit(ref, cached, factory, options)
+      return Promise.resolve(cached as V)
+    }
+    options ??= this.options(raw)
     const id = encodeEntryRef(ref)
     const running = ops.flights.join(id)
     if (running !== undefined) return this.#deadline(running, options) as Promise<V>
-    if (ops.sync !== undefined) {
-      const cached = ops.readSync(ref, true)
-      if (cached !== MISS) return Promise.resolve(this.#hit(ref, id, cached, factory, options) as V)
+    if (cached === MISS) {
       return this.#deadline(this.#flight(id, ref, factory, options, undefined), options) as Promise<V>
-    }
-    const cached = ops.readNow(ref, true)
-    if (cached !== LATER && cached !== MISS) {
-      return Promise.resolve(this.#hit(ref, id, cached, factory, options) as V)
     }
     return this.#afterRead(ref, id, factory, options) as Promise<V>
   }
 
+  /**
+   * Checks `raw` without building anything when it has a TTL at most (the usual call); answers the
+   * built options when it has more, else `undefined`.
+   */
+  #checked(raw: LoaderOptions | undefined): CallOptions | undefined {
+    if (raw === undefined || raw === null) return undefined
+    if (
+      raw.tags === undefined &&
+      raw.lock === undefined &&
+      raw.refreshAheadSeconds === undefined &&
+      raw.graceBackoffSeconds === undefined &&
+      raw.hardTimeoutMs === undefined
+    ) {
+      if (raw.ttlSeconds !== undefined) ttlToMs(raw.ttlSeconds)
+      return undefined
+    }
+    return this.options(raw)
+  }
+
   /** The sync call over a synchronous storage; the factory must answer synchronously. */
-  runSync<V>(ref: EntryRef, factory: Factory<V>, options: CallOptions): V {
+  runSync<V>(ref: EntryRef, factory: Factory<V>, raw: LoaderOptions | undefined): V {
+    this.#checked(raw)
     const ops = this.#host.ops
     const cached = ops.readSync(ref, true)
     if (cached !== MISS) return cached as V
-    const ctx = new Context(options)
+    const ctx = new Context(this.options(raw))
     const value = factory(ctx)
     ctx.done = true
     if (isThenable(value)) {
@@ -212,16 +236,17 @@ export class GetOrSet {
     } finally {
       finished = flights.endRead(id, ticket)
     }
-    if (cached !== MISS) return this.#hit(ref, id, cached, factory, options)
+    if (cached !== MISS) return this.#hit(ref, cached, factory, options)
     const joined = flights.join(id) ?? finished
     if (joined !== undefined) return this.#deadline(joined, options)
     return this.#deadline(this.#flight(id, ref, factory, options, undefined), options)
   }
 
   /** A hit; with refresh ahead, starts the background refresh when it is due. */
-  #hit(ref: EntryRef, id: string, cached: unknown, factory: Factory<unknown>, options: CallOptions): unknown {
+  #hit(ref: EntryRef, cached: unknown, factory: Factory<unknown>, options: CallOptions): unknown {
     const ahead = options.ahead
     if (ahead === undefined || ahead.aheadMs === 0 || this.#refreshAt.size === 0) return cached
+    const id = encodeEntryRef(ref)
     const at = this.#refreshAt.get(id)
     const now = Date.now()
     if (at === undefined || now < at) return cached
