@@ -10,9 +10,9 @@ import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { MAX_TTL_SECONDS } from '../ttl.js'
 import type { Envelope } from './envelope.js'
-import { isEnvelope, isRefreshDue, isStale, NEVER_STALE, staleAtOf, wrapEnvelope } from './envelope.js'
-import type { CallMetadata, CallTier, MemoHandle } from './handle.js'
+import { isEnvelope, isRefreshDue, isStale, NEVER_STALE, wrapEnvelope } from './envelope.js'
 import { attachHandle } from './handle.js'
+import { handleMethods } from './handle-methods.js'
 import type { MemoHost } from './host.js'
 import { LockSession, waitForTurn } from './lock-session.js'
 import type { Resilience } from './resilience.js'
@@ -419,125 +419,43 @@ export function memoize(
     }
   }
 
-  /** Runs `body` and answers as the function does: directly for a sync function over a sync storage. */
-  const answer = <T>(body: () => T | Promise<T>): T | Promise<T> => {
-    if (isSync && !isAsync) return body()
-    try {
-      return Promise.resolve(body())
-    } catch (error) {
-      return Promise.reject(error)
+  /** `fn.refresh(...args)`: runs the function now (sharing a running flight of the entry). */
+  const refreshNow = (self: unknown, args: unknown[], ref: EntryRef): unknown => {
+    if (isSync && !isAsync) {
+      const result = fn.apply(self, args)
+      if (!isThenable(result)) {
+        void store(ref, result, UNFENCED, writeMetaFor(result, args))
+        return result
+      }
+      isAsync = true
+      return deadline(settle(ref, encodeEntryRef(ref), result, args))
     }
-  }
-
-  /** The `expiresAt` of a value the function just computed (with a fixed TTL; else unknown). */
-  const computedExpiry = (): number | null | undefined =>
-    ttlOf !== undefined ? undefined : ttlMs === undefined ? null : Date.now() + ttlMs
-  const storedTier: CallTier = isSync ? 'memory' : 'shared'
-  const missMeta = (value: unknown): CallMetadata<unknown> => ({
-    value,
-    status: 'miss',
-    tier: storedTier,
-    expiresAt: computedExpiry(),
-  })
-  const hitMeta = (self: unknown, args: unknown[], ref: EntryRef, cached: unknown, tier: CallTier) => {
-    if (!isEnvelope(cached)) {
-      const expiresAt = ttlMs === undefined && ttlOf === undefined ? null : undefined
-      return { value: cached, status: 'hit', tier, expiresAt } satisfies CallMetadata<unknown>
-    }
-    const staleAt = staleAtOf(cached)
-    const expiresAt = staleAt === NEVER_STALE ? null : staleAt
-    const stale = isStale(cached, Date.now())
-    const value = answerEnvelope(self, args, ref, cached, false)
-    return { value, status: stale ? 'stale' : 'hit', tier, expiresAt } satisfies CallMetadata<unknown>
-  }
-
-  const handle = (self: unknown): MemoHandle<unknown[], unknown, boolean> => ({
-    evict: (...args: unknown[]) =>
-      answer(() => {
-        ops.checkOpen(namespace)
-        const ref = refFor(args)
-        const id = encodeEntryRef(ref)
-        flights.invalidateExact(id)
-        flights.invalidateExact(encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` }))
-        return ops.delete(ref)
-      }),
-    refresh: (...args: unknown[]) =>
-      answer(() => {
-        ops.checkOpen(namespace)
-        const ref = refFor(args)
-        if (isSync && !isAsync) {
-          const result = fn.apply(self, args)
-          if (!isThenable(result)) {
-            void store(ref, result, UNFENCED, writeMetaFor(result, args))
-            return result
-          }
-          isAsync = true
-          return deadline(settle(ref, encodeEntryRef(ref), result, args))
-        }
-        const id = encodeEntryRef(ref)
-        const running = flights.join(id)
-        if (running !== undefined) return deadline(running)
-        return deadline(
-          startFlight(
-            id,
-            ref,
-            refreshNowWork(ref, () => fn.apply(self, args), args),
-          ),
-        )
-      }),
-    peek: (...args: unknown[]) =>
-      answer(() => {
-        ops.checkOpen(namespace)
-        const ref = refFor(args)
-        const unwrap = (stored: unknown) =>
-          stored === MISS ? undefined : isEnvelope(stored) ? stored.v : stored
-        if (!isSync) return ops.peek(ref).then(unwrap)
-        try {
-          return unwrap(ops.sync!.get(ref))
-        } catch (error) {
-          report('get', error)
-          return undefined
-        }
-      }),
-    withMetadata: (...args: unknown[]) =>
-      answer(() => {
-        ops.checkOpen(namespace)
-        const ref = refFor(args)
-        if (isSync) {
-          const cached = ops.readSync(ref, true)
-          if (cached !== MISS) return hitMeta(self, args, ref, cached, 'memory')
-          const value = missSync(self, args, ref)
-          return isAsync ? Promise.resolve(value).then(missMeta) : missMeta(value)
-        }
-        return metadataAsync(self, args, ref)
-      }),
-  })
-
-  const metadataAsync = async (
-    self: unknown,
-    args: unknown[],
-    ref: EntryRef,
-  ): Promise<CallMetadata<unknown>> => {
     const id = encodeEntryRef(ref)
     const running = flights.join(id)
-    if (running !== undefined) return missMeta(await deadline(running))
-    const ticket = flights.beginRead(id)
-    let cached: unknown
-    let tier: CallTier = 'local'
-    let finished: Promise<unknown> | undefined
-    try {
-      cached = ops.readNow(ref, true)
-      if (cached === LATER) {
-        tier = 'shared'
-        cached = await ops.fetch(ref, true)
-      }
-    } finally {
-      finished = flights.endRead(id, ticket)
-    }
-    if (cached !== MISS) return hitMeta(self, args, ref, cached, tier)
-    return missMeta(await loadMiss(self, args, ref, id, finished))
+    if (running !== undefined) return deadline(running)
+    return deadline(
+      startFlight(
+        id,
+        ref,
+        refreshNowWork(ref, () => fn.apply(self, args), args),
+      ),
+    )
   }
 
+  const handle = handleMethods({
+    ops,
+    namespace,
+    isSync,
+    isAsync: () => isAsync,
+    ttlMs,
+    ttlVaries: ttlOf !== undefined,
+    refFor,
+    refreshNow,
+    answerEnvelope,
+    missSync,
+    loadMiss,
+    deadline,
+  })
   attachHandle(memoized, handle)
   return memoized
 }

@@ -48,21 +48,21 @@ describe.each(backends())('refresh ahead on $name', (backend) => {
   it('a memoized hit near expiry answers at once and refreshes once in the background', async () => {
     const cache = await make()
     let runs = 0
-    // TTL 1 s, refresh ahead 0.6 s: due from max(1 - 0.6, 1 / 2) = 0.5 s after the write.
-    const load = cache.cache({ ttlSeconds: 1, refreshAheadSeconds: 0.6 })(async function load() {
+    // TTL 2 s, refresh ahead 1.2 s: due from max(2 - 1.2, 2 / 2) = 1 s after the write.
+    const load = cache.cache({ ttlSeconds: 2, refreshAheadSeconds: 1.2 })(async function load() {
       runs++
-      await sleep(50)
+      await sleep(400)
       return runs
     })
     expect(await load()).toBe(1)
     expect(await load()).toBe(1)
-    await sleep(600)
+    await sleep(1100)
     const started = Date.now()
     const hits = await Promise.all([load(), load(), load()])
-    expect(Date.now() - started).toBeLessThan(45) // did not wait for the 50 ms function
+    expect(Date.now() - started).toBeLessThan(300) // did not wait for the 400 ms function
     expect(hits).toEqual([1, 1, 1])
     await until(() => runs === 2, 1000)
-    await sleep(150) // the run takes 50 ms, then it is stored
+    await sleep(600) // the run takes 400 ms, then it is stored
     expect(await load()).toBe(2)
     expect(runs).toBe(2)
   })
@@ -96,19 +96,19 @@ describe.each(backends())('refresh ahead on $name', (backend) => {
   it('getOrSet refreshes ahead the values this cache stored', async () => {
     const cache = await make()
     let runs = 0
-    const options = { ttlSeconds: 1, refreshAheadSeconds: 0.6 }
+    const options = { ttlSeconds: 2, refreshAheadSeconds: 1.2 }
     const factory = async () => {
       runs++
-      await sleep(50)
+      await sleep(400)
       return runs
     }
     expect(await cache.getOrSet('ahead', factory, options)).toBe(1)
-    await sleep(600)
+    await sleep(1100)
     const started = Date.now()
     expect(await cache.getOrSet('ahead', factory, options)).toBe(1)
-    expect(Date.now() - started).toBeLessThan(45)
+    expect(Date.now() - started).toBeLessThan(300)
     await until(() => runs === 2, 1000)
-    await sleep(150)
+    await sleep(600)
     expect(await cache.getOrSet('ahead', factory, options)).toBe(2)
     expect(runs).toBe(2)
   })
