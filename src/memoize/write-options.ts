@@ -50,7 +50,7 @@ export interface RefreshAhead {
 /** Default pause after a failed refresh ahead, when `graceBackoffSeconds` is not given. */
 export const DEFAULT_REFRESH_BACKOFF_MS = 5000
 
-const nonNegativeSeconds = (value: unknown, name: string, source: OptionSource): number => {
+const positiveSeconds = (value: unknown, name: string, source: OptionSource): number => {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw fail(source, `${name} must be a positive finite number of seconds, got ${describe(value)}`)
   }
@@ -70,7 +70,7 @@ export function resolveRefreshAhead(
   const aheadMs =
     options.refreshAheadSeconds === undefined
       ? 0
-      : nonNegativeSeconds(options.refreshAheadSeconds, 'refreshAheadSeconds', source)
+      : positiveSeconds(options.refreshAheadSeconds, 'refreshAheadSeconds', source)
   if (aheadMs !== 0 && ttlMs === undefined) {
     throw fail(
       source,
@@ -88,7 +88,7 @@ export function resolveRefreshAhead(
       ? aheadMs !== 0
         ? DEFAULT_REFRESH_BACKOFF_MS
         : 0
-      : nonNegativeSeconds(options.graceBackoffSeconds, 'graceBackoffSeconds', source)
+      : positiveSeconds(options.graceBackoffSeconds, 'graceBackoffSeconds', source)
   return { aheadMs, backoffMs }
 }
 
