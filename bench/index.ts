@@ -35,6 +35,7 @@ const REGISTRY: readonly SuiteEntry[] = [
   { name: 'mongodb', file: 'mongodb.ts', env: 'CACHEADO_MONGODB_URL' },
   { name: 'tiered', file: 'tiered.ts', env: 'CACHEADO_REDIS_URL' },
   { name: 'ambient', file: 'ambient.ts' },
+  { name: 'getorset', file: 'get-or-set.ts' },
 ]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))

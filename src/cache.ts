@@ -2,6 +2,10 @@ import { ConfigurationError, InvalidArgumentError } from './errors.js'
 import type { CacheEvents } from './events.js'
 import { CacheEventEmitter } from './events.js'
 import { directKey } from './keys/entry-key.js'
+import type { Factory, FactoryContext, LoaderOptions } from './memoize/get-or-set.js'
+import { checkFactory, GetOrSet, LOADER_OPTIONS } from './memoize/get-or-set.js'
+import type { MethodHandle, MethodKey } from './memoize/handle.js'
+import { handleFor } from './memoize/handle.js'
 import type { MemoHost } from './memoize/host.js'
 import type { Memoizer, MemoizeOptions } from './memoize/memoize.js'
 import { createMemoizer } from './memoize/memoize.js'
@@ -89,6 +93,10 @@ export type SetOptions<SC> = ScopeSelector<SC> & {
   readonly ttlSeconds?: number
 }
 
+/** Options of `cache.getOrSet`: the entry's scope, its TTL and tags, stampede protection, refresh ahead. */
+export type GetOrSetOptions<SC> = ScopeSelector<SC> & LoaderOptions
+
+/** A read's answer as the API gives it: `undefined` for a miss. */
 /** A read's answer as the API gives it: `undefined` for a miss. */
 const orUndefined = (value: unknown): unknown => (value === MISS ? undefined : value)
 
@@ -117,6 +125,7 @@ export class Cache<
   /** Every read, write and eviction runs through it (the memoizer's too). */
   readonly #ops: Operations
   readonly #host: MemoHost
+  readonly #loader: GetOrSet
   readonly #tracker: ScopeStatsTracker | undefined
   readonly #defaultTtlMs: number | undefined
   /** This cache's events, as the pipeline emits them. */
@@ -197,6 +206,7 @@ export class Cache<
       locks: this.storage.locks,
       namespaces: new Set(),
     }
+    this.#loader = new GetOrSet(this.#host)
   }
 
   /** The value stored under `key` in the given scope, or `undefined` on a miss. */
@@ -366,14 +376,57 @@ export class Cache<
    * Over a synchronous storage a sync function stays sync; async functions return Promises, and
    * concurrent misses of one key run the function once.
    */
-  cache<Args extends unknown[] = unknown[]>(
-    options?: MemoizeOptions<ScopeName<SC>, Args>,
+  cache<Args extends unknown[] = unknown[], Result = unknown>(
+    options?: MemoizeOptions<ScopeName<SC>, Args, Result>,
   ): Memoizer<St extends SyncStorageProvider ? true : false, Args> {
     this.#ops.checkOpen('cache')
     return createMemoizer(this.#host, options as MemoizeOptions) as Memoizer<
       St extends SyncStorageProvider ? true : false,
       Args
     >
+  }
+
+  /**
+   * The value stored under `key` in the scope of `options`, or else `factory(ctx)`'s result, stored
+   * with `options.ttlSeconds` (or what the factory chose through `ctx`) and answered. Concurrent calls
+   * for one entry share one factory run (across processes with `lock`); a rejection is passed on to
+   * them and nothing is stored; an eviction while the factory runs keeps its result from being stored.
+   * Meant for inline use (a request handler): nothing is registered per call. Storage errors are
+   * `error` events (a read as a miss, a write as not stored), as for memoized functions.
+   */
+  getOrSet<V>(key: string, factory: Factory<V>, options?: GetOrSetOptions<SC>): Promise<V> {
+    try {
+      const ref = this.#ref('getOrSet', key, options, LOADER_OPTIONS)
+      checkFactory('getOrSet', factory)
+      return this.#loader.run(ref, factory, options)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+  }
+
+  /** Synchronous {@link Cache.getOrSet}: a synchronous storage and a factory that answers synchronously. */
+  getOrSetSync<V>(
+    this: Cache<SC, SyncStorageProvider>,
+    key: string,
+    factory: (ctx: FactoryContext) => V,
+    options?: GetOrSetOptions<SC>,
+  ): V {
+    const ref = this.#ref('getOrSetSync', key, options, LOADER_OPTIONS)
+    this.#requireSync('getOrSetSync')
+    checkFactory('getOrSetSync', factory)
+    return this.#loader.runSync(ref, factory, options)
+  }
+
+  /**
+   * The handle (`evict`, `refresh`, `peek`, `withMetadata`) of a method decorated with `@cache.cache()`,
+   * for one instance: `cache.memoized(repo, 'findUser').evict('u1')`. (A memoized function has these
+   * methods itself: `findUser.evict('u1')`.)
+   */
+  memoized<T extends object, K extends MethodKey<T>>(
+    instance: T,
+    method: K,
+  ): MethodHandle<T[K], St extends SyncStorageProvider ? true : false> {
+    return handleFor(instance, method) as MethodHandle<T[K], St extends SyncStorageProvider ? true : false>
   }
 
   /** Releases the storage's timers and connections; later operations reject with `CacheClosedError`. */

@@ -131,7 +131,7 @@ export function storageTimeout(
 }
 
 /**
- * A background refresh of a stale memoized value failed (the function threw or rejected); emitted as an
+ * A background refresh (of a stale memoized value, or ahead of expiry) failed (the function threw or rejected); emitted as an
  * `error` event while the stale value keeps being served within the grace period. `cause` holds the
  * function's error.
  */
@@ -139,13 +139,20 @@ export class RefreshError extends CacheError {
   /** The memoized function's namespace. */
   readonly namespace: string
 
-  constructor(namespace: string, cause: unknown) {
+  /**
+   * `served`: what callers get meanwhile (default: the stale value, in grace); `subject`: what was
+   * refreshed (default: the memoized function).
+   */
+  constructor(
+    namespace: string,
+    cause: unknown,
+    served = 'the stale value is served until its grace period ends',
+    subject = `memoized ${namespace}`,
+  ) {
     const reason = cause instanceof Error ? cause.message : String(cause)
-    super(
-      'ERR_CACHEADO_REFRESH',
-      `the background refresh of memoized ${namespace} failed: ${reason}; the stale value is served until its grace period ends`,
-      { cause },
-    )
+    super('ERR_CACHEADO_REFRESH', `the background refresh of ${subject} failed: ${reason}; ${served}`, {
+      cause,
+    })
     this.namespace = namespace
   }
 }

@@ -7,6 +7,7 @@ export { Cache } from './cache.js'
 export type {
   CacheOptions,
   CacheStatsWithBreakdown,
+  GetOrSetOptions,
   LevelName,
   ScopeOptions,
   SetOptions,
@@ -59,7 +60,18 @@ export { LifeTimeEvict } from './rules/lifetime.js'
 export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
-export type { Memoizer, MemoizeOptions, MemoizedResult } from './memoize/memoize.js'
+export type { CallTags, Memoizer, MemoizeOptions, MemoizedResult, ResultTtl } from './memoize/memoize.js'
+export type {
+  AsFunctionAnswers,
+  CallMetadata,
+  CallStatus,
+  CallTier,
+  MemoHandle,
+  MemoizedFunction,
+  MethodHandle,
+  MethodKey,
+} from './memoize/handle.js'
+export type { Factory, FactoryContext, LoaderOptions } from './memoize/get-or-set.js'
 export type { CacheCounters, CacheStats, EvictionCounts } from './stats.js'
 export type {
   CacheEventListener,

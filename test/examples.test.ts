@@ -161,6 +161,21 @@ describe('README examples written as scripts (top-level await)', () => {
     expect(rate).toEqual({ pair: 'EUR/USD', rate: 1.08 })
   })
 
+  it('getOrSet: inline in a handler, one factory run for concurrent calls, ctx decides the TTL', async () => {
+    const { result } = await import('../examples/readme/get-or-set.js')
+    expect(result.first).toEqual({ id: 'ann', plan: 'pro' })
+    expect(result.again).toEqual(result.first)
+    expect(result.together).toEqual([1, 2, 3].map(() => ({ id: 'bob', plan: 'pro' })))
+    expect(result.ghost).toBeNull()
+    expect(result.stored).toEqual(result.first)
+    expect(result.queries).toBe(3)
+  })
+
+  it('memoized function handle: peek, withMetadata, refresh, evict; a decorated method’s handle', async () => {
+    const { result } = await import('../examples/readme/memo-handle.js')
+    expect(result).toEqual({ miss: 'miss', hit: 'hit', tier: 'memory', peeked: undefined, queries: 4 })
+  })
+
   it.skipIf(redisUrl === undefined)(
     'redis: a Date survives the round trip; the scope eviction counts',
     async () => {

@@ -19,6 +19,11 @@ const MARK = 'cacheado:staleAt'
 export interface Envelope {
   readonly [MARK]: number
   readonly v: unknown
+  /**
+   * With `refreshAheadSeconds`: when a hit starts a background refresh (ms since the epoch, before
+   * `staleAt`). Absent otherwise; older readers ignore it.
+   */
+  readonly r?: number
 }
 
 /**
@@ -28,8 +33,19 @@ export interface Envelope {
 export const NEVER_STALE = 8.64e15
 
 /** Wraps a result that becomes stale at `staleAt` (ms since the epoch). */
-export function wrapEnvelope(value: unknown, staleAt: number): Envelope {
-  return { [MARK]: staleAt, v: value }
+export function wrapEnvelope(value: unknown, staleAt: number, refreshAt?: number): Envelope {
+  return refreshAt === undefined ? { [MARK]: staleAt, v: value } : { [MARK]: staleAt, v: value, r: refreshAt }
+}
+
+/** When an envelope's value becomes stale (ms since the epoch; {@link NEVER_STALE}: never). */
+export function staleAtOf(envelope: Envelope): number {
+  return envelope[MARK]
+}
+
+/** Whether a fresh envelope is due for a refresh ahead of its expiry at `now`. */
+export function isRefreshDue(envelope: Envelope, now: number): boolean {
+  const at = envelope.r
+  return typeof at === 'number' && now >= at
 }
 
 /**

@@ -23,7 +23,7 @@ export interface MemoHost {
 export function claimNamespace(host: MemoHost, namespace: string): void {
   if (host.namespaces.has(namespace)) {
     throw new ConfigurationError(
-      `the memoization namespace ${JSON.stringify(namespace)} is already used in this cache; pass a distinct namespace option (e.g. "${namespace}2" or "Module.${namespace}")`,
+      `the memoization namespace ${JSON.stringify(namespace)} is already used in this cache; pass a distinct namespace option (e.g. "${namespace}2" or "Module.${namespace}"); to cache inline (e.g. in a request handler), wrap once at module level or use cache.getOrSet(key, factory)`,
     )
   }
   host.namespaces.add(namespace)

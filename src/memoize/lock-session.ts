@@ -61,3 +61,44 @@ export class LockSession {
     )
   }
 }
+
+/** Longest pause between two polls of a lock waiter, in ms. */
+const MAX_POLL_PAUSE_MS = 100
+
+/** A lock waiter's pause. Not unref'd: a caller awaits it, and it lasts at most `waitMs` in all. */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Takes the entry's lock through `session`, or polls `found` (with backoff) until it answers something
+ * other than `none` (another process stored a value) or the lock is free. After `waitMs` without either,
+ * answers `none` (the caller runs its function anyway, without the lock). A storage that fails to lock
+ * is reported and answers `none` (fail-open). Once the lock is taken, answers `found()` (the previous
+ * holder may have stored the value between the caller's read and its lock).
+ */
+export async function waitForTurn<N>(
+  session: LockSession,
+  ref: EntryRef,
+  waitMs: number,
+  found: () => Promise<unknown>,
+  none: N,
+  report: (operation: string, error: unknown) => void,
+): Promise<unknown> {
+  const until = Date.now() + waitMs
+  let pause = 5
+  for (;;) {
+    let acquired: boolean
+    try {
+      acquired = await session.acquire(ref)
+    } catch (error) {
+      report('lock', error)
+      return none
+    }
+    if (acquired) return found()
+    const left = until - Date.now()
+    if (left <= 0) return none
+    await sleep(Math.min(left, pause * (0.5 + Math.random())))
+    pause = Math.min(pause * 2, MAX_POLL_PAUSE_MS)
+    const value = await found()
+    if (value !== none) return value
+  }
+}

@@ -95,6 +95,19 @@ export class SingleFlight {
     for (const id of this.#finished.keys()) if (id.startsWith(prefix)) this.#finished.delete(id)
   }
 
+  /**
+   * Marks the flight of exactly `id` as stale (an evicted entry: its running computation answers its
+   * callers but does not store, and no later call joins it).
+   */
+  invalidateExact(id: string): void {
+    const flight = this.#flights.get(id)
+    if (flight !== undefined) {
+      flight.stale = true
+      this.#flights.delete(id)
+    }
+    this.#finished.delete(id)
+  }
+
   /** Number of running flights. */
   get size(): number {
     return this.#flights.size

@@ -227,7 +227,11 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
         await sleep(2000)
         return n * 10 + run
       }),
-    ) as [(n: number) => Promise<number>, (n: number) => Promise<number>, (n: number) => Promise<number>]
+    ) as unknown as [
+      (n: number) => Promise<number>,
+      (n: number) => Promise<number>,
+      (n: number) => Promise<number>,
+    ]
     const first = a(1)
     await sleep(50)
     const second = b(1) // waits: the lock is renewed past its 600 ms TTL while a runs
@@ -279,7 +283,7 @@ describe.skipIf(targets.length === 0).each(targets)('stampede protection on Redi
         await sleep(run === 1 ? 400 : 20)
         return `${symbol}#${run}`
       }),
-    ) as [(symbol: string) => Promise<string>, (symbol: string) => Promise<string>]
+    ) as unknown as [(symbol: string) => Promise<string>, (symbol: string) => Promise<string>]
     await expect(a('X')).rejects.toBeInstanceOf(TimeoutError) // the first run takes 400 ms
     await sleep(600)
     expect(await b('X')).toBe('X#1') // stored when it arrived, read by the other cache
