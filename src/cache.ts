@@ -23,8 +23,10 @@ import type {
   StorageProvider,
   SyncStorageOperations,
   SyncStorageProvider,
+  WriteOptions,
 } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
+import { checkTags, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from './storage/tags.js'
 import { encodeEntryRef, encodeScopePath } from './storage/key-encoding.js'
 import { InMemory } from './storage/memory/in-memory.js'
 import { ttlToMs } from './ttl.js'
@@ -77,13 +79,19 @@ export type ScopeOptions<SC> = ScopeSelector<SC>
 export type SetOptions<SC> = ScopeSelector<SC> & {
   /** Time to live in seconds (fractions allowed); absent: the cache's default, or no expiry. */
   readonly ttlSeconds?: number
+  /**
+   * Tags of the entry, e.g. `['plan:pro']`, for {@link Cache.invalidateTags}: up to 64 distinct
+   * non-empty strings of up to 512 characters, without control characters. Replaces the entry's
+   * previous tags. Needs a storage with tags (InMemory, RedisStorage, MongoDBStorage).
+   */
+  readonly tags?: readonly string[]
 }
 
 /** A read's answer as the API gives it: `undefined` for a miss. */
 const orUndefined = (value: unknown): unknown => (value === MISS ? undefined : value)
 
 const READ_OPTIONS: ReadonlySet<string> = new Set(['scope'])
-const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds'])
+const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'tags'])
 
 /**
  * A cache with hierarchical scopes. Every operation returns a Promise on every storage and reports
@@ -206,8 +214,50 @@ export class Cache<
   async set(key: string, value: unknown, options?: SetOptions<SC>): Promise<void> {
     const ref = this.#ref('set', key, options, WRITE_OPTIONS)
     const ttlMs = this.#ttl(options)
-    if (this.#ops.sync !== undefined) this.#ops.writeSync(ref, value, ttlMs, false)
-    else await this.#ops.write(ref, value, ttlMs, false)
+    const tags = options?.tags === undefined ? undefined : this.#tagged('set', options.tags)
+    if (this.#ops.sync !== undefined) this.#ops.writeSync(ref, value, ttlMs, false, tags)
+    else await this.#ops.write(ref, value, ttlMs, false, undefined, tags)
+  }
+
+  /**
+   * Removes every entry carrying at least one of `tags`: of this whole cache, or only of the scope
+   * `selector` names and its descendants (`{ scope: 'organization', orgId: 'o1' }`); resolves how many
+   * entries it removed (counted as `'tag'` evictions). Costs O(entries carrying the tags); reads of
+   * tagged entries cost nothing extra. Local tiers of every process drop their copies of the scope.
+   */
+  async invalidateTags(tags: readonly string[], selector?: ScopeOptions<SC>): Promise<number> {
+    const [checked, path] = this.#invalidation('invalidateTags', tags, selector)
+    return this.#ops.invalidateTags(checked, path)
+  }
+
+  /** Synchronous {@link Cache.invalidateTags}. */
+  invalidateTagsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    tags: readonly string[],
+    selector?: ScopeOptions<SC>,
+  ): number {
+    const [checked, path] = this.#invalidation('invalidateTagsSync', tags, selector)
+    this.#requireSync('invalidateTagsSync')
+    return this.#ops.invalidateTags(checked, path) as number
+  }
+
+  /** The checked tags of a write, as the storage takes them. */
+  #tagged(operation: string, tags: unknown): WriteOptions {
+    this.#ops.checkTagged(`cache.${operation}(key, value, { tags })`)
+    return { tags: checkTags(tags, MAX_TAGS_PER_ENTRY, `cache.${operation}(key, value, { tags })`) }
+  }
+
+  /** The checked tags and scope path of an invalidation. */
+  #invalidation(operation: string, tags: unknown, selector: object | undefined): [readonly string[], ScopePath] {
+    this.#ops.checkOpen(operation)
+    const checked = checkTags(tags, MAX_TAGS_PER_INVALIDATION, `cache.${operation}(tags)`)
+    if (selector !== undefined && (selector === null || typeof selector !== 'object')) {
+      throw new InvalidArgumentError(
+        `cache.${operation}(tags, scope): scope must be an object such as { scope: 'organization', orgId: 'o1' }`,
+      )
+    }
+    const path = this.scopes.resolveOptions(selector as Record<string, unknown> | undefined, READ_OPTIONS)
+    return [checked, path]
   }
 
   /** Removes one entry; resolves whether there was a live one. */
@@ -282,7 +332,8 @@ export class Cache<
   setSync(this: Cache<SC, SyncStorageProvider>, key: string, value: unknown, options?: SetOptions<SC>): void {
     const ref = this.#ref('setSync', key, options, WRITE_OPTIONS)
     this.#requireSync('setSync')
-    this.#ops.writeSync(ref, value, this.#ttl(options), false)
+    const tags = options?.tags === undefined ? undefined : this.#tagged('setSync', options.tags)
+    this.#ops.writeSync(ref, value, this.#ttl(options), false, tags)
   }
 
   /** Synchronous {@link Cache.evict}. */

@@ -1,5 +1,5 @@
 import type { CacheError } from '../errors.js'
-import { CacheClosedError, CacheError as BaseError, StorageError } from '../errors.js'
+import { CacheClosedError, CacheError as BaseError, ConfigurationError, StorageError } from '../errors.js'
 import type { TimedOperation } from '../events.js'
 import type { RuleEffect } from '../rules/contract.js'
 import type { RuleEngine } from '../rules/engine.js'
@@ -12,6 +12,7 @@ import type {
   StorageProvider,
   SyncStorageOperations,
   WriteFence,
+  WriteOptions,
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeScopePath } from '../storage/key-encoding.js'
@@ -174,12 +175,18 @@ export class Operations {
     }
   }
 
-  /** A write to a synchronous storage. */
-  writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+  /** A write to a synchronous storage; `options`: its tags (checked, see {@link Operations.checkTagged}). */
+  writeSync(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    failOpen: boolean,
+    options?: WriteOptions,
+  ): void {
     const observer = this.observer
     const start = observer === UNOBSERVED ? -1 : observer.start()
     try {
-      this.sync!.set(ref, value, ttlMs)
+      this.sync!.set(ref, value, ttlMs, options)
     } catch (error) {
       observer.failed('set', start)
       return this.#writeFailed(error, failOpen)
@@ -189,7 +196,7 @@ export class Operations {
 
   /**
    * A write to the storage. `fence`: a memoized result, written through `setFenced` (a refused write is
-   * neither counted nor an error).
+   * neither counted nor an error). `options`: its tags (checked, see {@link Operations.checkTagged}).
    */
   async write(
     ref: EntryRef,
@@ -197,12 +204,13 @@ export class Operations {
     ttlMs: number | undefined,
     failOpen: boolean,
     fence?: WriteFence,
+    options?: WriteOptions,
   ): Promise<void> {
     const observer = this.observer
     const start = observer === UNOBSERVED ? -1 : observer.start()
     try {
-      if (fence === undefined) await this.store.set(ref, value, ttlMs)
-      else if (!(await this.store.setFenced!(ref, value, ttlMs, fence))) return
+      if (fence === undefined) await this.store.set(ref, value, ttlMs, options)
+      else if (!(await this.store.setFenced!(ref, value, ttlMs, fence, undefined, options))) return
     } catch (error) {
       observer.failed('set', start)
       return this.#writeFailed(error, failOpen)
@@ -241,6 +249,48 @@ export class Operations {
     return this.run('evictByScope', () => this.store.evictScope(path), true).then((removed) =>
       this.#afterScopeEviction(path, removed),
     )
+  }
+
+  /**
+   * Throws a `ConfigurationError` when the storage cannot keep tags (no `invalidateTags`); `operation`
+   * names the call in the message. Checked before any tagged write or invalidation is sent.
+   */
+  checkTagged(operation: string): void {
+    if (typeof this.store.invalidateTags !== 'function') {
+      throw new ConfigurationError(
+        `${operation}: the ${this.storageType} storage does not support tags (it has no invalidateTags); use InMemory, RedisStorage or MongoDBStorage, or leave tags out`,
+      )
+    }
+  }
+
+  /**
+   * Removes the entries at or under `path` carrying any of `tags` (checked); answers how many
+   * (synchronously over a synchronous storage). Counted as `'tag'` evictions. Like a scope eviction,
+   * it detaches this process's running computations of the scope when it starts and when it ends
+   * (their tags are not known before they store), so none stores a value computed before it.
+   */
+  invalidateTags(tags: readonly string[], path: ScopePath): number | Promise<number> {
+    this.checkTagged('invalidateTags')
+    this.flights.invalidate(encodeScopePath(path))
+    const sync = this.sync
+    if (sync !== undefined && typeof sync.invalidateTags === 'function') {
+      return this.#afterTagInvalidation(
+        path,
+        this.runSync('invalidateTags', () => sync.invalidateTags!(tags, path), true),
+      )
+    }
+    return this.run('invalidateTags', () => this.store.invalidateTags!(tags, path), true).then((removed) =>
+      this.#afterTagInvalidation(path, removed),
+    )
+  }
+
+  #afterTagInvalidation(path: ScopePath, removed: number): number {
+    this.stats.evictions.tag += removed
+    if (removed !== 0) this.observer.eviction('tag', removed, path, undefined)
+    this.flights.invalidate(encodeScopePath(path))
+    if (this.#rules.listensToEvictions)
+      this.#rules.evicted({ ref: undefined, reason: 'tag', count: removed, scope: path })
+    return removed
   }
 
   /** The storage's live entry count. */
