@@ -251,6 +251,8 @@ export class Cache<
   #invalidation(operation: string, tags: unknown, selector: object | undefined): [readonly string[], ScopePath] {
     this.#ops.checkOpen(operation)
     const checked = checkTags(tags, MAX_TAGS_PER_INVALIDATION, `cache.${operation}(tags)`)
+    if (checked.length === 0)
+      throw new InvalidArgumentError(`cache.${operation}(tags): name at least one tag, e.g. ['plan:pro']`)
     if (selector !== undefined && (selector === null || typeof selector !== 'object')) {
       throw new InvalidArgumentError(
         `cache.${operation}(tags, scope): scope must be an object such as { scope: 'organization', orgId: 'o1' }`,

@@ -150,8 +150,9 @@ export interface StorageProvider {
   evictScope(path: ScopePath): Promise<number>
   /**
    * Optional (tags): removes every entry at or under `path` (`[]`: the whole storage) that carries at
-   * least one of `tags` (1 to `MAX_TAGS_PER_INVALIDATION` checked strings); resolves how many live
-   * entries it removed (expired ones it meets are reported through `onEvicted` as `'expired'`).
+   * least one of `tags` (1 to `MAX_TAGS_PER_INVALIDATION` checked strings); resolves how many entries
+   * it removed. As for `evictScope`, the count may include entries whose TTL had passed but that were
+   * not reclaimed yet.
    *
    * Invariants (the conformance suite checks them): the indexes are eager, so a read of a tagged entry
    * costs what a read of an untagged one costs, and an invalidation costs O(entries carrying the tags)
