@@ -228,16 +228,19 @@ export function cacheTagCases(runner: TestRunner, ctx: CaseContext): void {
     let version = 1
     let release!: () => void
     const gate = new Promise<void>((resolve) => (release = resolve))
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
     const load = cache.cache({ scope: 'organization', namespace: 'tagsFlight' })(async (args: {
       orgId: string
     }) => {
       void args
       const seen = version
+      started()
       await gate
       return seen
     })
     const first = load({ orgId: 'o1' })
-    await sleep(20)
+    await running
     version = 2
     await cache.invalidateTags(['plan:pro'], { scope: 'organization', orgId: 'o1' })
     release()

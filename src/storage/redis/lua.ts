@@ -14,7 +14,7 @@ const RETURN_OUT = luaFragment('return out', 'return out\n', { uses: ['out'] })
  * entry's deeper scope nodes, outermost first (all known to the client, all in the tag's slot). ARGV
  * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`), a fresh
  * registration id ('' for none, see `registry.ts`), a packed fence ('' for none, see
- * `fence.ts`), the entry's labels (user tags) joined by newlines ('' for none; see `relabel`).
+ * `fence.ts`), the entry's labels (user tags) joined by newlines ('' for none; see `set_labels` in `prelude.ts`).
  * Writes nothing and returns `{0, -1}` when the fence no longer holds. A fenced write to a tag without
  * a confirmed registration writes nothing and returns `{0, -2}` (the client registers the tag and runs
  * it again with the id); a plain one on a standalone Redis registers the tag in the same script, and on
@@ -100,7 +100,7 @@ else
   if WIDEX then redis.call('ZADD', WB .. 'x', when, member) end
 end
 for k = 2, #KEYS do redis.call('ZADD', KEYS[k], score, member) end
-relabel(member, base, ARGV[A + 7], score)
+set_labels(member, base, ARGV[A + 7], score)
 local out = { fresh and 1 or 0, register, 0, when }
 if NB > 0 then
   local segs = parse(member)
@@ -131,7 +131,7 @@ out[3] = expired
       'fresh_id',
       'register_inline',
       'purge_due',
-      'relabel',
+      'set_labels',
       'admit',
     ],
   },
@@ -193,14 +193,14 @@ for e = 1, tonumber(ARGV[A + 1]) do
   end
   redis.call('ZADD', KEYS[1], score, member)
   for d = 1, deeper do redis.call('ZADD', KEYS[k + d], score, member) end
-  relabel(member, base, ARGV[a + 4], score)
+  set_labels(member, base, ARGV[a + 4], score)
   a = a + 5
   k = k + 1 + deeper
 end
 if changed then redis.call('SET', KEYS[2], made .. ':' .. (first and num(first) or 'none')) end
 return { made == 'p' and 1 or 0, expired }
 `,
-    { uses: ['A', 'WIDE', 'mark_parts', 'now_ms', 'register_inline', 'purge_due', 'num', 'relabel'] },
+    { uses: ['A', 'WIDE', 'mark_parts', 'now_ms', 'register_inline', 'purge_due', 'num', 'set_labels'] },
   ),
 ])
 

@@ -165,9 +165,9 @@ local function counter(i, base)
   return base .. 'n'
 end
 
--- Gives member the labels of the packed list (labels joined by newlines, which labels never contain;
--- '' for none) scored by score, leaving the label ZSETs of the labels it had before.
-local function relabel(member, base, packed, score)
+-- Gives member the labels of the packed list (joined by newlines, which labels never contain; ''
+-- for none) scored by score, leaving the label ZSETs of the labels it had before.
+local function set_labels(member, base, packed, score)
   local g = base .. 'g:' .. member
   local old = redis.call('SMEMBERS', g)
   if #old > 0 then
@@ -236,7 +236,7 @@ local function admit(g, n, order, max, member, fresh, evict)
 end
 `,
   {
-    defines: ['parse', 'group', 'counter', 'relabel', 'remove', 'purge', 'purge_due', 'admit'],
+    defines: ['parse', 'group', 'counter', 'set_labels', 'remove', 'purge', 'purge_due', 'admit'],
     uses: ['P', 'B', 'NB', 'WIDE', 'WB', 'WIDEX', 'num'],
   },
 )
