@@ -248,7 +248,11 @@ export class Cache<
   }
 
   /** The checked tags and scope path of an invalidation. */
-  #invalidation(operation: string, tags: unknown, selector: object | undefined): [readonly string[], ScopePath] {
+  #invalidation(
+    operation: string,
+    tags: unknown,
+    selector: object | undefined,
+  ): [readonly string[], ScopePath] {
     this.#ops.checkOpen(operation)
     const checked = checkTags(tags, MAX_TAGS_PER_INVALIDATION, `cache.${operation}(tags)`)
     if (checked.length === 0)

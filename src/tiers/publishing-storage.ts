@@ -77,7 +77,11 @@ export class PublishingStorage implements StorageProvider {
     if (fence !== undefined && setFenced !== undefined) {
       this.fence = (ref) => fence.call(shared, ref)
       this.setFenced = (ref, value, ttlMs, token, _message, options) =>
-        this.#write(ref, (message) => setFenced.call(shared, ref, value, ttlMs, token, message, options), true)
+        this.#write(
+          ref,
+          (message) => setFenced.call(shared, ref, value, ttlMs, token, message, options),
+          true,
+        )
     }
     const invalidateTags = shared.invalidateTags
     if (typeof invalidateTags === 'function') {

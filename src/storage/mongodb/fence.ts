@@ -150,11 +150,9 @@ export class MongoFences {
       return false
     }
     // 3. Commit.
-    const [$set, $unset] = tagFields(
-      { v, expiresAt, accessedAt: tick, scopes: scopeKeys(ref.scope) },
-      tags,
-      { [pending]: '' },
-    )
+    const [$set, $unset] = tagFields({ v, expiresAt, accessedAt: tick, scopes: scopeKeys(ref.scope) }, tags, {
+      [pending]: '',
+    })
     const commit = { $set, $unset } as never
     if ((await this.#commitStyle()) === 'conditional') {
       const { matchedCount } = await collection.updateOne({ _id: id, [pending]: { $exists: true } }, commit)

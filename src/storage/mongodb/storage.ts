@@ -253,7 +253,11 @@ export class MongoDBStorage implements StorageProvider {
     const [withTags, unset] = tagFields(fields, tags, { pending: '' })
     return this.#run('set', { write: id }, async (collection) => {
       // (`pending`: fenced writes of other processes still in flight give up, see fence.ts.)
-      await upsertOne(collection, { _id: id }, { $set: withTags, $setOnInsert: { createdAt: tick }, $unset: unset })
+      await upsertOne(
+        collection,
+        { _id: id },
+        { $set: withTags, $setOnInsert: { createdAt: tick }, $unset: unset },
+      )
       if (this.#bounds.length !== 0)
         await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
           this.#reclaimExpired(collection, filter),

@@ -29,7 +29,6 @@ const LABEL_BATCH = 2000
 /** Tenants handled concurrently by a cache-wide invalidation. */
 const TENANT_BATCH = 256
 
-
 /** The labels argument of the write scripts: the checked tags joined by newlines (which tags never contain). */
 export function packLabels(options: WriteOptions | undefined): string {
   const tags = options?.tags
@@ -106,7 +105,8 @@ export class RedisLabels {
       bump = ''
       removed += Number(reply[0])
       stale += Number(reply[1])
-      if (wide && reply.length > 7) await this.#host.evictions.admitWide(reply.slice(7).map(String), '', '', false)
+      if (wide && reply.length > 7)
+        await this.#host.evictions.admitWide(reply.slice(7).map(String), '', '', false)
       if (reply[3] === 1) await this.#host.registry.release(tenant, String(reply[4]))
       if (reply[2] !== 1) break
       label = Number(reply[5])
@@ -116,4 +116,3 @@ export class RedisLabels {
     return removed
   }
 }
-
