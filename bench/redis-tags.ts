@@ -8,7 +8,14 @@ import { RedisKeys } from '../src/storage/redis/keys.js'
 import { measure, medianOf, opCase, percentile } from './harness.js'
 import type { Section } from './report.js'
 import { ratioOf, ratioSection } from './report.js'
-import { ENTRIES_PER_USER, Fixture, fillUsers, SCOPE_KEYS, SEQUENTIAL_OPTIONS, USERS_PER_ORG } from './redis.js'
+import {
+  ENTRIES_PER_USER,
+  Fixture,
+  fillUsers,
+  SCOPE_KEYS,
+  SEQUENTIAL_OPTIONS,
+  USERS_PER_ORG,
+} from './redis.js'
 
 /** Targets of issue 13 (reported, never asserted). */
 const INVALIDATE_MAX_MS = 2
@@ -70,11 +77,14 @@ export async function invalidateTagsScenario(): Promise<Section> {
       title,
       notes: [
         `${users.toLocaleString('en')} users x ${ENTRIES_PER_USER} untagged entries in ${orgs.toLocaleString('en')} organizations (cacheado's layout, pipelined), then per round ${TAGGED} entries tagged plan:pro in one organization (10 users), written with cache.set (untimed)`,
-        'scoped: one script on the organization\'s slot reading the label ZSET (O(tagged entries)); cache-wide: one script per registered tenant (O(tenants))',
+        "scoped: one script on the organization's slot reading the label ZSET (O(tagged entries)); cache-wide: one script per registered tenant (O(tenants))",
       ],
       headers: ['case', 'median ms', 'p90 ms', 'min ms', 'max ms'],
       rows: [
-        row(`invalidateTags(['plan:pro'], { scope: 'organization', orgId }) (${scoped.length} calls)`, scoped),
+        row(
+          `invalidateTags(['plan:pro'], { scope: 'organization', orgId }) (${scoped.length} calls)`,
+          scoped,
+        ),
         row(`invalidateTags(['plan:pro']) cache-wide (${wide.length} calls)`, wide),
       ],
       targets: [
