@@ -4,7 +4,8 @@ import { memoKeyPrefix } from '../keys/entry-key.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
 import { EMPTY_PATH, isWellFormed } from '../scopes/scope-config.js'
 import type { ScopeId } from '../scopes/scope-level.js'
-import type { EntryRef, WriteFence } from '../storage/contract.js'
+import type { EntryRef, WriteFence, WriteOptions } from '../storage/contract.js'
+import { checkTags, MAX_TAGS_PER_ENTRY } from '../storage/tags.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { ttlToMs } from '../ttl.js'
@@ -38,6 +39,11 @@ export interface MemoizeOptions<
    * plain-object argument that has it, e.g. `getUser({ orgId, userId })`.
    */
   readonly scopeParams?: (...args: Args) => Readonly<Record<string, ScopeId | undefined>>
+  /**
+   * The tags of a call's stored result (see `cache.invalidateTags`), from its arguments, checked on every
+   * call as `set`'s tags are. Needs a storage with tags.
+   */
+  readonly tags?: (...args: Args) => readonly string[]
 }
 
 /** The result type of a memoized function: sync stays sync over a sync storage, else a Promise. */
@@ -66,7 +72,7 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
       ? host.defaultTtlMs
       : ttlToMs(options.ttlSeconds, 'ttlSeconds', 'configuration')
   const level = host.scopes.level(options.scope ?? 'global')
-  for (const name of ['key', 'scopeParams'] as const) {
+  for (const name of ['key', 'scopeParams', 'tags'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new ConfigurationError(
         `the ${name} option must be a function of the memoized function's arguments`,
@@ -80,6 +86,7 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
     throw new ConfigurationError('namespace must be a non-empty, well-formed string')
   }
   const ops = host.ops
+  if (options.tags !== undefined) ops.checkTagged('cache.cache({ tags })')
   const resilience = resolveResilience(options, ttlMs, {
     storageType: ops.storageType,
     isSync: ops.sync !== undefined,
@@ -183,7 +190,20 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
       ? new ArgsKeyCache<EntryRef>(prefix, undefined, (key) => ({ scope: EMPTY_PATH, key }))
       : undefined
 
+  // Tags of the refs of calls under way (with the `tags` option), read when their result is stored.
+  const tagsOf = options.tags
+  const tagged = tagsOf === undefined ? undefined : new WeakMap<EntryRef, WriteOptions>()
   const refFor = (args: unknown[]): EntryRef => {
+    const ref = refOfArgs(args)
+    if (tagged !== undefined) {
+      tagged.set(ref, {
+        tags: checkTags(tagsOf!(...args), MAX_TAGS_PER_ENTRY, `the tags option of ${namespace}`),
+      })
+    }
+    return ref
+  }
+
+  const refOfArgs = (args: unknown[]): EntryRef => {
     const keyArgs = deriveKey === undefined ? args : [deriveKey(...args)]
     if (globalRefs !== undefined) return globalRefs.of(keyArgs)
     const keyPart = keys.of(keyArgs)
@@ -205,8 +225,11 @@ function memoize(host: MemoHost, fn: (...args: unknown[]) => unknown, options: R
         : isEnvelope(value)
           ? wrapEnvelope(value, NEVER_STALE) // a result shaped like an envelope is stored inside a real one
           : value
-    if (fence !== UNFENCED) return ops.write(ref, stored, storedTtlMs, true, fence)
-    return isSync ? ops.writeSync(ref, stored, storedTtlMs, true) : ops.write(ref, stored, storedTtlMs, true)
+    const write = tagged?.get(ref)
+    if (fence !== UNFENCED) return ops.write(ref, stored, storedTtlMs, true, fence, write)
+    return isSync
+      ? ops.writeSync(ref, stored, storedTtlMs, true, write)
+      : ops.write(ref, stored, storedTtlMs, true, undefined, write)
   }
 
   /**

@@ -222,6 +222,37 @@ export function cacheTagCases(runner: TestRunner, ctx: CaseContext): void {
     assert.equal(await cache.invalidateTags([`t${MAX_TAGS_PER_ENTRY - 1}`]), 1)
   })
 
+  it('cache (tags): memoized results carry their tags; an invalidated one is never served stale', async () => {
+    const cache = await open()
+    if (cache === undefined) return
+    let calls = 0
+    let down = false
+    cache.on('error', () => undefined) // the failed background refresh
+    const plan = cache.cache({
+      scope: 'organization',
+      namespace: 'tagsGrace',
+      ttlSeconds: 0.05,
+      graceSeconds: 60,
+      tags: (args: { orgId: string }) => [`plan-of:${args.orgId}`],
+    })(async (args: { orgId: string }) => {
+      void args
+      calls++
+      if (down) throw new Error('the plan service is down')
+      return calls
+    })
+    assert.equal(await plan({ orgId: 'o1' }), 1)
+    assert.equal(await plan({ orgId: 'o2' }), 2)
+    await sleep(100)
+    down = true
+    assert.equal(await plan({ orgId: 'o1' }), 1) // stale, within grace, while the service is down
+    assert.equal(await cache.invalidateTags(['plan-of:o1'], { scope: 'organization', orgId: 'o1' }), 1)
+    await assert.rejects(plan({ orgId: 'o1' }), /the plan service is down/)
+    assert.equal(await plan({ orgId: 'o2' }), 2) // another tenant's stale value is still served
+    // Bad tags from the tags option: the call rejects with InvalidArgumentError, the function never runs.
+    const badTags = cache.cache({ namespace: 'tagsBad', tags: () => ['ok', 'not\u0007ok'] })(async () => 1)
+    await assert.rejects(badTags(), InvalidArgumentError)
+  })
+
   it('cache (tags): a memoized computation running during an invalidation of its scope is not stored', async () => {
     const cache = await open()
     if (cache === undefined) return
