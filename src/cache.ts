@@ -23,10 +23,8 @@ import type {
   StorageProvider,
   SyncStorageOperations,
   SyncStorageProvider,
-  WriteOptions,
 } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
-import { checkTags, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from './storage/tags.js'
 import { encodeEntryRef, encodeScopePath } from './storage/key-encoding.js'
 import { InMemory } from './storage/memory/in-memory.js'
 import { ttlToMs } from './ttl.js'
@@ -214,7 +212,7 @@ export class Cache<
   async set(key: string, value: unknown, options?: SetOptions<SC>): Promise<void> {
     const ref = this.#ref('set', key, options, WRITE_OPTIONS)
     const ttlMs = this.#ttl(options)
-    const tags = options?.tags === undefined ? undefined : this.#tagged('set', options.tags)
+    const tags = options?.tags === undefined ? undefined : this.#ops.tagged('cache.set', options.tags)
     if (this.#ops.sync !== undefined) this.#ops.writeSync(ref, value, ttlMs, false, tags)
     else await this.#ops.write(ref, value, ttlMs, false, undefined, tags)
   }
@@ -226,8 +224,7 @@ export class Cache<
    * tagged entries cost nothing extra. Local tiers of every process drop their copies of the scope.
    */
   async invalidateTags(tags: readonly string[], selector?: ScopeOptions<SC>): Promise<number> {
-    const [checked, path] = this.#invalidation('invalidateTags', tags, selector)
-    return this.#ops.invalidateTags(checked, path)
+    return this.#ops.invalidateTags(tags, this.#selected('invalidateTags', selector))
   }
 
   /** Synchronous {@link Cache.invalidateTags}. */
@@ -236,34 +233,15 @@ export class Cache<
     tags: readonly string[],
     selector?: ScopeOptions<SC>,
   ): number {
-    const [checked, path] = this.#invalidation('invalidateTagsSync', tags, selector)
+    const path = this.#selected('invalidateTagsSync', selector)
     this.#requireSync('invalidateTagsSync')
-    return this.#ops.invalidateTags(checked, path) as number
+    return this.#ops.invalidateTags(tags, path) as number
   }
 
-  /** The checked tags of a write, as the storage takes them. */
-  #tagged(operation: string, tags: unknown): WriteOptions {
-    this.#ops.checkTagged(`cache.${operation}(key, value, { tags })`)
-    return { tags: checkTags(tags, MAX_TAGS_PER_ENTRY, `cache.${operation}(key, value, { tags })`) }
-  }
-
-  /** The checked tags and scope path of an invalidation. */
-  #invalidation(
-    operation: string,
-    tags: unknown,
-    selector: object | undefined,
-  ): [readonly string[], ScopePath] {
+  /** The scope path of a selector such as `{ scope: 'organization', orgId: 'o1' }` (absent: global). */
+  #selected(operation: string, selector: object | undefined): ScopePath {
     this.#ops.checkOpen(operation)
-    const checked = checkTags(tags, MAX_TAGS_PER_INVALIDATION, `cache.${operation}(tags)`)
-    if (checked.length === 0)
-      throw new InvalidArgumentError(`cache.${operation}(tags): name at least one tag, e.g. ['plan:pro']`)
-    if (selector !== undefined && (selector === null || typeof selector !== 'object')) {
-      throw new InvalidArgumentError(
-        `cache.${operation}(tags, scope): scope must be an object such as { scope: 'organization', orgId: 'o1' }`,
-      )
-    }
-    const path = this.scopes.resolveOptions(selector as Record<string, unknown> | undefined, READ_OPTIONS)
-    return [checked, path]
+    return this.scopes.resolveOptions(selector as Record<string, unknown> | undefined, READ_OPTIONS)
   }
 
   /** Removes one entry; resolves whether there was a live one. */
@@ -338,7 +316,7 @@ export class Cache<
   setSync(this: Cache<SC, SyncStorageProvider>, key: string, value: unknown, options?: SetOptions<SC>): void {
     const ref = this.#ref('setSync', key, options, WRITE_OPTIONS)
     this.#requireSync('setSync')
-    const tags = options?.tags === undefined ? undefined : this.#tagged('setSync', options.tags)
+    const tags = options?.tags === undefined ? undefined : this.#ops.tagged('cache.setSync', options.tags)
     this.#ops.writeSync(ref, value, this.#ttl(options), false, tags)
   }
 

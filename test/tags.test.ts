@@ -58,7 +58,7 @@ describe('tags through the facade', () => {
 
   it('bad selectors, an async storage for the sync twin and a closed cache are refused', async () => {
     const cache = new Cache()
-    await expect(cache.invalidateTags(['t'], 'organization' as never)).rejects.toThrow(InvalidArgumentError)
+    await expect(cache.invalidateTags(['t'], 'organization' as never)).rejects.toThrow(ScopeError)
     await expect(cache.invalidateTags(['t'], { scope: 'organisation' } as never)).rejects.toThrow(ScopeError)
     await expect(cache.invalidateTags(['t'], { scope: 'user', orgId: 'o' } as never)).rejects.toThrow(
       ScopeError,

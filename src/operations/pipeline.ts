@@ -1,5 +1,11 @@
 import type { CacheError } from '../errors.js'
-import { CacheClosedError, CacheError as BaseError, ConfigurationError, StorageError } from '../errors.js'
+import {
+  CacheClosedError,
+  CacheError as BaseError,
+  ConfigurationError,
+  InvalidArgumentError,
+  StorageError,
+} from '../errors.js'
 import type { TimedOperation } from '../events.js'
 import type { RuleEffect } from '../rules/contract.js'
 import type { RuleEngine } from '../rules/engine.js'
@@ -16,6 +22,7 @@ import type {
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeScopePath } from '../storage/key-encoding.js'
+import { checkTags, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from '../storage/tags.js'
 import type { EventSink, OperationObserver } from './observer.js'
 import { UNOBSERVED } from './observer.js'
 import { SingleFlight } from './single-flight.js'
@@ -264,12 +271,24 @@ export class Operations {
   }
 
   /**
-   * Removes the entries at or under `path` carrying any of `tags` (checked); answers how many
-   * (synchronously over a synchronous storage). Counted as `'tag'` evictions. Like a scope eviction,
-   * it detaches this process's running computations of the scope when it starts and when it ends
-   * (their tags are not known before they store), so none stores a value computed before it.
+   * The write options of a write tagged with `tags` (the caller's value, checked here; `where` names
+   * the call in errors, e.g. `'cache.set'`). Throws before anything is written.
    */
-  invalidateTags(tags: readonly string[], path: ScopePath): number | Promise<number> {
+  tagged(where: string, tags: unknown): WriteOptions {
+    this.checkTagged(`${where}(key, value, { tags })`)
+    return { tags: checkTags(tags, MAX_TAGS_PER_ENTRY, `${where}(key, value, { tags })`) }
+  }
+
+  /**
+   * Removes the entries at or under `path` carrying any of `tags` (the caller's value, checked here);
+   * answers how many (synchronously over a synchronous storage). Counted as `'tag'` evictions. Like a
+   * scope eviction, it detaches this process's running computations of the scope when it starts and
+   * when it ends (their tags are not known before they store), so none stores a value computed before.
+   */
+  invalidateTags(given: unknown, path: ScopePath): number | Promise<number> {
+    const tags = checkTags(given, MAX_TAGS_PER_INVALIDATION, 'cache.invalidateTags(tags)')
+    if (tags.length === 0)
+      throw new InvalidArgumentError("cache.invalidateTags(tags): name at least one tag, e.g. ['plan:pro']")
     this.checkTagged('invalidateTags')
     this.flights.invalidate(encodeScopePath(path))
     const sync = this.sync
