@@ -25,21 +25,22 @@ import type { Case, Measurement, MeasureOptions } from './harness.js'
 import { IN_FLIGHT, measure, medianOf, opCase, percentile } from './harness.js'
 import type { Scenario, Section, Suite, TargetCheck } from './report.js'
 import { ratioSection, runScenarios } from './report.js'
+import { invalidateTagsScenario, taggedGetScenario } from './redis-tags.js'
 
 const URL_ = process.env.CACHEADO_REDIS_URL ?? ''
 const KEYS = 1024
 const MASK = KEYS - 1
 const TTL_MS = 60_000
-const SCOPE_KEYS = Number(process.env.CACHEADO_BENCH_REDIS_KEYS ?? 1_000_000)
-const ENTRIES_PER_USER = 10
-const USERS_PER_ORG = 64
+export const SCOPE_KEYS = Number(process.env.CACHEADO_BENCH_REDIS_KEYS ?? 1_000_000)
+export const ENTRIES_PER_USER = 10
+export const USERS_PER_ORG = 64
 /** Round trips take tens of microseconds: short rounds, a few more of them than for MongoDB. */
 const OPTIONS: MeasureOptions = { rounds: 15, targetRoundMs: 150, minOps: 256, maxOps: 262_144 }
 /**
  * Sequential tables: twice the rounds, because their target (10 µs/op above raw) is far below the
  * round-to-round noise of a small VM (single rounds of one case differ by 50 µs/op and more).
  */
-const SEQUENTIAL_OPTIONS: MeasureOptions = { ...OPTIONS, rounds: 31, targetRoundMs: 100 }
+export const SEQUENTIAL_OPTIONS: MeasureOptions = { ...OPTIONS, rounds: 31, targetRoundMs: 100 }
 
 /** Targets of issue 3 (reported, never asserted). */
 const IN_FLIGHT_MIN_RATIO = 0.9
@@ -57,7 +58,7 @@ const RUN = `cacheado_bench_${process.pid}_${Date.now().toString(36)}`
 type OurCache = Cache<typeof scopes, RedisStorage>
 
 /** Everything a scenario opened, closed and cleaned up in one place. */
-class Fixture {
+export class Fixture {
   readonly caches: OurCache[] = []
   readonly clients: Redis[] = []
   readonly bentos: Bento[] = []
@@ -418,7 +419,7 @@ async function memoScenario(): Promise<Section> {
  * Writes users `from .. from + count - 1` (10 entries each) directly in cacheado's layout (data keys,
  * both scope indexes, the tag marker and the tag registry), pipelined: a prefill, not a benchmark.
  */
-async function fillUsers(client: Redis, names: RedisKeys, from: number, count: number): Promise<void> {
+export async function fillUsers(client: Redis, names: RedisKeys, from: number, count: number): Promise<void> {
   const pipeline = client.pipeline()
   for (let u = from; u < from + count; u++) {
     const org = `org-${Math.floor(u / USERS_PER_ORG)}`
@@ -535,6 +536,8 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'set100', run: async () => [await setScenario(true)] },
   { name: 'memo', run: async () => [await memoScenario()] },
   { name: 'evict-scope', run: async () => [await evictScopeScenario()] },
+  { name: 'tags-invalidate', run: async () => [await invalidateTagsScenario()] },
+  { name: 'tags-get', run: async () => [await taggedGetScenario()] },
 ]
 
 /** The Redis suite (see the module comment). */

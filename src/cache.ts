@@ -91,6 +91,12 @@ export type ScopeOptions<SC> = ScopeSelector<SC>
 export type SetOptions<SC> = ScopeSelector<SC> & {
   /** Time to live in seconds (fractions allowed); absent: the cache's default, or no expiry. */
   readonly ttlSeconds?: number
+  /**
+   * Tags of the entry, e.g. `['plan:pro']`, for {@link Cache.invalidateTags}: up to 64 distinct
+   * non-empty strings of up to 512 characters, without control characters. Replaces the entry's
+   * previous tags. Needs a storage with tags (InMemory, RedisStorage, MongoDBStorage).
+   */
+  readonly tags?: readonly string[]
 }
 
 /** Options of `cache.getOrSet`: the entry's scope, its TTL and tags, stampede protection, refresh ahead. */
@@ -101,7 +107,7 @@ export type GetOrSetOptions<SC> = ScopeSelector<SC> & LoaderOptions
 const orUndefined = (value: unknown): unknown => (value === MISS ? undefined : value)
 
 const READ_OPTIONS: ReadonlySet<string> = new Set(['scope'])
-const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds'])
+const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'tags'])
 
 /**
  * A cache with hierarchical scopes. Every operation returns a Promise on every storage and reports
@@ -227,8 +233,36 @@ export class Cache<
   async set(key: string, value: unknown, options?: SetOptions<SC>): Promise<void> {
     const ref = this.#ref('set', key, options, WRITE_OPTIONS)
     const ttlMs = this.#ttl(options)
-    if (this.#ops.sync !== undefined) this.#ops.writeSync(ref, value, ttlMs, false)
-    else await this.#ops.write(ref, value, ttlMs, false)
+    const tags = options?.tags === undefined ? undefined : this.#ops.tagged('cache.set', options.tags)
+    if (this.#ops.sync !== undefined) this.#ops.writeSync(ref, value, ttlMs, false, tags)
+    else await this.#ops.write(ref, value, ttlMs, false, undefined, tags)
+  }
+
+  /**
+   * Removes every entry carrying at least one of `tags`: of this whole cache, or only of the scope
+   * `selector` names and its descendants (`{ scope: 'organization', orgId: 'o1' }`); resolves how many
+   * entries it removed (counted as `'tag'` evictions). Costs O(entries carrying the tags); reads of
+   * tagged entries cost nothing extra. Local tiers of every process drop their copies of the scope.
+   */
+  async invalidateTags(tags: readonly string[], selector?: ScopeOptions<SC>): Promise<number> {
+    return this.#ops.invalidateTags(tags, this.#selected('invalidateTags', selector))
+  }
+
+  /** Synchronous {@link Cache.invalidateTags}. */
+  invalidateTagsSync(
+    this: Cache<SC, SyncStorageProvider>,
+    tags: readonly string[],
+    selector?: ScopeOptions<SC>,
+  ): number {
+    const path = this.#selected('invalidateTagsSync', selector)
+    this.#requireSync('invalidateTagsSync')
+    return this.#ops.invalidateTags(tags, path) as number
+  }
+
+  /** The scope path of a selector such as `{ scope: 'organization', orgId: 'o1' }` (absent: global). */
+  #selected(operation: string, selector: object | undefined): ScopePath {
+    this.#ops.checkOpen(operation)
+    return this.scopes.resolveOptions(selector as Record<string, unknown> | undefined, READ_OPTIONS)
   }
 
   /** Removes one entry; resolves whether there was a live one. */
@@ -324,7 +358,8 @@ export class Cache<
   setSync(this: Cache<SC, SyncStorageProvider>, key: string, value: unknown, options?: SetOptions<SC>): void {
     const ref = this.#ref('setSync', key, options, WRITE_OPTIONS)
     this.#requireSync('setSync')
-    this.#ops.writeSync(ref, value, this.#ttl(options), false)
+    const tags = options?.tags === undefined ? undefined : this.#ops.tagged('cache.setSync', options.tags)
+    this.#ops.writeSync(ref, value, this.#ttl(options), false, tags)
   }
 
   /** Synchronous {@link Cache.evict}. */

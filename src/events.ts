@@ -28,7 +28,8 @@ export type EvictEventReason = Exclude<EvictionReason, 'expired'>
 
 /**
  * Payload of `evict`. One event per call for scope evictions (`reason: 'scope'`, `count` entries,
- * `scope` the evicted path, no key); one per entry otherwise.
+ * `scope` the evicted path, no key) and tag invalidations (`reason: 'tag'`, `scope` the invalidated
+ * path); one per entry otherwise.
  */
 export interface EvictEvent {
   /** Why the entries were removed. */
@@ -59,7 +60,7 @@ export interface ExpireEvent {
 }
 
 /** Storage operations timed by `operation` events (memoized calls time their reads and writes). */
-export type TimedOperation = 'get' | 'set' | 'evict' | 'evictByScope'
+export type TimedOperation = 'get' | 'set' | 'evict' | 'evictByScope' | 'invalidateTags'
 
 /** How a timed operation ended: a read is a `hit` or a `miss`; a failed one (even fail-open) is an `error`. */
 export type OperationOutcome = 'hit' | 'miss' | 'ok' | 'error'

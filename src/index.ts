@@ -40,7 +40,9 @@ export type {
   ScopeSegment,
   StorageProvider,
   SyncStorageProvider,
+  WriteOptions,
 } from './storage/contract.js'
+export { MAX_TAG_LENGTH, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from './storage/tags.js'
 // Deprecated here (import from `cacheado/storage`), kept so that existing imports compile.
 export { MISS, encodeEntryRef, encodeScopePath, encodeSegment, escapeComponent } from './storage-compat.js'
 export type {

@@ -1,6 +1,9 @@
 import type { EvictionReason } from './storage/contract.js'
 
-/** Eviction counts per reason. `scope` includes `clear()`; `rule` counts custom rules' effects. */
+/**
+ * Eviction counts per reason. `scope` includes `clear()`; `rule` counts custom rules' effects; `tag`
+ * counts entries removed by `invalidateTags`.
+ */
 export type EvictionCounts = Record<EvictionReason, number>
 
 /** What `cache.stats()` returns. Counters cover this `Cache` instance since it was created. */
@@ -34,7 +37,15 @@ export class StatsCounter {
   hits = 0
   misses = 0
   sets = 0
-  readonly evictions: EvictionCounts = { explicit: 0, expired: 0, lru: 0, maxItems: 0, scope: 0, rule: 0 }
+  readonly evictions: EvictionCounts = {
+    explicit: 0,
+    expired: 0,
+    lru: 0,
+    maxItems: 0,
+    scope: 0,
+    rule: 0,
+    tag: 0,
+  }
 
   snapshot(storageType: string, totalKeys: number | undefined): CacheStats {
     const byReason = { ...this.evictions }

@@ -34,7 +34,7 @@ describe('Cache with zero configuration', () => {
       misses: 0,
       sets: 1,
       evictions: 1,
-      evictionsByReason: { explicit: 1, expired: 0, lru: 0, maxItems: 0, scope: 0, rule: 0 },
+      evictionsByReason: { explicit: 1, expired: 0, lru: 0, maxItems: 0, scope: 0, rule: 0, tag: 0 },
       hitRate: 1,
       storageType: 'in_memory',
       totalKeys: 0,

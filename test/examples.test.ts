@@ -15,6 +15,7 @@ import { main as observability } from '../examples/readme/observability.js'
 import { main as otel } from '../examples/readme/otel.js'
 import { main as prometheus } from '../examples/readme/prometheus.js'
 import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
+import { main as tags } from '../examples/readme/tags.js'
 import { main as twoTiers } from '../examples/readme/two-tiers.js'
 import { mongoUrl, redisUrl } from './support/services.js'
 import { main as statsBreakdown } from '../examples/readme/stats-breakdown.js'
@@ -241,6 +242,16 @@ describe('README examples', () => {
 
   it('scope-based eviction', async () => {
     expect(await scopeEviction(quiet)).toEqual({ userRemoved: 2, orgRemoved: 1, otherTenant: 'free' })
+  })
+
+  it('tags: invalidated in one tenant and below, then everywhere; untagged entries stay', async () => {
+    expect(await tags(quiet)).toEqual({
+      removed: 2,
+      locale: 'fr',
+      globex: { seats: 5 },
+      everywhere: 1,
+      byTag: 3,
+    })
   })
 
   it('custom configuration and stampede protection', async () => {

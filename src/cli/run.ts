@@ -3,6 +3,8 @@ import { CacheError } from '../errors.js'
 import type { StorageAdmin } from '../storage/admin.js'
 import { evict, DeclinedError } from './commands/evict.js'
 import { inspect } from './commands/inspect.js'
+import { invalidateTag } from './commands/invalidate-tag.js'
+import { checkTags, MAX_TAGS_PER_INVALIDATION } from '../storage/tags.js'
 import { stats } from './commands/stats.js'
 import { backendOf, openAdmin } from './connect.js'
 import type { CliIO } from './output.js'
@@ -25,6 +27,8 @@ Commands
   inspect [scope]           the entries of a scope (default: global) with sizes and TTLs
   evict <scope>             remove every entry of a scope (asks first; --yes in scripts); on Redis,
                             running processes with a local tier are told on the bus (<prefix>:bus)
+  invalidate-tag <tag...>   remove the entries carrying any of the tags, in --scope (default: global);
+                            asks first (--yes in scripts); published on the bus as evict is
 
 Scopes (default hierarchy organization:orgId > user:userId > session:sessionId)
   organization orgId=o1                 a scope name and its parameters, as in the library
@@ -43,6 +47,7 @@ Options
       --depth <n>           stats: group scopes by their first n levels (default 1: tenants)
       --count-only          stats: count entries without reading value sizes (O(tenants) on Redis)
   -k, --key <key>           evict: only this key of the scope (as inspect shows it; "..." when quoted)
+      --scope <scope>       invalidate-tag: the scope, in either form above (e.g. organization=o1)
   -y, --yes                 evict without asking
       --cluster             the Redis URL is a Cluster node (skips detection)
       --timeout <ms>        connect and command timeout (default 3000)
@@ -61,6 +66,7 @@ const OPTIONS = {
   depth: { type: 'string' },
   'count-only': { type: 'boolean' },
   key: { type: 'string', short: 'k' },
+  scope: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   cluster: { type: 'boolean' },
   timeout: { type: 'string' },
@@ -88,10 +94,19 @@ export async function run(argv: readonly string[], given: CliIO): Promise<number
       io.stdout.write(`${HELP}\n`)
       return EXIT.ok
     }
-    if (command === undefined) throw new UsageError('a command is needed: stats, inspect or evict')
-    if (!['stats', 'inspect', 'evict'].includes(command)) {
-      throw new UsageError(`unknown command "${command}"; commands: stats, inspect, evict`)
+    if (command === undefined)
+      throw new UsageError('a command is needed: stats, inspect, evict or invalidate-tag')
+    if (!['stats', 'inspect', 'evict', 'invalidate-tag'].includes(command)) {
+      throw new UsageError(`unknown command "${command}"; commands: stats, inspect, evict, invalidate-tag`)
     }
+    if (values.scope !== undefined && command !== 'invalidate-tag') {
+      throw new UsageError(`--scope applies to invalidate-tag; ${command} takes the scope as its argument`)
+    }
+    const tagged = command === 'invalidate-tag'
+    if (tagged && args.length === 0) {
+      throw new UsageError('invalidate-tag needs at least one tag, e.g. cacheado invalidate-tag plan:pro')
+    }
+    const tags = tagged ? checkTags(args, MAX_TAGS_PER_INVALIDATION, 'invalidate-tag') : []
     const url = values.url ?? io.env.CACHEADO_URL
     if (url === undefined || url === '') {
       throw new UsageError('--url is needed (or CACHEADO_URL), e.g. --url redis://127.0.0.1:6379')
@@ -121,7 +136,11 @@ export async function run(argv: readonly string[], given: CliIO): Promise<number
     const config = scopeConfigFrom(values.scopes ?? io.env.CACHEADO_SCOPES)
     // Arguments are checked before connecting: a wrong scope fails fast, whatever the server does.
     const path =
-      command === 'stats' ? [] : resolveScopeArgs(config, args, command === 'inspect' ? [] : undefined)
+      command === 'stats'
+        ? []
+        : tagged
+          ? resolveScopeArgs(config, values.scope === undefined ? [] : values.scope.split(/\s+/), [])
+          : resolveScopeArgs(config, args, command === 'inspect' ? [] : undefined)
     const limit = integer('--limit', values.limit, command === 'stats' ? 10 : 50, 1)
     const depth = integer('--depth', values.depth, 1, 1)
     // (Node timers wait at most 2^31-1 ms: a longer timeout would fire at once.)
@@ -140,6 +159,8 @@ export async function run(argv: readonly string[], given: CliIO): Promise<number
       await stats(admin, io, { json, depth, limit, countOnly: values['count-only'] === true })
     } else if (command === 'inspect') {
       await inspect(admin, io, path, { json, limit })
+    } else if (tagged) {
+      await invalidateTag(admin, io, tags, path, { json, yes: values.yes === true })
     } else {
       await evict(admin, io, path, { json, yes: values.yes === true, key })
     }

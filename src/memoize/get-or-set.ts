@@ -10,7 +10,7 @@ import type { LockOptions, Resilience } from './resilience.js'
 import { resolveResilience } from './resilience.js'
 import { withDeadline } from './timeouts.js'
 import type { RefreshAhead } from './write-options.js'
-import { checkTags, RefreshBackoff, refreshAt, resolveRefreshAhead } from './write-options.js'
+import { checkWriteTags, RefreshBackoff, refreshAt, resolveRefreshAhead } from './write-options.js'
 
 /**
  * What `cache.getOrSet` hands its factory: the factory may decide, from what it computed, how (or
@@ -93,7 +93,7 @@ class Context implements FactoryContext {
   }
 
   setTags(tags: readonly string[]): void {
-    const checked = checkTags(tags, 'ctx.setTags(tags)', 'argument')
+    const checked = checkWriteTags(tags, 'ctx.setTags(tags)')
     if (!this.done) this.tags = checked
   }
 
@@ -140,9 +140,10 @@ export class GetOrSet {
       return this.#plain(ttl)
     }
     const ops = host.ops
+    if (options.tags !== undefined) ops.checkTagged('cache.getOrSet(key, factory, { tags })')
     return {
       ttlMs: ttl,
-      tags: checkTags(options.tags, 'options.tags', 'argument'),
+      tags: checkWriteTags(options.tags, 'cache.getOrSet(key, factory, { tags })'),
       resilience:
         options.lock === undefined && options.hardTimeoutMs === undefined
           ? undefined
@@ -213,7 +214,8 @@ export class GetOrSet {
         'cache.getOrSetSync(key, factory): the factory returned a Promise; use await cache.getOrSet(key, factory) for an async factory',
       )
     }
-    if (!ctx.skipped) ops.writeSync(ref, value, ctx.ttlMs, true)
+    if (!ctx.skipped)
+      ops.writeSync(ref, value, ctx.ttlMs, true, ctx.tags === undefined ? undefined : { tags: ctx.tags })
     return value
   }
 
@@ -358,9 +360,9 @@ export class GetOrSet {
     fence: WriteFence | undefined,
   ): Promise<void> {
     const ops = this.#host.ops
-    // ctx.tags go with the write once the storage contract stores tags (the tags capability).
-    if (ops.sync !== undefined) ops.writeSync(ref, value, ctx.ttlMs, true)
-    else await ops.write(ref, value, ctx.ttlMs, true, fence)
+    const write = ctx.tags === undefined ? undefined : { tags: ctx.tags }
+    if (ops.sync !== undefined) ops.writeSync(ref, value, ctx.ttlMs, true, write)
+    else await ops.write(ref, value, ctx.ttlMs, true, fence, write)
     const ahead = options.ahead
     if (ahead !== undefined && ahead.aheadMs !== 0 && ctx.ttlMs !== undefined) {
       const times = this.#refreshAt

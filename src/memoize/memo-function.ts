@@ -18,7 +18,7 @@ import { LockSession, waitForTurn } from './lock-session.js'
 import type { Resilience } from './resilience.js'
 import { preferFresh, SKIPPED, withDeadline } from './timeouts.js'
 import type { RefreshAhead } from './write-options.js'
-import { checkTags, RefreshBackoff, refreshAt, resultTtlMs } from './write-options.js'
+import { checkWriteTags, RefreshBackoff, refreshAt, resultTtlMs } from './write-options.js'
 
 /** A memoizer's options, validated (see `MemoizeOptions` for their meaning). */
 export interface ResolvedMemoOptions {
@@ -122,7 +122,7 @@ export function memoize(
     if (ttlOf === undefined && tagsOf === undefined) return FIXED
     return {
       ttlMs: ttlOf === undefined ? ttlMs : resultTtlMs(ttlOf(value, ...args), `ttlSeconds of ${namespace}`),
-      tags: tagsOf === undefined ? undefined : checkTags(tagsOf(...args), `tags of ${namespace}`, 'argument'),
+      tags: tagsOf === undefined ? undefined : checkWriteTags(tagsOf(...args), `tags of ${namespace}`),
     }
   }
 
@@ -137,9 +137,11 @@ export function memoize(
     } else if (isEnvelope(value)) stored = wrapEnvelope(value, NEVER_STALE) // a result shaped like an envelope
     // Under a grace period the storage keeps entries `ttl + grace`; staleness is in the envelope.
     const storedTtl = graceMs === 0 || ttl === undefined ? ttl : Math.min(ttl + graceMs, MAX_TTL_MS)
-    // meta.tags go with the write once the storage contract stores tags (the tags capability).
-    if (fence !== UNFENCED) return ops.write(ref, stored, storedTtl, true, fence)
-    return isSync ? ops.writeSync(ref, stored, storedTtl, true) : ops.write(ref, stored, storedTtl, true)
+    const write = meta.tags === undefined ? undefined : { tags: meta.tags }
+    if (fence !== UNFENCED) return ops.write(ref, stored, storedTtl, true, fence, write)
+    return isSync
+      ? ops.writeSync(ref, stored, storedTtl, true, write)
+      : ops.write(ref, stored, storedTtl, true, undefined, write)
   }
 
   /**

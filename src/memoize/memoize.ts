@@ -122,6 +122,7 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
     throw new ConfigurationError('namespace must be a non-empty, well-formed string')
   }
   const ops = host.ops
+  if (options.tags !== undefined) ops.checkTagged('cache.cache({ tags })')
   // A TTL chosen per result is checked at each write; the options that need a TTL accept it.
   const resilience = resolveResilience(options, ttlOf !== undefined ? 1 : ttlMs, {
     storageType: ops.storageType,

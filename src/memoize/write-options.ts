@@ -1,5 +1,5 @@
 import { ConfigurationError, InvalidArgumentError } from '../errors.js'
-import { isWellFormed } from '../scopes/scope-config.js'
+import { checkTags, MAX_TAGS_PER_ENTRY } from '../storage/tags.js'
 import { ttlToMs } from '../ttl.js'
 
 /** Where an option came from: configuration (`ConfigurationError`) or an operation's call (`InvalidArgumentError`). */
@@ -8,30 +8,15 @@ export type OptionSource = 'configuration' | 'argument'
 const fail = (source: OptionSource, message: string): Error =>
   source === 'configuration' ? new ConfigurationError(message) : new InvalidArgumentError(message)
 
-/** Most tags one entry may carry (a write with more is refused). */
-export const MAX_TAGS = 64
-
 /**
- * Checks the tags of one write: an array of at most {@link MAX_TAGS} non-empty, well-formed strings.
+ * Checks the tags of one write with the rules every tag goes through (`checkTags` of the storage
+ * layer: at most `MAX_TAGS_PER_ENTRY` non-empty, printable, well-formed strings, duplicates dropped).
  * Answers a frozen copy (the caller's array may change later), or `undefined` for none.
  */
-export function checkTags(tags: unknown, name: string, source: OptionSource): readonly string[] | undefined {
+export function checkWriteTags(tags: unknown, name: string): readonly string[] | undefined {
   if (tags === undefined) return undefined
-  if (!Array.isArray(tags)) {
-    throw fail(source, `${name} must be an array of strings such as ['plan:pro'], got ${describe(tags)}`)
-  }
-  if (tags.length > MAX_TAGS) {
-    throw fail(source, `${name} has ${tags.length} tags; an entry carries at most ${MAX_TAGS}`)
-  }
-  for (const tag of tags as unknown[]) {
-    if (typeof tag !== 'string' || tag === '' || !isWellFormed(tag)) {
-      throw fail(
-        source,
-        `${name} must hold non-empty, well-formed strings such as 'plan:pro', got ${typeof tag === 'string' ? JSON.stringify(tag) : describe(tag)}`,
-      )
-    }
-  }
-  return tags.length === 0 ? undefined : Object.freeze([...(tags as string[])])
+  const checked = checkTags(tags, MAX_TAGS_PER_ENTRY, name)
+  return checked.length === 0 ? undefined : checked
 }
 
 /** The TTL a write's computed result gets, in ms: what a `ttlSeconds` function or `ctx.setTtl` answered. */

@@ -52,6 +52,7 @@ export const EVICTION_REASONS: readonly EvictionReason[] = [
   'maxItems',
   'scope',
   'rule',
+  'tag',
 ]
 
 /** Default latency buckets in seconds: from 10 µs (in-memory) to 1 s (a slow backend). */

@@ -1,5 +1,11 @@
 import type { CacheError } from '../errors.js'
-import { CacheClosedError, CacheError as BaseError, StorageError } from '../errors.js'
+import {
+  CacheClosedError,
+  CacheError as BaseError,
+  ConfigurationError,
+  InvalidArgumentError,
+  StorageError,
+} from '../errors.js'
 import type { TimedOperation } from '../events.js'
 import type { RuleEffect } from '../rules/contract.js'
 import type { RuleEngine } from '../rules/engine.js'
@@ -12,9 +18,11 @@ import type {
   StorageProvider,
   SyncStorageOperations,
   WriteFence,
+  WriteOptions,
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeScopePath } from '../storage/key-encoding.js'
+import { checkTags, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from '../storage/tags.js'
 import type { EventSink, OperationObserver } from './observer.js'
 import { UNOBSERVED } from './observer.js'
 import { SingleFlight } from './single-flight.js'
@@ -174,12 +182,18 @@ export class Operations {
     }
   }
 
-  /** A write to a synchronous storage. */
-  writeSync(ref: EntryRef, value: unknown, ttlMs: number | undefined, failOpen: boolean): void {
+  /** A write to a synchronous storage; `options`: its tags (checked, see {@link Operations.checkTagged}). */
+  writeSync(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    failOpen: boolean,
+    options?: WriteOptions,
+  ): void {
     const observer = this.observer
     const start = observer === UNOBSERVED ? -1 : observer.start()
     try {
-      this.sync!.set(ref, value, ttlMs)
+      this.sync!.set(ref, value, ttlMs, options)
     } catch (error) {
       observer.failed('set', start)
       return this.#writeFailed(error, failOpen)
@@ -189,7 +203,7 @@ export class Operations {
 
   /**
    * A write to the storage. `fence`: a memoized result, written through `setFenced` (a refused write is
-   * neither counted nor an error).
+   * neither counted nor an error). `options`: its tags (checked, see {@link Operations.checkTagged}).
    */
   async write(
     ref: EntryRef,
@@ -197,12 +211,13 @@ export class Operations {
     ttlMs: number | undefined,
     failOpen: boolean,
     fence?: WriteFence,
+    options?: WriteOptions,
   ): Promise<void> {
     const observer = this.observer
     const start = observer === UNOBSERVED ? -1 : observer.start()
     try {
-      if (fence === undefined) await this.store.set(ref, value, ttlMs)
-      else if (!(await this.store.setFenced!(ref, value, ttlMs, fence))) return
+      if (fence === undefined) await this.store.set(ref, value, ttlMs, options)
+      else if (!(await this.store.setFenced!(ref, value, ttlMs, fence, undefined, options))) return
     } catch (error) {
       observer.failed('set', start)
       return this.#writeFailed(error, failOpen)
@@ -241,6 +256,60 @@ export class Operations {
     return this.run('evictByScope', () => this.store.evictScope(path), true).then((removed) =>
       this.#afterScopeEviction(path, removed),
     )
+  }
+
+  /**
+   * Throws a `ConfigurationError` when the storage cannot keep tags (no `invalidateTags`); `operation`
+   * names the call in the message. Checked before any tagged write or invalidation is sent.
+   */
+  checkTagged(operation: string): void {
+    if (typeof this.store.invalidateTags !== 'function') {
+      throw new ConfigurationError(
+        `${operation}: the ${this.storageType} storage does not support tags (it has no invalidateTags); use InMemory, RedisStorage or MongoDBStorage, or leave tags out`,
+      )
+    }
+  }
+
+  /**
+   * The write options of a write tagged with `tags` (the caller's value, checked here; `where` names
+   * the call in errors, e.g. `'cache.set'`). Throws before anything is written.
+   */
+  tagged(where: string, tags: unknown): WriteOptions {
+    this.checkTagged(`${where}(key, value, { tags })`)
+    return { tags: checkTags(tags, MAX_TAGS_PER_ENTRY, `${where}(key, value, { tags })`) }
+  }
+
+  /**
+   * Removes the entries at or under `path` carrying any of `tags` (the caller's value, checked here);
+   * answers how many (synchronously over a synchronous storage). Counted as `'tag'` evictions. Like a
+   * scope eviction, it detaches this process's running computations of the scope when it starts and
+   * when it ends (their tags are not known before they store), so none stores a value computed before.
+   */
+  invalidateTags(given: unknown, path: ScopePath): number | Promise<number> {
+    const tags = checkTags(given, MAX_TAGS_PER_INVALIDATION, 'cache.invalidateTags(tags)')
+    if (tags.length === 0)
+      throw new InvalidArgumentError("cache.invalidateTags(tags): name at least one tag, e.g. ['plan:pro']")
+    this.checkTagged('invalidateTags')
+    this.flights.invalidate(encodeScopePath(path))
+    const sync = this.sync
+    if (sync !== undefined && typeof sync.invalidateTags === 'function') {
+      return this.#afterTagInvalidation(
+        path,
+        this.runSync('invalidateTags', () => sync.invalidateTags!(tags, path), true),
+      )
+    }
+    return this.run('invalidateTags', () => this.store.invalidateTags!(tags, path), true).then((removed) =>
+      this.#afterTagInvalidation(path, removed),
+    )
+  }
+
+  #afterTagInvalidation(path: ScopePath, removed: number): number {
+    this.stats.evictions.tag += removed
+    if (removed !== 0) this.observer.eviction('tag', removed, path, undefined)
+    this.flights.invalidate(encodeScopePath(path))
+    if (this.#rules.listensToEvictions)
+      this.#rules.evicted({ ref: undefined, reason: 'tag', count: removed, scope: path })
+    return removed
   }
 
   /** The storage's live entry count. */

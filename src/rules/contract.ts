@@ -28,11 +28,14 @@ export interface RuleSetEvent {
 export interface RuleEvictEvent {
   /** The removed entry, when a single known entry was removed (not for scope evictions). */
   readonly ref: EntryRef | undefined
-  /** Why: `'explicit'` (delete), `'scope'`, `'expired'`, `'lru'`, `'maxItems'` or `'rule'` (a hook's effect). */
+  /**
+   * Why: `'explicit'` (delete), `'scope'`, `'expired'`, `'lru'`, `'maxItems'`, `'rule'` (a hook's effect)
+   * or `'tag'` (`invalidateTags`).
+   */
   readonly reason: EvictionReason
   /** How many entries were removed. */
   readonly count: number
-  /** For `'scope'` evictions: the scope path that was removed (`[]` for everything). */
+  /** For `'scope'` and `'tag'` evictions: the scope path that was removed or invalidated (`[]`: everything). */
   readonly scope?: EntryRef['scope']
 }
 

@@ -34,6 +34,14 @@ export interface StorageAdmin {
    */
   evictKey(path: ScopePath, key: string): Promise<boolean>
   /**
+   * Removes the entries at or under `path` carrying any of `tags` (checked by the caller), the way the
+   * storage's own `invalidateTags` does (write fences raised, indexes kept consistent), then, where
+   * there is a bus, publishes a scope invalidation of `path` as a cache's own `invalidateTags` does
+   * (also when it failed half-way). Resolves how many entries were removed; rejects with
+   * {@link NotPublishedError} when they are gone but the message could not be sent.
+   */
+  invalidateTags(tags: readonly string[], path: ScopePath): Promise<number>
+  /**
    * The channel the evictions are published on (`<prefix>:bus`, where `RedisStorage.createBus()`
    * publishes), or `undefined` when the backend has no bus (MongoDB: its caches' local tiers, if any,
    * learn of it at their `local.ttlSeconds`).

@@ -35,7 +35,7 @@ export interface EntryRef {
 }
 
 /** Why an entry left the cache; stats count evictions per reason. */
-export type EvictionReason = 'explicit' | 'expired' | 'lru' | 'maxItems' | 'scope' | 'rule'
+export type EvictionReason = 'explicit' | 'expired' | 'lru' | 'maxItems' | 'scope' | 'rule' | 'tag'
 
 /** Reasons a provider itself may report (the others are counted by the cache). */
 export type AutomaticEvictionReason = 'expired' | 'lru' | 'maxItems'
@@ -89,16 +89,32 @@ export const MISS: unique symbol = Symbol('cacheado.miss')
 /** Type of {@link MISS}. */
 export type Miss = typeof MISS
 
+/**
+ * What a write carries besides its value and TTL. Every field is optional; `undefined` (or `{}`) is a
+ * plain write.
+ */
+export interface WriteOptions {
+  /**
+   * Tags of the entry (see {@link StorageProvider.invalidateTags}): checked by the cache (non-empty,
+   * well-formed strings without control characters, see `MAX_TAGS_PER_ENTRY`), distinct. The write
+   * replaces the entry's tags: an entry written again with other tags, or none, leaves the indexes of
+   * its old tags in the same step. Only a provider with `invalidateTags` is given tags.
+   */
+  readonly tags?: readonly string[]
+}
+
 /** The synchronous side of a storage that can answer without I/O (the in-memory one). */
 export interface SyncStorageOperations {
   /** The value of `ref`, or `MISS` (expired entries are misses). */
   get(ref: EntryRef): unknown
   /** `ttlMs` is a positive number of milliseconds, or `undefined` for no expiry. */
-  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): void
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void
   /** Removes `ref`; whether it existed. */
   delete(ref: EntryRef): boolean
   /** Removes every entry at or under `path`; how many. */
   evictScope(path: ScopePath): number
+  /** Synchronous {@link StorageProvider.invalidateTags}. */
+  invalidateTags?(tags: readonly string[], path: ScopePath): number
   /** Live entries. */
   size(): number
 }
@@ -120,8 +136,11 @@ export interface StorageProvider {
   attach(context: StorageContext): void
   /** The stored value, or {@link MISS}. */
   get(ref: EntryRef): Promise<unknown>
-  /** Stores `value`, replacing any entry under `ref`; `ttlMs` undefined means no expiry. */
-  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void>
+  /**
+   * Stores `value`, replacing any entry under `ref`; `ttlMs` undefined means no expiry. `options.tags`
+   * (only given to a provider with {@link StorageProvider.invalidateTags}): the entry's tags.
+   */
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void>
   /** Removes one entry; resolves whether it existed. */
   delete(ref: EntryRef): Promise<boolean>
   /**
@@ -129,6 +148,21 @@ export interface StorageProvider {
    * The count may include entries whose TTL had passed but that were not reclaimed yet.
    */
   evictScope(path: ScopePath): Promise<number>
+  /**
+   * Optional (tags): removes every entry at or under `path` (`[]`: the whole storage) that carries at
+   * least one of `tags` (1 to `MAX_TAGS_PER_INVALIDATION` checked strings); resolves how many entries
+   * it removed. As for `evictScope`, the count may include entries whose TTL had passed but that were
+   * not reclaimed yet.
+   *
+   * Invariants (the conformance suite checks them): the indexes are eager, so a read of a tagged entry
+   * costs what a read of an untagged one costs, and an invalidation costs O(entries carrying the tags)
+   * (plus O(tenants) for `path = []` on a sharded backend), never a scan; an entry re-written with other
+   * tags (or none) is found only by its new ones; entries removed by any other means (delete, scope
+   * eviction, bounds, expiry) leave no index garbage beyond their TTL, the next sweep, or the next
+   * invalidation of their tags; an invalidation also fences like an eviction of `path` (see
+   * {@link StorageProvider.fence}): a fenced write whose fence was taken before it started is refused.
+   */
+  invalidateTags?(tags: readonly string[], path: ScopePath): Promise<number>
   /** Number of live entries. */
   size(): Promise<number>
   /** Releases timers and connections. */
@@ -158,7 +192,13 @@ export interface StorageProvider {
    * (Redis: from the write script). A local tier in front of this storage, using that bus, writes this
    * way: one command instead of two, and no successful write without its message.
    */
-  setAndPublish?(ref: EntryRef, value: unknown, ttlMs: number | undefined, message: BusMessage): Promise<void>
+  setAndPublish?(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    message: BusMessage,
+    options?: WriteOptions,
+  ): Promise<void>
   /**
    * Optional, with {@link StorageProvider.setFenced}: a snapshot of the evictions that cover `ref`, taken
    * before a computation whose result is then written with `setFenced`. Memoized calls (and other
@@ -183,6 +223,7 @@ export interface StorageProvider {
     ttlMs: number | undefined,
     fence: WriteFence,
     message?: BusMessage,
+    options?: WriteOptions,
   ): Promise<boolean>
 }
 

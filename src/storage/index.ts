@@ -32,7 +32,9 @@ export type {
   SyncStorageOperations,
   SyncStorageProvider,
   WriteFence,
+  WriteOptions,
 } from './contract.js'
+export { checkTags, MAX_TAG_LENGTH, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from './tags.js'
 export {
   decodeEntryRef,
   decodeScopePath,

@@ -9,6 +9,7 @@ import type {
   StorageContext,
   StorageProvider,
   WriteFence,
+  WriteOptions,
 } from '../storage/contract.js'
 import { BUS_RECEIVER_TIMING } from '../storage/contract.js'
 import { countsAsFailure } from './circuit-breaker.js'
@@ -49,7 +50,10 @@ export class PublishingStorage implements StorageProvider {
     ttlMs: number | undefined,
     fence: WriteFence,
     message?: BusMessage,
+    options?: WriteOptions,
   ) => Promise<boolean>
+  /** Present when the shared storage has it: the shared invalidation, then a scope message (see TieredStorage). */
+  readonly invalidateTags?: (tags: readonly string[], path: ScopePath) => Promise<number>
   readonly #publisher: Publisher
   readonly #setAndPublish: StorageProvider['setAndPublish']
   /** Writes under way (a lone write fuses its message, concurrent ones share one). */
@@ -77,8 +81,17 @@ export class PublishingStorage implements StorageProvider {
     const { fence, setFenced } = shared
     if (fence !== undefined && setFenced !== undefined) {
       this.fence = (ref) => fence.call(shared, ref)
-      this.setFenced = (ref, value, ttlMs, token) =>
-        this.#write(ref, (message) => setFenced.call(shared, ref, value, ttlMs, token, message), true)
+      this.setFenced = (ref, value, ttlMs, token, _message, options) =>
+        this.#write(
+          ref,
+          (message) => setFenced.call(shared, ref, value, ttlMs, token, message, options),
+          true,
+        )
+    }
+    const invalidateTags = shared.invalidateTags
+    if (typeof invalidateTags === 'function') {
+      this.invalidateTags = (tags, path) =>
+        this.#removal(() => invalidateTags.call(shared, tags, path), { kind: 'scope', path })
     }
   }
 
@@ -99,14 +112,14 @@ export class PublishingStorage implements StorageProvider {
     return this.shared.get(ref)
   }
 
-  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
     const setAndPublish = this.#setAndPublish
     await this.#write(
       ref,
       (message) =>
         message === undefined
-          ? this.shared.set(ref, value, ttlMs).then(STORED)
-          : setAndPublish!(ref, value, ttlMs, message).then(STORED),
+          ? this.shared.set(ref, value, ttlMs, options).then(STORED)
+          : setAndPublish!(ref, value, ttlMs, message, options).then(STORED),
       setAndPublish !== undefined,
     )
   }

@@ -11,6 +11,7 @@ import type {
   StorageContext,
   StorageProvider,
   WriteFence,
+  WriteOptions,
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
@@ -88,7 +89,14 @@ export class TieredStorage implements StorageProvider {
     ttlMs: number | undefined,
     fence: WriteFence,
     message?: BusMessage,
+    options?: WriteOptions,
   ) => Promise<boolean>
+  /**
+   * Present when the shared storage has it: the shared invalidation, then a scope message on the bus.
+   * L1 does not know the tags of its copies (reads do not fetch them), so every local tier, this one
+   * included, drops its copies of the whole scope: a few more misses, never a stale tagged entry.
+   */
+  readonly invalidateTags?: (tags: readonly string[], path: ScopePath) => Promise<number>
   readonly #local = new MemoryStore()
   readonly #localTtlMs: number
   readonly #bus: Bus | undefined
@@ -185,8 +193,22 @@ export class TieredStorage implements StorageProvider {
     const { fence, setFenced } = shared
     if (fence !== undefined && setFenced !== undefined) {
       this.fence = (ref) => this.#call('fence', () => fence.call(shared, ref))
-      this.setFenced = (ref, value, ttlMs, token) =>
-        this.#write(ref, value, ttlMs, (message) => setFenced.call(shared, ref, value, ttlMs, token, message))
+      this.setFenced = (ref, value, ttlMs, token, _message, options) =>
+        this.#write(ref, value, ttlMs, (message) =>
+          setFenced.call(shared, ref, value, ttlMs, token, message, options),
+        )
+    }
+    const invalidateTags = shared.invalidateTags
+    if (typeof invalidateTags === 'function') {
+      this.invalidateTags = async (tags, path) => {
+        this.#dropScope(path)
+        const removed = await this.#removal('invalidateTags', () => invalidateTags.call(shared, tags, path), {
+          kind: 'scope',
+          path,
+        })
+        this.#dropScope(path)
+        return removed
+      }
     }
   }
 
@@ -248,8 +270,8 @@ export class TieredStorage implements StorageProvider {
     }
   }
 
-  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    await this.#write(ref, value, ttlMs, undefined)
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
+    await this.#write(ref, value, ttlMs, undefined, options)
   }
 
   /**
@@ -261,6 +283,7 @@ export class TieredStorage implements StorageProvider {
     value: unknown,
     ttlMs: number | undefined,
     fenced: ((message: BusMessage | undefined) => Promise<boolean>) | undefined,
+    options?: WriteOptions,
   ): Promise<boolean> {
     if (this.#touching.size !== 0) await this.#touchesLanded()
     this.#dropEntry(ref)
@@ -280,8 +303,8 @@ export class TieredStorage implements StorageProvider {
         sent = true
         if (fenced !== undefined) return fenced(fuse ? message : undefined)
         return fuse
-          ? this.#setAndPublish!(ref, value, ttlMs, message).then(STORED)
-          : this.shared.set(ref, value, ttlMs).then(STORED)
+          ? this.#setAndPublish!(ref, value, ttlMs, message, options).then(STORED)
+          : this.shared.set(ref, value, ttlMs, options).then(STORED)
       })
       if (stored && this.#live && !this.#invalidatedSince(ref, start)) {
         const lifeMs = ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs)

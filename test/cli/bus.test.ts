@@ -74,6 +74,51 @@ describe.each(targets)('cacheado evict reaches the local tiers on $name', ({ url
     expect(await peer.get(other, 'k1')).toBe('w1')
   })
 
+  it.skipIf(!url)('invalidate-tag --scope: tagged entries of the scope leave the local tier', async () => {
+    const id = uniqueName('o')
+    const other = uniqueName('o')
+    await peer.send({ op: 'set', org: id, key: 't1', value: 'v1', tags: ['plan:pro', 'x'] })
+    await peer.send({ op: 'set', org: id, key: 't2', value: 'v2', tags: ['plan:free'] })
+    await peer.send({ op: 'set', org: other, key: 't1', value: 'w1', tags: ['plan:pro'] })
+    for (const [org_, key] of [
+      [id, 't1'],
+      [id, 't2'],
+      [other, 't1'],
+    ] as const)
+      expect(await peer.get(org_, key)).not.toBeNull()
+    const before = await peer.messages()
+    const result = await cli(
+      'invalidate-tag',
+      'plan:pro',
+      'y',
+      '--scope',
+      `organization=${id}`,
+      '--yes',
+      '--json',
+    )
+    expect(json(result)).toMatchObject({
+      removed: 1,
+      tags: ['plan:pro', 'y'],
+      published: `${where.prefix}:bus`,
+    })
+    await delivered(before, { kind: 'scope', path: org(id) })
+    expect(await peer.get(id, 't1')).toBeNull()
+    expect(await peer.get(id, 't2')).toBe('v2') // dropped from L1 with its scope, still in Redis
+    expect(await peer.get(other, 't1')).toBe('w1')
+    const all = await cli('invalidate-tag', 'plan:pro', '--yes')
+    expect(all.stdout).toMatch(
+      /^removed 1 entries tagged "plan:pro" in scope global in .*; local tiers told on /,
+    )
+    // Bad tags are a usage error (exit 2), checked before connecting; so is a missing --yes off a terminal.
+    const bad = await cli('invalidate-tag', 'a\x01b', '--yes')
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('control character')
+    const unconfirmed = await cli('invalidate-tag', 'plan:pro')
+    expect(unconfirmed.code).toBe(2)
+    expect(unconfirmed.stderr).toContain('pass --yes')
+    expect((await cli('invalidate-tag', '--yes')).code).toBe(2)
+  })
+
   it.skipIf(!url)('evict <scope> --key: one entry is dropped, its neighbours stay', async () => {
     const id = uniqueName('o')
     const key = 'k\x1b[31m"x"'

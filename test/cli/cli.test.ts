@@ -103,6 +103,33 @@ describe.each(backends)('cacheado CLI on $name', (backend) => {
   )
 
   it.skipIf(!backend.url)(
+    'invalidate-tag removes the tagged entries of a scope, then of every scope',
+    async () => {
+      const { args, cache } = await seeded()
+      await cache.set('t1', 1, { scope: 'organization', orgId: 'o1', tags: ['plan:pro'] })
+      await cache.set('t2', 2, { scope: 'user', orgId: 'o1', userId: 'u9', tags: ['plan:pro', 'x'] })
+      await cache.set('t3', 3, { scope: 'organization', orgId: 'o2', tags: ['plan:pro'] })
+      const scoped = json(
+        await runCli([
+          'invalidate-tag',
+          'plan:pro',
+          '--scope',
+          'organization=o1',
+          '--yes',
+          '--json',
+          ...args,
+        ]),
+      )
+      expect(scoped).toMatchObject({ removed: 2, scope: 'organization=o1', tags: ['plan:pro'] })
+      expect(await cache.get('t3', { scope: 'organization', orgId: 'o2' })).toBe(3)
+      const all = await runCli(['invalidate-tag', 'plan:pro', 'other', '--yes', ...args])
+      expect(all.code).toBe(0)
+      expect(all.stdout).toMatch(/^removed 1 entries tagged "plan:pro", "other" in scope global in /)
+      expect((await cache.stats()).totalKeys).toBe(9) // the seed's untagged entries
+    },
+  )
+
+  it.skipIf(!backend.url)(
     'stats --depth 2 --count-only --limit 3 groups by user, without sizes',
     async () => {
       const { args } = await seeded()

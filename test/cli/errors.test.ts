@@ -9,7 +9,15 @@ const redis = redisUrl ?? 'redis://127.0.0.1:1'
 
 describe('cacheado CLI: usage errors exit with 2', () => {
   it.each([
-    [[], 'a command is needed: stats, inspect or evict'],
+    [[], 'a command is needed: stats, inspect, evict or invalidate-tag'],
+    [['invalidate-tag', '--url', redis], 'invalidate-tag needs at least one tag'],
+    [['invalidate-tag', 'a\u0007', '--url', redis, '--yes'], 'tag 0 contains a control character'],
+    [['invalidate-tag', '', '--url', redis, '--yes'], 'tag 0 must be a non-empty string'],
+    [['evict', 'global', '--scope', 'global', '--url', redis], '--scope applies to invalidate-tag'],
+    [
+      ['invalidate-tag', 'x', '--scope', 'organisation=o1', '--url', redis, '--yes'],
+      'unknown scope "organisation"; known scopes',
+    ],
     [['purge', '--url', redis], 'unknown command "purge"; commands: stats, inspect, evict'],
     [['stats'], '--url is needed (or CACHEADO_URL), e.g. --url redis://127.0.0.1:6379'],
     [['stats', '--url', 'localhost:6379'], 'unsupported scheme "localhost:"; accepted: redis://, rediss://'],

@@ -26,6 +26,7 @@ import {
   WRITE_PUBLISH_LUA,
 } from '../../src/storage/redis/lua.js'
 import { FENCE_FRAGMENT } from '../../src/storage/redis/fence.js'
+import { INVALIDATE_LABELS_LUA } from '../../src/storage/redis/lua-labels.js'
 import { PRELUDE } from '../../src/storage/redis/prelude.js'
 import { SCRIPTS } from '../../src/storage/redis/scripts.js'
 
@@ -51,6 +52,7 @@ const composed: Record<string, { script: ComposedLua; parts: readonly string[] }
   SWEEP: { script: SWEEP_LUA, parts: [...prelude, 'sweep'] },
   WIDE_ADMIT: { script: WIDE_ADMIT_LUA, parts: [...prelude, 'wide admit'] },
   WIDE_TOUCH: { script: WIDE_TOUCH_LUA, parts: [...prelude, 'wide touch'] },
+  INVALIDATE_LABELS: { script: INVALIDATE_LABELS_LUA, parts: [...prelude, 'invalidate labels'] },
 }
 
 describe('Redis scripts composed from named fragments', () => {
@@ -68,7 +70,7 @@ describe('Redis scripts composed from named fragments', () => {
     const write = WRITE_LUA.source.slice(0, -'return out\n'.length)
     expect(WRITE_LUA.source.endsWith('out[3] = expired\nreturn out\n')).toBe(true)
     expect(WRITE_PUBLISH_LUA.source).toBe(
-      `${write}redis.call('PUBLISH', ARGV[A + 7], ARGV[A + 8])\nreturn out\n`,
+      `${write}redis.call('PUBLISH', ARGV[A + 8], ARGV[A + 9])\nreturn out\n`,
     )
     expect(WRITE_BROADCAST_LUA.source.startsWith(write)).toBe(true)
     expect(WRITE_BROADCAST_LUA.source.endsWith(`${BROADCAST_FRAGMENT.source}return out\n`)).toBe(true)

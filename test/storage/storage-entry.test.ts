@@ -16,12 +16,16 @@ describe('cacheado/storage', () => {
       'ConfigurationError',
       'InvalidArgumentError',
       'JsonSerializer',
+      'MAX_TAGS_PER_ENTRY',
+      'MAX_TAGS_PER_INVALIDATION',
+      'MAX_TAG_LENGTH',
       'MISS',
       'MsgpackSerializer',
       'SerializationError',
       'StorageError',
       'TimeoutError',
       'checkStorable',
+      'checkTags',
       'decodeEntryRef',
       'decodeScopePath',
       'encodeEntryRef',
@@ -36,6 +40,7 @@ describe('cacheado/storage', () => {
     expect(main.encodeSegment).toBe(storage.encodeSegment)
     expect(main.escapeComponent).toBe(storage.escapeComponent)
     expect(main.StorageError).toBe(storage.StorageError)
+    expect(main.MAX_TAGS_PER_ENTRY).toBe(storage.MAX_TAGS_PER_ENTRY)
   })
 
   it('round-trips a hostile ref through the encoding a flat-key provider uses', () => {

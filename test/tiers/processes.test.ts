@@ -126,6 +126,38 @@ describe.skipIf(redisUrl === undefined)('three processes share one Redis through
     await until(async () => (await b.get('k', o2)) === undefined, BUS_BOUND_MS)
     expect(await parent.get('k', o2)).toBeUndefined()
   })
+
+  it('a tag invalidated in one process is gone from the others’ local tiers within the bound', async () => {
+    const { a, b, parent, behind } = await start(uniqueName('three'))
+    const tagged = (opts: typeof u1 | typeof u2 | typeof o2) => ({ ...opts, tags: ['plan:pro'] })
+    for (const opts of [u1, u2, o2]) await parent.set('k', `${opts.orgId}/${opts.userId}`, tagged(opts))
+    await parent.set('plain', 'kept', u1)
+    await applied([a, b], 4)
+    for (const peer of [a, b]) for (const opts of [u1, u2, o2]) await peer.get('k', opts)
+    // Behind every L1's back: only a dropped copy can make a process see these (still tagged) values.
+    for (const opts of [u1, u2, o2]) await behind.set('k', 'behind', tagged(opts))
+    expect(await b.get('k', u1)).toBe('o1/u1')
+
+    const started = Date.now()
+    const scoped = await a.send({
+      op: 'invalidateTags',
+      tags: ['plan:pro'],
+      opts: { scope: 'organization', orgId: 'o1' },
+    })
+    expect(scoped.removed).toBe(2)
+    for (const opts of [u1, u2]) {
+      await until(async () => (await b.get('k', opts)) === undefined, BUS_BOUND_MS)
+      await until(async () => (await parent.get('k', opts)) === undefined, BUS_BOUND_MS)
+    }
+    expect(Date.now() - started).toBeLessThan(BUS_BOUND_MS + 500)
+    // The other organization's copies were not touched; untagged entries stay.
+    expect(await b.get('k', o2)).toBe('o2/u1')
+    expect(await b.get('plain', u1)).toBe('kept')
+
+    expect(await parent.invalidateTags(['plan:pro'])).toBe(1)
+    for (const peer of [a, b]) await until(async () => (await peer.get('k', o2)) === undefined, BUS_BOUND_MS)
+    expect(await a.get('plain', u1)).toBe('kept')
+  })
 })
 
 describe.skipIf(redisUrl === undefined)('Redis killed under load and brought back', () => {

@@ -97,10 +97,11 @@ async function evictKey(
   }
 }
 
-async function confirm(io: CliIO, question: string): Promise<void> {
+/** Asks `question` on a terminal; a `UsageError` without one, a `DeclinedError` unless answered yes. */
+export async function confirm(io: CliIO, question: string, command = 'evict'): Promise<void> {
   if (io.stdin.isTTY !== true) {
     throw new UsageError(
-      'evict asks for a confirmation, but stdin is not a terminal; pass --yes to evict without asking',
+      `${command} asks for a confirmation, but stdin is not a terminal; pass --yes to ${command === 'evict' ? 'evict' : 'run it'} without asking`,
     )
   }
   const prompt = createInterface({
@@ -112,7 +113,8 @@ async function confirm(io: CliIO, question: string): Promise<void> {
     // End of input (Ctrl-D) counts as "no".
     const closed = new Promise<string>((resolve) => prompt.once('close', () => resolve('')))
     const answer = await Promise.race([prompt.question(`${question} This cannot be undone. [y/N] `), closed])
-    if (!/^y(es)?$/i.test(answer.trim())) throw new DeclinedError('not confirmed; nothing was evicted')
+    if (!/^y(es)?$/i.test(answer.trim()))
+      throw new DeclinedError(`not confirmed; nothing was ${command === 'evict' ? 'evicted' : 'invalidated'}`)
   } finally {
     prompt.close()
   }

@@ -5,6 +5,7 @@ import type {
   StorageContext,
   SyncStorageOperations,
   SyncStorageProvider,
+  WriteOptions,
 } from '../contract.js'
 import { MemoryStore } from './store.js'
 
@@ -48,9 +49,9 @@ export class InMemory implements SyncStorageProvider {
     return this.#store.get(ref)
   }
 
-  /** Stores `value` (by reference) for `ttlMs` milliseconds, or without expiry. */
-  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    this.#store.set(ref, value, ttlMs)
+  /** Stores `value` (by reference) for `ttlMs` milliseconds, or without expiry, with `options.tags`. */
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
+    this.#store.set(ref, value, ttlMs, options)
   }
 
   /** The live entries stored directly in `path` (by reference, as stored). */
@@ -66,6 +67,11 @@ export class InMemory implements SyncStorageProvider {
   /** Removes every entry at or under `path`; how many. */
   async evictScope(path: ScopePath): Promise<number> {
     return this.#store.evictScope(path)
+  }
+
+  /** Removes the entries at or under `path` carrying any of `tags`; how many (memory is freed at once). */
+  async invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
+    return this.#store.invalidateTags(tags, path)
   }
 
   /** Live entries. */

@@ -5,9 +5,11 @@ import type {
   ScopeSegment,
   StorageContext,
   SyncStorageOperations,
+  WriteOptions,
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
+import { TagIndex } from './tag-index.js'
 
 /**
  * The in-memory data structure behind `InMemory`.
@@ -23,6 +25,8 @@ import { ExpiryHeap } from './expiry-heap.js'
  *
  * Expiry: `expiresAt` (epoch ms, 0 = never) is checked on every read; a min-heap of expiry times lets
  * writes, `size()` and the optional sweeper reclaim expired entries without scanning.
+ *
+ * Tags: a {@link TagIndex} (tag -> entries), kept by writes and by every removal; reads never touch it.
  */
 
 interface Group {
@@ -49,6 +53,8 @@ class Entry {
   next: Entry | null = null
   /** Links of policies 1..n as [prev1, next1, prev2, next2, ...]; null while only one policy exists. */
   more: (Entry | null)[] | null = null
+  /** The entry's tags; null for none (the common case: an untagged entry costs one field). */
+  tags: readonly string[] | null = null
 
   constructor(
     readonly key: string,
@@ -73,6 +79,7 @@ export class MemoryStore implements SyncStorageOperations {
   #rootGroup0Lru: Group | undefined
   #rootGroups: (Group | undefined)[] = []
   #heap = new ExpiryHeap<Entry>()
+  readonly #tags = new TagIndex<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
   #context: StorageContext | undefined
 
@@ -96,21 +103,24 @@ export class MemoryStore implements SyncStorageOperations {
     return entry.value
   }
 
-  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): void {
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void {
     const expiresAt = ttlMs === undefined ? 0 : Date.now() + ttlMs
     const node = this.#findOrCreate(ref.scope)
     const entries = (node.entries ??= new Map())
     const existing = entries.get(ref.key)
+    const tags = options?.tags
     if (existing !== undefined) {
       existing.value = value
       existing.expiresAt = expiresAt
       if (expiresAt !== 0) this.#heap.push(expiresAt, existing)
+      if (existing.tags !== null || tags !== undefined) this.#retag(existing, tags)
       if (this.#lruIndexes.length !== 0) this.#touch(existing)
     } else {
       const entry = new Entry(ref.key, value, expiresAt, node)
       entries.set(ref.key, entry)
       this.#count++
       if (expiresAt !== 0) this.#heap.push(expiresAt, entry)
+      if (tags !== undefined) this.#retag(entry, tags)
       if (this.#policies.length !== 0) this.#admit(entry, node)
     }
     this.reclaimExpired(RECLAIM_PER_WRITE)
@@ -126,6 +136,33 @@ export class MemoryStore implements SyncStorageOperations {
       if (entry.expiresAt === 0 || entry.expiresAt > now) listed.push([entry.key, entry.value])
     }
     return listed
+  }
+
+  /**
+   * Removes the entries at or under `path` carrying any of `tags`; how many live ones (expired ones
+   * met on the way are reported as `'expired'`). O(entries carrying the tags × scope depth).
+   */
+  invalidateTags(tags: readonly string[], path: ScopePath): number {
+    const target = path.length === 0 ? this.#root : this.#find(path)
+    if (target === undefined) return 0
+    const now = Date.now()
+    let removed = 0
+    for (const entry of this.#tags.carrying(tags)) {
+      if (entry.node === null || !isUnder(entry.node, target)) continue
+      const expired = entry.expiresAt !== 0 && entry.expiresAt <= now
+      this.#remove(entry, expired ? 'expired' : undefined)
+      if (!expired) removed++
+    }
+    return removed
+  }
+
+  /** Number of tags that hold at least one entry (diagnostics: removals leave no index behind). */
+  get tagCount(): number {
+    return this.#tags.size
+  }
+
+  #retag(entry: Entry, tags: readonly string[] | undefined): void {
+    this.#tags.retag(entry, tags === undefined || tags.length === 0 ? null : tags)
   }
 
   delete(ref: EntryRef): boolean {
@@ -147,6 +184,7 @@ export class MemoryStore implements SyncStorageOperations {
       if (current.entries !== null) {
         for (const entry of current.entries.values()) {
           this.#unlink(entry, current)
+          if (entry.tags !== null) this.#tags.remove(entry)
           entry.node = null
           removed++
         }
@@ -182,6 +220,7 @@ export class MemoryStore implements SyncStorageOperations {
     this.#root = new ScopeNode(null, '', '')
     this.#resetRootGroups()
     this.#heap.clear()
+    this.#tags.clear()
     this.#count = 0
     return removed
   }
@@ -245,6 +284,7 @@ export class MemoryStore implements SyncStorageOperations {
         : undefined
     node.entries!.delete(entry.key)
     this.#unlink(entry, node)
+    if (entry.tags !== null) this.#tags.remove(entry)
     entry.node = null
     this.#count--
     if (node.entries!.size === 0 && node.children === null && node.parent !== null) this.#detach(node)
@@ -321,6 +361,12 @@ export class MemoryStore implements SyncStorageOperations {
 
 function isCurrent(entry: Entry, time: number): boolean {
   return entry.node !== null && entry.expiresAt === time
+}
+
+/** Whether `node` is `target` or one of its descendants. */
+function isUnder(node: ScopeNode, target: ScopeNode): boolean {
+  for (let n: ScopeNode | null = node; n !== null; n = n.parent) if (n === target) return true
+  return false
 }
 
 function pathOf(node: ScopeNode): ScopePath {

@@ -6,6 +6,8 @@ import { groupOf, UsageTally, withDeadline } from '../admin.js'
 import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { EntryDocument } from './document.js'
 import { visibleFilter } from './document.js'
+import { MongoFences } from './fence.js'
+import { tagsFilter } from './tags.js'
 
 /** How {@link openMongoDBAdmin} connects. */
 export interface MongoDBAdminOptions {
@@ -141,6 +143,16 @@ export class MongoDBAdmin implements StorageAdmin {
   async evictKey(path: ScopePath, key: string): Promise<boolean> {
     const { deletedCount } = await this.collection.deleteOne({ _id: encodeEntryRef({ scope: path, key }) })
     return deletedCount === 1
+  }
+
+  /**
+   * `MongoDBStorage.invalidateTags`: the generation of `path` raised first (write fences, see
+   * `fence.ts`), then one `deleteMany` on the subtree and the `tags` array.
+   */
+  async invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
+    await new MongoFences(this.client.db(this.collection.dbName), this.collection.collectionName).bump(path)
+    const { deletedCount } = await this.collection.deleteMany(tagsFilter(tags, path))
+    return deletedCount
   }
 
   async close(): Promise<void> {

@@ -33,6 +33,8 @@ export interface EntryDocument {
   createdAt: number
   /** Last read or write on the same clock, for LRU bounds. */
   accessedAt: number
+  /** The entry's tags (see `tags.ts`); absent when it has none. */
+  tags?: string[]
 }
 
 /** The encoded ancestor-or-self paths of `path`, shortest first; `[]` for the global root. */

@@ -4,6 +4,7 @@ import type { EntryRef, ScopePath, WriteFence } from '../contract.js'
 import { encodeScopePath } from '../key-encoding.js'
 import type { EntryDocument } from './document.js'
 import { scopeKeys, upsertOne } from './document.js'
+import { tagFields } from './tags.js'
 
 /**
  * One eviction generation: `_id` is `'/'` followed by the encoded scope path that was evicted (`'/'`
@@ -47,6 +48,8 @@ export interface FencedWrite {
   readonly v: unknown
   readonly expiresAt: Date | null
   readonly tick: number
+  /** The entry's checked tags; `undefined`: none (the commit unsets them). */
+  readonly tags?: string[] | undefined
 }
 
 /**
@@ -128,7 +131,7 @@ export class MongoFences {
     ) {
       return false
     }
-    const { id, ref, v, expiresAt, tick } = write
+    const { id, ref, v, expiresAt, tick, tags } = write
     const token = randomUUID().replace(/-/g, '')
     const pending = `pending.${token}`
     // 1. The value, aside. A new document expires soon unless committed (a crash leaves no live entry).
@@ -147,10 +150,10 @@ export class MongoFences {
       return false
     }
     // 3. Commit.
-    const commit = {
-      $set: { v, expiresAt, accessedAt: tick, scopes: scopeKeys(ref.scope) },
-      $unset: { [pending]: '' },
-    } as never
+    const [$set, $unset] = tagFields({ v, expiresAt, accessedAt: tick, scopes: scopeKeys(ref.scope) }, tags, {
+      [pending]: '',
+    })
+    const commit = { $set, $unset } as never
     if ((await this.#commitStyle()) === 'conditional') {
       const { matchedCount } = await collection.updateOne({ _id: id, [pending]: { $exists: true } }, commit)
       return matchedCount === 1

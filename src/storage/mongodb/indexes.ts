@@ -18,7 +18,11 @@ const ALREADY_INDEXED = new Set([85, 86])
 
 /** The indexes every cacheado collection needs, plus those the bounds sort by. */
 export function indexesFor(bounds: readonly BoundPolicy[]): IndexDescription[] {
-  const specs: IndexDescription[] = [{ key: { scopes: 1 }, name: 'cacheado_scopes' }]
+  const specs: IndexDescription[] = [
+    { key: { scopes: 1 }, name: 'cacheado_scopes' },
+    // Multikey index of entry tags (see tags.ts): invalidateTags costs O(entries carrying them).
+    { key: { tags: 1 }, name: 'cacheado_tags' },
+  ]
   const seen = new Set<string>()
   for (const bound of bounds) {
     const field = bound.order === 'lru' ? 'accessedAt' : 'createdAt'

@@ -15,6 +15,7 @@ import type {
   StorageProvider,
   StoredEntry,
   WriteFence,
+  WriteOptions,
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { timerMs } from '../../ttl.js'
@@ -39,6 +40,7 @@ import { MongoLocks } from './lock.js'
 import { PerKeyOrder } from './per-key-order.js'
 import type { TtlSupport } from './indexes.js'
 import { ensureIndexes } from './indexes.js'
+import { tagFields, tagsFilter, tagsOf } from './tags.js'
 import type { MongoDBStorageOptions } from './options.js'
 import { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
@@ -106,6 +108,7 @@ export class MongoDBStorage implements StorageProvider {
     ttlMs: number | undefined,
     fence: WriteFence,
     message?: BusMessage,
+    options?: WriteOptions,
   ) => Promise<boolean>
   readonly #fences: MongoFences | undefined
   readonly #collection: Collection<EntryDocument>
@@ -174,9 +177,9 @@ export class MongoDBStorage implements StorageProvider {
       const fences = new MongoFences(client.db(this.#collection.dbName), this.#collection.collectionName)
       this.#fences = fences
       this.fence = (ref) => this.#run('fence', UNORDERED, () => fences.take(ref))
-      this.setFenced = async (ref, value, ttlMs, fence) => {
+      this.setFenced = async (ref, value, ttlMs, fence, _message, options) => {
         // Everything that can refuse the value runs before the first byte is sent.
-        const write = this.#prepare(ref, value, ttlMs)
+        const write = this.#prepare(ref, value, ttlMs, options)
         return this.#run('setFenced', { write: write.id }, async (collection) => {
           const stored = await fences.setFenced(collection, write, fence)
           if (stored && this.#bounds.length !== 0)
@@ -244,16 +247,17 @@ export class MongoDBStorage implements StorageProvider {
     })
   }
 
-  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
+  async set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
     // Everything that can refuse the value runs before the first byte is sent.
-    const { id, v, expiresAt, tick } = this.#prepare(ref, value, ttlMs)
+    const { id, v, expiresAt, tick, tags } = this.#prepare(ref, value, ttlMs, options)
     const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
+    const [withTags, unset] = tagFields(fields, tags, { pending: '' })
     return this.#run('set', { write: id }, async (collection) => {
       // (`pending`: fenced writes of other processes still in flight give up, see fence.ts.)
       await upsertOne(
         collection,
         { _id: id },
-        { $set: fields, $setOnInsert: { createdAt: tick }, $unset: { pending: '' } },
+        { $set: withTags, $setOnInsert: { createdAt: tick }, $unset: unset },
       )
       if (this.#bounds.length !== 0)
         await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
@@ -267,7 +271,13 @@ export class MongoDBStorage implements StorageProvider {
    * storage cannot keep, `SerializationError` for a value the serializer refuses (whatever it throws,
    * e.g. a RangeError for a too deeply nested value) or a document over 16 MiB.
    */
-  #prepare(ref: EntryRef, value: unknown, ttlMs: number | undefined): FencedWrite & { v: Binary } {
+  #prepare(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    options?: WriteOptions,
+  ): FencedWrite & { v: Binary } {
+    const tags = tagsOf(options)
     if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
       throw new InvalidArgumentError(
         `MongoDBStorage cannot store a TTL of ${String(ttlMs)} ms: it must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years); leave the TTL out for no expiry`,
@@ -288,14 +298,14 @@ export class MongoDBStorage implements StorageProvider {
     }
     const v = new Binary(bytes)
     const expiresAt = ttlMs === undefined ? null : new Date(Date.now() + ttlMs)
-    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick, createdAt: tick }
+    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick, createdAt: tick, tags }
     const size = BSON.calculateObjectSize({ _id: id, ...fields })
     if (size > MAX_DOCUMENT_BYTES) {
       throw new SerializationError(
         `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
       )
     }
-    return { id, ref, v, expiresAt, tick }
+    return { id, ref, v, expiresAt, tick, tags }
   }
 
   delete(ref: EntryRef): Promise<boolean> {
@@ -333,6 +343,19 @@ export class MongoDBStorage implements StorageProvider {
       return docs
         .filter((doc) => doc.v !== undefined && !isExpired(doc.expiresAt, now))
         .map((doc) => [decodeEntryRef(doc._id).key, this.serializer.deserialize(bytesOf(doc.v))] as const)
+    })
+  }
+
+  /**
+   * Records a new generation of `path` (write fences, as `evictScope` does), then one `deleteMany` on
+   * the `_id` range of the subtree and the indexed `tags` array (see `tags.ts`). The count may include
+   * expired documents not reclaimed yet, as `evictScope`'s does.
+   */
+  invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
+    return this.#run('invalidateTags', UNORDERED, async (collection) => {
+      await this.#fences?.bump(path)
+      const { deletedCount } = await collection.deleteMany(tagsFilter(tags, path))
+      return deletedCount
     })
   }
 

@@ -276,6 +276,25 @@ export class RedisAdmin implements StorageAdmin {
     })
   }
 
+  /** RedisStorage's own `invalidateTags`, then a scope invalidation on the bus (as {@link RedisAdmin.evict}). */
+  async invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
+    return this.#withStorage(async (storage) => {
+      let removed: number
+      try {
+        removed = await storage.invalidateTags(tags, path)
+      } catch (error) {
+        await this.#publish(storage, { kind: 'scope', path }).catch(() => undefined)
+        throw error
+      }
+      try {
+        await this.#publish(storage, { kind: 'scope', path })
+      } catch (error) {
+        throw new NotPublishedError(removed, this.bus, error)
+      }
+      return removed
+    })
+  }
+
   /** A RedisStorage on this client, attached with the recorded bounds, closed after `use`. */
   async #withStorage<T>(use: (storage: RedisStorage) => Promise<T>): Promise<T> {
     const storage = new RedisStorage({

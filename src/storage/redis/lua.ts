@@ -14,7 +14,7 @@ const RETURN_OUT = luaFragment('return out', 'return out\n', { uses: ['out'] })
  * entry's deeper scope nodes, outermost first (all known to the client, all in the tag's slot). ARGV
  * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`), a fresh
  * registration id ('' for none, see `registry.ts`), a packed fence ('' for none, see
- * `fence.ts`).
+ * `fence.ts`), the entry's labels (user tags) joined by newlines ('' for none; see `set_labels` in `prelude.ts`).
  * Writes nothing and returns `{0, -1}` when the fence no longer holds. A fenced write to a tag without
  * a confirmed registration writes nothing and returns `{0, -2}` (the client registers the tag and runs
  * it again with the id); a plain one on a standalone Redis registers the tag in the same script, and on
@@ -100,6 +100,7 @@ else
   if WIDEX then redis.call('ZADD', WB .. 'x', when, member) end
 end
 for k = 2, #KEYS do redis.call('ZADD', KEYS[k], score, member) end
+set_labels(member, base, ARGV[A + 7], score)
 local out = { fresh and 1 or 0, register, 0, when }
 if NB > 0 then
   local segs = parse(member)
@@ -130,6 +131,7 @@ out[3] = expired
       'fresh_id',
       'register_inline',
       'purge_due',
+      'set_labels',
       'admit',
     ],
   },
@@ -143,7 +145,8 @@ export const WRITE_LUA = composeLua('WRITE', [...PRELUDE, WRITE_ENTRY, RETURN_OU
  * write runs {@link WRITE_LUA}, which trims them). KEYS[1] the tag's root index, KEYS[2] the tag's
  * marker, then per entry its data key followed by the indexes of its deeper scope nodes, outermost
  * first (all in the tag's slot). ARGV after the header (with no bounds): the number of entries, then
- * per entry its member, value, ttl in ms ('' for none) and number of deeper index keys.
+ * per entry its member, value, ttl in ms ('' for none), number of deeper index keys and labels (as in
+ * {@link WRITE_LUA}).
  * The marker logic is the one of {@link WRITE_LUA}: purge up to 100 expired entries first when the
  * marker says something may be due, keep the marker a lower bound on the earliest expiry. Entries are
  * written in order, so the last write of a key in the batch wins.
@@ -173,6 +176,7 @@ if not mark or (first and first < now) then
 end
 local a = A + 2
 local k = 3
+local base = string.sub(KEYS[2], 1, -2)
 for e = 1, tonumber(ARGV[A + 1]) do
   local member, ttl, deeper = ARGV[a], ARGV[a + 2], tonumber(ARGV[a + 3])
   local score = '+inf'
@@ -189,13 +193,14 @@ for e = 1, tonumber(ARGV[A + 1]) do
   end
   redis.call('ZADD', KEYS[1], score, member)
   for d = 1, deeper do redis.call('ZADD', KEYS[k + d], score, member) end
-  a = a + 4
+  set_labels(member, base, ARGV[a + 4], score)
+  a = a + 5
   k = k + 1 + deeper
 end
 if changed then redis.call('SET', KEYS[2], made .. ':' .. (first and num(first) or 'none')) end
 return { made == 'p' and 1 or 0, expired }
 `,
-    { uses: ['A', 'WIDE', 'mark_parts', 'now_ms', 'register_inline', 'purge_due', 'num'] },
+    { uses: ['A', 'WIDE', 'mark_parts', 'now_ms', 'register_inline', 'purge_due', 'num', 'set_labels'] },
   ),
 ])
 
@@ -243,14 +248,14 @@ const RETURN_VALUE_AND_TTL = luaFragment(
 export const TOUCH_LUA = composeLua('TOUCH', [...PRELUDE, READ_VALUE, MARK_USED, RETURN_VALUE])
 
 /**
- * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 8] on the channel ARGV[A + 7] in the same script: the
+ * {@link WRITE_LUA}, then a PUBLISH of ARGV[A + 9] on the channel ARGV[A + 8] in the same script: the
  * invalidation of a local tier's write leaves with the write itself (no second command, and never a
  * write without its message).
  */
 export const WRITE_PUBLISH_LUA = composeLua('WRITE_PUBLISH', [
   ...PRELUDE,
   WRITE_ENTRY,
-  luaFragment('publish', "redis.call('PUBLISH', ARGV[A + 7], ARGV[A + 8])\n", { uses: ['A'] }),
+  luaFragment('publish', "redis.call('PUBLISH', ARGV[A + 8], ARGV[A + 9])\n", { uses: ['A'] }),
   RETURN_OUT,
 ])
 
@@ -278,8 +283,8 @@ end
 )
 
 /**
- * {@link WRITE_LUA}, then the message ARGV[A + 9] to the inbox `ARGV[A + 8]:<member>` of every live
- * member of the registry ARGV[A + 7] but ARGV[A + 10] (the writer's own): standalone Redis only, since
+ * {@link WRITE_LUA}, then the message ARGV[A + 10] to the inbox `ARGV[A + 9]:<member>` of every live
+ * member of the registry ARGV[A + 8] but ARGV[A + 11] (the writer's own): standalone Redis only, since
  * the registry is not one of the script's keys.
  */
 export const WRITE_BROADCAST_LUA = composeLua('WRITE_BROADCAST', [
@@ -287,7 +292,7 @@ export const WRITE_BROADCAST_LUA = composeLua('WRITE_BROADCAST', [
   WRITE_ENTRY,
   luaFragment(
     'broadcast arguments',
-    'local REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 7], ARGV[A + 8], ARGV[A + 9], ARGV[A + 10]\n',
+    'local REGISTRY, CHANNEL, TEXT, ORIGIN = ARGV[A + 8], ARGV[A + 9], ARGV[A + 10], ARGV[A + 11]\n',
     { defines: ['REGISTRY', 'CHANNEL', 'TEXT', 'ORIGIN'], uses: ['A'] },
   ),
   BROADCAST_FRAGMENT,

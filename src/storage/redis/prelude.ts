@@ -26,6 +26,13 @@ import { REGISTRATION_FRESH_MS } from './registry.js'
  *                       (removals only raise the true minimum). It goes when the tag's last entry goes.
  * - `P:{T}:f`           HASH: eviction generations of the tag's scopes, with a retention TTL (see
  *                       `fence.ts`)
+ * - `P:{T}:t:<label>`   ZSET: the members of the tag's entries carrying the entry tag `<label>` (the
+ *                       user's tags of `set(..., { tags })`, called labels here to keep them apart from
+ *                       hash tags), scored like the indexes; `<label>` is the raw label (its own slot
+ *                       is decided by the `{T}` before it, so any text is safe)
+ * - `P:{T}:g:<member>`  SET: the labels of one labelled entry (no TTL: it goes with the entry's removal,
+ *                       which is what lets a removal, a purge of an expired entry or a relabelling write
+ *                       leave the label ZSETs; an unlabelled entry has none)
  * - `P:{@@}:b<id>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
  * - `P:tags`, `P:{P:tags}:e`, `P:{P:tags}:g`  the registry of tags (see `registry.ts`)
  *
@@ -158,8 +165,30 @@ local function counter(i, base)
   return base .. 'n'
 end
 
+-- Gives member the labels of the packed list (joined by newlines, which labels never contain; ''
+-- for none) scored by score, leaving the label ZSETs of the labels it had before.
+local function set_labels(member, base, packed, score)
+  local g = base .. 'g:' .. member
+  local old = redis.call('SMEMBERS', g)
+  if #old > 0 then
+    for _, l in ipairs(old) do redis.call('ZREM', base .. 't:' .. l, member) end
+    redis.call('DEL', g)
+  end
+  if packed == '' then return end
+  for l in string.gmatch(packed .. '\\n', '([^\\n]*)\\n') do
+    redis.call('SADD', g, l)
+    redis.call('ZADD', base .. 't:' .. l, score, member)
+  end
+end
+
 local function remove(member)
   local segs, base = parse(member)
+  local g = base .. 'g:' .. member
+  local labels = redis.call('SMEMBERS', g)
+  if #labels > 0 then
+    for _, l in ipairs(labels) do redis.call('ZREM', base .. 't:' .. l, member) end
+    redis.call('DEL', g)
+  end
   local existed = redis.call('DEL', base .. 'd:' .. member)
   if #segs == 0 then redis.call('ZREM', base .. 'i:', member) end
   local path = ''
@@ -207,7 +236,7 @@ local function admit(g, n, order, max, member, fresh, evict)
 end
 `,
   {
-    defines: ['parse', 'group', 'counter', 'remove', 'purge', 'purge_due', 'admit'],
+    defines: ['parse', 'group', 'counter', 'set_labels', 'remove', 'purge', 'purge_due', 'admit'],
     uses: ['P', 'B', 'NB', 'WIDE', 'WB', 'WIDEX', 'num'],
   },
 )

@@ -3,6 +3,7 @@
  * `fence.ts` and `registry.ts`).
  */
 import { LuaScript } from './connection.js'
+import { INVALIDATE_LABELS_LUA } from './lua-labels.js'
 import { FENCE_READ_LUA } from './fence.js'
 import { REGISTRY_SCRIPTS } from './registry.js'
 import {
@@ -37,6 +38,7 @@ export const SWEEP = new LuaScript(SWEEP_LUA.source)
 export const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA.source)
 export const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA.source)
 export const FENCE_READ = new LuaScript(FENCE_READ_LUA)
+export const INVALIDATE_LABELS = new LuaScript(INVALIDATE_LABELS_LUA.source)
 /** Every script of the storage, preloaded on connection. */
 export const SCRIPTS = [
   ...REGISTRY_SCRIPTS,
@@ -54,4 +56,5 @@ export const SCRIPTS = [
   SWEEP,
   WIDE_ADMIT,
   WIDE_TOUCH,
+  INVALIDATE_LABELS,
 ]

@@ -12,6 +12,7 @@ import type {
   StorageProvider,
   StoredEntry,
   WriteFence,
+  WriteOptions,
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { escapeComponent } from '../key-encoding.js'
@@ -31,6 +32,7 @@ import { TagRegistry } from './registry.js'
 import type { RedisStorageOptions } from './options.js'
 import { checkOptions } from './options.js'
 import type { BatchedWrite, Notice } from './write.js'
+import { packLabels, RedisLabels } from './labels.js'
 import { RedisWrites } from './write.js'
 import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
 
@@ -116,6 +118,7 @@ export class RedisStorage implements StorageProvider {
   readonly #registry: TagRegistry
   readonly #evictions: RedisEvictions
   readonly #writes: RedisWrites
+  readonly #labels: RedisLabels
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -182,6 +185,16 @@ export class RedisStorage implements StorageProvider {
       evictions: this.#evictions,
       isCluster: this.#isCluster,
       channel: `${this.prefix}:bus`,
+      timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      clusterWide: () => this.#clusterWide,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+    })
+    this.#labels = new RedisLabels({
+      client: this.#client,
+      keys: this.#keys,
+      registry: this.#registry,
+      evictions: this.#evictions,
       timed: (promise) => this.#timed(promise),
       header: () => this.#header,
       clusterWide: () => this.#clusterWide,
@@ -330,10 +343,11 @@ export class RedisStorage implements StorageProvider {
     return new RedisBus({ client: this.#client, channel: this.#channel, timeoutMs: this.#timeoutMs })
   }
 
-  set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
-    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, undefined).then(NOTHING)
+  set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
+    if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, options, undefined).then(NOTHING)
     let write: BatchedWrite
     try {
+      const labels = packLabels(options)
       const bytes = this.#encode(value)
       const member = this.#keys.member(ref)
       write = {
@@ -342,6 +356,7 @@ export class RedisStorage implements StorageProvider {
         bytes,
         ttl: ttlArg(ttlMs),
         keys: this.#keys.writeKeys(member),
+        labels,
       }
     } catch (error) {
       // Refused before anything is written (too large, not serializable, a TTL out of range); the
@@ -369,8 +384,9 @@ export class RedisStorage implements StorageProvider {
     value: unknown,
     ttlMs: number | undefined,
     message: BusMessage,
+    options?: WriteOptions,
   ): Promise<void> {
-    return this.#write(ref, value, ttlMs, this.#writes.notice(message)).then(NOTHING)
+    return this.#write(ref, value, ttlMs, options, this.#writes.notice(message)).then(NOTHING)
   }
 
   /**
@@ -398,12 +414,13 @@ export class RedisStorage implements StorageProvider {
     ttlMs: number | undefined,
     fence: WriteFence,
     message?: BusMessage,
+    options?: WriteOptions,
   ): Promise<boolean> {
     const member = this.#keys.member(ref)
     const ours = checkFence(fence, member)
     if (ours === undefined) return false // a fence of another entry guards nothing of this one
     const notice = message === undefined ? undefined : this.#writes.notice(message)
-    return this.#write(ref, value, ttlMs, notice, ours)
+    return this.#write(ref, value, ttlMs, options, notice, ours)
   }
 
   /**
@@ -414,13 +431,15 @@ export class RedisStorage implements StorageProvider {
     ref: EntryRef,
     value: unknown,
     ttlMs: number | undefined,
+    options: WriteOptions | undefined,
     notice: Notice | undefined,
     fence?: RedisWriteFence,
   ): Promise<boolean> {
     const ttl = ttlArg(ttlMs)
+    const labels = packLabels(options)
     const bytes = this.#encode(value)
     const member = this.#keys.member(ref)
-    return this.#exec(() => this.#writes.write(member, bytes, ttl, notice, fence))
+    return this.#exec(() => this.#writes.write(member, bytes, ttl, notice, fence, labels))
   }
 
   get #channel(): string {
@@ -455,6 +474,15 @@ export class RedisStorage implements StorageProvider {
       evictScope: (storage, path, onBatch) =>
         storage.#exec(() => storage.#evictions.evictScope(path, new EvictProgress(onBatch))),
     }
+  }
+
+  /**
+   * Removes the entries at or under `path` carrying any of `tags` (see `labels.ts`): one script per
+   * batch on the tenant's slot for a scoped invalidation, one per registered tenant for `[]`. Raises
+   * the scope's eviction generation first, as `evictScope` does, so fenced writes taken before fail.
+   */
+  async invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
+    return this.#exec(() => this.#labels.invalidate(tags, path))
   }
 
   async size(): Promise<number> {

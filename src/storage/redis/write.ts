@@ -18,6 +18,8 @@ export interface BatchedWrite {
   readonly bytes: Buffer
   readonly ttl: string
   readonly keys: readonly string[]
+  /** The entry's labels (user tags) joined by newlines, `''` for none (see `labels.ts`). */
+  readonly labels: string
 }
 /** A write script that also publishes a bus message, with its extra arguments. */
 export interface Notice {
@@ -93,7 +95,8 @@ export class RedisWrites {
     bytes: Buffer,
     ttl: string,
     notice: Notice | undefined,
-    fence?: RedisWriteFence,
+    fence: RedisWriteFence | undefined,
+    labels: string,
   ): Promise<boolean> {
     const keys = this.#host.keys.writeKeys(member)
     const tag = this.#host.keys.tagOfMember(member)
@@ -101,7 +104,7 @@ export class RedisWrites {
     const script = notice === undefined ? WRITE : notice.script
     let creation = ''
     for (let attempt = 1; ; attempt++) {
-      const args = [...this.#host.header(), member, bytes, ttl, base, creation, fence?.packed ?? '']
+      const args = [...this.#host.header(), member, bytes, ttl, base, creation, fence?.packed ?? '', labels]
       if (notice !== undefined) args.push(...notice.args)
       const reply = (await this.#host.timed(script.run(this.#host.client, keys, args))) as (number | string)[]
       const [fresh, status, expired, when] = reply
@@ -142,7 +145,7 @@ export class RedisWrites {
       // writeKeys: data key, root index, deeper indexes; the root index is KEYS[1] already.
       keys.push(write.keys[0]!)
       for (let i = 2; i < write.keys.length; i++) keys.push(write.keys[i]!)
-      args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2))
+      args.push(write.member, write.bytes, write.ttl, String(write.keys.length - 2), write.labels)
     }
     const [register, expired] = (await this.#host.timed(
       WRITE_BATCH.run(this.#host.client, keys, args),
