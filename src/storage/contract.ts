@@ -101,6 +101,11 @@ export interface SyncStorageOperations {
   evictScope(path: ScopePath): number
   /** Live entries. */
   size(): number
+  /**
+   * Optional: the value of `ref` with its expiry, or `MISS` (a read like `get`: it marks the entry used
+   * for LRU bounds). Enables `cache.expiresAtSync` and the expiry of `getWithMetadataSync`.
+   */
+  getWithExpiry?(ref: EntryRef): StoredEntry | Miss
 }
 
 /**
@@ -140,6 +145,25 @@ export interface StorageProvider {
    * may be reported earlier than the real one, never later.
    */
   getWithExpiry?(ref: EntryRef): Promise<StoredEntry | Miss>
+  /**
+   * Optional bulk read: the entries of `refs` with their expiries (as {@link getWithExpiry} reports
+   * them: never later than the real one), in the order asked, {@link MISS} for each miss; `refs` may
+   * repeat. In as few round trips as the backend allows (Redis: one per hash slot, sent together;
+   * MongoDB: one `find`). Each entry read is marked used for LRU bounds, as `get` would. Without it,
+   * the cache reads the refs one by one (concurrently) with `getWithExpiry`, or `get`.
+   */
+  getMany?(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]>
+  /**
+   * Optional bulk write: `set` of every write, later writes of a ref winning. Every value is checked
+   * and encoded before anything is sent (a value the provider refuses rejects the whole call with
+   * nothing written); bounds hold when it resolves. Without it, the cache writes one by one.
+   */
+  setMany?(writes: readonly EntryWrite[]): Promise<void>
+  /**
+   * Optional bulk removal: `delete` of every ref, resolving whether each one existed, in the order
+   * asked (`refs` do not repeat). Without it, the cache deletes one by one (concurrently).
+   */
+  deleteMany?(refs: readonly EntryRef[]): Promise<boolean[]>
   /**
    * Optional: a new invalidation bus between the processes sharing this storage (Redis: pub/sub on a
    * channel derived from the prefix). A cache with a local tier uses it by default; the caller owns the
@@ -184,6 +208,16 @@ export interface StorageProvider {
  * It is plain data (it may be kept for the length of a computation, never persisted).
  */
 export type WriteFence = object
+
+/** One write of {@link StorageProvider.setMany}: `ttlMs` as in `set` (undefined: no expiry). */
+export interface EntryWrite {
+  /** Where to write. */
+  readonly ref: EntryRef
+  /** The value to store. */
+  readonly value: unknown
+  /** A positive number of milliseconds, or `undefined` for no expiry. */
+  readonly ttlMs: number | undefined
+}
 
 /** A stored value with its expiry, as answered by {@link StorageProvider.getWithExpiry}. */
 export interface StoredEntry {

@@ -9,6 +9,7 @@ import type {
   BusMessage,
   EntryLocks,
   EntryRef,
+  EntryWrite,
   Miss,
   ScopePath,
   StorageContext,
@@ -45,7 +46,7 @@ export type { MongoDBStorageOptions } from './options.js'
 export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
 /** How {@link MongoDBStorage} orders an operation against others on the same key. */
-type Ordering = { read: string } | { write: string } | Record<string, never>
+type Ordering = { read: string } | { reads: readonly string[] } | { write: string } | Record<string, never>
 const UNORDERED: Ordering = {}
 
 const DEFAULT_SWEEP_MS = 60_000
@@ -245,7 +246,52 @@ export class MongoDBStorage implements StorageProvider {
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined): Promise<void> {
     // Everything that can refuse the value runs before the first byte is sent.
-    const { id, v, expiresAt, tick } = this.#prepare(ref, value, ttlMs)
+    return this.#store(ref, this.#prepare(ref, value, ttlMs))
+  }
+
+  /**
+   * The entries of `refs` with their expiries, in one `find({ _id: { $in } })` (FerretDB 1.x scans the
+   * collection for it, see the class comment); expired documents found are deleted and reported. Under
+   * an LRU bound each ref is read (and marked used) on its own instead, all at once.
+   */
+  getMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    if (this.#touchOnRead) return Promise.all(refs.map((ref) => this.#lookup(ref)))
+    const ids = refs.map((ref) => encodeEntryRef(ref))
+    return this.#run('getMany', { reads: ids }, async (collection) => {
+      const docs = await collection
+        .find({ _id: { $in: [...new Set(ids)] } }, { projection: { v: 1, expiresAt: 1 } })
+        .toArray()
+      const byId = new Map(docs.map((doc) => [doc._id, doc]))
+      const now = Date.now()
+      const expired = new Map<string, EntryDocument['expiresAt']>()
+      const found = ids.map((id): StoredEntry | Miss => {
+        const doc = byId.get(id)
+        if (doc === undefined || doc.v === undefined) return MISS
+        if (isExpired(doc.expiresAt, now)) {
+          expired.set(id, doc.expiresAt)
+          return MISS
+        }
+        const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
+        return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
+      })
+      for (const [id, expiresAt] of expired) {
+        // Unless it was rewritten meanwhile (then its expiresAt differs).
+        const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
+        if (deletedCount === 1) this.#report('expired', 1, [id])
+      }
+      return found
+    })
+  }
+
+  /** Every write, all checked and encoded before the first is sent, then sent at once (in order per key). */
+  async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    const prepared = writes.map(({ ref, value, ttlMs }) => this.#prepare(ref, value, ttlMs))
+    await Promise.all(prepared.map((write) => this.#store(write.ref, write)))
+  }
+
+  /** Upserts a prepared write, then enforces the bounds. */
+  #store(ref: EntryRef, prepared: FencedWrite & { v: Binary }): Promise<void> {
+    const { id, v, expiresAt, tick } = prepared
     const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
     return this.#run('set', { write: id }, async (collection) => {
       // (`pending`: fenced writes of other processes still in flight give up, see fence.ts.)
@@ -361,9 +407,11 @@ export class MongoDBStorage implements StorageProvider {
     const result =
       'read' in order
         ? this.#order.read(order.read, guarded)
-        : 'write' in order
-          ? this.#order.write(order.write, guarded)
-          : guarded()
+        : 'reads' in order
+          ? this.#order.readMany(order.reads, guarded)
+          : 'write' in order
+            ? this.#order.write(order.write, guarded)
+            : guarded()
     try {
       return await Promise.race([result, timeout])
     } finally {

@@ -6,6 +6,7 @@ import { LuaScript } from './connection.js'
 import { FENCE_READ_LUA } from './fence.js'
 import { REGISTRY_SCRIPTS } from './registry.js'
 import {
+  GET_MANY_TTL_LUA,
   GET_TTL_LUA,
   TOUCH_LUA,
   TOUCH_TTL_LUA,
@@ -29,6 +30,7 @@ export const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA.source)
 export const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA.source)
 export const TOUCH = new LuaScript(TOUCH_LUA.source)
 export const GET_TTL = new LuaScript(GET_TTL_LUA.source)
+export const GET_MANY_TTL = new LuaScript(GET_MANY_TTL_LUA)
 export const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA.source)
 export const DELETE = new LuaScript(DELETE_LUA.source)
 export const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA.source)
@@ -48,6 +50,7 @@ export const SCRIPTS = [
   TOUCH,
   TOUCH_TTL,
   GET_TTL,
+  GET_MANY_TTL,
   DELETE,
   EVICT_SCOPE,
   COUNT,
