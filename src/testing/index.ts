@@ -19,6 +19,7 @@ import type { StorageProvider } from '../storage/contract.js'
 import type { ConformanceCache } from './cache-cases.js'
 import { cacheCases, conformanceScopes } from './cache-cases.js'
 import { attachPlain, providerCases } from './provider-cases.js'
+import { bulkCacheCases, bulkProviderCases } from './bulk-cases.js'
 import type { TestRunner } from './runner.js'
 import { Cache } from '../cache.js'
 
@@ -47,7 +48,9 @@ export interface ConformanceOptions {
  * Declares the conformance suite for one storage provider: the cases through a `Cache` (values and
  * their types, misses, TTLs, scope eviction, tenant isolation whatever the characters of ids, bounds,
  * memoization), then the cases on the provider itself for each optional capability it offers (`sync`,
- * `getWithExpiry`, `locks`, `createBus`/`setAndPublish`, `fence`/`setFenced`).
+ * `getWithExpiry`, `getMany`/`setMany`/`deleteMany`, `locks`, `createBus`/`setAndPublish`,
+ * `fence`/`setFenced`), and the bulk and inspection operations of the cache (`getMany`, `setMany`,
+ * `evictMany`, `has`, `expiresAt`, `getWithMetadata`).
  */
 export function describeStorageConformance(name: string, options: ConformanceOptions): void {
   const { runner } = options
@@ -72,13 +75,15 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
         throw error
       }
     }
-    cacheCases(runner, { makeCache, propertyRuns: options.propertyRuns ?? 100, seed })
-    providerCases(runner, {
-      open: async () => {
-        const storage = attachPlain(await options.create())
-        storages.push(storage)
-        return storage
-      },
-    })
+    const caseContext = { makeCache, propertyRuns: options.propertyRuns ?? 100, seed }
+    const open = async () => {
+      const storage = attachPlain(await options.create())
+      storages.push(storage)
+      return storage
+    }
+    cacheCases(runner, caseContext)
+    providerCases(runner, { open })
+    bulkCacheCases(runner, caseContext)
+    bulkProviderCases(runner, { open })
   })
 }

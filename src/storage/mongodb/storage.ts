@@ -19,7 +19,7 @@ import type {
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { timerMs } from '../../ttl.js'
-import { decodeEntryRef, encodeEntryRef } from '../key-encoding.js'
+import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { BoundEvictionReport } from './bounds.js'
 import { enforceBounds } from './bounds.js'
 import type { EntryDocument } from './document.js'
@@ -46,11 +46,20 @@ export type { MongoDBStorageOptions } from './options.js'
 export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
 /** How {@link MongoDBStorage} orders an operation against others on the same key. */
-type Ordering = { read: string } | { reads: readonly string[] } | { write: string } | Record<string, never>
+type Ordering =
+  | { read: string }
+  | { reads: readonly string[] }
+  | { write: string }
+  | { writes: readonly string[] }
+  | Record<string, never>
 const UNORDERED: Ordering = {}
 
 const DEFAULT_SWEEP_MS = 60_000
 const DEFAULT_TIMEOUT_MS = 1000
+/** Upserts per `bulkWrite` of `setMany` (each chunk gets its own operationTimeoutMs). */
+const WRITE_CHUNK = 100
+/** Bulk operations get `operationTimeoutMs` per this many entries (FerretDB scans for `$in`). */
+const BULK_TIMEOUT_ENTRIES = 50
 
 const debug = debuglog('cacheado')
 let ttlRefusalNoted = false
@@ -257,36 +266,90 @@ export class MongoDBStorage implements StorageProvider {
   getMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     if (this.#touchOnRead) return Promise.all(refs.map((ref) => this.#lookup(ref)))
     const ids = refs.map((ref) => encodeEntryRef(ref))
-    return this.#run('getMany', { reads: ids }, async (collection) => {
-      const docs = await collection
-        .find({ _id: { $in: [...new Set(ids)] } }, { projection: { v: 1, expiresAt: 1 } })
-        .toArray()
-      const byId = new Map(docs.map((doc) => [doc._id, doc]))
-      const now = Date.now()
-      const expired = new Map<string, EntryDocument['expiresAt']>()
-      const found = ids.map((id): StoredEntry | Miss => {
-        const doc = byId.get(id)
-        if (doc === undefined || doc.v === undefined) return MISS
-        if (isExpired(doc.expiresAt, now)) {
-          expired.set(id, doc.expiresAt)
-          return MISS
+    return this.#run(
+      'getMany',
+      { reads: ids },
+      async (collection) => {
+        const docs = await collection
+          .find({ _id: { $in: [...new Set(ids)] } }, { projection: { v: 1, expiresAt: 1 } })
+          .toArray()
+        const byId = new Map(docs.map((doc) => [doc._id, doc]))
+        const now = Date.now()
+        const expired = new Map<string, EntryDocument['expiresAt']>()
+        const found = ids.map((id): StoredEntry | Miss => {
+          const doc = byId.get(id)
+          if (doc === undefined || doc.v === undefined) return MISS
+          if (isExpired(doc.expiresAt, now)) {
+            expired.set(id, doc.expiresAt)
+            return MISS
+          }
+          const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
+          return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
+        })
+        for (const [id, expiresAt] of expired) {
+          // Unless it was rewritten meanwhile (then its expiresAt differs).
+          const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
+          if (deletedCount === 1) this.#report('expired', 1, [id])
         }
-        const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
-        return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
-      })
-      for (const [id, expiresAt] of expired) {
-        // Unless it was rewritten meanwhile (then its expiresAt differs).
-        const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
-        if (deletedCount === 1) this.#report('expired', 1, [id])
-      }
-      return found
-    })
+        return found
+      },
+      ids.length,
+    )
   }
 
-  /** Every write, all checked and encoded before the first is sent, then sent at once (in order per key). */
+  /**
+   * Every write, all checked and encoded before the first is sent, then ordered `bulkWrite`s of
+   * upserts, {@link WRITE_CHUNK} at a time (later writes of a ref win), then the bounds of each scope
+   * written, once: they hold when it resolves.
+   */
   async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    if (writes.length === 0) return
     const prepared = writes.map(({ ref, value, ttlMs }) => this.#prepare(ref, value, ttlMs))
-    await Promise.all(prepared.map((write) => this.#store(write.ref, write)))
+    const ids = [...new Set(prepared.map((write) => write.id))]
+    const operations = prepared.map(({ id, ref, v, expiresAt, tick }) => ({
+      updateOne: {
+        filter: { _id: id },
+        update: {
+          $set: { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick },
+          $setOnInsert: { createdAt: tick },
+          $unset: { pending: '' as const },
+        },
+        upsert: true,
+      },
+    }))
+    // Chunks of WRITE_CHUNK upserts, one after the other, each within operationTimeoutMs.
+    for (let start = 0; start < operations.length; start += WRITE_CHUNK) {
+      const chunk = operations.slice(start, start + WRITE_CHUNK)
+      await this.#run(
+        'setMany',
+        { writes: ids },
+        async (collection) => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await collection.bulkWrite(chunk, { ordered: true })
+              return
+            } catch (error) {
+              // Two upserts of one new _id racing (another process): the upserts are idempotent, retry.
+              if (attempt >= 3 || (error as { code?: unknown }).code !== 11000) throw error
+            }
+          }
+        },
+        chunk.length,
+      )
+    }
+    if (this.#bounds.length === 0) return
+    const scopes = new Map(prepared.map((write) => [encodeScopePath(write.ref.scope), write.ref.scope]))
+    await this.#run(
+      'setMany',
+      { writes: ids },
+      async (collection) => {
+        for (const scope of scopes.values())
+          await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
+            this.#reclaimExpired(collection, filter),
+          )
+      },
+      scopes.size,
+    )
   }
 
   /** Upserts a prepared write, then enforces the bounds. */
@@ -355,6 +418,36 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   /**
+   * Removes every ref (none repeated): one `find` of those that are live, then one `deleteMany` of
+   * them all. A document another process writes between the two is removed but not counted.
+   */
+  deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    const ids = refs.map((ref) => encodeEntryRef(ref))
+    return this.#run(
+      'deleteMany',
+      { writes: ids },
+      async (collection) => {
+        const docs = await collection
+          .find({ _id: { $in: ids } }, { projection: { _id: 1, expiresAt: 1, v: 1 } })
+          .toArray()
+        if (docs.length === 0) return ids.map(() => false)
+        const now = Date.now()
+        const live = new Set<string>()
+        const expired: string[] = []
+        for (const doc of docs) {
+          if (doc.v === undefined) continue
+          if (isExpired(doc.expiresAt, now)) expired.push(doc._id)
+          else live.add(doc._id)
+        }
+        await collection.deleteMany({ _id: { $in: docs.map((doc) => doc._id) } })
+        if (expired.length !== 0) this.#report('expired', expired.length, expired)
+        return ids.map((id) => live.has(id))
+      },
+      ids.length,
+    )
+  }
+
+  /**
    * Records a new generation of `path` (write fences), then one `deleteMany` on the `_id` range of the
    * subtree (`[]`: every document of this collection, nothing else).
    * Expired documents the sweeper has not reached yet go too and are part of the count, as on the
@@ -391,14 +484,17 @@ export class MongoDBStorage implements StorageProvider {
     operation: string,
     order: Ordering,
     work: (collection: Collection<EntryDocument>) => Promise<T>,
+    entries = 1,
   ): Promise<T> {
+    // A bulk operation gets operationTimeoutMs per BULK_TIMEOUT_ENTRIES entries.
+    const timeoutMs = this.operationTimeoutMs * Math.max(1, Math.ceil(entries / BULK_TIMEOUT_ENTRIES))
     let timer: NodeJS.Timeout | undefined
     let timedOut = false
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true
-        reject(new MongoDBTimeoutError(operation, this.operationTimeoutMs))
-      }, this.operationTimeoutMs)
+        reject(new MongoDBTimeoutError(operation, timeoutMs))
+      }, timeoutMs)
     })
     // Promise.race subscribes to every promise it gets, so a late rejection is handled, never unhandled;
     // `guarded` settles by the deadline, so a hung operation never holds its key past it.
@@ -411,7 +507,9 @@ export class MongoDBStorage implements StorageProvider {
           ? this.#order.readMany(order.reads, guarded)
           : 'write' in order
             ? this.#order.write(order.write, guarded)
-            : guarded()
+            : 'writes' in order
+              ? this.#order.writeMany(order.writes, guarded)
+              : guarded()
     try {
       return await Promise.race([result, timeout])
     } finally {

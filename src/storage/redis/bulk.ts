@@ -1,9 +1,12 @@
 import type { Serializer } from '../../serializers/contract.js'
-import type { Miss, StoredEntry } from '../contract.js'
+import type { EntryRef, Miss, StorageContext, StoredEntry } from '../contract.js'
+import { decodeEntryRef } from '../key-encoding.js'
+import type { RedisEvictions } from './evict.js'
+import type { TagRegistry } from './registry.js'
 import { MISS } from '../contract.js'
 import type { RedisClient } from './connection.js'
 import type { RedisKeys } from './keys.js'
-import { GET_MANY_TTL } from './scripts.js'
+import { DELETE_MANY, GET_MANY_TTL } from './scripts.js'
 import type { BatchedWrite, RedisWrites } from './write.js'
 
 /**
@@ -29,7 +32,15 @@ export interface BulkHost {
   readonly serializer: Serializer
   readonly isCluster: boolean
   readonly writes: RedisWrites
+  readonly registry: TagRegistry
+  readonly evictions: RedisEvictions
   timed<T>(promise: Promise<T>): Promise<T>
+  header(): readonly string[]
+  /** Whether the cache-wide bounds need their own step (Cluster). */
+  clusterWide(): boolean
+  /** Whether evicted refs are wanted (read at each report). */
+  wantsRefs(): boolean
+  report: StorageContext['onEvicted']
 }
 
 /**
@@ -81,6 +92,43 @@ export async function writeMany(host: BulkHost, writes: readonly BatchedWrite[])
   }
   await Promise.all(batches)
 }
+
+/**
+ * Deletes `members` (none repeated) with one script per tag (at most {@link WRITE_CHUNK} members
+ * each), all sent at once; answers whether each existed. Tags emptied are released from the registry,
+ * expired traces reported, and on a Cluster the cache-wide bounds forget the members, as `delete`
+ * does for one.
+ */
+export async function deleteMany(host: BulkHost, members: readonly string[]): Promise<boolean[]> {
+  const out = new Array<boolean>(members.length).fill(false)
+  const scripts: Promise<void>[] = []
+  for (const indexes of groupIndexes(members, (member) => host.keys.tagOfMember(member))) {
+    const tag = host.keys.tagOfMember(members[indexes[0]!]!)
+    for (let start = 0; start < indexes.length; start += WRITE_CHUNK) {
+      const chunk = indexes.slice(start, start + WRITE_CHUNK)
+      const args = [...host.header(), ...chunk.map((i) => members[i]!)]
+      scripts.push(
+        host.timed(DELETE_MANY.run(host.client, [host.keys.rootIndex(tag)], args)).then(async (reply) => {
+          const [gone, creation, ...flags] = reply as (number | string)[]
+          const forget: string[] = []
+          chunk.forEach((index, j) => {
+            const existed = Number(flags[2 * j]) === 1
+            const stale = Number(flags[2 * j + 1]) === 1
+            out[index] = existed
+            if (stale) host.report('expired', 1, host.wantsRefs() ? refOf(members[index]!) : undefined)
+            if (existed || stale) forget.push(members[index]!)
+          })
+          if (Number(gone) === 1) await host.registry.release(tag, String(creation))
+          if (host.clusterWide() && forget.length !== 0) await host.evictions.admitWide(forget, '', '', false)
+        }),
+      )
+    }
+  }
+  await Promise.all(scripts)
+  return out
+}
+
+const refOf = (member: string): EntryRef => decodeEntryRef(member)
 
 /** The positions of `items` grouped by `groupOf`, each group in the items' order. */
 function groupIndexes<T>(items: readonly T[], groupOf: (item: T) => string): number[][] {

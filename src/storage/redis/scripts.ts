@@ -18,6 +18,7 @@ import {
 import {
   COUNT_LUA,
   DELETE_LUA,
+  DELETE_MANY_LUA,
   EVICT_SCOPE_LUA,
   SWEEP_LUA,
   WIDE_ADMIT_LUA,
@@ -33,6 +34,7 @@ export const GET_TTL = new LuaScript(GET_TTL_LUA.source)
 export const GET_MANY_TTL = new LuaScript(GET_MANY_TTL_LUA)
 export const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA.source)
 export const DELETE = new LuaScript(DELETE_LUA.source)
+export const DELETE_MANY = new LuaScript(DELETE_MANY_LUA.source)
 export const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA.source)
 export const COUNT = new LuaScript(COUNT_LUA.source)
 export const SWEEP = new LuaScript(SWEEP_LUA.source)
@@ -52,6 +54,7 @@ export const SCRIPTS = [
   GET_TTL,
   GET_MANY_TTL,
   DELETE,
+  DELETE_MANY,
   EVICT_SCOPE,
   COUNT,
   SWEEP,

@@ -34,7 +34,7 @@ import type { BatchedWrite, Notice } from './write.js'
 import { RedisWrites } from './write.js'
 import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
 import type { BulkHost } from './bulk.js'
-import { readMany, writeMany } from './bulk.js'
+import { deleteMany, readMany, writeMany } from './bulk.js'
 
 export type { RedisStorageOptions } from './options.js'
 
@@ -349,6 +349,12 @@ export class RedisStorage implements StorageProvider {
     )
   }
 
+  /** Removes every ref (not repeated) with one script per tenant, sent at once (see `bulk.ts`). */
+  async deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    const members = refs.map((ref) => this.#keys.member(ref))
+    return this.#exec(() => deleteMany(this.#bulk, members))
+  }
+
   get #bulk(): BulkHost {
     return {
       client: this.#client,
@@ -356,7 +362,13 @@ export class RedisStorage implements StorageProvider {
       serializer: this.serializer,
       isCluster: this.#isCluster,
       writes: this.#writes,
+      registry: this.#registry,
+      evictions: this.#evictions,
       timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      clusterWide: () => this.#clusterWide,
+      wantsRefs: () => this.#wantsRefs,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
     }
   }
 
