@@ -35,10 +35,6 @@ export interface ReadMetadata<V = unknown> {
 /** An expiry as the API gives it: epoch ms, `null` for none. */
 const expiryOf = (entry: StoredEntry): number | null => entry.expiresAt ?? null
 
-/** The values of bulk-read entries. */
-const valuesOf = (entries: readonly (StoredEntry | Miss)[]): unknown[] =>
-  entries.map((entry) => (entry === MISS ? MISS : entry.value))
-
 /**
  * Bulk operations and inspection over the operation pipeline: `getMany`, `setMany`, `evictMany`,
  * `has`, `expiresAt` and `getWithMetadata` of the facade, with the pipeline's bookkeeping per entry
@@ -201,7 +197,7 @@ function wrap(value: unknown): Miss | { value: unknown } {
 
 /** The values of `refs` through the store's `getMany`, or one `get` each, all at once. */
 function readValues(store: StorageProvider, refs: readonly EntryRef[]): Promise<unknown[]> {
-  if (store.getMany !== undefined) return store.getMany(refs).then(valuesOf)
+  if (store.getMany !== undefined) return store.getMany(refs)
   return Promise.all(refs.map((ref) => store.get(ref)))
 }
 

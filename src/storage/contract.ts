@@ -146,13 +146,18 @@ export interface StorageProvider {
    */
   getWithExpiry?(ref: EntryRef): Promise<StoredEntry | Miss>
   /**
-   * Optional bulk read: the entries of `refs` with their expiries (as {@link getWithExpiry} reports
-   * them: never later than the real one), in the order asked, {@link MISS} for each miss; `refs` may
-   * repeat. In as few round trips as the backend allows (Redis: one per hash slot, sent together;
-   * MongoDB: one `find`). Each entry read is marked used for LRU bounds, as `get` would. Without it,
-   * the cache reads the refs one by one (concurrently) with `getWithExpiry`, or `get`.
+   * Optional bulk read: the values of `refs` in the order asked, {@link MISS} for each miss; `refs`
+   * may repeat. In as few round trips as the backend allows (Redis: one `MGET` per hash slot, sent
+   * together; MongoDB: one `find`). Each entry read is marked used for LRU bounds, as `get` would.
+   * Without it, the cache reads the refs one by one (concurrently) with `get`.
    */
-  getMany?(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]>
+  getMany?(refs: readonly EntryRef[]): Promise<unknown[]>
+  /**
+   * Optional: {@link StorageProvider.getMany} answering each entry with its expiry (as
+   * {@link StorageProvider.getWithExpiry} reports it: never later than the real one). A local tier
+   * reads the misses of a bulk read this way, to keep copies; without it, with `getWithExpiry` per ref.
+   */
+  getManyWithExpiry?(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]>
   /**
    * Optional bulk write: `set` of every write, later writes of a ref winning. Every value is checked
    * and encoded before anything is sent (a value the provider refuses rejects the whole call with

@@ -29,22 +29,23 @@ const hostileKeys = (): string[] => [
   '{t}',
 ]
 
-/** A storage's answer as plain values (`MISS` per miss), whatever `getMany` answers. */
+/** A storage's answer as plain values (`MISS` per miss), whatever `getManyWithExpiry` answers. */
 const values = (entries: readonly unknown[]): unknown[] =>
   entries.map((entry) => (entry === MISS ? MISS : (entry as { value: unknown }).value))
 
 /**
- * Provider-level cases of the optional bulk capabilities (`getMany`, `setMany`, `deleteMany`); each
+ * Provider-level cases of the optional bulk capabilities (`getMany`, `getManyWithExpiry`, `setMany`,
+ * `deleteMany`); each
  * skips when the provider does not offer it.
  */
 export function bulkProviderCases(runner: TestRunner, ctx: ProviderCaseContext): void {
   const { it } = runner
   const { open } = ctx
 
-  it('provider (getMany): values and expiries in order, MISS per miss, repeated refs, across tenants', async () => {
+  it('provider (getManyWithExpiry): values and expiries in order, MISS per miss, repeated refs, across tenants', async () => {
     const s = await open()
-    if (s.getMany === undefined) return
-    assert.deepEqual(await s.getMany([]), [])
+    if (s.getManyWithExpiry === undefined) return
+    assert.deepEqual(await s.getManyWithExpiry([]), [])
     const a = ref(user('o1', 'u1'), 'a')
     const b = ref(user('o2', 'u1'), 'b')
     const c = ref([], 'c')
@@ -54,7 +55,7 @@ export function bulkProviderCases(runner: TestRunner, ctx: ProviderCaseContext):
     await s.set(b, 'two', undefined)
     await s.set(c, null, undefined)
     const missing = ref(user('o1', 'u1'), 'missing')
-    const got = await s.getMany([a, missing, b, a, c])
+    const got = await s.getManyWithExpiry([a, missing, b, a, c])
     assert.deepEqual(values(got), [{ v: 1 }, MISS, 'two', { v: 1 }, null])
     const first = got[0] as { expiresAt: number | undefined }
     assert.ok(first.expiresAt !== undefined && first.expiresAt <= after + 5_000, 'expiry reported too late')
@@ -64,23 +65,42 @@ export function bulkProviderCases(runner: TestRunner, ctx: ProviderCaseContext):
     assert.ok(forever === undefined || forever >= before, 'an entry without expiry')
   })
 
-  it('provider (getMany): hostile keys stay apart, expired entries are misses, 2000 refs at once', async () => {
+  it('provider (getManyWithExpiry): hostile keys stay apart, expired entries are misses, 2000 refs at once', async () => {
     const s = await open()
-    if (s.getMany === undefined) return
+    if (s.getManyWithExpiry === undefined) return
     const keys = hostileKeys()
     for (const [i, key] of keys.entries()) await s.set(ref(org(key), key), i, undefined)
-    const got = await s.getMany(keys.flatMap((key) => [ref(org(key), key), ref(org(`${key}x`), key)]))
+    const got = await s.getManyWithExpiry(
+      keys.flatMap((key) => [ref(org(key), key), ref(org(`${key}x`), key)]),
+    )
     assert.deepEqual(
       values(got),
       keys.flatMap((_, i) => [i, MISS]),
     )
     await s.set(ref(org('t'), 'short'), 1, 50)
     await sleep(120)
-    assert.deepEqual(values(await s.getMany([ref(org('t'), 'short')])), [MISS])
+    assert.deepEqual(values(await s.getManyWithExpiry([ref(org('t'), 'short')])), [MISS])
     const many = Array.from({ length: 2000 }, (_, i) => ref(user('big', String(i % 7)), String(i)))
-    const answer = await s.getMany(many)
+    const answer = await s.getManyWithExpiry(many)
     assert.equal(answer.length, 2000)
     assert.ok(answer.every((entry) => entry === MISS))
+  })
+
+  it('provider (getMany): the values in order, MISS per miss, repeated refs, hostile keys', async () => {
+    const s = await open()
+    if (s.getMany === undefined) return
+    assert.deepEqual(await s.getMany([]), [])
+    const keys = hostileKeys()
+    for (const [i, key] of keys.entries()) await s.set(ref(user(key, key), key), i, undefined)
+    await s.set(ref([], 'g'), null, undefined)
+    const asked = keys.flatMap((key) => [ref(user(key, key), key), ref(user(key, `${key}x`), key)])
+    const got = await s.getMany([...asked, ref([], 'g'), ref([], 'g'), ref([], 'none')])
+    assert.deepEqual(got, [...keys.flatMap((_, i) => [i, MISS]), null, null, MISS])
+    await s.set(ref(org('t'), 'short'), 1, 50)
+    await sleep(120)
+    assert.deepEqual(await s.getMany([ref(org('t'), 'short')]), [MISS])
+    const many = Array.from({ length: 2000 }, (_, i) => ref(user('big', String(i % 7)), String(i)))
+    assert.ok((await s.getMany(many)).every((value) => value === MISS))
   })
 
   it('provider (setMany, deleteMany): later writes of a ref win, TTLs apply, removals report each ref', async () => {

@@ -55,8 +55,10 @@ export class PublishingStorage implements StorageProvider {
   ) => Promise<boolean>
   /** Present when the shared storage has it: its `getWithExpiry`. */
   readonly getWithExpiry?: (ref: EntryRef) => Promise<StoredEntry | Miss>
+  /** Present when the shared storage has it: its `getManyWithExpiry`. */
+  readonly getManyWithExpiry?: (refs: readonly EntryRef[]) => Promise<(StoredEntry | Miss)[]>
   /** Present when the shared storage has it: its `getMany`. */
-  readonly getMany?: (refs: readonly EntryRef[]) => Promise<(StoredEntry | Miss)[]>
+  readonly getMany?: (refs: readonly EntryRef[]) => Promise<unknown[]>
   readonly #publisher: Publisher
   readonly #setAndPublish: StorageProvider['setAndPublish']
   /** Writes under way (a lone write fuses its message, concurrent ones share one). */
@@ -78,6 +80,7 @@ export class PublishingStorage implements StorageProvider {
     this.#setAndPublish = shared.setAndPublish?.bind(shared)
     if (shared.getWithExpiry !== undefined) this.getWithExpiry = shared.getWithExpiry.bind(shared)
     if (shared.getMany !== undefined) this.getMany = shared.getMany.bind(shared)
+    if (shared.getManyWithExpiry !== undefined) this.getManyWithExpiry = shared.getManyWithExpiry.bind(shared)
     const { fence, setFenced } = shared
     if (fence !== undefined && setFenced !== undefined) {
       this.fence = (ref) => fence.call(shared, ref)

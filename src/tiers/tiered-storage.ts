@@ -341,11 +341,11 @@ export class TieredStorage implements StorageProvider {
 
   /**
    * L1 hits answered locally (with the copies' expiries), the misses read from the shared storage in
-   * one bulk read (its `getMany`, or its `getWithExpiry` per ref), kept in L1 like `fill` keeps them:
+   * one bulk read (its `getManyWithExpiry`, or its `getWithExpiry` per ref), kept in L1 like `fill` keeps them:
    * same expiry cap, same race guard. (A shared storage with neither gives no expiries: its entries are
    * answered with `expiresAt` undefined and not kept.)
    */
-  async getMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     const out = refs.map((ref) => this.peekEntry(ref))
     const missing: number[] = []
     out.forEach((entry, index) => {
@@ -368,9 +368,14 @@ export class TieredStorage implements StorageProvider {
     return out
   }
 
+  /** The values of `refs`: {@link TieredStorage.getManyWithExpiry}'s, without the expiries. */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return (await this.getManyWithExpiry(refs)).map((entry) => (entry === MISS ? MISS : entry.value))
+  }
+
   #sharedMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     const shared = this.shared
-    if (shared.getMany !== undefined) return shared.getMany(refs)
+    if (shared.getManyWithExpiry !== undefined) return shared.getManyWithExpiry(refs)
     const one = this.#getWithExpiry
     return Promise.all(
       refs.map((ref) =>

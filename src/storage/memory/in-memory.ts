@@ -56,8 +56,13 @@ export class InMemory implements SyncStorageProvider {
     return this.#store.getWithExpiry(ref)
   }
 
+  /** The values of `refs`, in order (`MISS` per miss). */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return refs.map((ref) => this.#store.get(ref))
+  }
+
   /** The entries of `refs` with their expiries, in order (`MISS` per miss). */
-  async getMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     return refs.map((ref) => this.#store.getWithExpiry(ref))
   }
 

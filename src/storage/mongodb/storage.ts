@@ -263,7 +263,7 @@ export class MongoDBStorage implements StorageProvider {
    * collection for it, see the class comment); expired documents found are deleted and reported. Under
    * an LRU bound each ref is read (and marked used) on its own instead, all at once.
    */
-  getMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+  getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     if (this.#touchOnRead) return Promise.all(refs.map((ref) => this.#lookup(ref)))
     const ids = refs.map((ref) => encodeEntryRef(ref))
     return this.#run(
@@ -295,6 +295,11 @@ export class MongoDBStorage implements StorageProvider {
       },
       ids.length,
     )
+  }
+
+  /** The values of `refs` (the one `find` of {@link MongoDBStorage.getManyWithExpiry}). */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return (await this.getManyWithExpiry(refs)).map((entry) => (entry === MISS ? MISS : entry.value))
   }
 
   /**

@@ -43,6 +43,29 @@ export interface BulkHost {
   report: StorageContext['onEvicted']
 }
 
+/** Reads the values of `members` (duplicates allowed), in order: `MGET`s grouped as `readMany`'s scripts. */
+export async function readValues(host: BulkHost, members: readonly string[]): Promise<unknown[]> {
+  const out = new Array<unknown>(members.length)
+  const groups = groupIndexes(members, (member) => (host.isCluster ? host.keys.tagOfMember(member) : ''))
+  const reads: Promise<void>[] = []
+  for (const indexes of groups) {
+    for (let start = 0; start < indexes.length; start += READ_CHUNK) {
+      const chunk = indexes.slice(start, start + READ_CHUNK)
+      const keys = chunk.map((i) => host.keys.data(members[i]!))
+      reads.push(
+        host.timed(host.client.mgetBuffer(keys)).then((values) => {
+          chunk.forEach((index, j) => {
+            const bytes = values[j]
+            out[index] = bytes === null || bytes === undefined ? MISS : host.serializer.deserialize(bytes)
+          })
+        }),
+      )
+    }
+  }
+  await Promise.all(reads)
+  return out
+}
+
 /**
  * Reads the entries of `members` (duplicates allowed) with their expiries, in order. The expiry is
  * computed from the time the request was sent, so it is never later than the real one.

@@ -34,7 +34,7 @@ import type { BatchedWrite, Notice } from './write.js'
 import { RedisWrites } from './write.js'
 import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
 import type { BulkHost } from './bulk.js'
-import { deleteMany, readMany, writeMany } from './bulk.js'
+import { deleteMany, readMany, readValues, writeMany } from './bulk.js'
 
 export type { RedisStorageOptions } from './options.js'
 
@@ -322,11 +322,22 @@ export class RedisStorage implements StorageProvider {
   }
 
   /**
+   * The values of `refs` (see `bulk.ts`): one `MGET` for all of them on a standalone Redis, one per
+   * tenant on a Cluster, sent at once. Under an LRU bound each ref is read with the touching script
+   * instead (all sent at once too), so that every hit counts as a use.
+   */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    const members = refs.map((ref) => this.#keys.member(ref))
+    if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.get(ref)))
+    return this.#exec(() => readValues(this.#bulk, members))
+  }
+
+  /**
    * The entries of `refs` with their expiries (see `bulk.ts`): one script for all of them on a
    * standalone Redis, one per tenant on a Cluster, sent at once. Under an LRU bound each ref is read
    * with the touching script instead (all sent at once too), so that every hit counts as a use.
    */
-  async getMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     const members = refs.map((ref) => this.#keys.member(ref))
     if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.getWithExpiry(ref)))
     return this.#exec(() => readMany(this.#bulk, members))
