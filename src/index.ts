@@ -28,6 +28,7 @@ export type {
   BoundPolicy,
   Bus,
   EntryRef,
+  EntryWrite,
   EvictionReason,
   Invalidation,
   ScopePath,
