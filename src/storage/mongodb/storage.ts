@@ -21,6 +21,7 @@ import { MISS } from '../contract.js'
 import { timerMs } from '../../ttl.js'
 import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { BoundEvictionReport } from './bounds.js'
+import { bulkUpsert, bytesOf, deleteIn, findMany, upserts, WRITE_CHUNK } from './bulk.js'
 import { enforceBounds } from './bounds.js'
 import type { EntryDocument } from './document.js'
 import {
@@ -56,8 +57,6 @@ const UNORDERED: Ordering = {}
 
 const DEFAULT_SWEEP_MS = 60_000
 const DEFAULT_TIMEOUT_MS = 1000
-/** Upserts per `bulkWrite` of `setMany` (each chunk gets its own operationTimeoutMs). */
-const WRITE_CHUNK = 100
 /** Bulk operations get `operationTimeoutMs` per this many entries (FerretDB scans for `$in`). */
 const BULK_TIMEOUT_ENTRIES = 50
 
@@ -266,35 +265,17 @@ export class MongoDBStorage implements StorageProvider {
   getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     if (this.#touchOnRead) return Promise.all(refs.map((ref) => this.#lookup(ref)))
     const ids = refs.map((ref) => encodeEntryRef(ref))
-    return this.#run(
-      'getMany',
-      { reads: ids },
-      async (collection) => {
-        const docs = await collection
-          .find({ _id: { $in: [...new Set(ids)] } }, { projection: { v: 1, expiresAt: 1 } })
-          .toArray()
-        const byId = new Map(docs.map((doc) => [doc._id, doc]))
-        const now = Date.now()
-        const expired = new Map<string, EntryDocument['expiresAt']>()
-        const found = ids.map((id): StoredEntry | Miss => {
-          const doc = byId.get(id)
-          if (doc === undefined || doc.v === undefined) return MISS
-          if (isExpired(doc.expiresAt, now)) {
-            expired.set(id, doc.expiresAt)
-            return MISS
-          }
-          const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
-          return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
-        })
-        for (const [id, expiresAt] of expired) {
-          // Unless it was rewritten meanwhile (then its expiresAt differs).
-          const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
-          if (deletedCount === 1) this.#report('expired', 1, [id])
-        }
-        return found
-      },
-      ids.length,
-    )
+    const deserialize = (bytes: Uint8Array) => this.serializer.deserialize(bytes)
+    const read = async (collection: Collection<EntryDocument>) => {
+      const { found, expired } = await findMany(collection, ids, deserialize)
+      for (const [id, expiresAt] of expired) {
+        // Unless it was rewritten meanwhile (then its expiresAt differs).
+        const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
+        if (deletedCount === 1) this.#report('expired', 1, [id])
+      }
+      return found
+    }
+    return this.#run('getMany', { reads: ids }, read, ids.length)
   }
 
   /** The values of `refs` (the one `find` of {@link MongoDBStorage.getManyWithExpiry}). */
@@ -311,50 +292,21 @@ export class MongoDBStorage implements StorageProvider {
     if (writes.length === 0) return
     const prepared = writes.map(({ ref, value, ttlMs }) => this.#prepare(ref, value, ttlMs))
     const ids = [...new Set(prepared.map((write) => write.id))]
-    const operations = prepared.map(({ id, ref, v, expiresAt, tick }) => ({
-      updateOne: {
-        filter: { _id: id },
-        update: {
-          $set: { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick },
-          $setOnInsert: { createdAt: tick },
-          $unset: { pending: '' as const },
-        },
-        upsert: true,
-      },
-    }))
-    // Chunks of WRITE_CHUNK upserts, one after the other, each within operationTimeoutMs.
+    const operations = upserts(prepared)
+    // Chunks of WRITE_CHUNK upserts, one after the other, each within its timeout.
     for (let start = 0; start < operations.length; start += WRITE_CHUNK) {
       const chunk = operations.slice(start, start + WRITE_CHUNK)
-      await this.#run(
-        'setMany',
-        { writes: ids },
-        async (collection) => {
-          for (let attempt = 1; ; attempt++) {
-            try {
-              await collection.bulkWrite(chunk, { ordered: true })
-              return
-            } catch (error) {
-              // Two upserts of one new _id racing (another process): the upserts are idempotent, retry.
-              if (attempt >= 3 || (error as { code?: unknown }).code !== 11000) throw error
-            }
-          }
-        },
-        chunk.length,
-      )
+      await this.#run('setMany', { writes: ids }, (collection) => bulkUpsert(collection, chunk), chunk.length)
     }
     if (this.#bounds.length === 0) return
     const scopes = new Map(prepared.map((write) => [encodeScopePath(write.ref.scope), write.ref.scope]))
-    await this.#run(
-      'setMany',
-      { writes: ids },
-      async (collection) => {
-        for (const scope of scopes.values())
-          await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
-            this.#reclaimExpired(collection, filter),
-          )
-      },
-      scopes.size,
-    )
+    const enforce = async (collection: Collection<EntryDocument>) => {
+      for (const scope of scopes.values())
+        await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
+          this.#reclaimExpired(collection, filter),
+        )
+    }
+    await this.#run('setMany', { writes: ids }, enforce, scopes.size)
   }
 
   /** Upserts a prepared write, then enforces the bounds. */
@@ -428,28 +380,12 @@ export class MongoDBStorage implements StorageProvider {
    */
   deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
     const ids = refs.map((ref) => encodeEntryRef(ref))
-    return this.#run(
-      'deleteMany',
-      { writes: ids },
-      async (collection) => {
-        const docs = await collection
-          .find({ _id: { $in: ids } }, { projection: { _id: 1, expiresAt: 1, v: 1 } })
-          .toArray()
-        if (docs.length === 0) return ids.map(() => false)
-        const now = Date.now()
-        const live = new Set<string>()
-        const expired: string[] = []
-        for (const doc of docs) {
-          if (doc.v === undefined) continue
-          if (isExpired(doc.expiresAt, now)) expired.push(doc._id)
-          else live.add(doc._id)
-        }
-        await collection.deleteMany({ _id: { $in: docs.map((doc) => doc._id) } })
-        if (expired.length !== 0) this.#report('expired', expired.length, expired)
-        return ids.map((id) => live.has(id))
-      },
-      ids.length,
-    )
+    const remove = async (collection: Collection<EntryDocument>) => {
+      const { live, expired } = await deleteIn(collection, ids)
+      if (expired.length !== 0) this.#report('expired', expired.length, expired)
+      return ids.map((id) => live.has(id))
+    }
+    return this.#run('deleteMany', { writes: ids }, remove, ids.length)
   }
 
   /**
@@ -590,11 +526,6 @@ export class MongoDBStorage implements StorageProvider {
       context.onEvicted(reason, count)
     }
   }
-}
-
-/** The stored bytes, whether the driver hands out a `Binary` or (with `promoteBuffers`) a `Buffer`. */
-function bytesOf(stored: Binary | Uint8Array): Uint8Array {
-  return stored instanceof Uint8Array ? stored : stored.value()
 }
 
 function positive(name: string, value: number): number {
