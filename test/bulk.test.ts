@@ -15,6 +15,7 @@ import {
   LRUEvict,
   MAX_BULK_KEYS,
   MISS,
+  StorageError,
 } from '../src/index.js'
 import { directKey } from '../src/keys/entry-key.js'
 import { RedisStorage } from '../src/redis.js'
@@ -101,6 +102,29 @@ describe('bulk operations on the in-memory storage', () => {
     expect(() => memory.getManySync(new Array<string>(MAX_BULK_KEYS + 1).fill('k'))).toThrow(
       InvalidArgumentError,
     )
+  })
+
+  it('a failing storage rejects bulk calls with a StorageError, observed as failed operations', async () => {
+    const failing: StorageProvider = {
+      ...minimal(),
+      storageType: 'failing',
+      get: () => Promise.reject(new Error('down')),
+      getMany: () => Promise.reject(new Error('down')),
+      getWithExpiry: () => Promise.reject(new Error('down')),
+      setMany: () => Promise.reject(new Error('down')),
+      deleteMany: () => Promise.reject(new Error('down')),
+    }
+    const cache = new Cache({ storage: failing })
+    const outcomes: string[] = []
+    cache.on('operation', (info) => outcomes.push(`${info.operation} ${info.outcome}`))
+    await expect(cache.getMany(['a'])).rejects.toThrow(StorageError)
+    await expect(cache.setMany([{ key: 'a', value: 1 }])).rejects.toThrow(StorageError)
+    await expect(cache.evictMany(['a'])).rejects.toThrow(StorageError)
+    await expect(cache.has('a')).rejects.toThrow(StorageError)
+    await expect(cache.expiresAt('a')).rejects.toThrow(StorageError)
+    await expect(cache.getWithMetadata('a')).rejects.toThrow(StorageError)
+    expect(outcomes).toEqual(['get error', 'set error', 'evict error', 'get error'])
+    expect(cache.counters()).toMatchObject({ hits: 0, misses: 0, sets: 0 })
   })
 
   it('a refused setMany writes nothing, even when the bad entry is the last of 10k', async () => {
