@@ -4,7 +4,7 @@
  * keyv + @keyv/redis, against the server in `CACHEADO_REDIS_URL`.
  *
  * Scenarios: get-hit sequential and with 100 in flight, set with a TTL sequential and with 100 in
- * flight, memoized hit, and `evictByScope` of one user (10 entries) among `CACHEADO_BENCH_REDIS_KEYS`
+ * flight, memoized hit, `getMany` of 100 keys (`getmany`), and `evictByScope` of one user (10 entries) among `CACHEADO_BENCH_REDIS_KEYS`
  * keys (default 1 000 000). The raw cases read the very data keys cacheado wrote and unpack them with
  * the same msgpack serializer, so apart from the library around it every case does the same work.
  *
@@ -529,6 +529,88 @@ async function evictScopeScenario(): Promise<Section> {
   }
 }
 
+/** Keys per bulk read in the `getmany` scenario. */
+const BATCH = 100
+/** Target of issue 13: one getMany of 100 keys at least 5x as fast as 100 sequential gets. */
+const GET_MANY_MIN_RATIO = 5
+
+/**
+ * `getMany` of 100 keys vs 100 sequential `get`s of ours, raw ioredis `MGET` + unpack of the same data
+ * keys (the floor: one command, nothing around it) and keyv's `getMany`. One operation = one batch of
+ * 100 keys. bentocache has no bulk read (only a get per key), so it has no row here.
+ */
+async function getManyScenario(): Promise<Section> {
+  const fx = new Fixture()
+  try {
+    const cache = fx.ours('getmany')
+    const dataKeys = dataKeysOf(cache.storage.prefix)
+    const raw = fx.raw(false)
+    const keyv = await fx.keyv('keyv_getmany')
+    const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH))
+    const rawBatches = Array.from({ length: KEYS / BATCH }, (_, b) =>
+      dataKeys.slice(b * BATCH, (b + 1) * BATCH),
+    )
+    const batchOf = (i: number) => i % batches.length
+    const ours = `cacheado getMany(${BATCH} keys)`
+    const sequential = `cacheado ${BATCH} sequential await get`
+    const cases: Case[] = [
+      opCase(
+        ours,
+        false,
+        (i) => cache.getMany(batches[batchOf(i)]!),
+        async () => {
+          await cache.setMany(keys.map((key) => ({ key, value })))
+        },
+      ),
+      opCase(sequential, false, async (i) => {
+        for (const key of batches[batchOf(i)]!) await cache.get(key)
+      }),
+      opCase(`${RAW} MGET + unpack`, false, async (i) =>
+        (await raw.mgetBuffer(rawBatches[batchOf(i)]!)).map((b) =>
+          b === null ? undefined : serializer.deserialize(b),
+        ),
+      ),
+    ]
+    if (typeof keyv !== 'string') {
+      cases.push(
+        opCase(
+          `keyv + @keyv/redis getMany(${BATCH} keys)`,
+          false,
+          (i) => keyv.getMany(batches[batchOf(i)]!),
+          async () => {
+            for (const k of keys) await keyv.set(k, value)
+          },
+        ),
+      )
+    }
+    const results = await measure(cases, OPTIONS)
+    const title = `getMany of ${BATCH} keys, sequential batches`
+    const notes = [
+      `one operation = one batch of ${BATCH} keys among ${KEYS}; all hits, a small object (${packed.byteLength} bytes of msgpack)`,
+      'bentocache has no bulk read (a get per key): no row; keyv encodes with JSON (its default)',
+    ]
+    if (typeof keyv === 'string') notes.push(keyv)
+    const section = withExtraColumn(ratioSection(title, results, ours, notes), results, ours)
+    const o = byName(results, ours)
+    const seq = byName(results, sequential)
+    const n = Math.min(o.samples.length, seq.samples.length)
+    const ratio = medianOf(Array.from({ length: n }, (_, r) => o.samples[r]! / seq.samples[r]!))
+    return {
+      ...section,
+      targets: [
+        {
+          name: `${title}: ${ours} vs ${sequential}`,
+          target: `>= ${GET_MANY_MIN_RATIO}x`,
+          measured: `${ratio.toFixed(1)}x`,
+          met: ratio >= GET_MANY_MIN_RATIO,
+        },
+      ],
+    }
+  } finally {
+    await fx.close()
+  }
+}
+
 const SCENARIOS: readonly Scenario[] = [
   { name: 'get', run: async () => [await getScenario(false)] },
   { name: 'get100', run: async () => [await getScenario(true)] },
@@ -538,6 +620,7 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'evict-scope', run: async () => [await evictScopeScenario()] },
   { name: 'tags-invalidate', run: async () => [await invalidateTagsScenario()] },
   { name: 'tags-get', run: async () => [await taggedGetScenario()] },
+  { name: 'getmany', run: async () => [await getManyScenario()] },
 ]
 
 /** The Redis suite (see the module comment). */

@@ -1,3 +1,5 @@
+import type { SetManyEntry } from './bulk-args.js'
+import { checkEntries, checkKeys } from './bulk-args.js'
 import { ConfigurationError, InvalidArgumentError } from './errors.js'
 import type { CacheEvents } from './events.js'
 import { CacheEventEmitter } from './events.js'
@@ -15,6 +17,8 @@ import type { EventSink } from './operations/observer.js'
 import { EventObserver, UNOBSERVED } from './operations/observer.js'
 import { LATER, Operations } from './operations/pipeline.js'
 import { registerOperations } from './operations/registry.js'
+import type { ReadMetadata } from './operations/bulk.js'
+import { BulkOperations } from './operations/bulk.js'
 import type { CacheRule } from './rules/contract.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
@@ -130,6 +134,8 @@ export class Cache<
   readonly storage: St
   /** Every read, write and eviction runs through it (the memoizer's too). */
   readonly #ops: Operations
+  /** Bulk operations and inspection, over the same pipeline. */
+  readonly #bulk: BulkOperations
   readonly #host: MemoHost
   readonly #loader: GetOrSet
   readonly #tracker: ScopeStatsTracker | undefined
@@ -195,6 +201,7 @@ export class Cache<
     })
     this.#ops = ops
     registerOperations(this, ops)
+    this.#bulk = new BulkOperations(ops)
     this.listenersChanged()
     const wantsRefs = () => this.#wantsRefs
     store.attach({
@@ -302,6 +309,138 @@ export class Cache<
   /** The ambient scope parameters (ids as strings), or `undefined` outside every `runInScope`. */
   currentScope(): AmbientScope<SC> | undefined {
     return currentAmbientScope() as AmbientScope<SC> | undefined
+  }
+
+  /**
+   * The values of `keys` in the given scope, in the same order (`undefined` for each miss; keys may
+   * repeat). One round trip per tenant on Redis, one query on MongoDB; counts one hit or miss per key.
+   * Every key is checked first (at most `MAX_BULK_KEYS`): one bad key rejects the whole call.
+   */
+  async getMany<V = unknown>(
+    keys: readonly string[],
+    options?: ScopeOptions<SC>,
+  ): Promise<(V | undefined)[]> {
+    const values = await this.#bulk.readMany(this.#refs('getMany', keys, options))
+    return values.map(orUndefined) as (V | undefined)[]
+  }
+
+  /**
+   * Stores every entry (`{ key, value, ttlSeconds? }`) in the scope of `options`; `options.ttlSeconds`
+   * is the TTL of entries without their own. Every entry is checked before anything is written; a later
+   * entry of a key wins. Bounds hold when it resolves.
+   */
+  async setMany(entries: readonly SetManyEntry[], options?: SetOptions<SC>): Promise<void> {
+    await this.#bulk.writeMany(this.#writes('setMany', entries, options))
+  }
+
+  /** Removes the entries of `keys` (repeated keys count once); resolves how many existed. */
+  async evictMany(keys: readonly string[], options?: ScopeOptions<SC>): Promise<number> {
+    return this.#bulk.deleteMany(this.#refs('evictMany', keys, options, true))
+  }
+
+  /** Whether `key` holds a live entry; not counted as a hit or miss. */
+  async has(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
+    return this.#bulk.has(this.#ref('has', key, options, READ_OPTIONS))
+  }
+
+  /**
+   * When the entry of `key` expires, in epoch milliseconds (`null`: it never expires; `undefined`: no
+   * such entry). Needs a storage that reports expiries (every built-in one does).
+   */
+  async expiresAt(key: string, options?: ScopeOptions<SC>): Promise<number | null | undefined> {
+    return this.#bulk.expiresAt(this.#ref('expiresAt', key, options, READ_OPTIONS), 'expiresAt')
+  }
+
+  /** {@link Cache.get} answering how it went too: `{ value, status, tier, expiresAt }` (see `ReadMetadata`). */
+  async getWithMetadata<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<ReadMetadata<V>> {
+    const ref = this.#ref('getWithMetadata', key, options, READ_OPTIONS)
+    return (await this.#bulk.readWithMetadata(ref)) as ReadMetadata<V>
+  }
+
+  /** Synchronous {@link Cache.getMany}. */
+  getManySync<V = unknown>(
+    this: Cache<SC, SyncStorageProvider>,
+    keys: readonly string[],
+    options?: ScopeOptions<SC>,
+  ): (V | undefined)[] {
+    const refs = this.#refs('getManySync', keys, options)
+    this.#requireSync('getManySync')
+    return (this.#bulk.readMany(refs) as unknown[]).map(orUndefined) as (V | undefined)[]
+  }
+
+  /** Synchronous {@link Cache.setMany}. */
+  setManySync(
+    this: Cache<SC, SyncStorageProvider>,
+    entries: readonly SetManyEntry[],
+    options?: SetOptions<SC>,
+  ): void {
+    const writes = this.#writes('setManySync', entries, options)
+    this.#requireSync('setManySync')
+    this.#bulk.writeMany(writes)
+  }
+
+  /** Synchronous {@link Cache.evictMany}. */
+  evictManySync(
+    this: Cache<SC, SyncStorageProvider>,
+    keys: readonly string[],
+    options?: ScopeOptions<SC>,
+  ): number {
+    const refs = this.#refs('evictManySync', keys, options, true)
+    this.#requireSync('evictManySync')
+    return this.#bulk.deleteMany(refs) as number
+  }
+
+  /** Synchronous {@link Cache.has}. */
+  hasSync(this: Cache<SC, SyncStorageProvider>, key: string, options?: ScopeOptions<SC>): boolean {
+    const ref = this.#ref('hasSync', key, options, READ_OPTIONS)
+    this.#requireSync('hasSync')
+    return this.#bulk.has(ref) as boolean
+  }
+
+  /** Synchronous {@link Cache.expiresAt}. */
+  expiresAtSync(
+    this: Cache<SC, SyncStorageProvider>,
+    key: string,
+    options?: ScopeOptions<SC>,
+  ): number | null | undefined {
+    const ref = this.#ref('expiresAtSync', key, options, READ_OPTIONS)
+    this.#requireSync('expiresAtSync')
+    return this.#bulk.expiresAt(ref, 'expiresAtSync') as number | null | undefined
+  }
+
+  /** Synchronous {@link Cache.getWithMetadata}. */
+  getWithMetadataSync<V = unknown>(
+    this: Cache<SC, SyncStorageProvider>,
+    key: string,
+    options?: ScopeOptions<SC>,
+  ): ReadMetadata<V> {
+    const ref = this.#ref('getWithMetadataSync', key, options, READ_OPTIONS)
+    this.#requireSync('getWithMetadataSync')
+    return this.#bulk.readWithMetadata(ref) as ReadMetadata<V>
+  }
+
+  /** The refs of a bulk call's keys, all checked first (`unique`: repeated keys once). */
+  #refs(operation: string, keys: readonly string[], options: object | undefined, unique = false): EntryRef[] {
+    this.#ops.checkOpen(operation)
+    const list = checkKeys(operation, keys)
+    const scope = this.scopes.resolveOptions(options as Record<string, unknown> | undefined, READ_OPTIONS)
+    return (unique ? [...new Set(list)] : list).map((key) => ({ scope, key: directKey(key) }))
+  }
+
+  /** The writes of a `setMany` call, all checked first. */
+  #writes(operation: string, entries: readonly SetManyEntry[], options: SetOptions<SC> | undefined) {
+    this.#ops.checkOpen(operation)
+    if ((options as { tags?: unknown } | undefined)?.tags !== undefined) {
+      throw new InvalidArgumentError(
+        `cache.${operation}(entries, options): tags are not taken by bulk writes yet; write tagged entries with cache.set(key, value, { tags })`,
+      )
+    }
+    const scope = this.scopes.resolveOptions(options as Record<string, unknown> | undefined, WRITE_OPTIONS)
+    return checkEntries(operation, entries, this.#ttl(options)).map(({ key, value, ttlMs }) => ({
+      ref: { scope, key: directKey(key) },
+      value,
+      ttlMs,
+    }))
   }
 
   /**

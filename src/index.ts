@@ -4,6 +4,10 @@
  * the storage contract for provider authors in `cacheado/storage`.
  */
 export { Cache } from './cache.js'
+// Bulk reads and inspection (getMany, setMany, evictMany, has, expiresAt, getWithMetadata).
+export { MAX_BULK_KEYS } from './bulk-args.js'
+export type { SetManyEntry } from './bulk-args.js'
+export type { ReadMetadata, ReadTier } from './operations/bulk.js'
 export type {
   CacheOptions,
   CacheStatsWithBreakdown,
@@ -34,6 +38,7 @@ export type {
   BoundPolicy,
   Bus,
   EntryRef,
+  EntryWrite,
   EvictionReason,
   Invalidation,
   ScopePath,

@@ -187,6 +187,25 @@ describe('README examples written as scripts (top-level await)', () => {
   )
 
   it.skipIf(redisUrl === undefined)(
+    'bulk: getMany in order, has, expiresAt, getWithMetadata, evictMany counts',
+    async () => {
+      process.env.REDIS_URL = redisUrl
+      const before = Date.now()
+      const { result } = await import('../examples/readme/bulk.js')
+      expect(result).toMatchObject({
+        cart: ['book'],
+        locale: 'fr',
+        missing: undefined,
+        cached: true,
+        read: { value: ['book'], status: 'hit', tier: 'shared' },
+        removed: 2,
+      })
+      expect(result.expires).toBeGreaterThanOrEqual(before + 3_599_000)
+      expect(result.read.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000)
+    },
+  )
+
+  it.skipIf(redisUrl === undefined)(
     'lock: 20 calls from two caches (two processes) run the function once',
     async () => {
       process.env.REDIS_URL = redisUrl

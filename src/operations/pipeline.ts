@@ -16,6 +16,7 @@ import type {
   Miss,
   ScopePath,
   StorageProvider,
+  StoredEntry,
   SyncStorageOperations,
   WriteFence,
   WriteOptions,
@@ -36,6 +37,8 @@ export interface LocalTier {
   peek(ref: EntryRef): unknown
   /** Reads the shared storage after `peek` missed (and keeps a local copy when it may). */
   fill(ref: EntryRef): Promise<unknown>
+  /** Optional: `peek` with the copy's expiry (for `getWithMetadata`). */
+  peekEntry?(ref: EntryRef): StoredEntry | Miss
 }
 
 /** What the pipeline runs on. */
@@ -363,6 +366,29 @@ export class Operations {
   /** Emits an `error` event (a non-`CacheError` is wrapped in a `StorageError` for `operation`). */
   report(operation: string, error: unknown): void {
     this.#events.emit('error', this.storageError(operation, error), { operation })
+  }
+
+  /** The local tier inside the store, when there is one (the bulk and inspection reads use it). */
+  get local(): LocalTier | undefined {
+    return this.#local
+  }
+
+  /**
+   * The bookkeeping of one read answered by a bulk or inspecting read (`bulk.ts`), as for every read:
+   * a hit or miss counted, observed, rule hooks run. Answers `value`.
+   */
+  counted(ref: EntryRef, value: unknown, start: number, observer: OperationObserver): unknown {
+    return this.#afterRead(ref, value, start, observer)
+  }
+
+  /** The bookkeeping of one write of a bulk write (`bulk.ts`), as for every write. */
+  written(ref: EntryRef, ttlMs: number | undefined, start: number, observer: OperationObserver): void {
+    this.#afterWrite(ref, ttlMs, start, observer)
+  }
+
+  /** The bookkeeping of one removal of a bulk removal (`bulk.ts`), as for every removal; answers `removed`. */
+  deleted(ref: EntryRef, removed: boolean): boolean {
+    return this.#afterDelete(ref, removed)
   }
 
   /** A failed read: thrown as a `StorageError`, or reported and read as a miss when failing open. */

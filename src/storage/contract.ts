@@ -117,6 +117,11 @@ export interface SyncStorageOperations {
   invalidateTags?(tags: readonly string[], path: ScopePath): number
   /** Live entries. */
   size(): number
+  /**
+   * Optional: the value of `ref` with its expiry, or `MISS` (a read like `get`: it marks the entry used
+   * for LRU bounds). Enables `cache.expiresAtSync` and the expiry of `getWithMetadataSync`.
+   */
+  getWithExpiry?(ref: EntryRef): StoredEntry | Miss
 }
 
 /**
@@ -182,6 +187,30 @@ export interface StorageProvider {
    */
   list?(path: ScopePath): Promise<ReadonlyArray<readonly [key: string, value: unknown]>>
   /**
+   * Optional bulk read: the values of `refs` in the order asked, {@link MISS} for each miss; `refs`
+   * may repeat. In as few round trips as the backend allows (Redis: one `MGET` per hash slot, sent
+   * together; MongoDB: one `find`). Each entry read is marked used for LRU bounds, as `get` would.
+   * Without it, the cache reads the refs one by one (concurrently) with `get`.
+   */
+  getMany?(refs: readonly EntryRef[]): Promise<unknown[]>
+  /**
+   * Optional: {@link StorageProvider.getMany} answering each entry with its expiry (as
+   * {@link StorageProvider.getWithExpiry} reports it: never later than the real one). A local tier
+   * reads the misses of a bulk read this way, to keep copies; without it, with `getWithExpiry` per ref.
+   */
+  getManyWithExpiry?(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]>
+  /**
+   * Optional bulk write: `set` of every write, later writes of a ref winning. Every value is checked
+   * and encoded before anything is sent (a value the provider refuses rejects the whole call with
+   * nothing written); bounds hold when it resolves. Without it, the cache writes one by one.
+   */
+  setMany?(writes: readonly EntryWrite[]): Promise<void>
+  /**
+   * Optional bulk removal: `delete` of every ref, resolving whether each one existed, in the order
+   * asked (`refs` do not repeat). Without it, the cache deletes one by one (concurrently).
+   */
+  deleteMany?(refs: readonly EntryRef[]): Promise<boolean[]>
+  /**
    * Optional: a new invalidation bus between the processes sharing this storage (Redis: pub/sub on a
    * channel derived from the prefix). A cache with a local tier uses it by default; the caller owns the
    * bus and closes it.
@@ -232,6 +261,16 @@ export interface StorageProvider {
  * It is plain data (it may be kept for the length of a computation, never persisted).
  */
 export type WriteFence = object
+
+/** One write of {@link StorageProvider.setMany}: `ttlMs` as in `set` (undefined: no expiry). */
+export interface EntryWrite {
+  /** Where to write. */
+  readonly ref: EntryRef
+  /** The value to store. */
+  readonly value: unknown
+  /** A positive number of milliseconds, or `undefined` for no expiry. */
+  readonly ttlMs: number | undefined
+}
 
 /** A stored value with its expiry, as answered by {@link StorageProvider.getWithExpiry}. */
 export interface StoredEntry {

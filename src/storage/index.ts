@@ -20,6 +20,7 @@ export type {
   BusMessage,
   EntryLocks,
   EntryRef,
+  EntryWrite,
   EvictionReason,
   Invalidation,
   LockHandle,

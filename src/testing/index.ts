@@ -19,6 +19,7 @@ import type { StorageProvider } from '../storage/contract.js'
 import type { ConformanceCache } from './cache-cases.js'
 import { cacheCases, conformanceScopes } from './cache-cases.js'
 import { attachPlain, providerCases } from './provider-cases.js'
+import { bulkCacheCases, bulkProviderCases } from './bulk-cases.js'
 import { cacheTagCases, providerTagCases } from './tag-cases.js'
 import type { TestRunner } from './runner.js'
 import { Cache } from '../cache.js'
@@ -48,7 +49,9 @@ export interface ConformanceOptions {
  * Declares the conformance suite for one storage provider: the cases through a `Cache` (values and
  * their types, misses, TTLs, scope eviction, tenant isolation whatever the characters of ids, bounds,
  * memoization), then the cases on the provider itself for each optional capability it offers (`sync`,
- * `getWithExpiry`, `list`, `locks`, `createBus`/`setAndPublish`, `fence`/`setFenced`, `invalidateTags`).
+ * `getWithExpiry`, `getMany`/`setMany`/`deleteMany`, `list`, `locks`, `createBus`/`setAndPublish`,
+ * `fence`/`setFenced`, `invalidateTags`), and the bulk and inspection operations of the cache (`getMany`,
+ * `setMany`, `evictMany`, `has`, `expiresAt`, `getWithMetadata`).
  */
 export function describeStorageConformance(name: string, options: ConformanceOptions): void {
   const { runner } = options
@@ -74,14 +77,16 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
       }
     }
     const cases = { makeCache, propertyRuns: options.propertyRuns ?? 100, seed }
-    cacheCases(runner, cases)
-    cacheTagCases(runner, cases)
     const open = async () => {
       const storage = attachPlain(await options.create())
       storages.push(storage)
       return storage
     }
+    cacheCases(runner, cases)
+    cacheTagCases(runner, cases)
+    bulkCacheCases(runner, cases)
     providerCases(runner, { open })
     providerTagCases(runner, { open })
+    bulkProviderCases(runner, { open })
   })
 }

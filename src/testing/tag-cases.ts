@@ -108,6 +108,19 @@ export function providerTagCases(runner: TestRunner, ctx: ProviderCaseContext): 
     await s.set(ref(org('o'), 'b'), 8, undefined)
     assert.equal(await s.invalidateTags!(['z'], []), 0)
     assert.equal(await s.get(ref(org('o'), 'b')), 8)
+    // A bulk write replaces the entry, its tags included; so does a bulk removal.
+    if (s.setMany !== undefined && s.deleteMany !== undefined) {
+      const c = ref(org('o'), 'c')
+      await s.set(c, 9, undefined, tagged('w'))
+      await s.setMany([{ ref: c, value: 10, ttlMs: undefined }])
+      assert.equal(await s.invalidateTags!(['w'], []), 0)
+      assert.equal(await s.get(c), 10)
+      await s.set(c, 11, undefined, tagged('w'))
+      assert.deepEqual(await s.deleteMany([c]), [true])
+      await s.set(c, 12, undefined)
+      assert.equal(await s.invalidateTags!(['w'], []), 0)
+      assert.equal(await s.get(c), 12)
+    }
   })
 
   it('provider (tags): hostile tags select exactly their own entries', async () => {

@@ -75,8 +75,19 @@ export class Publisher {
     }
   }
 
-  /** Publishes one message; resolves once the bus accepted it, rejects when it could not be sent. */
+  /**
+   * Publishes one message; resolves once the bus accepted it, rejects when it could not be sent. An
+   * `entries` invalidation naming more than {@link MAX_REFS_PER_MESSAGE} refs leaves as several
+   * messages (all sent at once), resolved once every one was accepted.
+   */
   send(invalidation: Invalidation): Promise<void> {
+    if (invalidation.kind === 'entries' && invalidation.refs.length > MAX_REFS_PER_MESSAGE) {
+      const parts: Promise<void>[] = []
+      for (let i = 0; i < invalidation.refs.length; i += MAX_REFS_PER_MESSAGE) {
+        parts.push(this.send({ kind: 'entries', refs: invalidation.refs.slice(i, i + MAX_REFS_PER_MESSAGE) }))
+      }
+      return Promise.all(parts).then(() => undefined)
+    }
     const bus = this.bus
     if (bus === undefined) return Promise.resolve()
     try {

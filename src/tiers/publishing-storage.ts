@@ -4,10 +4,13 @@ import type {
   BusMessage,
   EntryLocks,
   EntryRef,
+  EntryWrite,
   Invalidation,
+  Miss,
   ScopePath,
   StorageContext,
   StorageProvider,
+  StoredEntry,
   WriteFence,
   WriteOptions,
 } from '../storage/contract.js'
@@ -54,6 +57,12 @@ export class PublishingStorage implements StorageProvider {
   ) => Promise<boolean>
   /** Present when the shared storage has it: the shared invalidation, then a scope message (see TieredStorage). */
   readonly invalidateTags?: (tags: readonly string[], path: ScopePath) => Promise<number>
+  /** Present when the shared storage has it: its `getWithExpiry`. */
+  readonly getWithExpiry?: (ref: EntryRef) => Promise<StoredEntry | Miss>
+  /** Present when the shared storage has it: its `getManyWithExpiry`. */
+  readonly getManyWithExpiry?: (refs: readonly EntryRef[]) => Promise<(StoredEntry | Miss)[]>
+  /** Present when the shared storage has it: its `getMany`. */
+  readonly getMany?: (refs: readonly EntryRef[]) => Promise<unknown[]>
   readonly #publisher: Publisher
   readonly #setAndPublish: StorageProvider['setAndPublish']
   /** Writes under way (a lone write fuses its message, concurrent ones share one). */
@@ -78,6 +87,9 @@ export class PublishingStorage implements StorageProvider {
     if (shared.locks !== undefined) this.locks = shared.locks
     this.#publisher = new Publisher(randomUUID(), () => shared.createBus?.(), onError)
     this.#setAndPublish = shared.setAndPublish?.bind(shared)
+    if (shared.getWithExpiry !== undefined) this.getWithExpiry = shared.getWithExpiry.bind(shared)
+    if (shared.getMany !== undefined) this.getMany = shared.getMany.bind(shared)
+    if (shared.getManyWithExpiry !== undefined) this.getManyWithExpiry = shared.getManyWithExpiry.bind(shared)
     const { fence, setFenced } = shared
     if (fence !== undefined && setFenced !== undefined) {
       this.fence = (ref) => fence.call(shared, ref)
@@ -126,14 +138,15 @@ export class PublishingStorage implements StorageProvider {
 
   /** A write; `fusable`: `write` can publish a message given to it in the same step. */
   async #write(
-    ref: EntryRef,
+    ref: EntryRef | readonly EntryRef[],
     write: (message: BusMessage | undefined) => Promise<boolean>,
     fusable: boolean,
   ): Promise<boolean> {
-    if (this.#unheard()) return this.#unannounced(ref, write)
+    const refs = Array.isArray(ref) ? (ref as readonly EntryRef[]) : [ref as EntryRef]
+    if (this.#unheard()) return this.#unannounced(refs, write)
     const fuse = fusable && this.#writing === 0 && !this.#publisher.batching && !this.#closed
     const message: BusMessage | undefined = fuse
-      ? { origin: this.#publisher.origin, invalidation: { kind: 'entries', refs: [ref] } }
+      ? { origin: this.#publisher.origin, invalidation: { kind: 'entries', refs } }
       : undefined
     this.#writing++
     let stored: boolean
@@ -141,12 +154,12 @@ export class PublishingStorage implements StorageProvider {
       stored = await write(message)
     } catch (error) {
       // It may land anyway (a timeout); one caller's bad input was refused before anything was sent.
-      if (countsAsFailure(error)) this.#publisher.queue(ref)
+      if (countsAsFailure(error)) this.#publisher.queue(...refs)
       throw error
     } finally {
       this.#writing--
     }
-    if (stored && !fuse) this.#publisher.queue(ref)
+    if (stored && !fuse) this.#publisher.queue(...refs)
     if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
     return stored
   }
@@ -183,7 +196,7 @@ export class PublishingStorage implements StorageProvider {
 
   /** A write while no process has a local tier: announced only if it failed or took long to acknowledge. */
   async #unannounced(
-    ref: EntryRef,
+    refs: readonly EntryRef[],
     write: (message: BusMessage | undefined) => Promise<boolean>,
   ): Promise<boolean> {
     const sentAt = performance.now()
@@ -191,13 +204,43 @@ export class PublishingStorage implements StorageProvider {
     try {
       stored = await write(undefined)
     } catch (error) {
-      if (countsAsFailure(error)) this.#publisher.queue(ref)
+      if (countsAsFailure(error)) this.#publisher.queue(...refs)
       throw error
     }
     // A receiver registered meanwhile may have read the old value after its quiet period began.
-    if (stored && performance.now() - sentAt >= SLOW_WRITE_MS) this.#publisher.queue(ref)
+    if (stored && performance.now() - sentAt >= SLOW_WRITE_MS) this.#publisher.queue(...refs)
     if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
     return stored
+  }
+
+  /**
+   * Every write (the shared `setMany`, or one `set` each, all at once), then the refs named in the
+   * next message (messages of up to 200 refs, not one per entry).
+   */
+  async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    const shared = this.shared
+    const refs = writes.map((write) => write.ref)
+    await this.#write(
+      refs,
+      () =>
+        (shared.setMany !== undefined
+          ? shared.setMany(writes)
+          : Promise.all(writes.map((w) => shared.set(w.ref, w.value, w.ttlMs)))
+        ).then(STORED),
+      false,
+    )
+  }
+
+  /** Removes every ref (the shared `deleteMany`, or one `delete` each), then one message, waited for. */
+  deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    const shared = this.shared
+    return this.#removal(
+      () =>
+        shared.deleteMany !== undefined
+          ? shared.deleteMany(refs)
+          : Promise.all(refs.map((ref) => shared.delete(ref))),
+      { kind: 'entries', refs },
+    )
   }
 
   delete(ref: EntryRef): Promise<boolean> {

@@ -6,10 +6,13 @@ import type {
   Bus,
   BusMessage,
   EntryRef,
+  EntryWrite,
   Invalidation,
+  Miss,
   ScopePath,
   StorageContext,
   StorageProvider,
+  StoredEntry,
   WriteFence,
   WriteOptions,
 } from '../storage/contract.js'
@@ -97,6 +100,11 @@ export class TieredStorage implements StorageProvider {
    * included, drops its copies of the whole scope: a few more misses, never a stale tagged entry.
    */
   readonly invalidateTags?: (tags: readonly string[], path: ScopePath) => Promise<number>
+  /**
+   * Present when the shared storage has it: the shared storage's entry with its exact expiry (an L1
+   * copy is not consulted: its expiry is capped at the local TTL), kept in L1 like `fill` keeps it.
+   */
+  readonly getWithExpiry?: (ref: EntryRef) => Promise<StoredEntry | Miss>
   readonly #local = new MemoryStore()
   readonly #localTtlMs: number
   readonly #bus: Bus | undefined
@@ -188,6 +196,7 @@ export class TieredStorage implements StorageProvider {
           })
     const withExpiry = shared.getWithExpiry
     this.#getWithExpiry = withExpiry === undefined ? undefined : (ref) => withExpiry.call(shared, ref)
+    if (withExpiry !== undefined) this.getWithExpiry = (ref) => this.#exactEntry(ref)
     this.#ownBus = ownBus && bus !== undefined
     this.#setAndPublish = this.#ownBus ? shared.setAndPublish?.bind(shared) : undefined
     const { fence, setFenced } = shared
@@ -252,19 +261,37 @@ export class TieredStorage implements StorageProvider {
     this.#pending++
     try {
       if (this.#getWithExpiry === undefined) return await this.#call('get', () => this.shared.get(ref))
-      const found = (await this.#call('get', () => this.#getWithExpiry!(ref))) as
-        typeof MISS | { value: unknown; expiresAt: number | undefined }
-      if (found === MISS) return MISS
-      if (this.#live && !this.#invalidatedSince(ref, start)) {
-        const ttlMs = found.expiresAt === undefined ? this.#localTtlMs : found.expiresAt - Date.now()
-        if (ttlMs > 0) {
-          // Frozen in place: this reader gets the very copy later hits return.
-          const { kept, returned } = localCopy(found.value, true)
-          if (kept !== NO_COPY) this.#keep(ref, kept, Math.min(ttlMs, this.#localTtlMs))
-          return returned
-        }
+      const found = (await this.#call('get', () => this.#getWithExpiry!(ref))) as StoredEntry | Miss
+      return found === MISS ? MISS : this.#kept(ref, found, start)
+    } finally {
+      this.#done()
+    }
+  }
+
+  /**
+   * What a shared read that started at epoch `start` returns: a local copy is kept (with the entry's
+   * expiry, capped at the local TTL) unless an invalidation touched the entry meanwhile; the reader
+   * then gets the very frozen copy later hits return.
+   */
+  #kept(ref: EntryRef, found: StoredEntry, start: number): unknown {
+    if (this.#live && !this.#invalidatedSince(ref, start)) {
+      const ttlMs = found.expiresAt === undefined ? this.#localTtlMs : found.expiresAt - Date.now()
+      if (ttlMs > 0) {
+        const { kept, returned } = localCopy(found.value, true)
+        if (kept !== NO_COPY) this.#keep(ref, kept, Math.min(ttlMs, this.#localTtlMs))
+        return returned
       }
-      return found.value
+    }
+    return found.value
+  }
+
+  /** See {@link TieredStorage.getWithExpiry}. */
+  async #exactEntry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    const start = this.#epoch
+    this.#pending++
+    try {
+      const found = (await this.#call('get', () => this.#getWithExpiry!(ref))) as StoredEntry | Miss
+      return found === MISS ? MISS : { value: this.#kept(ref, found, start), expiresAt: found.expiresAt }
     } finally {
       this.#done()
     }
@@ -325,6 +352,121 @@ export class TieredStorage implements StorageProvider {
     if (stored && !fuse) this.#publisher.queue(ref)
     if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
     return stored
+  }
+
+  /**
+   * The L1 copy of `ref` with the copy's expiry (at the latest the shared entry's, capped at the local
+   * TTL), or `MISS`; synchronous, like {@link TieredStorage.peek}.
+   */
+  peekEntry(ref: EntryRef): StoredEntry | Miss {
+    const local = this.#local.getWithExpiry(ref)
+    if (local === MISS) return MISS
+    if (this.#touchOnHit) this.#touch(ref)
+    const value = this.#copiesPerHit && local.value instanceof CopyPerHit ? local.value.copy() : local.value
+    return { value, expiresAt: local.expiresAt }
+  }
+
+  /**
+   * L1 hits answered locally (with the copies' expiries), the misses read from the shared storage in
+   * one bulk read (its `getManyWithExpiry`, or its `getWithExpiry` per ref), kept in L1 like `fill` keeps them:
+   * same expiry cap, same race guard. (A shared storage with neither gives no expiries: its entries are
+   * answered with `expiresAt` undefined and not kept.)
+   */
+  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    const out = refs.map((ref) => this.peekEntry(ref))
+    const missing: number[] = []
+    out.forEach((entry, index) => {
+      if (entry === MISS) missing.push(index)
+    })
+    if (missing.length === 0) return out
+    const wanted = missing.map((index) => refs[index]!)
+    const start = this.#epoch
+    this.#pending++
+    try {
+      const found = await this.#call('get', () => this.#sharedMany(wanted))
+      missing.forEach((index, j) => {
+        const entry = found[j]!
+        if (entry === MISS || this.#getWithExpiry === undefined) out[index] = entry
+        else out[index] = { value: this.#kept(refs[index]!, entry, start), expiresAt: entry.expiresAt }
+      })
+    } finally {
+      this.#done()
+    }
+    return out
+  }
+
+  /** The values of `refs`: {@link TieredStorage.getManyWithExpiry}'s, without the expiries. */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return (await this.getManyWithExpiry(refs)).map((entry) => (entry === MISS ? MISS : entry.value))
+  }
+
+  #sharedMany(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    const shared = this.shared
+    if (shared.getManyWithExpiry !== undefined) return shared.getManyWithExpiry(refs)
+    const one = this.#getWithExpiry
+    return Promise.all(
+      refs.map((ref) =>
+        one !== undefined
+          ? (one(ref) as Promise<StoredEntry | Miss>)
+          : shared.get(ref).then((value) => (value === MISS ? MISS : { value, expiresAt: undefined })),
+      ),
+    )
+  }
+
+  /**
+   * Every write to the shared storage in one bulk write (its `setMany`, or one `set` each, all at once),
+   * then L1 copies as `set` keeps them, and the refs named in the next message (messages of up to 200
+   * refs, not one per entry).
+   */
+  async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    if (this.#touching.size !== 0) await this.#touchesLanded()
+    for (const write of writes) this.#dropEntry(write.ref)
+    const refs = writes.map((write) => write.ref)
+    const start = this.#epoch
+    this.#pending++
+    this.#writing++
+    let sent = false
+    const sentAt = Date.now()
+    const shared = this.shared
+    try {
+      await this.#call('set', () => {
+        sent = true
+        return shared.setMany !== undefined
+          ? shared.setMany(writes)
+          : Promise.all(writes.map((w) => shared.set(w.ref, w.value, w.ttlMs))).then(() => undefined)
+      })
+      for (const { ref, value, ttlMs } of writes) {
+        if (!this.#live || this.#invalidatedSince(ref, start)) continue
+        const leftMs =
+          sentAt + (ttlMs === undefined ? this.#localTtlMs : Math.min(ttlMs, this.#localTtlMs)) - Date.now()
+        const kept = leftMs > 0 ? localCopy(value, false).kept : NO_COPY
+        if (kept !== NO_COPY) this.#keep(ref, kept, leftMs)
+      }
+    } catch (error) {
+      if (sent && countsAsFailure(error)) this.#publisher.queue(...refs)
+      throw error
+    } finally {
+      this.#writing--
+      this.#done()
+    }
+    this.#publisher.queue(...refs)
+    if (this.#victims.length !== 0) this.#publisher.queue(...this.#victims.splice(0))
+  }
+
+  /** Removes every ref (the shared `deleteMany`, or one `delete` each), then one message, waited for. */
+  async deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    for (const ref of refs) this.#dropEntry(ref)
+    const shared = this.shared
+    const removed = await this.#removal(
+      'delete',
+      () =>
+        shared.deleteMany !== undefined
+          ? shared.deleteMany(refs)
+          : Promise.all(refs.map((ref) => shared.delete(ref))),
+      { kind: 'entries', refs },
+    )
+    for (const ref of refs) this.#dropEntry(ref)
+    return removed
   }
 
   async delete(ref: EntryRef): Promise<boolean> {

@@ -1,8 +1,11 @@
 import { ConfigurationError } from '../../errors.js'
 import type {
   EntryRef,
+  EntryWrite,
+  Miss,
   ScopePath,
   StorageContext,
+  StoredEntry,
   SyncStorageOperations,
   SyncStorageProvider,
   WriteOptions,
@@ -47,6 +50,31 @@ export class InMemory implements SyncStorageProvider {
   /** The value of `ref`, or `MISS`. */
   async get(ref: EntryRef): Promise<unknown> {
     return this.#store.get(ref)
+  }
+
+  /** The value of `ref` with its expiry, or `MISS`. */
+  async getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    return this.#store.getWithExpiry(ref)
+  }
+
+  /** The values of `refs`, in order (`MISS` per miss). */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return refs.map((ref) => this.#store.get(ref))
+  }
+
+  /** The entries of `refs` with their expiries, in order (`MISS` per miss). */
+  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    return refs.map((ref) => this.#store.getWithExpiry(ref))
+  }
+
+  /** Stores every write, in order (later writes of a ref win). */
+  async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    for (const write of writes) this.#store.set(write.ref, write.value, write.ttlMs)
+  }
+
+  /** Removes every ref; whether each existed. */
+  async deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    return refs.map((ref) => this.#store.delete(ref))
   }
 
   /** Stores `value` (by reference) for `ttlMs` milliseconds, or without expiry, with `options.tags`. */

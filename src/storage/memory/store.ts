@@ -1,9 +1,11 @@
 import type {
   BoundPolicy,
   EntryRef,
+  Miss,
   ScopePath,
   ScopeSegment,
   StorageContext,
+  StoredEntry,
   SyncStorageOperations,
   WriteOptions,
 } from '../contract.js'
@@ -101,6 +103,18 @@ export class MemoryStore implements SyncStorageOperations {
     }
     if (this.#lruIndexes.length !== 0) this.#touch(entry)
     return entry.value
+  }
+
+  /** `get` with the entry's expiry (`undefined`: none). */
+  getWithExpiry(ref: EntryRef): StoredEntry | Miss {
+    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
+    if (entry === undefined) return MISS
+    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+      this.#remove(entry, 'expired')
+      return MISS
+    }
+    if (this.#lruIndexes.length !== 0) this.#touch(entry)
+    return { value: entry.value, expiresAt: entry.expiresAt === 0 ? undefined : entry.expiresAt }
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void {

@@ -24,6 +24,48 @@ export class PerKeyOrder {
     return result
   }
 
+  /**
+   * Runs one read of several ids (duplicates allowed) once the writes issued before it on any of them
+   * have settled; later writes of those ids wait for it, as for {@link PerKeyOrder.read}.
+   */
+  readMany<T>(ids: readonly string[], run: () => Promise<T>): Promise<T> {
+    const unique = [...new Set(ids)]
+    const states = unique.map((id) => this.#state(id))
+    const before = states.flatMap((state) => (state.write === undefined ? [] : [state.write]))
+    const result = before.length === 0 ? run() : Promise.all(before).then(run)
+    const settled = result.then(noop, noop)
+    states.forEach((state, i) => {
+      state.reads.add(settled)
+      void settled.then(() => {
+        state.reads.delete(settled)
+        this.#release(unique[i]!, state)
+      })
+    })
+    return result
+  }
+
+  /**
+   * Runs one write of several ids (none repeated) once every operation issued before it on any of them
+   * has settled; later operations on those ids wait for it, as for {@link PerKeyOrder.write}.
+   */
+  writeMany<T>(ids: readonly string[], run: () => Promise<T>): Promise<T> {
+    const states = ids.map((id) => this.#state(id))
+    const before = states.flatMap((state) => [
+      ...state.reads,
+      ...(state.write === undefined ? [] : [state.write]),
+    ])
+    const result = before.length === 0 ? run() : Promise.all(before).then(run)
+    const settled = result.then(noop, noop)
+    states.forEach((state, i) => {
+      state.write = settled
+      void settled.then(() => {
+        if (state.write === settled) state.write = undefined
+        this.#release(ids[i]!, state)
+      })
+    })
+    return result
+  }
+
   /** Runs a write of `id` once every operation issued before it on `id` has settled. */
   write<T>(id: string, run: () => Promise<T>): Promise<T> {
     const state = this.#state(id)

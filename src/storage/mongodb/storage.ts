@@ -9,6 +9,7 @@ import type {
   BusMessage,
   EntryLocks,
   EntryRef,
+  EntryWrite,
   Miss,
   ScopePath,
   StorageContext,
@@ -19,8 +20,9 @@ import type {
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { timerMs } from '../../ttl.js'
-import { decodeEntryRef, encodeEntryRef } from '../key-encoding.js'
+import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { BoundEvictionReport } from './bounds.js'
+import { bulkUpsert, bytesOf, deleteIn, findMany, upserts, WRITE_CHUNK } from './bulk.js'
 import { enforceBounds } from './bounds.js'
 import type { EntryDocument } from './document.js'
 import {
@@ -48,11 +50,18 @@ export type { MongoDBStorageOptions } from './options.js'
 export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
 /** How {@link MongoDBStorage} orders an operation against others on the same key. */
-type Ordering = { read: string } | { write: string } | Record<string, never>
+type Ordering =
+  | { read: string }
+  | { reads: readonly string[] }
+  | { write: string }
+  | { writes: readonly string[] }
+  | Record<string, never>
 const UNORDERED: Ordering = {}
 
 const DEFAULT_SWEEP_MS = 60_000
 const DEFAULT_TIMEOUT_MS = 1000
+/** Bulk operations get `operationTimeoutMs` per this many entries (FerretDB scans for `$in`). */
+const BULK_TIMEOUT_ENTRIES = 50
 
 const debug = debuglog('cacheado')
 let ttlRefusalNoted = false
@@ -249,7 +258,64 @@ export class MongoDBStorage implements StorageProvider {
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
     // Everything that can refuse the value runs before the first byte is sent.
-    const { id, v, expiresAt, tick, tags } = this.#prepare(ref, value, ttlMs, options)
+    return this.#store(ref, this.#prepare(ref, value, ttlMs, options))
+  }
+
+  /**
+   * The entries of `refs` with their expiries, in one `find({ _id: { $in } })` (FerretDB 1.x scans the
+   * collection for it, see the class comment); expired documents found are deleted and reported. Under
+   * an LRU bound each ref is read (and marked used) on its own instead, all at once.
+   */
+  getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    if (this.#touchOnRead) return Promise.all(refs.map((ref) => this.#lookup(ref)))
+    const ids = refs.map((ref) => encodeEntryRef(ref))
+    const deserialize = (bytes: Uint8Array) => this.serializer.deserialize(bytes)
+    const read = async (collection: Collection<EntryDocument>) => {
+      const { found, expired } = await findMany(collection, ids, deserialize)
+      for (const [id, expiresAt] of expired) {
+        // Unless it was rewritten meanwhile (then its expiresAt differs).
+        const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
+        if (deletedCount === 1) this.#report('expired', 1, [id])
+      }
+      return found
+    }
+    return this.#run('getMany', { reads: ids }, read, ids.length)
+  }
+
+  /** The values of `refs` (the one `find` of {@link MongoDBStorage.getManyWithExpiry}). */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return (await this.getManyWithExpiry(refs)).map((entry) => (entry === MISS ? MISS : entry.value))
+  }
+
+  /**
+   * Every write, all checked and encoded before the first is sent, then ordered `bulkWrite`s of
+   * upserts, {@link WRITE_CHUNK} at a time (later writes of a ref win), then the bounds of each scope
+   * written, once: they hold when it resolves.
+   */
+  async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    if (writes.length === 0) return
+    const prepared = writes.map(({ ref, value, ttlMs }) => this.#prepare(ref, value, ttlMs))
+    const ids = [...new Set(prepared.map((write) => write.id))]
+    const operations = upserts(prepared)
+    // Chunks of WRITE_CHUNK upserts, one after the other, each within its timeout.
+    for (let start = 0; start < operations.length; start += WRITE_CHUNK) {
+      const chunk = operations.slice(start, start + WRITE_CHUNK)
+      await this.#run('setMany', { writes: ids }, (collection) => bulkUpsert(collection, chunk), chunk.length)
+    }
+    if (this.#bounds.length === 0) return
+    const scopes = new Map(prepared.map((write) => [encodeScopePath(write.ref.scope), write.ref.scope]))
+    const enforce = async (collection: Collection<EntryDocument>) => {
+      for (const scope of scopes.values())
+        await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
+          this.#reclaimExpired(collection, filter),
+        )
+    }
+    await this.#run('setMany', { writes: ids }, enforce, scopes.size)
+  }
+
+  /** Upserts a prepared write, then enforces the bounds. */
+  #store(ref: EntryRef, prepared: FencedWrite & { v: Binary }): Promise<void> {
+    const { id, v, expiresAt, tick, tags } = prepared
     const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
     const [withTags, unset] = tagFields(fields, tags, { pending: '' })
     return this.#run('set', { write: id }, async (collection) => {
@@ -320,6 +386,20 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   /**
+   * Removes every ref (none repeated): one `find` of those that are live, then one `deleteMany` of
+   * them all. A document another process writes between the two is removed but not counted.
+   */
+  deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    const ids = refs.map((ref) => encodeEntryRef(ref))
+    const remove = async (collection: Collection<EntryDocument>) => {
+      const { live, expired } = await deleteIn(collection, ids)
+      if (expired.length !== 0) this.#report('expired', expired.length, expired)
+      return ids.map((id) => live.has(id))
+    }
+    return this.#run('deleteMany', { writes: ids }, remove, ids.length)
+  }
+
+  /**
    * Records a new generation of `path` (write fences), then one `deleteMany` on the `_id` range of the
    * subtree (`[]`: every document of this collection, nothing else).
    * Expired documents the sweeper has not reached yet go too and are part of the count, as on the
@@ -381,14 +461,17 @@ export class MongoDBStorage implements StorageProvider {
     operation: string,
     order: Ordering,
     work: (collection: Collection<EntryDocument>) => Promise<T>,
+    entries = 1,
   ): Promise<T> {
+    // A bulk operation gets operationTimeoutMs per BULK_TIMEOUT_ENTRIES entries.
+    const timeoutMs = this.operationTimeoutMs * Math.max(1, Math.ceil(entries / BULK_TIMEOUT_ENTRIES))
     let timer: NodeJS.Timeout | undefined
     let timedOut = false
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true
-        reject(new MongoDBTimeoutError(operation, this.operationTimeoutMs))
-      }, this.operationTimeoutMs)
+        reject(new MongoDBTimeoutError(operation, timeoutMs))
+      }, timeoutMs)
     })
     // Promise.race subscribes to every promise it gets, so a late rejection is handled, never unhandled;
     // `guarded` settles by the deadline, so a hung operation never holds its key past it.
@@ -397,9 +480,13 @@ export class MongoDBStorage implements StorageProvider {
     const result =
       'read' in order
         ? this.#order.read(order.read, guarded)
-        : 'write' in order
-          ? this.#order.write(order.write, guarded)
-          : guarded()
+        : 'reads' in order
+          ? this.#order.readMany(order.reads, guarded)
+          : 'write' in order
+            ? this.#order.write(order.write, guarded)
+            : 'writes' in order
+              ? this.#order.writeMany(order.writes, guarded)
+              : guarded()
     try {
       return await Promise.race([result, timeout])
     } finally {
@@ -475,11 +562,6 @@ export class MongoDBStorage implements StorageProvider {
       context.onEvicted(reason, count)
     }
   }
-}
-
-/** The stored bytes, whether the driver hands out a `Binary` or (with `promoteBuffers`) a `Buffer`. */
-function bytesOf(stored: Binary | Uint8Array): Uint8Array {
-  return stored instanceof Uint8Array ? stored : stored.value()
 }
 
 function positive(name: string, value: number): number {

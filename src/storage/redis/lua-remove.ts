@@ -33,6 +33,44 @@ return { existed, stale, 0, '' }
 ])
 
 /**
+ * Deletes several entries of one tag, as {@link DELETE_LUA} does each. KEYS[1] the tag's root index
+ * (how a Cluster routes it); ARGV after the header: the members (all of that tag, none repeated).
+ * Returns `{gone, creation, existed1, stale1, existed2, stale2, ...}`: gone is 1 when the tag's last
+ * entry went (its marker went too; creation is the marker's creation id, for the registry's release).
+ */
+export const DELETE_MANY_LUA = composeLua('DELETE_MANY', [
+  ...PRELUDE,
+  luaFragment(
+    'delete many',
+    `
+local out = { 0, '' }
+local tracked_any = false
+local base = nil
+for i = A + 1, #ARGV do
+  local member = ARGV[i]
+  local segs, b = parse(member)
+  base = b
+  local root = b .. 'i:'
+  if #segs > 0 then root = root .. segs[1] end
+  local tracked = redis.call('ZSCORE', root, member)
+  local existed = remove(member)
+  local stale = 0
+  if existed == 0 and tracked then stale = 1 end
+  if tracked then tracked_any = true end
+  out[#out + 1] = existed
+  out[#out + 1] = stale
+end
+if tracked_any and redis.call('EXISTS', KEYS[1]) == 0 then
+  out[1] = 1
+  out[2] = drop_tag(base)
+end
+return out
+`,
+    { uses: ['A', 'parse', 'remove', 'drop_tag'] },
+  ),
+])
+
+/**
  * Evicts a scope, one batch at a time: up to `limit` members of its index. KEYS[1] the scope's index
  * key; ARGV after the header: the tag's key base (`P:{T}:`), '1' when the scope is a whole tag (its
  * marker and counter go too once it is empty), '1' to return the removed members, the batch limit, and

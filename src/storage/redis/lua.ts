@@ -309,3 +309,22 @@ export const TOUCH_TTL_LUA = composeLua('TOUCH_TTL', [
 
 /** GET and PTTL of KEYS[1] at once: `{value, PTTL}`, or nil. */
 export const GET_TTL_LUA = composeLua('GET_TTL', [READ_VALUE, RETURN_VALUE_AND_TTL])
+
+/**
+ * GET and PTTL of every key of KEYS: `{v1, pttl1, v2, pttl2, ...}` (a miss: `false` then -2). A loop,
+ * not `MGET` with `unpack`, which Lua limits to a few thousand arguments.
+ */
+export const GET_MANY_TTL_LUA = `
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    out[2 * i - 1] = v
+    out[2 * i] = redis.call('PTTL', KEYS[i])
+  else
+    out[2 * i - 1] = false
+    out[2 * i] = -2
+  end
+end
+return out
+`

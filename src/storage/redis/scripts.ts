@@ -7,6 +7,7 @@ import { INVALIDATE_LABELS_LUA } from './lua-labels.js'
 import { FENCE_READ_LUA } from './fence.js'
 import { REGISTRY_SCRIPTS } from './registry.js'
 import {
+  GET_MANY_TTL_LUA,
   GET_TTL_LUA,
   TOUCH_LUA,
   TOUCH_TTL_LUA,
@@ -18,6 +19,7 @@ import {
 import {
   COUNT_LUA,
   DELETE_LUA,
+  DELETE_MANY_LUA,
   EVICT_SCOPE_LUA,
   SWEEP_LUA,
   WIDE_ADMIT_LUA,
@@ -30,8 +32,10 @@ export const WRITE_PUBLISH = new LuaScript(WRITE_PUBLISH_LUA.source)
 export const WRITE_BROADCAST = new LuaScript(WRITE_BROADCAST_LUA.source)
 export const TOUCH = new LuaScript(TOUCH_LUA.source)
 export const GET_TTL = new LuaScript(GET_TTL_LUA.source)
+export const GET_MANY_TTL = new LuaScript(GET_MANY_TTL_LUA)
 export const TOUCH_TTL = new LuaScript(TOUCH_TTL_LUA.source)
 export const DELETE = new LuaScript(DELETE_LUA.source)
+export const DELETE_MANY = new LuaScript(DELETE_MANY_LUA.source)
 export const EVICT_SCOPE = new LuaScript(EVICT_SCOPE_LUA.source)
 export const COUNT = new LuaScript(COUNT_LUA.source)
 export const SWEEP = new LuaScript(SWEEP_LUA.source)
@@ -50,7 +54,9 @@ export const SCRIPTS = [
   TOUCH,
   TOUCH_TTL,
   GET_TTL,
+  GET_MANY_TTL,
   DELETE,
+  DELETE_MANY,
   EVICT_SCOPE,
   COUNT,
   SWEEP,

@@ -6,6 +6,7 @@ import type {
   BusMessage,
   EntryLocks,
   EntryRef,
+  EntryWrite,
   Miss,
   ScopePath,
   StorageContext,
@@ -35,6 +36,8 @@ import type { BatchedWrite, Notice } from './write.js'
 import { packLabels, RedisLabels } from './labels.js'
 import { RedisWrites } from './write.js'
 import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
+import type { BulkHost } from './bulk.js'
+import { deleteMany, readMany, readValues, writeMany } from './bulk.js'
 
 export type { RedisStorageOptions } from './options.js'
 
@@ -336,6 +339,72 @@ export class RedisStorage implements StorageProvider {
     // -1: no expiry; -2 (gone meanwhile) or 0: expired, reported as expiring now.
     const expiresAt = ttl === -1 ? undefined : sent + Math.max(ttl, 0)
     return { value: this.serializer.deserialize(bytes), expiresAt }
+  }
+
+  /**
+   * The values of `refs` (see `bulk.ts`): one `MGET` for all of them on a standalone Redis, one per
+   * tenant on a Cluster, sent at once. Under an LRU bound each ref is read with the touching script
+   * instead (all sent at once too), so that every hit counts as a use.
+   */
+  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    const members = refs.map((ref) => this.#keys.member(ref))
+    if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.get(ref)))
+    return this.#exec(() => readValues(this.#bulk, members))
+  }
+
+  /**
+   * The entries of `refs` with their expiries (see `bulk.ts`): one script for all of them on a
+   * standalone Redis, one per tenant on a Cluster, sent at once. Under an LRU bound each ref is read
+   * with the touching script instead (all sent at once too), so that every hit counts as a use.
+   */
+  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    const members = refs.map((ref) => this.#keys.member(ref))
+    if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.getWithExpiry(ref)))
+    return this.#exec(() => readMany(this.#bulk, members))
+  }
+
+  /**
+   * Every write, values encoded and checked before anything is sent: without bounds one batch script
+   * per tenant (sent at once); with bounds one write script each (the bounds decide per entry).
+   */
+  async setMany(writes: readonly EntryWrite[]): Promise<void> {
+    const encoded = writes.map(({ ref, value, ttlMs }) => {
+      const member = this.#keys.member(ref)
+      const keys = this.#keys.writeKeys(member)
+      const bytes = this.#encode(value)
+      // No labels: a bulk write replaces the entry, tags included (see labels.ts).
+      const labels = ''
+      return { group: this.#keys.tagOfMember(member), member, bytes, ttl: ttlArg(ttlMs), keys, labels }
+    })
+    if (this.#bounds.length === 0) return this.#exec(() => writeMany(this.#bulk, encoded))
+    await Promise.all(
+      encoded.map((w) =>
+        this.#exec(() => this.#writes.write(w.member, w.bytes, w.ttl, undefined, undefined, w.labels)),
+      ),
+    )
+  }
+
+  /** Removes every ref (not repeated) with one script per tenant, sent at once (see `bulk.ts`). */
+  async deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
+    const members = refs.map((ref) => this.#keys.member(ref))
+    return this.#exec(() => deleteMany(this.#bulk, members))
+  }
+
+  get #bulk(): BulkHost {
+    return {
+      client: this.#client,
+      keys: this.#keys,
+      serializer: this.serializer,
+      isCluster: this.#isCluster,
+      writes: this.#writes,
+      registry: this.#registry,
+      evictions: this.#evictions,
+      timed: (promise) => this.#timed(promise),
+      header: () => this.#header,
+      clusterWide: () => this.#clusterWide,
+      wantsRefs: () => this.#wantsRefs,
+      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+    }
   }
 
   /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
