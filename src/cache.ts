@@ -11,6 +11,7 @@ import type { EventSink } from './operations/observer.js'
 import { EventObserver, UNOBSERVED } from './operations/observer.js'
 import { LATER, Operations } from './operations/pipeline.js'
 import type { CacheRule } from './rules/contract.js'
+import { checkBoundOrders } from './rules/bounds.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
 import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
@@ -156,6 +157,7 @@ export class Cache<
         `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
       )
     }
+    checkBoundOrders(rules.bounds, this.storage)
     this.#defaultTtlMs =
       options.defaultTtlSeconds === undefined
         ? undefined

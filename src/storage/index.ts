@@ -14,6 +14,7 @@
 export { MISS } from './contract.js'
 export type {
   AutomaticEvictionReason,
+  BoundOrder,
   BoundPolicy,
   Bus,
   BusHandlers,
