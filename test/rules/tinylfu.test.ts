@@ -5,10 +5,14 @@
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheError, CacheRule, EntryRef, StorageProvider } from '../../src/index.js'
-import { Cache, ConfigurationError, LRUEvict, RuleError, TinyLFUEvict } from '../../src/index.js'
+import { Cache, ConfigurationError, LRUEvict, MISS, RuleError, TinyLFUEvict } from '../../src/index.js'
+import { RedisStorage } from '../../src/redis.js'
+import { TieredStorage } from '../../src/tiers/tiered-storage.js'
+import type { TierListener } from '../../src/tiers/tiered-storage.js'
 import { MemoryStore } from '../../src/storage/memory/store.js'
 import { FrequencySketch, hashString } from '../../src/storage/memory/frequency-sketch.js'
 import { sharedStorages } from '../support/shared-storages.js'
+import { redisUrl, uniqueName } from '../support/services.js'
 
 const USERS = ['u1', 'u2', 'u3'] as const
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const
@@ -291,7 +295,7 @@ describe.skipIf(shared.length === 0)('TinyLFUEvict on shared backends', () => {
 })
 
 describe('FrequencySketch', () => {
-  it('counts up to 15, halves every 10 x capacity increments, keeps other keys near 0', () => {
+  it('counts up to 15, halves every 3 x capacity increments, keeps other keys near 0', () => {
     const sketch = new FrequencySketch(64)
     const hot = hashString('hot', 0)
     for (let i = 0; i < 20; i++) sketch.increment(hot)
@@ -299,8 +303,74 @@ describe('FrequencySketch', () => {
     let others = 0
     for (let i = 0; i < 100; i++) others += sketch.frequency(hashString(`cold${i}`, 0))
     expect(others).toBeLessThan(20)
-    // 640 increments of other keys age every counter once: 15 -> 7.
-    for (let i = 0; i < 640; i++) sketch.increment(hashString(`filler${i % 50}`, 1))
+    // 192 increments of other keys age every counter once: 15 -> 7.
+    for (let i = 0; i < 192; i++) sketch.increment(hashString(`filler${i % 50}`, 1))
     expect(sketch.frequency(hot)).toBeLessThanOrEqual(7)
+  })
+})
+
+describe.skipIf(redisUrl === undefined)("local tier with policy: 'tinylfu' over Redis", () => {
+  const quiet: TierListener = {
+    busMessage: () => undefined,
+    busReset: () => undefined,
+    circuitOpen: () => undefined,
+    circuitClose: () => undefined,
+    error: () => undefined,
+  }
+  const ref = (key: string): EntryRef => ({ scope: [{ level: 'organization', id: 'o1' }], key })
+
+  it.each(['tinylfu', 'lru'] as const)(
+    'policy %s: L1 holds its bound; a scan keeps the hot copies only under tinylfu',
+    async (policy) => {
+      const tier = new TieredStorage(
+        new RedisStorage({ url: redisUrl!, prefix: uniqueName('tinylfu-l1') }),
+        { maxItems: 50, policy, bus: false },
+        quiet,
+      )
+      tier.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+      try {
+        for (let i = 0; i < 30; i++) await tier.set(ref(`hot${i}`), i, undefined)
+        for (let round = 0; round < 5; round++)
+          for (let i = 0; i < 30; i++) expect(await tier.get(ref(`hot${i}`))).toBe(i)
+        for (let i = 0; i < 300; i++) {
+          await tier.set(ref(`scan${i}`), i, undefined)
+          expect(tier.localSize).toBeLessThanOrEqual(50)
+        }
+        let kept = 0
+        for (let i = 0; i < 30; i++) if (tier.peek(ref(`hot${i}`)) !== MISS) kept++
+        expect(kept).toBe(policy === 'tinylfu' ? 30 : 0)
+        // What L1 dropped is still read from Redis.
+        expect(await tier.get(ref('scan0'))).toBe(0)
+        await tier.evictScope([])
+        expect(tier.localSize).toBe(0)
+      } finally {
+        await tier.close()
+      }
+    },
+  )
+
+  it('refuses an unknown local.policy', async () => {
+    const storage = new RedisStorage({ url: 'redis://127.0.0.1:1', prefix: uniqueName('cfg') })
+    try {
+      expect(() => new Cache({ storage, local: { policy: 'lfu' } as never })).toThrow(
+        /local.policy must be 'lru' or 'tinylfu', got "lfu"/,
+      )
+    } finally {
+      await storage.close()
+    }
+  })
+
+  it('a Cache with local policy tinylfu and an LRUEvict bound on Redis works end to end', async () => {
+    const cache = new Cache({
+      storage: new RedisStorage({ url: redisUrl!, prefix: uniqueName('tinylfu-cache') }),
+      rules: [new LRUEvict({ maxItems: 1000 })],
+      local: { maxItems: 20, policy: 'tinylfu', bus: false },
+    })
+    try {
+      for (let i = 0; i < 100; i++) await cache.set(`k${i}`, i)
+      for (let i = 0; i < 100; i++) expect(await cache.get(`k${i}`)).toBe(i)
+    } finally {
+      await cache.close()
+    }
   })
 })

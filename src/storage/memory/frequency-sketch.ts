@@ -6,8 +6,11 @@
  * eight 4-bit counters. An item's frequency is the smallest of the four counters its hash selects (four
  * derived hashes over the one table); an access increments those four counters, each saturating at 15.
  *
- * Aging: after `10 x capacity` increments every counter is halved (one pass, shift and mask), so that
- * what was popular long ago fades and the sketch keeps following the current workload.
+ * Aging: after `3 x capacity` increments every counter is halved (one pass, shift and mask), so that
+ * what was popular long ago fades and the sketch keeps following the current workload. Caffeine halves
+ * after 10 x; measured here (bench/hit-ratio.ts), 3 x keeps the zipf gain and follows a recency-skewed
+ * stream much better (-0.9 instead of -2.7 to -5 points against LRU at 4 000 entries), and made the
+ * results far less sensitive to the keys' hashes.
  *
  * Memory: 4 bytes per entry of the bound (rounded up to a power of two); allocated by the policy only
  * once its group is half full, so that tenants holding a few entries cost nothing.
@@ -25,7 +28,7 @@ export class FrequencySketch {
     while (words < capacity && words < 1 << 26) words *= 2
     this.#table = new Uint32Array(words)
     this.#mask = words * 8 - 1
-    this.#sampleSize = 10 * Math.max(capacity, 8)
+    this.#sampleSize = AGING_FACTOR * Math.max(capacity, 8)
   }
 
   /** The estimated number of recent accesses of the item with this 32-bit hash (0..15). */
@@ -63,6 +66,9 @@ export class FrequencySketch {
     this.#additions = this.#additions >>> 1
   }
 }
+
+/** Counters are halved after this many increments per entry of the capacity. */
+const AGING_FACTOR = 3
 
 /** Seeds of the four derived hashes (odd constants). */
 const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const
