@@ -20,8 +20,9 @@ export interface TinyLFUEvictOptions extends BoundOptions {}
  * recency-skewed workloads lose nothing against LRU. Measured hit ratios: `bench/results/hit-ratio-*.md`.
  *
  * - An entry just written is always kept (it is in the window), so a write is readable right after.
- * - Frequencies are estimated by a count-min sketch of 4-bit counters, halved every `3 x maxItems`
- *   accesses; about 4 bytes per entry of the bound, allocated once a group is half full.
+ * - Frequencies are estimated by a count-min sketch of 4-bit counters behind a doorkeeper (keys seen
+ *   once do not reach the counters), halved every `3 x maxItems` counted accesses; about 8 bytes per
+ *   entry of the bound, allocated once a group is half full.
  * - Evictions are reported with the reason `'maxItems'`.
  * - In-process only: the in-memory storage, and a local tier with `local: { policy: 'tinylfu' }`.
  *   A cache on a shared storage (Redis, MongoDB) refuses this rule with a `ConfigurationError` at

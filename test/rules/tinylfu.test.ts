@@ -188,7 +188,7 @@ describe('TinyLFUEvict: admission', () => {
       void cache.close()
       return hits / (20 * 110)
     }
-    expect(ratio(new TinyLFUEvict({ maxItems: 100 }))).toBeGreaterThan(0.7)
+    expect(ratio(new TinyLFUEvict({ maxItems: 100 }))).toBeGreaterThan(0.6)
     expect(ratio(new LRUEvict({ maxItems: 100 }))).toBe(0)
   })
 
@@ -295,17 +295,22 @@ describe.skipIf(shared.length === 0)('TinyLFUEvict on shared backends', () => {
 })
 
 describe('FrequencySketch', () => {
-  it('counts up to 15, halves every 3 x capacity increments, keeps other keys near 0', () => {
+  it('a first access marks the doorkeeper; counts up to 15 (+1), halves every 3 x capacity increments', () => {
     const sketch = new FrequencySketch(64)
     const hot = hashString('hot', 0)
+    sketch.increment(hot)
+    expect(sketch.frequency(hot)).toBe(1) // the doorkeeper only
     for (let i = 0; i < 20; i++) sketch.increment(hot)
-    expect(sketch.frequency(hot)).toBe(15)
+    expect(sketch.frequency(hot)).toBe(16)
+    // Keys seen once stay out of the counters: 100 of them leave the estimates of others near 0.
+    for (let i = 0; i < 100; i++) sketch.increment(hashString(`once${i}`, 2))
     let others = 0
     for (let i = 0; i < 100; i++) others += sketch.frequency(hashString(`cold${i}`, 0))
     expect(others).toBeLessThan(20)
-    // 192 increments of other keys age every counter once: 15 -> 7.
-    for (let i = 0; i < 192; i++) sketch.increment(hashString(`filler${i % 50}`, 1))
-    expect(sketch.frequency(hot)).toBeLessThanOrEqual(7)
+    // 192 counted increments of other keys (each key's first access goes to the doorkeeper) age every
+    // counter once and clear the doorkeeper: 15 -> 7, plus the first access: 8.
+    for (let i = 0; i < 250; i++) sketch.increment(hashString(`filler${i % 50}`, 1))
+    expect(sketch.frequency(hot)).toBe(8)
   })
 })
 
