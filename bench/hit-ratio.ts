@@ -58,7 +58,7 @@ const PATTERNS: readonly Pattern[] = [
 ]
 
 /** Key strings, shared by every replay (built once: the replays compare policies, not string building). */
-let names: string[] = []
+const names: string[] = []
 function keyNames(count: number): string[] {
   while (names.length < count) names.push(`key:${names.length}`)
   return names

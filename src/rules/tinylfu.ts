@@ -8,7 +8,7 @@ import { checkBoundOptions } from './bounds.js'
  * instance (`per`), as for `LRUEvict`. A byte budget (`maxBytes`) will join them once the storages
  * account entry sizes.
  */
-export interface TinyLFUEvictOptions extends BoundOptions {}
+export type TinyLFUEvictOptions = BoundOptions
 
 /**
  * Keeps at most `maxItems` entries (per instance of the `per` level, if given), choosing what to keep
@@ -31,7 +31,9 @@ export interface TinyLFUEvictOptions extends BoundOptions {}
  *   holds).
  */
 export class TinyLFUEvict implements CacheRule {
+  /** `'TinyLFUEvict'`, for error messages. */
   readonly name = 'TinyLFUEvict'
+  /** The bound the in-memory storage (or the local tier) enforces: order `'tinylfu'`. */
   readonly bound: BoundPolicy
 
   constructor(options: TinyLFUEvictOptions) {

@@ -9,7 +9,6 @@ import { Cache, ConfigurationError, LRUEvict, MISS, RuleError, TinyLFUEvict } fr
 import { RedisStorage } from '../../src/redis.js'
 import { TieredStorage } from '../../src/tiers/tiered-storage.js'
 import type { TierListener } from '../../src/tiers/tiered-storage.js'
-import { MemoryStore } from '../../src/storage/memory/store.js'
 import { FrequencySketch, hashString } from '../../src/storage/memory/frequency-sketch.js'
 import { sharedStorages } from '../support/shared-storages.js'
 import { redisUrl, uniqueName } from '../support/services.js'
@@ -206,7 +205,7 @@ describe('TinyLFUEvict: admission', () => {
     for (let round = 0; round < 20; round++) for (let i = 0; i < 10; i++) access(cache, `old${i}`)
     const u = user('u1')
     for (let round = 0; round < 20; round++)
-      for (let i = 0; i < 10; i++) cache.getSync(`x${i}`, u) ?? cache.setSync(`x${i}`, i, u)
+      for (let i = 0; i < 10; i++) if (cache.getSync(`x${i}`, u) === undefined) cache.setSync(`x${i}`, i, u)
     expect(cache.evictByScopeSync('user', { orgId: 'o1', userId: 'u1' })).toBe(10)
     for (let i = 0; i < 10; i++) cache.setSync(`y${i}`, i, u)
     for (let i = 0; i < 10; i++) expect(cache.getSync(`y${i}`, u)).toBe(i)
