@@ -27,6 +27,13 @@ interface SuiteEntry {
   readonly file: string
   /** Environment variable holding the server URL; the suite is skipped when it is missing. */
   readonly env?: string
+  /**
+   * A suite of its own: it runs only when named on the command line, and a run of all its scenarios
+   * writes `results/<name>-node<major>.md` instead of joining `node<major>.md`.
+   */
+  readonly own?: boolean
+  /** The issue whose targets the suite checks (default 2, the first benchmark's). */
+  readonly issue?: number
 }
 
 const REGISTRY: readonly SuiteEntry[] = [
@@ -36,6 +43,7 @@ const REGISTRY: readonly SuiteEntry[] = [
   { name: 'tiered', file: 'tiered.ts', env: 'CACHEADO_REDIS_URL' },
   { name: 'ambient', file: 'ambient.ts' },
   { name: 'getorset', file: 'get-or-set.ts' },
+  { name: 'hit-ratio', file: 'hit-ratio.ts', own: true, issue: 15 },
 ]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
@@ -112,6 +120,7 @@ async function main(): Promise<void> {
   const all: Section[] = []
   for (const entry of REGISTRY) {
     if (selection.size !== 0 && !selection.has(entry.name)) continue
+    if (entry.own === true && !selection.has(entry.name)) continue
     const file = `${HERE}${entry.file}`
     if (!existsSync(file)) {
       notes.push(`suite ${entry.name}: skipped, bench/${entry.file} is not written yet`)
@@ -132,6 +141,11 @@ async function main(): Promise<void> {
     })
     const seconds = ((performance.now() - started) / 1000).toFixed(0)
     console.log(`\nsuite ${suite.name} took ${seconds} s`)
+    if (entry.own === true) {
+      if (selection.get(entry.name)!.length === 0)
+        await writeOwnResults(entry.name, header, sections, seconds, entry.issue ?? 2)
+      continue
+    }
     markdown.push(`## Suite \`${suite.name}\`: ${suite.description}`, '', `Took ${seconds} s.`, '')
     for (const section of sections) markdown.push(renderMarkdown(section))
     all.push(...sections)
@@ -155,6 +169,32 @@ async function main(): Promise<void> {
     writeFileSync(file, await format(markdown.join('\n'), { ...config, parser: 'markdown' }))
     console.log(`\nwrote bench/results/${name}`)
   }
+}
+
+/** Writes the results of a suite of its own (see {@link SuiteEntry.own}) to its own file. */
+async function writeOwnResults(
+  name: string,
+  header: readonly string[],
+  sections: readonly Section[],
+  seconds: string,
+  issue: number,
+): Promise<void> {
+  const markdown = [
+    `# cacheado benchmark results: suite \`${name}\``,
+    '',
+    ...header,
+    '',
+    `Took ${seconds} s.`,
+    '',
+  ]
+  markdown.push(renderTargetsMarkdown(sections, issue))
+  for (const section of sections) markdown.push(renderMarkdown(section))
+  const dir = `${HERE}results`
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}/${name}-node${process.versions.node.split('.')[0]}.md`
+  const config = (await resolveConfig(file)) ?? {}
+  writeFileSync(file, await format(markdown.join('\n'), { ...config, parser: 'markdown' }))
+  console.log(`\nwrote bench/results/${name}-node${process.versions.node.split('.')[0]}.md`)
 }
 
 /**

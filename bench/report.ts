@@ -196,11 +196,11 @@ export function renderMarkdown(section: Section): string {
 }
 
 /** Renders every target of every section as one Markdown table. */
-export function renderTargetsMarkdown(sections: readonly Section[]): string {
+export function renderTargetsMarkdown(sections: readonly Section[], issue = 2): string {
   const targets = sections.flatMap((s) => s.targets ?? [])
   if (targets.length === 0) return ''
   const out = [
-    '### Targets (issue 2)',
+    `### Targets (issue ${issue})`,
     '',
     '| target | wanted | measured | status |',
     '| --- | ---: | ---: | --- |',

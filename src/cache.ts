@@ -20,6 +20,7 @@ import { registerOperations } from './operations/registry.js'
 import type { ReadMetadata } from './operations/bulk.js'
 import { BulkOperations } from './operations/bulk.js'
 import type { CacheRule } from './rules/contract.js'
+import { checkBoundOrders } from './rules/bounds.js'
 import { RuleEngine } from './rules/engine.js'
 import type { DefaultScopeConfig } from './scopes/scope-config.js'
 import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
@@ -187,6 +188,7 @@ export class Cache<
         `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
       )
     }
+    checkBoundOrders(rules.bounds, this.storage)
     this.#defaultTtlMs =
       options.defaultTtlSeconds === undefined
         ? undefined

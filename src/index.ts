@@ -35,6 +35,7 @@ export { InMemory } from './storage/memory/in-memory.js'
 // The storage contract: what users of a Cache name. Provider authors import from `cacheado/storage`.
 export type {
   AutomaticEvictionReason,
+  BoundOrder,
   BoundPolicy,
   Bus,
   EntryRef,
@@ -64,6 +65,8 @@ export type {
 export { LRUEvict } from './rules/lru.js'
 export { MaxItemsEvict } from './rules/max-items.js'
 export { LifeTimeEvict } from './rules/lifetime.js'
+export { TinyLFUEvict } from './rules/tinylfu.js'
+export type { TinyLFUEvictOptions } from './rules/tinylfu.js'
 export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'

@@ -148,6 +148,11 @@ describe('README examples written as scripts (top-level await)', () => {
     expect(result.stats.evictionsByReason).toMatchObject({ lru: 50, rule: 1 })
   })
 
+  it('tinylfu: a scan keeps the hot set under TinyLFUEvict and flushes it under LRUEvict', async () => {
+    const { result } = await import('../examples/readme/tinylfu.js')
+    expect(result).toEqual({ tiny: 60, lru: 0, perUserKeys: 50 })
+  })
+
   it('memoization: sync stays sync, positional scope parameters, decorators share across instances', async () => {
     const { result } = await import('../examples/readme/memoize.js')
     expect(result.queries).toBe(1)

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors.js'
+import type { BoundOrder, BoundPolicy, StorageProvider } from '../storage/contract.js'
 
 /** Options shared by the bounded rules. */
 export interface BoundOptions {
@@ -26,4 +27,37 @@ export function checkBoundOptions(rule: string, options: BoundOptions | undefine
     )
   }
   return { maxItems, per }
+}
+
+/** Names the rule behind a bound order, for messages. */
+const RULE_OF_ORDER: Record<BoundOrder, string> = {
+  lru: 'LRUEvict',
+  insertion: 'MaxItemsEvict',
+  tinylfu: 'TinyLFUEvict',
+}
+
+/** Orders a provider enforces when it does not say (the ones every bounded provider had from the start). */
+const CLASSIC_ORDERS: readonly BoundOrder[] = ['lru', 'insertion']
+
+/**
+ * Refuses, with a {@link ConfigurationError}, a bound whose order the storage does not enforce
+ * ({@link StorageProvider.boundOrders}): e.g. `TinyLFUEvict` on Redis or MongoDB, whose bounds must hold
+ * across processes and are kept as LRU or insertion order there.
+ */
+export function checkBoundOrders(
+  bounds: readonly BoundPolicy[],
+  storage: Pick<StorageProvider, 'storageType' | 'boundOrders'>,
+): void {
+  const supported = storage.boundOrders ?? CLASSIC_ORDERS
+  for (const bound of bounds) {
+    if (supported.includes(bound.order)) continue
+    const rule = RULE_OF_ORDER[bound.order] ?? `a bound of order ${JSON.stringify(bound.order)}`
+    const hint =
+      bound.order === 'tinylfu'
+        ? "use LRUEvict for the shared bound, and local: { maxItems, policy: 'tinylfu' } for a TinyLFU local tier"
+        : `use one of ${supported.map((o) => RULE_OF_ORDER[o]).join(', ')}`
+    throw new ConfigurationError(
+      `${rule} is not enforced by the ${storage.storageType} storage (it keeps ${supported.join(', ')} bounds); ${hint}`,
+    )
+  }
 }

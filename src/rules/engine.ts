@@ -53,6 +53,11 @@ export class RuleEngine {
       }
     }
     this.bounds = rules.flatMap((r) => (r.bound ? [r.bound] : []))
+    if (this.bounds.filter((b) => b.order === 'tinylfu').length > 1) {
+      throw new ConfigurationError(
+        'a cache takes at most one TinyLFUEvict rule; combine it with LRUEvict or MaxItemsEvict for other bounds',
+      )
+    }
     const sweeps = rules.flatMap((r) => (r.sweepIntervalMs !== undefined ? [r.sweepIntervalMs] : []))
     this.sweepIntervalMs = sweeps.length ? Math.min(...sweeps) : undefined
     this.#onGet = rules.filter((r) => typeof r.onGet === 'function')

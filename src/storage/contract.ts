@@ -43,11 +43,13 @@ export type AutomaticEvictionReason = 'expired' | 'lru' | 'maxItems'
 /**
  * A bound that the storage enforces where the data lives, so that it holds across processes on shared
  * backends. `order: 'lru'` evicts the least recently read or written entry first; `'insertion'` evicts the
- * oldest-inserted entry first (overwriting an entry keeps its place).
+ * oldest-inserted entry first (overwriting an entry keeps its place); `'tinylfu'` (in-process storages
+ * only, see {@link StorageProvider.boundOrders}) keeps the entries with the highest estimated recent
+ * frequency, behind a small LRU window for new entries (W-TinyLFU).
  */
 export interface BoundPolicy {
-  /** Which entry goes first: the least recently used (`'lru'`) or the oldest written (`'insertion'`). */
-  readonly order: 'lru' | 'insertion'
+  /** Which entry goes first: see the interface comment. */
+  readonly order: BoundOrder
   /** At most this many entries per group (a positive integer). */
   readonly maxItems: number
   /**
@@ -59,6 +61,9 @@ export interface BoundPolicy {
   /** The reason reported for evictions caused by this bound. */
   readonly reason: Extract<AutomaticEvictionReason, 'lru' | 'maxItems'>
 }
+
+/** The eviction orders a {@link BoundPolicy} can ask for. */
+export type BoundOrder = 'lru' | 'insertion' | 'tinylfu'
 
 /** What a `Cache` hands to its storage once, before any other call. */
 export interface StorageContext {
@@ -133,6 +138,12 @@ export interface StorageProvider {
   readonly storageType: string
   /** Whether the provider enforces {@link StorageContext.bounds}; a cache refuses bounds otherwise. */
   readonly supportsBounds: boolean
+  /**
+   * Optional: the {@link BoundPolicy} orders the provider enforces when `supportsBounds` is true;
+   * absent means `['lru', 'insertion']`. A cache refuses, at construction, a bound whose order is not
+   * listed (e.g. `TinyLFUEvict` on a shared backend).
+   */
+  readonly boundOrders?: readonly BoundOrder[]
   /** Present when the provider can answer synchronously; enables `getSync`, `setSync`, ... */
   readonly sync?: SyncStorageOperations
   /** Present when the provider offers cross-process entry locks (see {@link EntryLocks}). */

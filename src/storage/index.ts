@@ -14,6 +14,7 @@
 export { BUS_RECEIVER_TIMING, MISS } from './contract.js'
 export type {
   AutomaticEvictionReason,
+  BoundOrder,
   BoundPolicy,
   Bus,
   BusHandlers,

@@ -3,6 +3,7 @@ import { Cache } from '../cache.js'
 import type { CacheRule } from '../rules/contract.js'
 import { LRUEvict } from '../rules/lru.js'
 import { MaxItemsEvict } from '../rules/max-items.js'
+import { TinyLFUEvict } from '../rules/tinylfu.js'
 import { ScopeConfig } from '../scopes/scope-config.js'
 import { ScopeLevel } from '../scopes/scope-level.js'
 import type { StorageProvider } from '../storage/contract.js'
@@ -306,6 +307,27 @@ function boundCases({ it }: TestRunner, { makeCache }: CaseContext): void {
     const stats = await cache.stats()
     assert.equal(stats.totalKeys, 3)
     assert.equal(stats.evictionsByReason.lru, 2)
+  })
+
+  it('TinyLFUEvict holds its bound where the storage lists the tinylfu order, else is refused', async () => {
+    const probe = await makeCache()
+    const orders = probe.storage.supportsBounds ? (probe.storage.boundOrders ?? ['lru', 'insertion']) : []
+    if (!orders.includes('tinylfu')) {
+      await assert.rejects(makeCache([new TinyLFUEvict({ maxItems: 3 })]), {
+        code: 'ERR_CACHEADO_CONFIGURATION',
+      })
+      return
+    }
+    const cache = await makeCache([new TinyLFUEvict({ maxItems: 3, per: 'user' })])
+    for (let i = 0; i < 20; i++) {
+      await cache.set(`k${i}`, i, u('o', 'u1'))
+      assert.equal(await cache.get(`k${i}`, u('o', 'u1')), i) // the newest entry is always kept
+      const total = (await cache.stats()).totalKeys
+      assert.ok(total !== undefined && total <= 3, `${String(total)} entries, bound 3`)
+    }
+    await cache.set('x', 1, u('o', 'u2'))
+    assert.equal(await cache.get('x', u('o', 'u2')), 1)
+    assert.equal((await cache.stats()).evictionsByReason.maxItems, 17)
   })
 
   it('MaxItemsEvict evicts the oldest-inserted first; reads and overwrites keep the order', async () => {

@@ -40,6 +40,8 @@ const { answerFreshMs: ANSWER_FRESH_MS, slowWriteMs: SLOW_WRITE_MS } = BUS_RECEI
 export class PublishingStorage implements StorageProvider {
   readonly storageType: string
   readonly supportsBounds: boolean
+  /** The shared storage's bound orders (the cache's bounds are enforced there). */
+  readonly boundOrders: StorageProvider['boundOrders']
   /** The shared storage's locks, unchanged. */
   readonly locks?: EntryLocks
   /** The storage this wraps. */
@@ -84,6 +86,7 @@ export class PublishingStorage implements StorageProvider {
     this.#onError = onError
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
+    this.boundOrders = shared.boundOrders
     if (shared.locks !== undefined) this.locks = shared.locks
     this.#publisher = new Publisher(randomUUID(), () => shared.createBus?.(), onError)
     this.#setAndPublish = shared.setAndPublish?.bind(shared)

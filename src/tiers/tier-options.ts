@@ -3,8 +3,15 @@ import type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from '.
 
 /** The `local` option of `new Cache(...)`: an in-process tier in front of a shared storage. */
 export interface LocalTierOptions {
-  /** At most this many local copies, least recently used dropped first. Default 10 000. */
+  /** At most this many local copies, dropped as `policy` says. Default 10 000. */
   readonly maxItems?: number
+  /**
+   * Which local copies go when `maxItems` is reached: `'lru'` (default) the least recently used;
+   * `'tinylfu'` the least frequently used recently, behind a small window for new copies (W-TinyLFU,
+   * as the `TinyLFUEvict` rule): better hit ratios when some keys are much hotter than others, and a
+   * scan of cold keys does not flush the hot copies.
+   */
+  readonly policy?: 'lru' | 'tinylfu'
   /**
    * A local copy lives at most this long (seconds), whatever the entry's own TTL: the bound on how
    * long a copy can be served after a bus message about it was lost without the bus noticing.

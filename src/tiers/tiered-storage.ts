@@ -76,6 +76,8 @@ const MAX_TOUCHES_IN_FLIGHT = 64
 export class TieredStorage implements StorageProvider {
   readonly storageType: string
   readonly supportsBounds: boolean
+  /** The shared storage's bound orders (the cache's bounds are enforced there). */
+  readonly boundOrders: StorageProvider['boundOrders']
   /** This tier's id on the bus. */
   readonly origin = randomUUID()
   /** The shared storage. */
@@ -157,6 +159,10 @@ export class TieredStorage implements StorageProvider {
     if (!Number.isSafeInteger(maxItems) || maxItems < 1) {
       throw new ConfigurationError(`local.maxItems must be a positive integer, got ${String(maxItems)}`)
     }
+    const policy = options.policy ?? 'lru'
+    if (policy !== 'lru' && policy !== 'tinylfu') {
+      throw new ConfigurationError(`local.policy must be 'lru' or 'tinylfu', got ${JSON.stringify(policy)}`)
+    }
     const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
     if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
       throw new ConfigurationError(
@@ -174,13 +180,14 @@ export class TieredStorage implements StorageProvider {
     this.shared = shared
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
+    this.boundOrders = shared.boundOrders
     this.#localTtlMs = ttlSeconds * 1000
     this.#bus = bus
     this.#live = bus === undefined
     this.#publisher = new Publisher(this.origin, bus, (error) => listener.error('publish', error))
     this.#listener = listener
     this.#local.configure({
-      bounds: [{ order: 'lru', maxItems, reason: 'lru' }],
+      bounds: [{ order: policy, maxItems, reason: policy === 'lru' ? 'lru' : 'maxItems' }],
       onEvicted: () => undefined,
       wantsEvictedRefs: false,
     })

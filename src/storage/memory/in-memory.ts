@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../../errors.js'
 import type {
+  BoundOrder,
   EntryRef,
   EntryWrite,
   Miss,
@@ -22,6 +23,8 @@ export class InMemory implements SyncStorageProvider {
   readonly storageType = 'in_memory'
   /** Bounds (LRU, max items) are enforced in-process. */
   readonly supportsBounds = true
+  /** Every order, TinyLFU included. */
+  readonly boundOrders: readonly BoundOrder[] = ['lru', 'insertion', 'tinylfu']
   /** The store behind both sides (internal: its own methods are not part of the contract). */
   readonly #store = new MemoryStore()
   /** The synchronous operations (the store itself); the async ones below delegate to the same store. */

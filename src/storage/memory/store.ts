@@ -12,6 +12,9 @@ import type {
 import { MISS } from '../contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
 import { TagIndex } from './tag-index.js'
+import { hashString } from './frequency-sketch.js'
+import type { LfuNode } from './tinylfu.js'
+import { TinyLfuGroup } from './tinylfu.js'
 
 /**
  * The in-memory data structure behind `InMemory`.
@@ -23,7 +26,8 @@ import { TagIndex } from './tag-index.js'
  * Bounds: each bound policy owns one intrusive doubly linked list per group (the whole store, or one
  * instance of its `per` level). Policy 0 links through `prev`/`next` on the entry; further policies use
  * the entry's `more` array. Lists are ordered oldest first: LRU moves an entry to the tail on every
- * read and write, insertion order only on first insertion.
+ * read and write, insertion order only on first insertion. A `'tinylfu'` policy (at most one per store)
+ * keeps a {@link TinyLfuGroup} per group instead, linked through the entry's `lfu` node.
  *
  * Expiry: `expiresAt` (epoch ms, 0 = never) is checked on every read; a min-heap of expiry times lets
  * writes, `size()` and the optional sweeper reclaim expired entries without scanning.
@@ -41,7 +45,9 @@ class ScopeNode {
   children: Map<string, Map<string, ScopeNode>> | null = null
   entries: Map<string, Entry> | null = null
   /** Groups of the policies bounded per this node's level, by policy index. */
-  groups: (Group | undefined)[] | null = null
+  groups: (AnyGroup | undefined)[] | null = null
+  /** Hash of the scope path for the TinyLFU sketch; 0 until computed. */
+  lfuHash = 0
 
   constructor(
     readonly parent: ScopeNode | null,
@@ -57,6 +63,8 @@ class Entry {
   more: (Entry | null)[] | null = null
   /** The entry's tags; null for none (the common case: an untagged entry costs one field). */
   tags: readonly string[] | null = null
+  /** The entry's place in the `'tinylfu'` policy's group, if it falls under one. */
+  lfu: LfuNode<Entry> | null = null
 
   constructor(
     readonly key: string,
@@ -66,6 +74,9 @@ class Entry {
     public node: ScopeNode | null,
   ) {}
 }
+
+/** A group of a policy: a linked list (lru, insertion) or a TinyLFU group. */
+type AnyGroup = Group | TinyLfuGroup<Entry>
 
 const REPORT_NOTHING: StorageContext['onEvicted'] = () => undefined
 /** Expired entries reclaimed per write, so that writes stay O(log n) amortised. */
@@ -77,9 +88,11 @@ export class MemoryStore implements SyncStorageOperations {
   #count = 0
   #policies: readonly BoundPolicy[] = []
   #lruIndexes: number[] = []
+  /** Index of the `'tinylfu'` policy, -1 if none. */
+  #lfuIndex = -1
   /** The common case: one cache-wide LRU bound, policy 0, touched inline on the hot path. */
   #rootGroup0Lru: Group | undefined
-  #rootGroups: (Group | undefined)[] = []
+  #rootGroups: (AnyGroup | undefined)[] = []
   #heap = new ExpiryHeap<Entry>()
   readonly #tags = new TagIndex<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
@@ -89,6 +102,7 @@ export class MemoryStore implements SyncStorageOperations {
   configure(context: StorageContext): void {
     this.#policies = context.bounds
     this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
+    this.#lfuIndex = context.bounds.findIndex((p) => p.order === 'tinylfu')
     this.#resetRootGroups()
     this.#onEvicted = context.onEvicted
     this.#context = context
@@ -102,6 +116,8 @@ export class MemoryStore implements SyncStorageOperations {
       return MISS
     }
     if (this.#lruIndexes.length !== 0) this.#touch(entry)
+    const lfu = entry.lfu
+    if (lfu !== null) lfu.group.accessed(lfu)
     return entry.value
   }
 
@@ -129,6 +145,7 @@ export class MemoryStore implements SyncStorageOperations {
       if (expiresAt !== 0) this.#heap.push(expiresAt, existing)
       if (existing.tags !== null || tags !== undefined) this.#retag(existing, tags)
       if (this.#lruIndexes.length !== 0) this.#touch(existing)
+      if (existing.lfu !== null) existing.lfu.group.written(existing.lfu)
     } else {
       const entry = new Entry(ref.key, value, expiresAt, node)
       entries.set(ref.key, entry)
@@ -240,11 +257,9 @@ export class MemoryStore implements SyncStorageOperations {
   }
 
   #resetRootGroups(): void {
-    this.#rootGroups = this.#policies.map((p) =>
-      p.per === undefined ? { head: null, tail: null, size: 0 } : undefined,
-    )
+    this.#rootGroups = this.#policies.map((p) => (p.per === undefined ? newGroup(p) : undefined))
     const only = this.#policies.length === 1 && this.#policies[0]!.order === 'lru'
-    this.#rootGroup0Lru = only ? this.#rootGroups[0] : undefined
+    this.#rootGroup0Lru = only ? (this.#rootGroups[0] as Group) : undefined
   }
 
   #find(path: ScopePath): ScopeNode | undefined {
@@ -305,14 +320,14 @@ export class MemoryStore implements SyncStorageOperations {
     if (reason !== undefined) this.#onEvicted(reason, 1, ref)
   }
 
-  #groupOf(node: ScopeNode, policy: number, create: boolean): Group | undefined {
+  #groupOf(node: ScopeNode, policy: number, create: boolean): AnyGroup | undefined {
     const per = this.#policies[policy]!.per
     if (per === undefined) return this.#rootGroups[policy]
     for (let n: ScopeNode | null = node; n !== null; n = n.parent) {
       if (n.level !== per) continue
       const groups = (n.groups ??= [])
       let group = groups[policy]
-      if (group === undefined && create) groups[policy] = group = { head: null, tail: null, size: 0 }
+      if (group === undefined && create) groups[policy] = group = newGroup(this.#policies[policy]!)
       return group
     }
     return undefined
@@ -330,19 +345,27 @@ export class MemoryStore implements SyncStorageOperations {
     for (let i = 0; i < policies.length; i++) {
       const group = this.#groupOf(node, i, true)
       if (group === undefined) continue
-      append(group, entry, i)
+      if (group instanceof TinyLfuGroup) entry.lfu = group.add(entry, entryHash(node, entry.key))
+      else append(group, entry, i)
       const policy = policies[i]!
       if (group.size > policy.maxItems && !reclaimed) {
         reclaimed = true
         this.reclaimExpired(Number.POSITIVE_INFINITY)
       }
-      while (group.size > policy.maxItems) this.#remove(group.head!, policy.reason)
+      while (group.size > policy.maxItems) {
+        this.#remove(group instanceof TinyLfuGroup ? group.victim() : group.head!, policy.reason)
+      }
     }
   }
 
   #unlink(entry: Entry, node: ScopeNode): void {
     for (let i = 0; i < this.#policies.length; i++) {
-      const group = this.#groupOf(node, i, false)
+      if (i === this.#lfuIndex) {
+        if (entry.lfu !== null) entry.lfu.group.remove(entry.lfu)
+        entry.lfu = null
+        continue
+      }
+      const group = this.#groupOf(node, i, false) as Group | undefined
       if (group !== undefined) unlink(group, entry, i)
     }
   }
@@ -364,13 +387,33 @@ export class MemoryStore implements SyncStorageOperations {
       return
     }
     for (const i of this.#lruIndexes) {
-      const group = this.#groupOf(entry.node!, i, false)
+      const group = this.#groupOf(entry.node!, i, false) as Group | undefined
       if (group !== undefined && group.tail !== entry) {
         unlink(group, entry, i)
         append(group, entry, i)
       }
     }
   }
+}
+
+/** An empty group for `policy`. */
+function newGroup(policy: BoundPolicy): AnyGroup {
+  return policy.order === 'tinylfu'
+    ? new TinyLfuGroup<Entry>(policy.maxItems)
+    : { head: null, tail: null, size: 0 }
+}
+
+/** The entry's hash for the TinyLFU sketch: its scope path's (cached on the node), then its key. */
+function entryHash(node: ScopeNode, key: string): number {
+  return hashString(key, scopeHash(node))
+}
+
+function scopeHash(node: ScopeNode): number {
+  if (node.parent === null) return 0
+  if (node.lfuHash !== 0) return node.lfuHash
+  const hash = hashString(node.id, hashString(node.level, scopeHash(node.parent))) || 1
+  node.lfuHash = hash
+  return hash
 }
 
 function isCurrent(entry: Entry, time: number): boolean {
