@@ -8,7 +8,7 @@ import { tagFields } from './tags.js'
 
 /**
  * The collection-level work of the MongoDB storage's bulk operations (`getMany`, `setMany`,
- * `deleteMany`); ordering, timeouts, bounds and reports stay in `storage.ts`.
+ * `deleteMany`); ordering and timeouts are `run.ts`'s, bounds and reports stay with `storage.ts`.
  */
 
 /** Upserts per `bulkWrite` of `setMany` (each chunk gets its own timeout). */

@@ -1,6 +1,6 @@
 import type { Collection, Document, MongoClient, MongoClientOptions } from 'mongodb'
-import { storageTimeout, TimeoutError } from '../../errors.js'
-import { MAX_TTL_SECONDS } from '../../ttl.js'
+import { ConfigurationError, storageTimeout, TimeoutError } from '../../errors.js'
+import { MAX_TTL_SECONDS, timerMs } from '../../ttl.js'
 import type { Serializer } from '../../serializers/contract.js'
 
 /** Options of `new MongoDBStorage(...)`: give exactly one of `url`, `client` or `collection`. */
@@ -56,4 +56,14 @@ export class MongoDBTimeoutError extends TimeoutError {
     const { message } = storageTimeout('mongodb', operation, 'operationTimeoutMs', timeoutMs)
     super(`mongodb ${operation}`, timeoutMs, message, { storageType: 'mongodb' })
   }
+}
+
+/** Checks a duration option of `new MongoDBStorage(...)`: a positive number of milliseconds. */
+export function positiveMs(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(
+      `MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`,
+    )
+  }
+  return timerMs(value, `MongoDBStorage: ${name}`, `{ ${name}: 5000 }`)
 }

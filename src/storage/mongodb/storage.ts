@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util'
 import type { Collection } from 'mongodb'
-import { Binary, BSON, MongoClient } from 'mongodb'
-import { CacheError, ConfigurationError, InvalidArgumentError, SerializationError } from '../../errors.js'
+import { MongoClient } from 'mongodb'
+import { ConfigurationError } from '../../errors.js'
 import type { Serializer } from '../../serializers/contract.js'
 import { MsgpackSerializer } from '../../serializers/msgpack.js'
 import type {
@@ -19,14 +19,12 @@ import type {
   WriteOptions,
 } from '../contract.js'
 import { MISS } from '../contract.js'
-import { timerMs } from '../../ttl.js'
 import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { BoundEvictionReport } from './bounds.js'
 import { bulkUpsert, bytesOf, deleteIn, findMany, upserts, WRITE_CHUNK } from './bulk.js'
 import { enforceBounds } from './bounds.js'
 import type { EntryDocument } from './document.js'
 import {
-  expiredFilter,
   isExpired,
   nextTick,
   nodeFilter,
@@ -35,36 +33,26 @@ import {
   upsertOne,
   visibleFilter,
 } from './document.js'
-import type { FencedWrite } from './fence.js'
 import { MongoFences } from './fence.js'
 import type { LockDocument } from './lock.js'
 import { MongoLocks } from './lock.js'
-import { PerKeyOrder } from './per-key-order.js'
 import type { TtlSupport } from './indexes.js'
-import { ensureIndexes } from './indexes.js'
-import { tagFields, tagsFilter, tagsOf } from './tags.js'
+import type { PreparedWrite } from './prepare.js'
+import { prepareWrite } from './prepare.js'
+import { reclaimExpired, reportEvictions } from './reclaim.js'
+import type { Ordering } from './run.js'
+import { MongoRunner, UNORDERED } from './run.js'
+import { tagFields, tagsFilter } from './tags.js'
 import type { MongoDBStorageOptions } from './options.js'
-import { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
+import { positiveMs } from './options.js'
 
 export type { MongoDBStorageOptions } from './options.js'
 export { MAX_DOCUMENT_BYTES, MAX_TTL_MS, MongoDBTimeoutError } from './options.js'
 
-/** How {@link MongoDBStorage} orders an operation against others on the same key. */
-type Ordering =
-  | { read: string }
-  | { reads: readonly string[] }
-  | { write: string }
-  | { writes: readonly string[] }
-  | Record<string, never>
-const UNORDERED: Ordering = {}
-
 const DEFAULT_SWEEP_MS = 60_000
 const DEFAULT_TIMEOUT_MS = 1000
-/** Bulk operations get `operationTimeoutMs` per this many entries (FerretDB scans for `$in`). */
-const BULK_TIMEOUT_ENTRIES = 50
 
 const debug = debuglog('cacheado')
-let ttlRefusalNoted = false
 
 /**
  * A storage in a MongoDB collection (MongoDB 6+ or a server speaking its wire protocol), shared by
@@ -82,7 +70,7 @@ let ttlRefusalNoted = false
  *   deletes expired documents and reports them, and a TTL index is created where the server supports
  *   it (where it refuses, that is noted once, under `NODE_DEBUG=cacheado`).
  * - Within one process, operations on one key take effect in the order they were issued, although the
- *   driver's connection pool could reorder their replies (see `PerKeyOrder`).
+ *   driver's connection pool could reorder their replies (see `PerKeyOrder`, used by `run.ts`).
  * - Bounds live in the database (`createdAt` / `accessedAt`, indexed per group), so they hold across
  *   processes. One writer: every bound holds when each write resolves. Concurrent writers (MongoDB has
  *   no multi-document atomicity without transactions): a group may exceed its bound by at most the
@@ -127,11 +115,10 @@ export class MongoDBStorage implements StorageProvider {
   #context: StorageContext | undefined
   #bounds: readonly BoundPolicy[] = []
   #touchOnRead = false
-  #indexes: Promise<void> | undefined
-  #ttl: TtlSupport | undefined
+  /** Runs every operation: indexes first, per-key order, timeout (see `run.ts`). */
+  readonly #runner: MongoRunner
   #sweeper: NodeJS.Timeout | undefined
   #sweeping = false
-  readonly #order = new PerKeyOrder()
 
   constructor(options: MongoDBStorageOptions) {
     if (options === null || typeof options !== 'object') {
@@ -145,8 +132,11 @@ export class MongoDBStorage implements StorageProvider {
         `MongoDBStorage needs exactly one of url, client or collection, got ${given.length ? given.join(' and ') : 'none'}`,
       )
     }
-    this.operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs ?? DEFAULT_TIMEOUT_MS)
-    this.#sweepIntervalMs = positive('sweepIntervalMs', options.sweepIntervalMs ?? DEFAULT_SWEEP_MS)
+    this.operationTimeoutMs = positiveMs(
+      'operationTimeoutMs',
+      options.operationTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    )
+    this.#sweepIntervalMs = positiveMs('sweepIntervalMs', options.sweepIntervalMs ?? DEFAULT_SWEEP_MS)
     this.serializer = options.serializer ?? new MsgpackSerializer()
     if (
       typeof this.serializer.serialize !== 'function' ||
@@ -176,6 +166,7 @@ export class MongoDBStorage implements StorageProvider {
       }
       this.#collection = client.db(dbName).collection<EntryDocument>(collectionName)
     }
+    this.#runner = new MongoRunner(this.#collection, this.operationTimeoutMs, () => this.#bounds)
     // (A given collection's client is not in the driver's public types: used when present.)
     const client = options.client ?? this.#ownClient ?? (this.#collection as { client?: MongoClient }).client
     if (client instanceof MongoClient) {
@@ -191,10 +182,7 @@ export class MongoDBStorage implements StorageProvider {
         const write = this.#prepare(ref, value, ttlMs, options)
         return this.#run('setFenced', { write: write.id }, async (collection) => {
           const stored = await fences.setFenced(collection, write, fence)
-          if (stored && this.#bounds.length !== 0)
-            await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
-              this.#reclaimExpired(collection, filter),
-            )
+          if (stored) await this.#enforce(collection, ref.scope)
           return stored
         })
       }
@@ -208,7 +196,7 @@ export class MongoDBStorage implements StorageProvider {
 
   /** Whether the server accepted the TTL index (`'ttl-index'`); undefined until the first operation. */
   get ttlIndex(): TtlSupport | undefined {
-    return this.#ttl
+    return this.#runner.ttl
   }
 
   attach(context: StorageContext): void {
@@ -305,16 +293,13 @@ export class MongoDBStorage implements StorageProvider {
     if (this.#bounds.length === 0) return
     const scopes = new Map(prepared.map((write) => [encodeScopePath(write.ref.scope), write.ref.scope]))
     const enforce = async (collection: Collection<EntryDocument>) => {
-      for (const scope of scopes.values())
-        await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
-          this.#reclaimExpired(collection, filter),
-        )
+      for (const scope of scopes.values()) await this.#enforce(collection, scope)
     }
     await this.#run('setMany', { writes: ids }, enforce, scopes.size)
   }
 
   /** Upserts a prepared write, then enforces the bounds. */
-  #store(ref: EntryRef, prepared: FencedWrite & { v: Binary }): Promise<void> {
+  #store(ref: EntryRef, prepared: PreparedWrite): Promise<void> {
     const { id, v, expiresAt, tick, tags } = prepared
     const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
     const [withTags, unset] = tagFields(fields, tags, { pending: '' })
@@ -325,53 +310,21 @@ export class MongoDBStorage implements StorageProvider {
         { _id: id },
         { $set: withTags, $setOnInsert: { createdAt: tick }, $unset: unset },
       )
-      if (this.#bounds.length !== 0)
-        await enforceBounds(collection, this.#bounds, ref.scope, this.#reportBound, (filter) =>
-          this.#reclaimExpired(collection, filter),
-        )
+      await this.#enforce(collection, ref.scope)
     })
   }
 
-  /**
-   * Checks and encodes a write, throwing before anything is sent: `InvalidArgumentError` for a TTL this
-   * storage cannot keep, `SerializationError` for a value the serializer refuses (whatever it throws,
-   * e.g. a RangeError for a too deeply nested value) or a document over 16 MiB.
-   */
-  #prepare(
-    ref: EntryRef,
-    value: unknown,
-    ttlMs: number | undefined,
-    options?: WriteOptions,
-  ): FencedWrite & { v: Binary } {
-    const tags = tagsOf(options)
-    if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
-      throw new InvalidArgumentError(
-        `MongoDBStorage cannot store a TTL of ${String(ttlMs)} ms: it must be a positive number of milliseconds up to ${MAX_TTL_MS} (100 years); leave the TTL out for no expiry`,
-      )
-    }
-    const id = encodeEntryRef(ref)
-    const tick = nextTick()
-    let bytes: Uint8Array
-    try {
-      bytes = this.serializer.serialize(value)
-    } catch (error) {
-      if (error instanceof CacheError) throw error
-      const reason = error instanceof Error ? error.message : String(error)
-      throw new SerializationError(
-        `cannot serialize the value under ${JSON.stringify(ref.key)}: ${reason}; store plain data that is not nested too deeply`,
-        { cause: error },
-      )
-    }
-    const v = new Binary(bytes)
-    const expiresAt = ttlMs === undefined ? null : new Date(Date.now() + ttlMs)
-    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick, createdAt: tick, tags }
-    const size = BSON.calculateObjectSize({ _id: id, ...fields })
-    if (size > MAX_DOCUMENT_BYTES) {
-      throw new SerializationError(
-        `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
-      )
-    }
-    return { id, ref, v, expiresAt, tick, tags }
+  /** Enforces the bounds `scope` falls under, if any (see `bounds.ts`): they hold when it resolves. */
+  async #enforce(collection: Collection<EntryDocument>, scope: ScopePath): Promise<void> {
+    if (this.#bounds.length === 0) return
+    await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
+      reclaimExpired(collection, filter, this.#context),
+    )
+  }
+
+  /** Checks and encodes a write before anything is sent (see `prepare.ts`). */
+  #prepare(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): PreparedWrite {
+    return prepareWrite(this.serializer, ref, value, ttlMs, options)
   }
 
   delete(ref: EntryRef): Promise<boolean> {
@@ -441,7 +394,7 @@ export class MongoDBStorage implements StorageProvider {
 
   size(): Promise<number> {
     return this.#run('size', UNORDERED, async (collection) => {
-      await this.#reclaimExpired(collection, {})
+      await reclaimExpired(collection, {}, this.#context)
       return collection.countDocuments(visibleFilter(new Date()))
     })
   }
@@ -452,83 +405,14 @@ export class MongoDBStorage implements StorageProvider {
     if (this.#ownClient !== undefined) await this.#ownClient.close()
   }
 
-  /**
-   * Runs one operation after the indexes exist and after the operations on the same key issued before
-   * it (see {@link PerKeyOrder}); rejects `operationTimeoutMs` after it was issued at the latest, waiting
-   * included. An operation whose deadline passed while it waited is not sent at all.
-   */
-  async #run<T>(
+  /** Runs one operation (see {@link MongoRunner.run}). */
+  #run<T>(
     operation: string,
     order: Ordering,
     work: (collection: Collection<EntryDocument>) => Promise<T>,
     entries = 1,
   ): Promise<T> {
-    // A bulk operation gets operationTimeoutMs per BULK_TIMEOUT_ENTRIES entries.
-    const timeoutMs = this.operationTimeoutMs * Math.max(1, Math.ceil(entries / BULK_TIMEOUT_ENTRIES))
-    let timer: NodeJS.Timeout | undefined
-    let timedOut = false
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true
-        reject(new MongoDBTimeoutError(operation, timeoutMs))
-      }, timeoutMs)
-    })
-    // Promise.race subscribes to every promise it gets, so a late rejection is handled, never unhandled;
-    // `guarded` settles by the deadline, so a hung operation never holds its key past it.
-    const guarded = (): Promise<T> =>
-      timedOut ? timeout : Promise.race([this.#ensureIndexes().then(() => work(this.#collection)), timeout])
-    const result =
-      'read' in order
-        ? this.#order.read(order.read, guarded)
-        : 'reads' in order
-          ? this.#order.readMany(order.reads, guarded)
-          : 'write' in order
-            ? this.#order.write(order.write, guarded)
-            : 'writes' in order
-              ? this.#order.writeMany(order.writes, guarded)
-              : guarded()
-    try {
-      return await Promise.race([result, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  /** Creates the indexes once per storage; a failure is forgotten so that the next operation retries. */
-  #ensureIndexes(): Promise<void> {
-    this.#indexes ??= ensureIndexes(this.#collection, this.#bounds).then(
-      (support) => {
-        this.#ttl = support
-        if (support === 'refused' && !ttlRefusalNoted) {
-          ttlRefusalNoted = true
-          debug(
-            'the MongoDB server refused the TTL index on expiresAt; expired entries are filtered at read and deleted by the sweeper',
-          )
-        }
-      },
-      (error: unknown) => {
-        this.#indexes = undefined
-        throw error
-      },
-    )
-    return this.#indexes
-  }
-
-  /** Deletes the expired documents matching `scope` and reports them as `'expired'`. */
-  async #reclaimExpired(collection: Collection<EntryDocument>, scope: object): Promise<void> {
-    const filter = { ...scope, ...expiredFilter(new Date()) }
-    if (this.#context?.wantsEvictedRefs) {
-      const ids = (await collection.find(filter, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id)
-      if (ids.length === 0) return
-      const { deletedCount } = await collection.deleteMany({
-        _id: { $in: ids },
-        ...expiredFilter(new Date()),
-      })
-      this.#report('expired', deletedCount, ids)
-    } else {
-      const { deletedCount } = await collection.deleteMany(filter)
-      this.#report('expired', deletedCount, [])
-    }
+    return this.#runner.run(operation, order, work, entries)
   }
 
   /** One sweep at a time; a failed sweep (server down) is skipped and retried at the next tick. */
@@ -536,7 +420,7 @@ export class MongoDBStorage implements StorageProvider {
     if (this.#sweeping) return
     this.#sweeping = true
     this.#run('sweep', UNORDERED, async (collection) => {
-      await this.#reclaimExpired(collection, {})
+      await reclaimExpired(collection, {}, this.#context)
       await this.#fences?.sweep()
     })
       .catch((error: unknown) =>
@@ -549,26 +433,8 @@ export class MongoDBStorage implements StorageProvider {
 
   readonly #reportBound: BoundEvictionReport = (reason, deleted, ids) => this.#report(reason, deleted, ids)
 
-  /**
-   * Reports `count` automatic evictions. Refs are given one by one when a rule listens and `ids` are
-   * exactly the deleted documents; otherwise (or when a concurrent writer took some) as one count.
-   */
+  /** Reports `count` automatic evictions (see `reclaim.ts`). */
   #report(reason: 'expired' | 'lru' | 'maxItems', count: number, ids: readonly string[]): void {
-    const context = this.#context
-    if (context === undefined || count === 0) return
-    if (context.wantsEvictedRefs && ids.length === count) {
-      for (const id of ids) context.onEvicted(reason, 1, decodeEntryRef(id))
-    } else {
-      context.onEvicted(reason, count)
-    }
+    reportEvictions(this.#context, reason, count, ids)
   }
-}
-
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(
-      `MongoDBStorage: ${name} must be a positive number of milliseconds, got ${String(value)}`,
-    )
-  }
-  return timerMs(value, `MongoDBStorage: ${name}`, `{ ${name}: 5000 }`)
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ConfigurationError, InvalidArgumentError } from '../../errors.js'
 import type { BoundPolicy, EntryRef, ScopePath } from '../contract.js'
-import { encodeEntryRef, encodeScopePath } from '../key-encoding.js'
+import { encodeEntryRef, encodeScopePath, escapeComponent } from '../key-encoding.js'
 
 /**
  * Redis key names of one storage prefix; the layout is described in `prelude.ts`. A tag is the
@@ -33,6 +33,20 @@ export function checkPrefix(prefix: unknown): string {
 export function boundId(bound: BoundPolicy): string {
   const what = `${bound.order}|${bound.maxItems}|${bound.per === undefined ? '' : `=${bound.per}`}|${bound.reason}`
   return createHash('sha1').update(what).digest('hex').slice(0, 12)
+}
+
+/** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `prelude.ts`). */
+export function scriptHeader(prefix: string, isCluster: boolean, bounds: readonly BoundPolicy[]): string[] {
+  const header = [prefix, isCluster ? '0' : '1', String(bounds.length)]
+  for (const b of bounds) {
+    header.push(
+      b.order === 'lru' ? 'l' : 'i',
+      String(b.maxItems),
+      b.per === undefined ? '' : escapeComponent(b.per),
+      boundId(b),
+    )
+  }
+  return header
 }
 
 /**

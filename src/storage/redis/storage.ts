@@ -1,4 +1,4 @@
-import { ConfigurationError, SerializationError, storageTimeout } from '../../errors.js'
+import { ConfigurationError } from '../../errors.js'
 import type { Serializer } from '../../serializers/contract.js'
 import type {
   BoundPolicy,
@@ -16,17 +16,15 @@ import type {
   WriteOptions,
 } from '../contract.js'
 import { MISS } from '../contract.js'
-import { escapeComponent } from '../key-encoding.js'
 import type { Connection, RedisClient } from './connection.js'
-import { connect, preloadScripts, ReadyWait, withTimeout } from './connection.js'
-import type { QueuedOp } from './batch.js'
-import { groupRun, OpQueue } from './batch.js'
-import { Deadlines } from './deadlines.js'
+import { connect, preloadScripts, withTimeout } from './connection.js'
+import { encodeValue } from './encode.js'
+import { RedisExecutor } from './executor.js'
 import { RedisBus } from './bus.js'
 import { EvictProgress, RedisEvictions } from './evict.js'
 import { checkFence } from './fence.js'
 import type { RedisWriteFence } from './fence.js'
-import { boundId, checkPrefix, RedisKeys, ttlArg } from './keys.js'
+import { checkPrefix, RedisKeys, scriptHeader, ttlArg } from './keys.js'
 import { listScope } from './list.js'
 import { RedisLocks } from './lock.js'
 import { TagRegistry } from './registry.js'
@@ -41,14 +39,8 @@ import { deleteMany, readMany, readValues, writeMany } from './bulk.js'
 
 export type { RedisStorageOptions } from './options.js'
 
-/** At most this many coalesced reads per `MGET`, or writes per batch script. */
-const COALESCE_LIMIT = 256
 /** Turns a fulfilled value into `undefined` (a write resolves with nothing). */
 const NOTHING = (): void => undefined
-
-/** A read or write waiting in the coalescing queue; `group` is its hash-slot group. */
-type Coalesced = { readonly group: string; readonly data: string } | BatchedWrite
-type CoalescedOp = QueuedOp<'read' | 'write', Coalesced>
 
 type Reporter = StorageContext['onEvicted']
 
@@ -66,10 +58,10 @@ let internals: RedisInternals
  *
  * Design (key layout in `prelude.ts`):
  * - TTLs are native (`PXAT`, on the Redis server's clock): Redis expires entries itself.
- * - Reads and writes that start in the same turn of the event loop are coalesced (`batch.ts`):
- *   their reads become one `MGET` (per tenant on a Cluster), their writes one script per tenant, in the
- *   order they started. This is what makes many concurrent operations cheap; with LRU bounds, reads
- *   and writes run one script each instead (the bounds need per-entry decisions).
+ * - Reads and writes that start in the same turn of the event loop are coalesced (`batch.ts`, sent by
+ *   `executor.ts`): their reads become one `MGET` (per tenant on a Cluster), their writes one script
+ *   per tenant, in the order they started. This is what makes many concurrent operations cheap; with
+ *   LRU bounds, reads and writes run one script each instead (the bounds need per-entry decisions).
  * - Every write, delete and scope eviction is one Lua script that keeps the data, the per-scope index
  *   ZSETs and the bound ZSETs consistent atomically. All keys of one top-level scope instance (one
  *   tenant) share a `{...}` hash tag, so those scripts run on a Cluster and `evictScope` costs
@@ -99,7 +91,7 @@ let internals: RedisInternals
  * while the first connection is being made, operations wait for it up to the timeout; once a
  * connection is lost, they reject at once until the client has reconnected on its own (the cache turns
  * that into a `StorageError`, and memoized calls fall back to calling the function at no extra cost).
- * A command sent to a server that stalls rejects after the timeout.
+ * A command sent to a server that stalls rejects after the timeout (see `executor.ts`).
  */
 export class RedisStorage implements StorageProvider {
   readonly storageType = 'redis'
@@ -113,15 +105,18 @@ export class RedisStorage implements StorageProvider {
   /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `lock.ts`). */
   readonly locks: EntryLocks
   readonly #connection: Connection
+  /** Sends every command: connection wait, timeout, coalescing (see `executor.ts`). */
+  readonly #x: RedisExecutor
   readonly #keys: RedisKeys
   readonly #timeoutMs: number
-  readonly #deadlines: Deadlines
   readonly #maxValueBytes: number
   readonly #isCluster: boolean
   readonly #registry: TagRegistry
   readonly #evictions: RedisEvictions
   readonly #writes: RedisWrites
   readonly #labels: RedisLabels
+  /** What the bulk operations need (see `bulk.ts`). */
+  readonly #bulk: BulkHost
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
@@ -137,75 +132,51 @@ export class RedisStorage implements StorageProvider {
     return this.#context?.wantsEvictedRefs === true
   }
   #attached = false
-  #closed = false
   #sweeper: NodeJS.Timeout | undefined
-  /** Waits for the connection and words connection errors (see `connection.ts`). */
-  readonly #ready: ReadyWait
-  /** Whether to auto-pipeline while other operations are in flight (see {@link RedisStorage.#exec}). */
-  readonly #pipelineWhenBusy: boolean
-  /** Operations of this storage under way. */
-  #inFlight = 0
   readonly #stopPreloading: () => void
-  /** Reads and writes of the current tick, sent together on the next (see `batch.ts`). */
-  readonly #queue = new OpQueue<'read' | 'write', Coalesced>((kind, run) =>
-    this.#withoutAutoPipelining(() => (kind === 'read' ? this.#sendReads(run) : this.#sendWrites(run))),
-  )
 
   constructor(options: RedisStorageOptions) {
     const { timeout, maxBytes, serializer } = checkOptions(options)
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
     this.#timeoutMs = timeout
-    this.#deadlines = new Deadlines(timeout, () =>
-      storageTimeout('redis', 'command', 'commandTimeoutMs', timeout),
-    )
     this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
     this.#client = this.#connection.client
-    this.#ready = new ReadyWait(this.#connection, timeout)
+    this.#x = new RedisExecutor({
+      connection: this.#connection,
+      timeoutMs: timeout,
+      pipelineWhenBusy: this.#connection.owned && (options.autoPipelining ?? true),
+      serializer,
+      writeBatch: (writes) => this.#writes.writeBatch(writes),
+    })
     this.#isCluster = this.#client.isCluster
-    this.#pipelineWhenBusy = this.#connection.owned && (options.autoPipelining ?? true)
-    this.#header = this.#makeHeader()
+    this.#header = scriptHeader(this.prefix, this.#isCluster, this.#bounds)
     this.#stopPreloading = preloadScripts(this.#client, SCRIPTS)
-    this.#registry = new TagRegistry(this.#client, this.#keys, (promise) => this.#timed(promise))
-    this.#evictions = new RedisEvictions({
+    const timed = this.#x.timed
+    this.#registry = new TagRegistry(this.#client, this.#keys, timed)
+    const report: Reporter = (reason, count, ref) => this.#onEvicted(reason, count, ref)
+    // What the parts below need of this storage (read at each call: bounds come with `attach`).
+    const host = {
       client: this.#client,
       keys: this.#keys,
       registry: this.#registry,
       isCluster: this.#isCluster,
-      timed: (promise) => this.#timed(promise),
+      serializer,
+      timed,
       header: () => this.#header,
       bounds: () => this.#bounds,
       clusterWide: () => this.#clusterWide,
-      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
+      report,
       wantsRefs: () => this.#wantsRefs,
-    })
-    this.#writes = new RedisWrites({
-      client: this.#client,
-      keys: this.#keys,
-      registry: this.#registry,
-      evictions: this.#evictions,
-      isCluster: this.#isCluster,
-      channel: `${this.prefix}:bus`,
-      timed: (promise) => this.#timed(promise),
-      header: () => this.#header,
-      clusterWide: () => this.#clusterWide,
-      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
-    })
-    this.#labels = new RedisLabels({
-      client: this.#client,
-      keys: this.#keys,
-      registry: this.#registry,
-      evictions: this.#evictions,
-      timed: (promise) => this.#timed(promise),
-      header: () => this.#header,
-      clusterWide: () => this.#clusterWide,
-      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
-    })
-    this.locks = new RedisLocks(this.#client, this.#keys, (command) =>
-      this.#exec(() => this.#timed(command())),
-    )
+    }
+    const evictions = new RedisEvictions(host)
+    this.#evictions = evictions
+    this.#writes = new RedisWrites({ ...host, evictions, channel: this.#channel })
+    this.#labels = new RedisLabels({ ...host, evictions })
+    this.#bulk = { ...host, evictions, writes: this.#writes }
+    this.locks = new RedisLocks(this.#client, this.#keys, (command) => this.#x.exec(() => timed(command())))
   }
 
   attach(context: StorageContext): void {
@@ -224,15 +195,15 @@ export class RedisStorage implements StorageProvider {
     this.#touchInScript = context.bounds.some(
       (b) => b.order === 'lru' && (b.per !== undefined || !this.#isCluster),
     )
-    this.#header = this.#makeHeader()
+    this.#header = scriptHeader(this.prefix, this.#isCluster, this.#bounds)
     if (context.bounds.length !== 0) {
       // Advisory (see RedisKeys.bounds): a failure here costs nothing but that copy.
       const record = JSON.stringify(context.bounds)
-      this.#exec(() => this.#timed(this.#client.set(this.#keys.bounds, record))).catch(() => undefined)
+      this.#x.exec(() => this.#x.timed(this.#client.set(this.#keys.bounds, record))).catch(() => undefined)
     }
     if (context.sweepIntervalMs !== undefined) {
       this.#sweeper = setInterval(() => {
-        if (this.#closed || this.#client.status !== 'ready') return
+        if (this.#x.closed || this.#client.status !== 'ready') return
         this.#evictions.sweep().catch(() => undefined)
       }, context.sweepIntervalMs)
       this.#sweeper.unref()
@@ -249,59 +220,27 @@ export class RedisStorage implements StorageProvider {
     }
     const data = this.#keys.data(member)
     if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
-    if (this.#startAlone()) {
-      // Sequential use: one GET at once, with as few promise hops as possible.
-      return this.#deadlines.race(this.#client.getBuffer(data)).then(this.#gotAlone, this.#failedAlone)
-    }
+    // Sequential use: one GET at once, with as few promise hops as possible.
+    if (this.#x.startAlone()) return this.#x.getAlone(data)
     return this.#getCoalesced(member, data)
-  }
-
-  /**
-   * Starts an operation as the only one in flight, if it is (nothing queued, connection ready): it
-   * may then send its command directly, without auto-pipelining, and must settle with
-   * `#gotAlone`/`#wroteAlone`/`#failedAlone`, which end it. Otherwise it goes through `#exec`.
-   */
-  #startAlone(): boolean {
-    if (this.#inFlight !== 0 || this.#client.status !== 'ready') return false
-    this.#inFlight = 1
-    if (this.#pipelineWhenBusy) this.#client.options.enableAutoPipelining = false
-    return true
-  }
-
-  /** Settles {@link RedisStorage.get}'s lone GET (bound once, so that a read allocates no closures). */
-  readonly #gotAlone = (found: Buffer | null): unknown => {
-    this.#inFlight--
-    return found === null ? MISS : this.serializer.deserialize(found)
-  }
-
-  readonly #failedAlone = (error: unknown): never => {
-    this.#inFlight--
-    throw this.#ready.describe(error)
   }
 
   /** A read while others are in flight: coalesced with the reads of this tick (`batch.ts`). */
   async #getCoalesced(member: string, data: string): Promise<unknown> {
-    const group = this.#isCluster ? this.#keys.tagOfMember(member) : ''
-    const found = (await this.#exec(
-      () =>
-        this.#inFlight === 1
-          ? this.#timed(this.#client.getBuffer(data))
-          : this.#queue.push('read', { group, data }),
-      true,
-    )) as Buffer | null
+    const found = await this.#x.read(this.#isCluster ? this.#keys.tagOfMember(member) : '', data)
     return found === null ? MISS : this.serializer.deserialize(found)
   }
 
   /** A read that also marks the entry used for LRU bounds. */
   async #getTouching(member: string, data: string): Promise<unknown> {
-    const bytes = await this.#exec(async () => {
+    const bytes = await this.#x.exec(async () => {
       const found = this.#touchInScript
-        ? ((await this.#timed(
+        ? ((await this.#x.timed(
             TOUCH.runBuffer(this.#client, [data], [...this.#header, member]),
           )) as Buffer | null)
-        : await this.#timed(this.#client.getBuffer(data))
+        : await this.#x.timed(this.#client.getBuffer(data))
       if (found !== null && this.#touchWide) {
-        await this.#timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
+        await this.#x.timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
       }
       return found
     })
@@ -311,7 +250,7 @@ export class RedisStorage implements StorageProvider {
   /** The live entries stored directly in `path` (see `StorageProvider.list` and `list.ts`). */
   list(path: ScopePath): Promise<ReadonlyArray<readonly [string, unknown]>> {
     const host = { client: this.#client, keys: this.#keys, serializer: this.serializer }
-    return this.#exec(() => listScope({ ...host, timed: (promise) => this.#timed(promise) }, path))
+    return this.#x.exec(() => listScope({ ...host, timed: (promise) => this.#x.timed(promise) }, path))
   }
 
   /**
@@ -322,14 +261,14 @@ export class RedisStorage implements StorageProvider {
     const member = this.#keys.member(ref)
     const data = this.#keys.data(member)
     const sent = Date.now()
-    const reply = await this.#exec(async () => {
-      const found = (await this.#timed(
+    const reply = await this.#x.exec(async () => {
+      const found = (await this.#x.timed(
         this.#touchInScript
           ? TOUCH_TTL.runBuffer(this.#client, [data], [...this.#header, member])
           : GET_TTL.runBuffer(this.#client, [data], []),
       )) as [Buffer, number] | null
       if (found !== null && this.#touchWide) {
-        await this.#timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
+        await this.#x.timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
       }
       return found
     })
@@ -349,7 +288,7 @@ export class RedisStorage implements StorageProvider {
   async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
     const members = refs.map((ref) => this.#keys.member(ref))
     if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.get(ref)))
-    return this.#exec(() => readValues(this.#bulk, members))
+    return this.#x.exec(() => readValues(this.#bulk, members))
   }
 
   /**
@@ -360,7 +299,7 @@ export class RedisStorage implements StorageProvider {
   async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     const members = refs.map((ref) => this.#keys.member(ref))
     if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.getWithExpiry(ref)))
-    return this.#exec(() => readMany(this.#bulk, members))
+    return this.#x.exec(() => readMany(this.#bulk, members))
   }
 
   /**
@@ -371,15 +310,15 @@ export class RedisStorage implements StorageProvider {
     const encoded = writes.map(({ ref, value, ttlMs }) => {
       const member = this.#keys.member(ref)
       const keys = this.#keys.writeKeys(member)
-      const bytes = this.#encode(value)
+      const bytes = encodeValue(this.serializer, this.#maxValueBytes, value)
       // No labels: a bulk write replaces the entry, tags included (see labels.ts).
       const labels = ''
       return { group: this.#keys.tagOfMember(member), member, bytes, ttl: ttlArg(ttlMs), keys, labels }
     })
-    if (this.#bounds.length === 0) return this.#exec(() => writeMany(this.#bulk, encoded))
+    if (this.#bounds.length === 0) return this.#x.exec(() => writeMany(this.#bulk, encoded))
     await Promise.all(
       encoded.map((w) =>
-        this.#exec(() => this.#writes.write(w.member, w.bytes, w.ttl, undefined, undefined, w.labels)),
+        this.#x.exec(() => this.#writes.write(w.member, w.bytes, w.ttl, undefined, undefined, w.labels)),
       ),
     )
   }
@@ -387,24 +326,7 @@ export class RedisStorage implements StorageProvider {
   /** Removes every ref (not repeated) with one script per tenant, sent at once (see `bulk.ts`). */
   async deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
     const members = refs.map((ref) => this.#keys.member(ref))
-    return this.#exec(() => deleteMany(this.#bulk, members))
-  }
-
-  get #bulk(): BulkHost {
-    return {
-      client: this.#client,
-      keys: this.#keys,
-      serializer: this.serializer,
-      isCluster: this.#isCluster,
-      writes: this.#writes,
-      registry: this.#registry,
-      evictions: this.#evictions,
-      timed: (promise) => this.#timed(promise),
-      header: () => this.#header,
-      clusterWide: () => this.#clusterWide,
-      wantsRefs: () => this.#wantsRefs,
-      report: (reason, count, ref) => this.#onEvicted(reason, count, ref),
-    }
+    return this.#x.exec(() => deleteMany(this.#bulk, members))
   }
 
   /** A {@link RedisBus} on this storage's client, on the channel `<prefix>:bus`. */
@@ -417,7 +339,7 @@ export class RedisStorage implements StorageProvider {
     let write: BatchedWrite
     try {
       const labels = packLabels(options)
-      const bytes = this.#encode(value)
+      const bytes = encodeValue(this.serializer, this.#maxValueBytes, value)
       const member = this.#keys.member(ref)
       write = {
         group: this.#keys.tagOfMember(member),
@@ -432,19 +354,10 @@ export class RedisStorage implements StorageProvider {
       // writes coalesced with it in this tick are not affected.
       return Promise.reject(error)
     }
-    if (this.#startAlone()) {
-      // Sequential use: a batch of one at once, as for a lone read.
-      return this.#writes.writeBatch([write]).then(this.#wroteAlone, this.#failedAlone)
-    }
+    // Sequential use: a batch of one at once, as for a lone read.
+    if (this.#x.startAlone()) return this.#x.writeAlone(write)
     // Otherwise coalesced with the writes of this tick.
-    return this.#exec(
-      () => (this.#inFlight === 1 ? this.#writes.writeBatch([write]) : this.#queue.push('write', write)),
-      true,
-    ).then(NOTHING)
-  }
-
-  readonly #wroteAlone = (): void => {
-    this.#inFlight--
+    return this.#x.write(write).then(NOTHING)
   }
 
   /** `set`, publishing `message` on the channel of {@link RedisStorage.createBus} from the write script. */
@@ -470,7 +383,7 @@ export class RedisStorage implements StorageProvider {
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#exec(() => this.#writes.fence(member))
+    return this.#x.exec(() => this.#writes.fence(member))
   }
 
   /**
@@ -506,9 +419,9 @@ export class RedisStorage implements StorageProvider {
   ): Promise<boolean> {
     const ttl = ttlArg(ttlMs)
     const labels = packLabels(options)
-    const bytes = this.#encode(value)
+    const bytes = encodeValue(this.serializer, this.#maxValueBytes, value)
     const member = this.#keys.member(ref)
-    return this.#exec(() => this.#writes.write(member, bytes, ttl, notice, fence, labels))
+    return this.#x.exec(() => this.#writes.write(member, bytes, ttl, notice, fence, labels))
   }
 
   get #channel(): string {
@@ -517,8 +430,8 @@ export class RedisStorage implements StorageProvider {
 
   async delete(ref: EntryRef): Promise<boolean> {
     const member = this.#keys.member(ref)
-    return this.#exec(async () => {
-      const [existed, stale, gone, creation] = (await this.#timed(
+    return this.#x.exec(async () => {
+      const [existed, stale, gone, creation] = (await this.#x.timed(
         DELETE.run(this.#client, [this.#keys.data(member)], [...this.#header, member]),
       )) as [number, number, number, string]
       if (gone === 1) await this.#registry.release(this.#keys.tagOfMember(member), String(creation))
@@ -534,14 +447,14 @@ export class RedisStorage implements StorageProvider {
    * scope never blocks Redis for long), after raising the scope's write fence.
    */
   async evictScope(path: ScopePath): Promise<number> {
-    return this.#exec(() => this.#evictions.evictScope(path, new EvictProgress(undefined)))
+    return this.#x.exec(() => this.#evictions.evictScope(path, new EvictProgress(undefined)))
   }
 
   static {
     internals = {
       client: (storage) => storage.#client,
       evictScope: (storage, path, onBatch) =>
-        storage.#exec(() => storage.#evictions.evictScope(path, new EvictProgress(onBatch))),
+        storage.#x.exec(() => storage.#evictions.evictScope(path, new EvictProgress(onBatch))),
     }
   }
 
@@ -551,140 +464,25 @@ export class RedisStorage implements StorageProvider {
    * the scope's eviction generation first, as `evictScope` does, so fenced writes taken before fail.
    */
   async invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
-    return this.#exec(() => this.#labels.invalidate(tags, path))
+    return this.#x.exec(() => this.#labels.invalidate(tags, path))
   }
 
   async size(): Promise<number> {
-    return this.#exec(() => this.#evictions.size())
+    return this.#x.exec(() => this.#evictions.size())
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#x.closed) return
+    this.#x.close()
     clearInterval(this.#sweeper)
     this.#sweeper = undefined
     this.#stopPreloading()
-    this.#deadlines.stop()
     if (!this.#connection.owned) return
     try {
       await withTimeout(this.#client.quit(), this.#timeoutMs)
     } catch {
       this.#client.disconnect()
     }
-  }
-
-  /** ARGV header of every script: prefix, inline-wide flag, then the bounds (see `prelude.ts`). */
-  #makeHeader(): string[] {
-    const header = [this.prefix, this.#isCluster ? '0' : '1', String(this.#bounds.length)]
-    for (const b of this.#bounds) {
-      header.push(
-        b.order === 'lru' ? 'l' : 'i',
-        String(b.maxItems),
-        b.per === undefined ? '' : escapeComponent(b.per),
-        boundId(b),
-      )
-    }
-    return header
-  }
-
-  #encode(value: unknown): Buffer {
-    let bytes: Uint8Array
-    try {
-      bytes = this.serializer.serialize(value)
-    } catch (error) {
-      if (error instanceof SerializationError) throw error
-      throw new SerializationError(
-        `the ${this.serializer.name} serializer failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      )
-    }
-    if (bytes.byteLength > this.#maxValueBytes) {
-      throw new SerializationError(
-        `the serialized value has ${bytes.byteLength} bytes, more than maxValueBytes (${this.#maxValueBytes}); store less or raise maxValueBytes`,
-      )
-    }
-    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  }
-
-  /**
-   * Runs an operation once the client is connected, naming the server (never its password) on failure.
-   * With `autoPipelining` (clients we create only), an operation that starts while others are in
-   * flight has its commands queued and sent together with theirs on the next turn of the event loop;
-   * one that starts alone sends at once, so sequential use pays no wait. Order is kept: a command is
-   * sent directly only when no other operation, hence no queued command of ours, is under way.
-   * While a first connection is being made, it waits for it (up to the timeout); once a connection has
-   * been lost, it fails at once until the client has reconnected, so a memoized call that falls back
-   * to its function pays no timeout while Redis is down.
-   */
-  async #exec<T>(run: () => Promise<T>, coalesced = false): Promise<T> {
-    try {
-      const status = this.#client.status
-      if (status !== 'ready') {
-        if (status === 'reconnecting' || status === 'close') throw this.#ready.notConnected(status)
-        await this.#ready.wait(this.#closed)
-      }
-      // Coalesced operations that started earlier are sent before this one's commands.
-      if (!coalesced) this.#queue.flush()
-      this.#inFlight++
-      if (this.#pipelineWhenBusy) this.#client.options.enableAutoPipelining = this.#inFlight > 1
-      try {
-        return await run()
-      } finally {
-        this.#inFlight--
-      }
-    } catch (error) {
-      throw this.#ready.describe(error)
-    }
-  }
-
-  /**
-   * Runs `send` with ioredis's auto-pipelining off: a coalesced run is already one command per hash
-   * slot, and auto-pipelining would hold it back until `setImmediate` (measured: 100 concurrent gets
-   * 80k -> 106k ops/s, sets 27k -> 37k ops/s without that wait).
-   */
-  #withoutAutoPipelining(send: () => void): void {
-    if (!this.#pipelineWhenBusy) return send()
-    const options = this.#client.options
-    const before = options.enableAutoPipelining
-    options.enableAutoPipelining = false
-    try {
-      send()
-    } finally {
-      options.enableAutoPipelining = before
-    }
-  }
-
-  /** Sends a run of coalesced reads: one `GET`, or an `MGET` per hash-slot group. */
-  #sendReads(run: readonly CoalescedOp[]): void {
-    if (run.length === 1) {
-      const op = run[0]!
-      this.#timed(this.#client.getBuffer((op.payload as { data: string }).data)).then(op.resolve, op.reject)
-      return
-    }
-    for (const group of groupRun(run, COALESCE_LIMIT)) {
-      const keys = group.map((op) => (op.payload as { data: string }).data)
-      this.#timed(this.#client.mgetBuffer(keys)).then(
-        (values) => group.forEach((op, i) => op.resolve(values[i] ?? null)),
-        (error: unknown) => group.forEach((op) => op.reject(error)),
-      )
-    }
-  }
-
-  /** Sends a run of coalesced writes: one batch script per tag (hash slot). */
-  #sendWrites(run: readonly CoalescedOp[]): void {
-    for (const group of groupRun(run, COALESCE_LIMIT)) {
-      this.#writes.writeBatch(group.map((op) => op.payload as BatchedWrite)).then(
-        () => group.forEach((op) => op.resolve(undefined)),
-        (error: unknown) => group.forEach((op) => op.reject(error)),
-      )
-    }
-  }
-
-  /** `promise`, rejected after the command timeout (one timer for all commands: `deadlines.ts`). */
-  #timed<T>(promise: Promise<T>): Promise<T> {
-    return this.#deadlines.race(promise)
   }
 }
 
