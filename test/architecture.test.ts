@@ -196,7 +196,7 @@ describe('architecture of the storage providers', () => {
     expect(providerOf('src/storage/redis/keys.ts')).toBe('redis')
     expect(providerOf('src/storage/contract.ts')).toBeUndefined()
     expect(providerOf('src/tiers/tiered-storage.ts')).toBeUndefined()
-    expect(graph.get('src/tiers/tiered-storage.ts')?.some((dep) => providerOf(dep) === 'memory')).toBe(true)
+    expect(graph.get('src/tiers/local-tier.ts')?.some((dep) => providerOf(dep) === 'memory')).toBe(true)
   })
 })
 

@@ -1,4 +1,5 @@
 import type { Bus, EntryRef, Invalidation } from '../storage/contract.js'
+import { countsAsFailure } from './circuit-breaker.js'
 
 /** Refs per bus message at most (a message stays a few kilobytes). */
 export const MAX_REFS_PER_MESSAGE = 200
@@ -96,6 +97,23 @@ export class Publisher {
       // A custom bus that throws instead of rejecting.
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * A removal, then its message, waited for: resolves once every other process can have been told.
+   * A removal that failed after it was sent (`sent()`) publishes too (it may land anyway), without
+   * waiting (a failure to publish goes to `onError`), and rejects with its own error.
+   */
+  async removal<T>(remove: () => Promise<T>, invalidation: Invalidation, sent: () => boolean): Promise<T> {
+    let result: T
+    try {
+      result = await remove()
+    } catch (error) {
+      if (sent() && countsAsFailure(error)) this.send(invalidation).catch(this.#onError)
+      throw error
+    }
+    await this.send(invalidation)
+    return result
   }
 
   /** Sends what is queued, then closes the bus if one was made or given. */

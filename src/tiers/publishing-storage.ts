@@ -17,6 +17,7 @@ import type {
 import { BUS_RECEIVER_TIMING } from '../storage/contract.js'
 import { countsAsFailure } from './circuit-breaker.js'
 import { Publisher } from './publisher.js'
+import { deleteAll, STORED, writeAll } from './shared-bulk.js'
 
 const { answerFreshMs: ANSWER_FRESH_MS, slowWriteMs: SLOW_WRITE_MS } = BUS_RECEIVER_TIMING
 
@@ -72,7 +73,6 @@ export class PublishingStorage implements StorageProvider {
   /** Refs a shared bound evicted, to name in the next message. */
   #victims: EntryRef[] = []
   #context: StorageContext | undefined
-  readonly #onError: (error: unknown) => void
   #closed = false
   /** When (performance.now()) the last answer of `Bus.receivers` that was 0 was asked for; -Infinity: none. */
   #noReceiversAskedAt = Number.NEGATIVE_INFINITY
@@ -83,7 +83,6 @@ export class PublishingStorage implements StorageProvider {
   /** `onError`: a background publish failed. */
   constructor(shared: StorageProvider, onError: (error: unknown) => void) {
     this.shared = shared
-    this.#onError = onError
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
@@ -221,29 +220,13 @@ export class PublishingStorage implements StorageProvider {
    * next message (messages of up to 200 refs, not one per entry).
    */
   async setMany(writes: readonly EntryWrite[]): Promise<void> {
-    const shared = this.shared
     const refs = writes.map((write) => write.ref)
-    await this.#write(
-      refs,
-      () =>
-        (shared.setMany !== undefined
-          ? shared.setMany(writes)
-          : Promise.all(writes.map((w) => shared.set(w.ref, w.value, w.ttlMs)))
-        ).then(STORED),
-      false,
-    )
+    await this.#write(refs, () => writeAll(this.shared, writes), false)
   }
 
   /** Removes every ref (the shared `deleteMany`, or one `delete` each), then one message, waited for. */
   deleteMany(refs: readonly EntryRef[]): Promise<boolean[]> {
-    const shared = this.shared
-    return this.#removal(
-      () =>
-        shared.deleteMany !== undefined
-          ? shared.deleteMany(refs)
-          : Promise.all(refs.map((ref) => shared.delete(ref))),
-      { kind: 'entries', refs },
-    )
+    return this.#removal(() => deleteAll(this.shared, refs), { kind: 'entries', refs })
   }
 
   delete(ref: EntryRef): Promise<boolean> {
@@ -254,17 +237,9 @@ export class PublishingStorage implements StorageProvider {
     return this.#removal(() => this.shared.evictScope(path), { kind: 'scope', path })
   }
 
-  /** A removal, then its message, waited for; a failed removal publishes too, and rejects with its error. */
-  async #removal<T>(call: () => Promise<T>, invalidation: Invalidation): Promise<T> {
-    let result: T
-    try {
-      result = await call()
-    } catch (error) {
-      if (countsAsFailure(error)) this.#publisher.send(invalidation).catch(this.#onError)
-      throw error
-    }
-    await this.#publisher.send(invalidation)
-    return result
+  /** A removal, then its message, waited for (see {@link Publisher.removal}). */
+  #removal<T>(call: () => Promise<T>, invalidation: Invalidation): Promise<T> {
+    return this.#publisher.removal(call, invalidation, SENT)
   }
 
   size(): Promise<number> {
@@ -288,8 +263,8 @@ export class PublishingStorage implements StorageProvider {
   }
 }
 
-/** A write that stored (the fence-less writes always do). */
-const STORED = (): boolean => true
+/** Every removal reached the storage (no breaker refuses one here). */
+const SENT = (): boolean => true
 
 /**
  * The storage a cache without a local tier calls: `storage` itself, or a {@link PublishingStorage}

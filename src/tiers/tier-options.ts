@@ -1,5 +1,11 @@
-import type { Bus, Invalidation } from '../storage/contract.js'
+import { ConfigurationError } from '../errors.js'
+import type { Bus, Invalidation, StorageProvider } from '../storage/contract.js'
+import { timerMs } from '../ttl.js'
 import type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './circuit-breaker.js'
+import { breakerSettings } from './circuit-breaker.js'
+
+const DEFAULT_MAX_ITEMS = 10_000
+const DEFAULT_TTL_SECONDS = 60
 
 /** The `local` option of `new Cache(...)`: an in-process tier in front of a shared storage. */
 export interface LocalTierOptions {
@@ -56,4 +62,54 @@ export interface TierListener {
   readonly circuitClose: (info: CircuitCloseInfo) => void
   /** A background failure (publishing, a background touch, the bus itself). */
   readonly error: (operation: string, error: unknown) => void
+}
+
+/** {@link LocalTierOptions} checked and filled in, for a tier in front of `shared`. */
+export interface TierSettings {
+  readonly maxItems: number
+  readonly policy: 'lru' | 'tinylfu'
+  readonly ttlMs: number
+  /** The bus in use (made by the shared storage when none was given), or none. */
+  readonly bus: Bus | undefined
+  /** Whether the bus is the shared storage's own (`options.bus` was not given). */
+  readonly ownBus: boolean
+  readonly circuitBreaker: CircuitBreakerOptions | false
+}
+
+/**
+ * Checks `options` (a `ConfigurationError` saying what was wrong) and fills in the defaults; makes the
+ * shared storage's bus when `options.bus` is not given.
+ */
+export function tierSettings(shared: StorageProvider, options: LocalTierOptions): TierSettings {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError('the local option must be an object such as { maxItems: 10_000 }')
+  }
+  if (shared.sync !== undefined) {
+    throw new ConfigurationError(
+      `the local option puts an in-memory tier in front of a shared storage; the ${shared.storageType} storage is in-process already`,
+    )
+  }
+  const maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS
+  if (!Number.isSafeInteger(maxItems) || maxItems < 1) {
+    throw new ConfigurationError(`local.maxItems must be a positive integer, got ${String(maxItems)}`)
+  }
+  const policy = options.policy ?? 'lru'
+  if (policy !== 'lru' && policy !== 'tinylfu') {
+    throw new ConfigurationError(`local.policy must be 'lru' or 'tinylfu', got ${JSON.stringify(policy)}`)
+  }
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
+  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw new ConfigurationError(
+      `local.ttlSeconds must be a positive number of seconds, got ${String(ttlSeconds)}`,
+    )
+  }
+  timerMs(ttlSeconds * 1000, 'local.ttlSeconds (in ms)', '{ local: { ttlSeconds: 60 } }')
+  const ownBus = options.bus === undefined
+  const bus = ownBus ? shared.createBus?.() : options.bus === false ? undefined : options.bus
+  if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
+    throw new ConfigurationError('local.bus must implement Bus (subscribe, publish, close), or be false')
+  }
+  const circuitBreaker = options.circuitBreaker ?? {}
+  if (circuitBreaker !== false) breakerSettings(circuitBreaker)
+  return { maxItems, policy, ttlMs: ttlSeconds * 1000, bus, ownBus, circuitBreaker }
 }
