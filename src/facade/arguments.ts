@@ -12,6 +12,7 @@ import type { ScopeStatsTracker } from '../observability/scope-stats.js'
 import type { Operations } from '../operations/pipeline.js'
 import type { ScopeConfig } from '../scopes/scope-config.js'
 import { isWellFormed } from '../scopes/scope-config.js'
+import { resolveOptions } from '../scopes/resolve.js'
 import type { EntryRef, EntryWrite, ScopePath, SyncStorageOperations } from '../storage/contract.js'
 import { ttlToMs } from '../ttl.js'
 import type { StatsQuery } from './options.js'
@@ -60,14 +61,14 @@ export class FacadeArguments {
         `cache.${operation}(key): key must be well-formed Unicode; it contains a lone UTF-16 surrogate, which backends would store as U+FFFD`,
       )
     }
-    return { scope: this.#scopes.resolveOptions(options as RawOptions, allowed), key: directKey(key) }
+    return { scope: resolveOptions(this.#scopes, options as RawOptions, allowed), key: directKey(key) }
   }
 
   /** The refs of a bulk call's keys, all checked first (`unique`: repeated keys once). */
   refs(operation: string, keys: readonly string[], options: object | undefined, unique = false): EntryRef[] {
     this.#ops.checkOpen(operation)
     const list = checkKeys(operation, keys)
-    const scope = this.#scopes.resolveOptions(options as RawOptions, READ_OPTIONS)
+    const scope = resolveOptions(this.#scopes, options as RawOptions, READ_OPTIONS)
     return (unique ? [...new Set(list)] : list).map((key) => ({ scope, key: directKey(key) }))
   }
 
@@ -83,7 +84,7 @@ export class FacadeArguments {
         `cache.${operation}(entries, options): tags are not taken by bulk writes yet; write tagged entries with cache.set(key, value, { tags })`,
       )
     }
-    const scope = this.#scopes.resolveOptions(options as RawOptions, WRITE_OPTIONS)
+    const scope = resolveOptions(this.#scopes, options as RawOptions, WRITE_OPTIONS)
     return checkEntries(operation, entries, this.ttl(options)).map(({ key, value, ttlMs }) => ({
       ref: { scope, key: directKey(key) },
       value,
@@ -101,13 +102,13 @@ export class FacadeArguments {
         `cache.${operation}(scope, params): params must be an object such as { orgId: 'o1' }`,
       )
     }
-    return this.#scopes.resolveOptions({ ...(params as object | undefined), scope }, READ_OPTIONS)
+    return resolveOptions(this.#scopes, { ...(params as object | undefined), scope }, READ_OPTIONS)
   }
 
   /** The scope path of a selector such as `{ scope: 'organization', orgId: 'o1' }` (absent: global). */
   selected(operation: string, selector: object | undefined): ScopePath {
     this.#ops.checkOpen(operation)
-    return this.#scopes.resolveOptions(selector as RawOptions, READ_OPTIONS)
+    return resolveOptions(this.#scopes, selector as RawOptions, READ_OPTIONS)
   }
 
   /** A write's TTL in milliseconds: its `ttlSeconds`, else the cache's default, else none. */
