@@ -1,118 +1,58 @@
 import type { SetManyEntry } from './bulk-args.js'
-import { checkEntries, checkKeys } from './bulk-args.js'
-import { ConfigurationError, InvalidArgumentError } from './errors.js'
-import type { CacheEvents } from './events.js'
 import { CacheEventEmitter } from './events.js'
-import { directKey } from './keys/entry-key.js'
-import type { Factory, FactoryContext, LoaderOptions } from './memoize/get-or-set.js'
-import { checkFactory, GetOrSet, LOADER_OPTIONS } from './memoize/get-or-set.js'
+import type { FacadeArguments } from './facade/arguments.js'
+import { READ_OPTIONS, WRITE_OPTIONS } from './facade/arguments.js'
+import type {
+  CacheOptions,
+  CacheStatsWithBreakdown,
+  GetOrSetOptions,
+  LevelName,
+  ScopeOptions,
+  SetOptions,
+  StatsQuery,
+} from './facade/options.js'
+import type { Observation } from './facade/wiring.js'
+import { wireCache } from './facade/wiring.js'
+import type { Factory, FactoryContext, GetOrSet } from './memoize/get-or-set.js'
+import { checkFactory, LOADER_OPTIONS } from './memoize/get-or-set.js'
 import type { MethodHandle, MethodKey } from './memoize/handle.js'
 import { handleFor } from './memoize/handle.js'
 import type { MemoHost } from './memoize/host.js'
 import type { Memoizer, MemoizeOptions } from './memoize/memoize.js'
 import { createMemoizer } from './memoize/memoize.js'
-import type { StatsBreakdown, StatsTrackingOptions } from './observability/scope-stats.js'
-import { ScopeStatsTracker } from './observability/scope-stats.js'
+import type { StatsBreakdown, ScopeStatsTracker } from './observability/scope-stats.js'
+import type { BulkOperations, ReadMetadata } from './operations/bulk.js'
 import type { EventSink } from './operations/observer.js'
-import { EventObserver, UNOBSERVED } from './operations/observer.js'
-import { LATER, Operations } from './operations/pipeline.js'
-import { registerOperations } from './operations/registry.js'
-import type { ReadMetadata } from './operations/bulk.js'
-import { BulkOperations } from './operations/bulk.js'
-import type { CacheRule } from './rules/contract.js'
-import { checkBoundOrders } from './rules/bounds.js'
-import { RuleEngine } from './rules/engine.js'
-import type { DefaultScopeConfig } from './scopes/scope-config.js'
-import { defaultScopeConfig, isWellFormed, ScopeConfig } from './scopes/scope-config.js'
+import type { Operations } from './operations/pipeline.js'
+import { LATER } from './operations/pipeline.js'
+import type { DefaultScopeConfig, ScopeConfig } from './scopes/scope-config.js'
 import type { ScopeLevelShape } from './scopes/scope-level.js'
 import { currentAmbientScope, runInAmbientScope } from './scopes/ambient-scope.js'
 import type {
   AmbientScope,
   AmbientScopeParams,
   CrossScopeOption,
-  GlobalScope,
   ScopeName,
   ScopeParams,
-  ScopeSelector,
 } from './scopes/types.js'
 import type { CacheCounters, CacheStats } from './stats.js'
-import type {
-  EntryRef,
-  ScopePath,
-  StorageProvider,
-  SyncStorageOperations,
-  SyncStorageProvider,
-} from './storage/contract.js'
+import type { StorageProvider, SyncStorageProvider } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
-import { encodeEntryRef, encodeScopePath } from './storage/key-encoding.js'
-import { InMemory } from './storage/memory/in-memory.js'
-import { ttlToMs } from './ttl.js'
-import type { LocalTierOptions } from './tiers/tiered-storage.js'
-import { TieredStorage } from './tiers/tiered-storage.js'
-import { publishing } from './tiers/publishing-storage.js'
+import type { InMemory } from './storage/memory/in-memory.js'
 
-/** Options of `new Cache(options)`; every one is optional. */
-export interface CacheOptions<
-  SC extends ScopeConfig<readonly ScopeLevelShape[]>,
-  St extends StorageProvider,
-> {
-  /** The scope hierarchy. Default: organization (`orgId`) > user (`userId`) > session (`sessionId`). */
-  readonly scopes?: SC
-  /** Where entries live. Default: a new `InMemory()`. A storage belongs to one cache. */
-  readonly storage?: St
-  /** Storage rules (bounds, sweeping, custom hooks); see the README for how they compose. */
-  readonly rules?: readonly CacheRule[]
-  /** TTL for writes and memoized results that do not give one. Default: no expiry. */
-  readonly defaultTtlSeconds?: number
-  /**
-   * An in-process tier in front of a shared storage (Redis, MongoDB), kept coherent across processes
-   * by a bus, with a circuit breaker around the shared storage. See "Two tiers" in the README.
-   */
-  readonly local?: LocalTierOptions
-  /**
-   * Turns on the per-scope-level and per-namespace breakdown of `stats({ breakdown: true })`, with bounded
-   * memory: `{ topN: 100 }` keeps the 100 most active tenants per level, the rest add up in `other`. Off
-   * by default (it costs a few map updates per operation); the global counters are always on.
-   */
-  readonly stats?: StatsTrackingOptions<LevelName<SC>>
-}
+// The option types live in facade/options.ts; integrations import them from here.
+export type {
+  CacheOptions,
+  CacheStatsWithBreakdown,
+  GetOrSetOptions,
+  LevelName,
+  ScopeOptions,
+  SetOptions,
+  StatsQuery,
+} from './facade/options.js'
 
-/** The names of a configuration's scope levels (every scope name but `'global'`). */
-export type LevelName<SC> = Exclude<ScopeName<SC>, GlobalScope>
-
-/** Options of `cache.stats(options)`. */
-export interface StatsQuery {
-  /** Adds the per-scope and per-namespace breakdown; needs `new Cache({ stats: { ... } })`. */
-  readonly breakdown?: boolean
-}
-
-/** What `cache.stats({ breakdown: true })` returns. */
-export type CacheStatsWithBreakdown<SC> = CacheStats & StatsBreakdown<LevelName<SC>>
-
-/** Options of reads and evictions: the scope of the entry. */
-export type ScopeOptions<SC> = ScopeSelector<SC>
-
-/** Options of writes: the scope of the entry and its TTL. */
-export type SetOptions<SC> = ScopeSelector<SC> & {
-  /** Time to live in seconds (fractions allowed); absent: the cache's default, or no expiry. */
-  readonly ttlSeconds?: number
-  /**
-   * Tags of the entry, e.g. `['plan:pro']`, for {@link Cache.invalidateTags}: up to 64 distinct
-   * non-empty strings of up to 512 characters, without control characters. Replaces the entry's
-   * previous tags. Needs a storage with tags (InMemory, RedisStorage, MongoDBStorage).
-   */
-  readonly tags?: readonly string[]
-}
-
-/** Options of `cache.getOrSet`: the entry's scope, its TTL and tags, stampede protection, refresh ahead. */
-export type GetOrSetOptions<SC> = ScopeSelector<SC> & LoaderOptions
-
-/** A read's answer as the API gives it: `undefined` for a miss. */
 /** A read's answer as the API gives it: `undefined` for a miss. */
 const orUndefined = (value: unknown): unknown => (value === MISS ? undefined : value)
-
-const READ_OPTIONS: ReadonlySet<string> = new Set(['scope'])
-const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'tags'])
 
 /**
  * A cache with hierarchical scopes. Every operation returns a Promise on every storage and reports
@@ -139,89 +79,27 @@ export class Cache<
   readonly #bulk: BulkOperations
   readonly #host: MemoHost
   readonly #loader: GetOrSet
+  readonly #args: FacadeArguments
   readonly #tracker: ScopeStatsTracker | undefined
-  readonly #defaultTtlMs: number | undefined
-  /** This cache's events, as the pipeline emits them. */
-  readonly #sink: EventSink = {
-    emit: (event, ...args) => this.emit(event, ...args),
-    listenerCount: (event) => this.listenerCount(event),
-  }
-  /** Whether evicted entries must be identified (evict/expire listeners or the tracker). */
-  #wantsRefs = false
+  readonly #observation: Observation
 
   constructor(options: CacheOptions<SC, St> = {}) {
     super()
-    if (options === null || typeof options !== 'object') {
-      throw new ConfigurationError('new Cache(options) expects an options object or nothing')
+    // This cache's events, as the pipeline emits them.
+    const sink: EventSink = {
+      emit: (event, ...args) => this.emit(event, ...args),
+      listenerCount: (event) => this.listenerCount(event),
     }
-    const scopes = options.scopes ?? (defaultScopeConfig() as unknown as SC)
-    if (!(scopes instanceof ScopeConfig)) {
-      throw new ConfigurationError(
-        'the scopes option must be a ScopeConfig, e.g. new ScopeConfig([new ScopeLevel(...)])',
-      )
-    }
-    this.scopes = scopes
-    this.storage = options.storage ?? (new InMemory() as unknown as St)
-    const storage: Partial<StorageProvider> | null = this.storage
-    if (
-      storage === null ||
-      typeof storage !== 'object' ||
-      typeof storage.get !== 'function' ||
-      typeof storage.attach !== 'function'
-    ) {
-      throw new ConfigurationError(
-        'the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)',
-      )
-    }
-    const tiered = options.local === undefined ? undefined : this.#tiers(options.local)
-    // Without a local tier, changes are still announced on the storage's bus (other processes' L1s).
-    const store = tiered ?? publishing(this.storage, (error) => this.#ops.report('publish', error))
-    const levels = scopes.names.filter((n) => n !== 'global')
-    const rules = new RuleEngine(
-      options.rules ?? [],
-      (name) => name !== 'global' && scopes.has(name),
-      levels,
-      (error) => this.#ops.report('rule', error),
-    )
-    if (rules.bounds.length !== 0 && !this.storage.supportsBounds) {
-      throw new ConfigurationError(
-        `the ${this.storage.storageType} storage does not enforce bounds, so LRUEvict/MaxItemsEvict cannot be used with it`,
-      )
-    }
-    checkBoundOrders(rules.bounds, this.storage)
-    this.#defaultTtlMs =
-      options.defaultTtlSeconds === undefined
-        ? undefined
-        : ttlToMs(options.defaultTtlSeconds, 'defaultTtlSeconds', 'configuration')
-    this.#tracker = options.stats === undefined ? undefined : new ScopeStatsTracker(options.stats, levels)
-    const ops = new Operations({
-      store,
-      local: tiered,
-      rules,
-      events: this.#sink,
-      storageType: this.storage.storageType,
-    })
-    this.#ops = ops
-    registerOperations(this, ops)
-    this.#bulk = new BulkOperations(ops)
-    this.listenersChanged()
-    const wantsRefs = () => this.#wantsRefs
-    store.attach({
-      bounds: rules.bounds,
-      sweepIntervalMs: rules.sweepIntervalMs,
-      get wantsEvictedRefs() {
-        return rules.listensToEvictions || wantsRefs()
-      },
-      onEvicted: (reason, count, ref) => ops.onEvicted(reason, count, ref),
-    })
-    this.#host = {
-      ops,
-      scopes,
-      defaultTtlMs: this.#defaultTtlMs,
-      locks: this.storage.locks,
-      namespaces: new Set(),
-    }
-    this.#loader = new GetOrSet(this.#host)
+    const parts = wireCache(this, options, sink)
+    this.scopes = parts.scopes
+    this.storage = parts.storage
+    this.#ops = parts.ops
+    this.#bulk = parts.bulk
+    this.#host = parts.host
+    this.#loader = parts.loader
+    this.#args = parts.args
+    this.#tracker = parts.tracker
+    this.#observation = parts.observation
   }
 
   /** The value stored under `key` in the given scope, or `undefined` on a miss. */
@@ -229,7 +107,7 @@ export class Cache<
     // Not `async`: a hit answered without I/O (sync storage, local tier) costs one resolved promise.
     // Every error still rejects, as from an async function.
     try {
-      const ref = this.#ref('get', key, options, READ_OPTIONS)
+      const ref = this.#args.ref('get', key, options, READ_OPTIONS)
       const value = this.#ops.readNow(ref, false)
       if (value === LATER) return this.#ops.fetch(ref, false).then(orUndefined) as Promise<V | undefined>
       return Promise.resolve(value === MISS ? undefined : (value as V))
@@ -240,8 +118,8 @@ export class Cache<
 
   /** Stores `value` under `key` in the given scope, replacing any previous value. */
   async set(key: string, value: unknown, options?: SetOptions<SC>): Promise<void> {
-    const ref = this.#ref('set', key, options, WRITE_OPTIONS)
-    const ttlMs = this.#ttl(options)
+    const ref = this.#args.ref('set', key, options, WRITE_OPTIONS)
+    const ttlMs = this.#args.ttl(options)
     const tags = options?.tags === undefined ? undefined : this.#ops.tagged('cache.set', options.tags)
     if (this.#ops.sync !== undefined) this.#ops.writeSync(ref, value, ttlMs, false, tags)
     else await this.#ops.write(ref, value, ttlMs, false, undefined, tags)
@@ -254,7 +132,7 @@ export class Cache<
    * tagged entries cost nothing extra. Local tiers of every process drop their copies of the scope.
    */
   async invalidateTags(tags: readonly string[], selector?: ScopeOptions<SC>): Promise<number> {
-    return this.#ops.invalidateTags(tags, this.#selected('invalidateTags', selector))
+    return this.#ops.invalidateTags(tags, this.#args.selected('invalidateTags', selector))
   }
 
   /** Synchronous {@link Cache.invalidateTags}. */
@@ -263,20 +141,14 @@ export class Cache<
     tags: readonly string[],
     selector?: ScopeOptions<SC>,
   ): number {
-    const path = this.#selected('invalidateTagsSync', selector)
-    this.#requireSync('invalidateTagsSync')
+    const path = this.#args.selected('invalidateTagsSync', selector)
+    this.#args.requireSync('invalidateTagsSync')
     return this.#ops.invalidateTags(tags, path) as number
-  }
-
-  /** The scope path of a selector such as `{ scope: 'organization', orgId: 'o1' }` (absent: global). */
-  #selected(operation: string, selector: object | undefined): ScopePath {
-    this.#ops.checkOpen(operation)
-    return this.scopes.resolveOptions(selector as Record<string, unknown> | undefined, READ_OPTIONS)
   }
 
   /** Removes one entry; resolves whether there was a live one. */
   async evict(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
-    return this.#ops.delete(this.#ref('evict', key, options, READ_OPTIONS))
+    return this.#ops.delete(this.#args.ref('evict', key, options, READ_OPTIONS))
   }
 
   /**
@@ -287,7 +159,7 @@ export class Cache<
     scope: N,
     params?: ScopeParams<SC, N> & CrossScopeOption,
   ): Promise<number> {
-    return this.#ops.evictScope(this.#scopePath('evictByScope', scope, params))
+    return this.#ops.evictScope(this.#args.scopePath('evictByScope', scope, params))
   }
 
   /** Removes every entry of this cache (only this cache's: other data in a shared backend is kept). */
@@ -322,7 +194,7 @@ export class Cache<
     keys: readonly string[],
     options?: ScopeOptions<SC>,
   ): Promise<(V | undefined)[]> {
-    const values = await this.#bulk.readMany(this.#refs('getMany', keys, options))
+    const values = await this.#bulk.readMany(this.#args.refs('getMany', keys, options))
     return values.map(orUndefined) as (V | undefined)[]
   }
 
@@ -332,17 +204,17 @@ export class Cache<
    * entry of a key wins. Bounds hold when it resolves.
    */
   async setMany(entries: readonly SetManyEntry[], options?: SetOptions<SC>): Promise<void> {
-    await this.#bulk.writeMany(this.#writes('setMany', entries, options))
+    await this.#bulk.writeMany(this.#args.writes('setMany', entries, options))
   }
 
   /** Removes the entries of `keys` (repeated keys count once); resolves how many existed. */
   async evictMany(keys: readonly string[], options?: ScopeOptions<SC>): Promise<number> {
-    return this.#bulk.deleteMany(this.#refs('evictMany', keys, options, true))
+    return this.#bulk.deleteMany(this.#args.refs('evictMany', keys, options, true))
   }
 
   /** Whether `key` holds a live entry; not counted as a hit or miss. */
   async has(key: string, options?: ScopeOptions<SC>): Promise<boolean> {
-    return this.#bulk.has(this.#ref('has', key, options, READ_OPTIONS))
+    return this.#bulk.has(this.#args.ref('has', key, options, READ_OPTIONS))
   }
 
   /**
@@ -350,12 +222,12 @@ export class Cache<
    * such entry). Needs a storage that reports expiries (every built-in one does).
    */
   async expiresAt(key: string, options?: ScopeOptions<SC>): Promise<number | null | undefined> {
-    return this.#bulk.expiresAt(this.#ref('expiresAt', key, options, READ_OPTIONS), 'expiresAt')
+    return this.#bulk.expiresAt(this.#args.ref('expiresAt', key, options, READ_OPTIONS), 'expiresAt')
   }
 
   /** {@link Cache.get} answering how it went too: `{ value, status, tier, expiresAt }` (see `ReadMetadata`). */
   async getWithMetadata<V = unknown>(key: string, options?: ScopeOptions<SC>): Promise<ReadMetadata<V>> {
-    const ref = this.#ref('getWithMetadata', key, options, READ_OPTIONS)
+    const ref = this.#args.ref('getWithMetadata', key, options, READ_OPTIONS)
     return (await this.#bulk.readWithMetadata(ref)) as ReadMetadata<V>
   }
 
@@ -365,8 +237,8 @@ export class Cache<
     keys: readonly string[],
     options?: ScopeOptions<SC>,
   ): (V | undefined)[] {
-    const refs = this.#refs('getManySync', keys, options)
-    this.#requireSync('getManySync')
+    const refs = this.#args.refs('getManySync', keys, options)
+    this.#args.requireSync('getManySync')
     return (this.#bulk.readMany(refs) as unknown[]).map(orUndefined) as (V | undefined)[]
   }
 
@@ -376,8 +248,8 @@ export class Cache<
     entries: readonly SetManyEntry[],
     options?: SetOptions<SC>,
   ): void {
-    const writes = this.#writes('setManySync', entries, options)
-    this.#requireSync('setManySync')
+    const writes = this.#args.writes('setManySync', entries, options)
+    this.#args.requireSync('setManySync')
     this.#bulk.writeMany(writes)
   }
 
@@ -387,15 +259,15 @@ export class Cache<
     keys: readonly string[],
     options?: ScopeOptions<SC>,
   ): number {
-    const refs = this.#refs('evictManySync', keys, options, true)
-    this.#requireSync('evictManySync')
+    const refs = this.#args.refs('evictManySync', keys, options, true)
+    this.#args.requireSync('evictManySync')
     return this.#bulk.deleteMany(refs) as number
   }
 
   /** Synchronous {@link Cache.has}. */
   hasSync(this: Cache<SC, SyncStorageProvider>, key: string, options?: ScopeOptions<SC>): boolean {
-    const ref = this.#ref('hasSync', key, options, READ_OPTIONS)
-    this.#requireSync('hasSync')
+    const ref = this.#args.ref('hasSync', key, options, READ_OPTIONS)
+    this.#args.requireSync('hasSync')
     return this.#bulk.has(ref) as boolean
   }
 
@@ -405,8 +277,8 @@ export class Cache<
     key: string,
     options?: ScopeOptions<SC>,
   ): number | null | undefined {
-    const ref = this.#ref('expiresAtSync', key, options, READ_OPTIONS)
-    this.#requireSync('expiresAtSync')
+    const ref = this.#args.ref('expiresAtSync', key, options, READ_OPTIONS)
+    this.#args.requireSync('expiresAtSync')
     return this.#bulk.expiresAt(ref, 'expiresAtSync') as number | null | undefined
   }
 
@@ -416,33 +288,9 @@ export class Cache<
     key: string,
     options?: ScopeOptions<SC>,
   ): ReadMetadata<V> {
-    const ref = this.#ref('getWithMetadataSync', key, options, READ_OPTIONS)
-    this.#requireSync('getWithMetadataSync')
+    const ref = this.#args.ref('getWithMetadataSync', key, options, READ_OPTIONS)
+    this.#args.requireSync('getWithMetadataSync')
     return this.#bulk.readWithMetadata(ref) as ReadMetadata<V>
-  }
-
-  /** The refs of a bulk call's keys, all checked first (`unique`: repeated keys once). */
-  #refs(operation: string, keys: readonly string[], options: object | undefined, unique = false): EntryRef[] {
-    this.#ops.checkOpen(operation)
-    const list = checkKeys(operation, keys)
-    const scope = this.scopes.resolveOptions(options as Record<string, unknown> | undefined, READ_OPTIONS)
-    return (unique ? [...new Set(list)] : list).map((key) => ({ scope, key: directKey(key) }))
-  }
-
-  /** The writes of a `setMany` call, all checked first. */
-  #writes(operation: string, entries: readonly SetManyEntry[], options: SetOptions<SC> | undefined) {
-    this.#ops.checkOpen(operation)
-    if ((options as { tags?: unknown } | undefined)?.tags !== undefined) {
-      throw new InvalidArgumentError(
-        `cache.${operation}(entries, options): tags are not taken by bulk writes yet; write tagged entries with cache.set(key, value, { tags })`,
-      )
-    }
-    const scope = this.scopes.resolveOptions(options as Record<string, unknown> | undefined, WRITE_OPTIONS)
-    return checkEntries(operation, entries, this.#ttl(options)).map(({ key, value, ttlMs }) => ({
-      ref: { scope, key: directKey(key) },
-      value,
-      ttlMs,
-    }))
   }
 
   /**
@@ -456,7 +304,7 @@ export class Cache<
   stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>>
   async stats(options?: StatsQuery): Promise<CacheStats | CacheStatsWithBreakdown<SC>> {
     this.#ops.checkOpen('stats')
-    const breakdown = this.#breakdownOf('stats', options)
+    const breakdown = this.#args.breakdownOf('stats', options)
     let totalKeys: number | undefined
     try {
       totalKeys = await this.#ops.size()
@@ -474,7 +322,7 @@ export class Cache<
   counters(options: StatsQuery & { readonly breakdown: true }): CacheCounters & StatsBreakdown<LevelName<SC>>
   counters(options?: StatsQuery): CacheCounters | (CacheCounters & StatsBreakdown<LevelName<SC>>)
   counters(options?: StatsQuery): CacheCounters | (CacheCounters & StatsBreakdown<LevelName<SC>>) {
-    const { totalKeys: _, ...counters } = this.#snapshot(0, this.#breakdownOf('counters', options))
+    const { totalKeys: _, ...counters } = this.#snapshot(0, this.#args.breakdownOf('counters', options))
     return counters
   }
 
@@ -489,24 +337,24 @@ export class Cache<
     key: string,
     options?: ScopeOptions<SC>,
   ): V | undefined {
-    const ref = this.#ref('getSync', key, options, READ_OPTIONS)
-    this.#requireSync('getSync')
+    const ref = this.#args.ref('getSync', key, options, READ_OPTIONS)
+    this.#args.requireSync('getSync')
     const value = this.#ops.readSync(ref, false)
     return value === MISS ? undefined : (value as V)
   }
 
   /** Synchronous {@link Cache.set}. */
   setSync(this: Cache<SC, SyncStorageProvider>, key: string, value: unknown, options?: SetOptions<SC>): void {
-    const ref = this.#ref('setSync', key, options, WRITE_OPTIONS)
-    this.#requireSync('setSync')
+    const ref = this.#args.ref('setSync', key, options, WRITE_OPTIONS)
+    this.#args.requireSync('setSync')
     const tags = options?.tags === undefined ? undefined : this.#ops.tagged('cache.setSync', options.tags)
-    this.#ops.writeSync(ref, value, this.#ttl(options), false, tags)
+    this.#ops.writeSync(ref, value, this.#args.ttl(options), false, tags)
   }
 
   /** Synchronous {@link Cache.evict}. */
   evictSync(this: Cache<SC, SyncStorageProvider>, key: string, options?: ScopeOptions<SC>): boolean {
-    const ref = this.#ref('evictSync', key, options, READ_OPTIONS)
-    this.#requireSync('evictSync')
+    const ref = this.#args.ref('evictSync', key, options, READ_OPTIONS)
+    this.#args.requireSync('evictSync')
     return this.#ops.delete(ref) as boolean
   }
 
@@ -516,8 +364,8 @@ export class Cache<
     scope: N,
     params?: ScopeParams<SC, N> & CrossScopeOption,
   ): number {
-    const path = this.#scopePath('evictByScopeSync', scope, params)
-    this.#requireSync('evictByScopeSync')
+    const path = this.#args.scopePath('evictByScopeSync', scope, params)
+    this.#args.requireSync('evictByScopeSync')
     return this.#ops.evictScope(path) as number
   }
 
@@ -541,8 +389,8 @@ export class Cache<
     options?: StatsQuery,
   ): CacheStats | CacheStatsWithBreakdown<SC> {
     this.#ops.checkOpen('statsSync')
-    this.#requireSync('statsSync')
-    const breakdown = this.#breakdownOf('statsSync', options)
+    this.#args.requireSync('statsSync')
+    const breakdown = this.#args.breakdownOf('statsSync', options)
     return this.#snapshot(this.#ops.size() as number, breakdown)
   }
 
@@ -572,7 +420,7 @@ export class Cache<
    */
   getOrSet<V>(key: string, factory: Factory<V>, options?: GetOrSetOptions<SC>): Promise<V> {
     try {
-      const ref = this.#ref('getOrSet', key, options, LOADER_OPTIONS)
+      const ref = this.#args.ref('getOrSet', key, options, LOADER_OPTIONS)
       checkFactory('getOrSet', factory)
       return this.#loader.run(ref, factory, options)
     } catch (error) {
@@ -587,8 +435,8 @@ export class Cache<
     factory: (ctx: FactoryContext) => V,
     options?: GetOrSetOptions<SC>,
   ): V {
-    const ref = this.#ref('getOrSetSync', key, options, LOADER_OPTIONS)
-    this.#requireSync('getOrSetSync')
+    const ref = this.#args.ref('getOrSetSync', key, options, LOADER_OPTIONS)
+    this.#args.requireSync('getOrSetSync')
     checkFactory('getOrSetSync', factory)
     return this.#loader.runSync(ref, factory, options)
   }
@@ -610,108 +458,13 @@ export class Cache<
     await this.#ops.close()
   }
 
-  /**
-   * The two tiers in front of the storage; their events become this cache's. Another process's
-   * invalidation also detaches this process's running computations of what it names (they answer the
-   * callers already waiting, store nothing, and no later call joins them), before the event is
-   * emitted: once a process has heard of an eviction, none of its calls gets a value computed before it.
-   * A reset (messages may have been lost) detaches every running computation.
-   */
-  #tiers(local: LocalTierOptions): TieredStorage {
-    return new TieredStorage(this.storage, local, {
-      busMessage: (info) => {
-        const invalidation = info.invalidation
-        const flights = this.#ops.flights
-        if (invalidation.kind === 'scope') flights.invalidate(encodeScopePath(invalidation.path))
-        else for (const ref of invalidation.refs) flights.invalidate(encodeEntryRef(ref))
-        this.emit('busMessage', info)
-      },
-      busReset: (info) => {
-        this.#ops.flights.invalidate('')
-        this.emit('busReset', info)
-      },
-      circuitOpen: (info) => this.emit('circuitOpen', info),
-      circuitClose: (info) => this.emit('circuitClose', info),
-      error: (operation, error) => this.#ops.report(operation, error),
-    })
-  }
-
-  /** Whether `stats()` was asked for the breakdown; a `ConfigurationError` if it is not tracked. */
-  #breakdownOf(operation: string, options: StatsQuery | undefined): boolean {
-    if (options === undefined) return false
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError(
-        `cache.${operation}(options): options must be an object such as { breakdown: true }`,
-      )
-    }
-    if (options.breakdown !== true) return false
-    if (this.#tracker === undefined) {
-      throw new ConfigurationError(
-        `cache.${operation}({ breakdown: true }) needs per-scope tracking; create the cache with new Cache({ stats: { topN: 100 } })`,
-      )
-    }
-    return true
-  }
-
   #snapshot(totalKeys: number | undefined, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
     const stats = this.#ops.stats.snapshot(this.storage.storageType, totalKeys)
     return breakdown ? { ...stats, ...(this.#tracker!.report() as StatsBreakdown<LevelName<SC>>) } : stats
   }
 
-  #requireSync(operation: string): SyncStorageOperations {
-    const sync = this.#ops.sync
-    if (sync === undefined) {
-      throw new ConfigurationError(
-        `${operation}() needs a synchronous storage such as InMemory; the ${this.storage.storageType} storage is async: use await cache.${operation.replace('Sync', '')}()`,
-      )
-    }
-    return sync
-  }
-
-  #ref(operation: string, key: string, options: object | undefined, allowed: ReadonlySet<string>): EntryRef {
-    this.#ops.checkOpen(operation)
-    if (typeof key !== 'string') {
-      throw new InvalidArgumentError(
-        `cache.${operation}(key): key must be a string, got ${key === null ? 'null' : typeof key}`,
-      )
-    }
-    if (!isWellFormed(key)) {
-      throw new InvalidArgumentError(
-        `cache.${operation}(key): key must be well-formed Unicode; it contains a lone UTF-16 surrogate, which backends would store as U+FFFD`,
-      )
-    }
-    return {
-      scope: this.scopes.resolveOptions(options as Record<string, unknown> | undefined, allowed),
-      key: directKey(key),
-    }
-  }
-
-  #scopePath(operation: string, scope: string, params: unknown): ScopePath {
-    this.#ops.checkOpen(operation)
-    if (typeof scope !== 'string')
-      throw new InvalidArgumentError(`cache.${operation}(scope): scope must be a scope name`)
-    if (params !== undefined && (params === null || typeof params !== 'object')) {
-      throw new InvalidArgumentError(
-        `cache.${operation}(scope, params): params must be an object such as { orgId: 'o1' }`,
-      )
-    }
-    return this.scopes.resolveOptions({ ...(params as object | undefined), scope }, READ_OPTIONS)
-  }
-
-  #ttl(options: { ttlSeconds?: number } | undefined): number | undefined {
-    const ttl = options?.ttlSeconds
-    return ttl === undefined ? this.#defaultTtlMs : ttlToMs(ttl)
-  }
-
-  /**
-   * Swaps the pipeline's observer: the no-op one while nothing observes operations (no listener of an
-   * entry or operation event, no tracker), so that the hot paths do no observation work.
-   */
+  /** Keeps the pipeline's observer in step with the listeners (no observation work while nobody listens). */
   protected override listenersChanged(): void {
-    const listened = (event: keyof CacheEvents) => this.listenerCount(event) !== 0
-    const timing = listened('operation')
-    this.#wantsRefs = this.#tracker !== undefined || listened('evict') || listened('expire')
-    const observed = this.#wantsRefs || timing || listened('hit') || listened('miss') || listened('set')
-    this.#ops.observer = observed ? new EventObserver(this.#sink, this.#tracker, timing) : UNOBSERVED
+    this.#observation.update()
   }
 }

@@ -41,6 +41,17 @@ function minimal(): StorageProvider {
 }
 
 describe('bulk operations on the in-memory storage', () => {
+  it('setMany refuses tags before writing anything, naming cache.set as the way to tag', async () => {
+    const cache = new Cache()
+    const tagged = { ...u1, tags: ['plan:pro'] }
+    await expect(cache.setMany([{ key: 'a', value: 1 }], tagged)).rejects.toThrow(
+      /setMany\(entries, options\): tags are not taken by bulk writes yet; .*cache\.set\(key, value, \{ tags \}\)/,
+    )
+    expect(() => cache.setManySync([{ key: 'a', value: 1 }], tagged)).toThrow(InvalidArgumentError)
+    expect(cache.getManySync(['a'], u1)).toEqual([undefined])
+    expect(cache.counters().sets).toBe(0)
+  })
+
   it('sync twins answer what the async methods answer, with the same stats', () => {
     const cache = new Cache()
     cache.setManySync(

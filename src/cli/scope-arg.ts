@@ -1,5 +1,6 @@
 import { ScopeError } from '../errors.js'
 import { ScopeConfig, defaultScopeConfig } from '../scopes/scope-config.js'
+import { resolveOptions } from '../scopes/resolve.js'
 import { ScopeLevel } from '../scopes/scope-level.js'
 import type { ScopeLevelShape } from '../scopes/scope-level.js'
 import type { ScopePath, ScopeSegment } from '../storage/contract.js'
@@ -105,7 +106,7 @@ export function resolveScopeArgs(
     }
     options[name] = pair.slice(eq + 1)
   }
-  return config.resolveOptions(options, SCOPE_OPTION)
+  return resolveOptions(config, options, SCOPE_OPTION)
 }
 
 const SCOPE_OPTION: ReadonlySet<string> = new Set(['scope'])

@@ -7,6 +7,7 @@ import { LATER } from '../operations/pipeline.js'
 import { operationsOf } from '../operations/registry.js'
 import type { DefaultScopeConfig, ResolvedLevel } from '../scopes/scope-config.js'
 import { isWellFormed, ScopeConfig } from '../scopes/scope-config.js'
+import { resolveOptions, resolveWith } from '../scopes/resolve.js'
 import type { ScopeLevelShape } from '../scopes/scope-level.js'
 import type { ScopeSelector } from '../scopes/types.js'
 import type { EntryRef, ScopePath, StorageProvider } from '../storage/contract.js'
@@ -100,7 +101,7 @@ export class KeyvAdapter<
       this.#fixed = undefined
     } else {
       this.#level = undefined
-      this.#fixed = cache.scopes.resolveOptions(selector, NO_OTHER_OPTIONS)
+      this.#fixed = resolveOptions(cache.scopes, selector, NO_OTHER_OPTIONS)
     }
   }
 
@@ -252,7 +253,7 @@ export class KeyvAdapter<
         `keyv.${operation}: this KeyvAdapter is bound to the ambient ${level.name} scope, but ${why}; run the call inside cache.runInScope({ ${needed.join(', ')} }, fn), or give the adapter the parameters: new KeyvAdapter(cache, { scope: '${level.name}', ${needed.map((p) => `${p}: ...`).join(', ')} })`,
       )
     }
-    return this.#cache.scopes.resolveWith(level, (param) => params![param])
+    return resolveWith(level, (param) => params![param])
   }
 }
 

@@ -4,6 +4,7 @@ import { memoKeyPrefix } from '../keys/entry-key.js'
 import { LATER } from '../operations/pipeline.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
 import { EMPTY_PATH } from '../scopes/scope-config.js'
+import { resolveWith } from '../scopes/resolve.js'
 import type { ScopeId } from '../scopes/scope-level.js'
 import type { EntryRef, WriteFence } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
@@ -111,7 +112,7 @@ export function memoize(
     }
     const lookup =
       params !== undefined ? (name: string) => params[name] : (name: string) => paramFromArgs(args, name)
-    return { scope: host.scopes.resolveWith(level, lookup, crossScope), key: keyPart }
+    return { scope: resolveWith(level, lookup, crossScope), key: keyPart }
   }
 
   /**

@@ -18,6 +18,12 @@ const deep = new ScopeConfig([
 ])
 
 describe('ScopeConfig', () => {
+  it('keeps resolution internal: no resolve* method on its public surface (issue 12, item 5)', () => {
+    const members = Object.getOwnPropertyNames(ScopeConfig.prototype)
+    expect(members.filter((name) => name.startsWith('resolve'))).toEqual([])
+    expect(members).toEqual(expect.arrayContaining(['has', 'level', 'names', 'paramNames']))
+  })
+
   it('accepts any depth and several trees under the implicit global root', () => {
     expect(deep.names).toEqual([
       'global',
