@@ -167,6 +167,21 @@ describe('TinyLFUEvict: admission', () => {
     expect(results).toEqual({ tinylfu: 60, lru: 0 })
   })
 
+  it('reads that answer expiries (getWithMetadata, expiresAt) count as uses like get', () => {
+    const cache = new Cache({ rules: [new TinyLFUEvict({ maxItems: 100 })] })
+    for (let i = 0; i < 60; i++) cache.setSync(`hot:${i}`, i)
+    for (let round = 0; round < 5; round++)
+      for (let i = 0; i < 60; i++) {
+        expect(cache.getWithMetadataSync(`hot:${i}`).status).toBe('hit')
+        expect(cache.expiresAtSync(`hot:${i}`)).toBeNull()
+      }
+    for (let i = 0; i < 1000; i++) access(cache, `scan:${i}`)
+    let kept = 0
+    for (let i = 0; i < 60; i++) if (cache.hasSync(`hot:${i}`)) kept++
+    expect(kept).toBe(60)
+    void cache.close()
+  })
+
   it('a key used often while in the window wins its place in the main space', () => {
     const cache = new Cache({ rules: [new TinyLFUEvict({ maxItems: 100 })] })
     for (let i = 0; i < 100; i++) access(cache, `old:${i}`)

@@ -109,28 +109,32 @@ export class MemoryStore implements SyncStorageOperations {
   }
 
   get(ref: EntryRef): unknown {
-    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
-    if (entry === undefined) return MISS
-    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
-      this.#remove(entry, 'expired')
-      return MISS
-    }
-    if (this.#lruIndexes.length !== 0) this.#touch(entry)
-    const lfu = entry.lfu
-    if (lfu !== null) lfu.group.accessed(lfu)
-    return entry.value
+    const entry = this.#read(ref)
+    return entry === undefined ? MISS : entry.value
   }
 
   /** `get` with the entry's expiry (`undefined`: none). */
   getWithExpiry(ref: EntryRef): StoredEntry | Miss {
-    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
+    const entry = this.#read(ref)
     if (entry === undefined) return MISS
+    return { value: entry.value, expiresAt: entry.expiresAt === 0 ? undefined : entry.expiresAt }
+  }
+
+  /**
+   * The live entry of `ref`, used: the one read path of `get` and `getWithExpiry`, so that every read
+   * counts for the LRU and TinyLFU policies alike. An expired entry met here is removed.
+   */
+  #read(ref: EntryRef): Entry | undefined {
+    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
+    if (entry === undefined) return undefined
     if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
       this.#remove(entry, 'expired')
-      return MISS
+      return undefined
     }
     if (this.#lruIndexes.length !== 0) this.#touch(entry)
-    return { value: entry.value, expiresAt: entry.expiresAt === 0 ? undefined : entry.expiresAt }
+    const lfu = entry.lfu
+    if (lfu !== null) lfu.group.accessed(lfu)
+    return entry
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void {
