@@ -143,7 +143,17 @@ JS
 node --test --test-reporter=tap outside-provider.mjs >testing.log 2>&1 || { cat testing.log >&2; echo 'testing: the shipped suite failed' >&2; exit 1; }
 grep -q '^# fail 0' testing.log || { cat testing.log >&2; exit 1; }
 node -e "const t = require('cacheado/testing'); if (typeof t.describeStorageConformance !== 'function') process.exit(1)"
-echo 'testing ok'
+# ...and under jest (the repository's jest, no transform), from CommonJS, with jest's globals
+sed -e "s/^import { afterEach, describe, it } from 'node:test'$//" \
+  -e "s/^import { InMemory } from 'cacheado'$/const { InMemory } = require('cacheado')/" \
+  -e "s/^import { describeStorageConformance } from 'cacheado\/testing'$/const { describeStorageConformance } = require('cacheado\/testing')/" \
+  outside-provider.mjs >outside-provider.jest.cjs
+grep -q "^import" outside-provider.jest.cjs && { echo 'testing: outside-provider.jest.cjs still imports' >&2; exit 1; }
+node "$root/node_modules/jest/bin/jest.js" --ci \
+  --config "{\"rootDir\":\"$work\",\"testMatch\":[\"<rootDir>/outside-provider.jest.cjs\"],\"transform\":{},\"testEnvironment\":\"node\"}" \
+  >testing-jest.log 2>&1 || { cat testing-jest.log >&2; echo 'testing: the shipped suite failed under jest' >&2; exit 1; }
+grep -Eq '^Tests: +[1-9][0-9]* passed, [0-9]+ total' testing-jest.log || { cat testing-jest.log >&2; exit 1; }
+echo 'testing ok (node:test, jest)'
 # the framework entries: each loads from ESM and CommonJS once its framework is installed, and its
 # declarations type-check (cacheado/express needs no @types/express; fastify and NestJS ship their own
 # types, which are theirs to check: skipLibCheck for those two)

@@ -7,7 +7,7 @@ const loadPlan = cache.cache({ scope: 'organization', ttlSeconds: 60 })(async fu
   return { plan: 'pro', org: cache.currentScope()?.orgId } // your query for the ambient organization
 })
 
-// Once per request (the Express, Fastify and NestJS integrations below do it for you)
+// Once per request (the Express, Fastify and NestJS integrations do it for you)
 const answer = await cache.runInScope({ orgId: 'acme', userId: 'alice' }, async () => {
   await cache.set('cart', ['book'], { scope: 'user' }) // stored under acme > alice
   const cart = await cache.get('cart', { scope: 'user' })
