@@ -37,10 +37,9 @@ export function resolveOptions(
   const level = config.level(scope)
   let crossScope = false
   for (const name in options) {
-    // Option names (`ignored`) first: the usual extra key (a TTL) then costs one set lookup.
-    if (ignored.has(name) || level.params.has(name) || options[name] === undefined) continue
+    if (level.params.has(name) || options[name] === undefined) continue
     if (name === 'crossScope') crossScope = crossScopeFlag(options[name])
-    else throw new ScopeError(unexpectedParam(config, name, level))
+    else if (!ignored.has(name)) throw new ScopeError(unexpectedParam(config, name, level))
   }
   if (level.path.length === 0) return EMPTY_PATH
   // The loop of resolveWith without the lookup closure: this runs on every direct operation.
