@@ -240,6 +240,13 @@ export interface StorageProvider {
     options?: WriteOptions,
   ): Promise<void>
   /**
+   * Optional, with {@link StorageProvider.invalidateTags} and {@link createBus}: `invalidateTags`, then
+   * `message` published on the bus that `createBus` makes, once the entries are removed (Redis: a
+   * scoped invalidation publishes from its own script). Caches publish a tag invalidation this way:
+   * one command instead of two. `tags` is non-empty.
+   */
+  invalidateTagsAndPublish?(tags: readonly string[], path: ScopePath, message: BusMessage): Promise<number>
+  /**
    * Optional, with {@link StorageProvider.setFenced}: a snapshot of the evictions that cover `ref`, taken
    * before a computation whose result is then written with `setFenced`. Memoized calls (and other
    * computed writes) take one before they call the function, so that nothing computed before an

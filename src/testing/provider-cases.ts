@@ -140,7 +140,7 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
     await locks.release(next)
   })
 
-  it('provider (createBus, setAndPublish): another subscriber receives the message of a write', async () => {
+  it('provider (createBus, setAndPublish, invalidateTagsAndPublish): another subscriber receives the message of a write and of a tag invalidation', async () => {
     const s = await open()
     if (s.createBus === undefined) return
     const sender = s.createBus()
@@ -184,6 +184,30 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
         assert.equal(await s.get(a), 'v')
         await eventually(() => received.some(isScoped), 2_000, 'the message of setAndPublish arrives')
         assert.deepEqual(received.find(isScoped)!.invalidation, scoped.invalidation)
+      }
+      if (s.invalidateTagsAndPublish !== undefined) {
+        // The message leaves once the entries are gone, and names the scope.
+        const tagged = ref(user('tp', 'u'), 'tagged')
+        const kept = ref(user('tp', 'u'), 'kept')
+        await s.set(tagged, 'v', undefined, { tags: ['plan:pro'] })
+        await s.set(kept, 'v', undefined, { tags: ['plan:free'] })
+        const path = org('tp')
+        const isOurs = (m: BusMessage): boolean =>
+          m.invalidation.kind === 'scope' && m.invalidation.path[0]?.id === 'tp'
+        const seen = received.length
+        const removed = await s.invalidateTagsAndPublish(['plan:pro'], path, {
+          origin: 'sender',
+          invalidation: { kind: 'scope', path },
+        })
+        assert.equal(removed, 1, 'invalidateTagsAndPublish resolves how many entries it removed')
+        await eventually(
+          () => received.slice(seen).some(isOurs),
+          2_000,
+          'the message of invalidateTagsAndPublish arrives',
+        )
+        assert.equal(await s.get(tagged), MISS, 'the tagged entry is gone')
+        assert.equal(await s.get(kept), 'v', 'an entry without the tag is kept')
+        assert.deepEqual(received.slice(seen).find(isOurs)!.invalidation, { kind: 'scope', path })
       }
       assert.deepEqual(errors, [])
     } finally {

@@ -1,4 +1,4 @@
-import type { Bus, EntryRef, Invalidation } from '../storage/contract.js'
+import type { Bus, BusMessage, EntryRef, Invalidation } from '../storage/contract.js'
 import { countsAsFailure } from './circuit-breaker.js'
 
 /** Refs per bus message at most (a message stays a few kilobytes). */
@@ -114,6 +114,24 @@ export class Publisher {
     }
     await this.send(invalidation)
     return result
+  }
+
+  /**
+   * {@link Publisher.removal} for a storage that publishes the message itself once it removed the
+   * entries (`remove` is given the message, e.g. `invalidateTagsAndPublish`): one command instead of
+   * two. A failure after it was sent publishes on the bus as `removal` does.
+   */
+  async removalPublished<T>(
+    remove: (message: BusMessage) => Promise<T>,
+    invalidation: Invalidation,
+    sent: () => boolean,
+  ): Promise<T> {
+    try {
+      return await remove({ origin: this.origin, invalidation })
+    } catch (error) {
+      if (sent() && countsAsFailure(error)) this.send(invalidation).catch(this.#onError)
+      throw error
+    }
   }
 
   /** Sends what is queued, then closes the bus if one was made or given. */

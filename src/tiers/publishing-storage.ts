@@ -103,9 +103,18 @@ export class PublishingStorage implements StorageProvider {
         )
     }
     const invalidateTags = shared.invalidateTags
+    const fused = shared.invalidateTagsAndPublish
     if (typeof invalidateTags === 'function') {
-      this.invalidateTags = (tags, path) =>
-        this.#removal(() => invalidateTags.call(shared, tags, path), { kind: 'scope', path })
+      this.invalidateTags =
+        fused === undefined
+          ? (tags, path) =>
+              this.#removal(() => invalidateTags.call(shared, tags, path), { kind: 'scope', path })
+          : (tags, path) =>
+              this.#publisher.removalPublished(
+                (message) => fused.call(shared, tags, path, message),
+                { kind: 'scope', path },
+                SENT,
+              )
     }
   }
 

@@ -160,13 +160,24 @@ export class TieredStorage implements StorageProvider {
         )
     }
     const invalidateTags = shared.invalidateTags
+    // With the storage's own bus, the storage publishes the message itself (one command for both).
+    const fused = this.#ownBus ? shared.invalidateTagsAndPublish : undefined
     if (typeof invalidateTags === 'function') {
       this.invalidateTags = async (tags, path) => {
         this.#local.dropScope(path)
-        const removed = await this.#removal('invalidateTags', () => invalidateTags.call(shared, tags, path), {
-          kind: 'scope',
-          path,
-        })
+        const invalidation: Invalidation = { kind: 'scope', path }
+        const removed =
+          fused === undefined
+            ? await this.#removal(
+                'invalidateTags',
+                () => invalidateTags.call(shared, tags, path),
+                invalidation,
+              )
+            : await this.#removalPublished(
+                'invalidateTags',
+                (message) => fused.call(shared, tags, path, message),
+                invalidation,
+              )
         this.#local.dropScope(path)
         return removed
       }
@@ -386,6 +397,21 @@ export class TieredStorage implements StorageProvider {
         return call()
       })
     return this.#publisher.removal(remove, invalidation, () => sent)
+  }
+
+  /** {@link TieredStorage.#removal} by a storage call that publishes the message itself. */
+  #removalPublished<T>(
+    operation: string,
+    call: (message: BusMessage) => Promise<T>,
+    invalidation: Invalidation,
+  ): Promise<T> {
+    let sent = false
+    const remove = (message: BusMessage) =>
+      this.#call(operation, () => {
+        sent = true
+        return call(message)
+      })
+    return this.#publisher.removalPublished(remove, invalidation, () => sent)
   }
 
   size(): Promise<number> {

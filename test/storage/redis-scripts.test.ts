@@ -26,7 +26,11 @@ import {
   WRITE_PUBLISH_LUA,
 } from '../../src/storage/redis/lua.js'
 import { FENCE_FRAGMENT } from '../../src/storage/redis/fence.js'
-import { INVALIDATE_LABELS_LUA } from '../../src/storage/redis/lua-labels.js'
+import {
+  INVALIDATE_LABELS_BROADCAST_LUA,
+  INVALIDATE_LABELS_LUA,
+  INVALIDATE_LABELS_PUBLISH_LUA,
+} from '../../src/storage/redis/lua-labels.js'
 import { PRELUDE } from '../../src/storage/redis/prelude.js'
 import { SCRIPTS } from '../../src/storage/redis/scripts.js'
 
@@ -52,7 +56,25 @@ const composed: Record<string, { script: ComposedLua; parts: readonly string[] }
   SWEEP: { script: SWEEP_LUA, parts: [...prelude, 'sweep'] },
   WIDE_ADMIT: { script: WIDE_ADMIT_LUA, parts: [...prelude, 'wide admit'] },
   WIDE_TOUCH: { script: WIDE_TOUCH_LUA, parts: [...prelude, 'wide touch'] },
-  INVALIDATE_LABELS: { script: INVALIDATE_LABELS_LUA, parts: [...prelude, 'invalidate labels'] },
+  INVALIDATE_LABELS: {
+    script: INVALIDATE_LABELS_LUA,
+    parts: [...prelude, 'invalidate labels', 'return out'],
+  },
+  INVALIDATE_LABELS_PUBLISH: {
+    script: INVALIDATE_LABELS_PUBLISH_LUA,
+    parts: [...prelude, 'invalidate labels', 'publish when done', 'return out'],
+  },
+  INVALIDATE_LABELS_BROADCAST: {
+    script: INVALIDATE_LABELS_BROADCAST_LUA,
+    parts: [
+      ...prelude,
+      'invalidate labels',
+      'broadcast arguments when done',
+      'broadcast',
+      'end broadcast',
+      'return out',
+    ],
+  },
 }
 
 describe('Redis scripts composed from named fragments', () => {

@@ -2,10 +2,12 @@
  * Tags on Redis (src/storage/redis/labels.ts), standalone and Cluster: what the conformance cases cannot
  * see from outside. Invalidations in batches (a scope inside a tenant with more tagged entries than a
  * batch examines), no label key left behind by any kind of removal, bounds and tags together, and the
- * race of an invalidation with a fenced write of the same entry (50 rounds).
+ * race of an invalidation with a fenced write of the same entry (50 rounds), and the invalidation that
+ * publishes its bus message from its own last script.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { BoundPolicy, EntryRef, ScopePath, StorageContext } from '../../src/index.js'
+import type { BoundPolicy, BusMessage, EntryRef, ScopePath, StorageContext } from '../../src/index.js'
+import type { RedisClient } from '../../src/storage/redis/connection.js'
 import { MISS } from '../../src/storage/contract.js'
 import type { RedisStorage } from '../../src/redis.js'
 import { redisInternals } from '../../src/storage/redis/storage.js'
@@ -18,6 +20,17 @@ const org = (id: string): ScopePath => [{ level: 'organization', id }]
 const user = (o: string, u: string): ScopePath => [...org(o), { level: 'user', id: u }]
 const ref = (scope: ScopePath, key = 'k'): EntryRef => ({ scope, key })
 const tags = (...t: string[]) => ({ tags: t })
+
+/** Counts the commands sent through `client`, by name (they still run on the real server). */
+function countCommands(client: RedisClient): Map<string, number> {
+  const counts = new Map<string, number>()
+  const send = client.sendCommand.bind(client) as (command: { name: string }) => unknown
+  ;(client as unknown as { sendCommand: (command: { name: string }) => unknown }).sendCommand = (command) => {
+    counts.set(command.name, (counts.get(command.name) ?? 0) + 1)
+    return send(command)
+  }
+  return counts
+}
 
 describe.skipIf(targets.length === 0).each(targets)('RedisStorage tags ($name)', (redis) => {
   const open: RedisStorage[] = []
@@ -39,6 +52,51 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage tags ($name)',
     for (const key of keys) found += await client.exists(key)
     return found
   }
+
+  it('invalidateTagsAndPublish: the removal publishes its message from its last script, once every entry is gone (no extra PUBLISH)', async () => {
+    const s = storage()
+    const inside = Array.from({ length: 2300 }, (_, i) => ref(user('p', 'u1'), `in${i}`))
+    const writes = inside.map((r, i) => s.set(r, i, undefined, tags('big')))
+    writes.push(s.set(ref(user('p', 'u2'), 'other'), 'kept', undefined, tags('small')))
+    await Promise.all(writes)
+    const receiver = s.createBus()
+    const heard: BusMessage[] = []
+    // What a receiver reads when the message arrives (it drops its L1 copies and reads again).
+    const readOnArrival: Promise<unknown>[] = []
+    receiver.subscribe({
+      origin: 'receiver',
+      onMessage: (message) => {
+        heard.push(message)
+        readOnArrival.push(s.get(inside[0]!), s.get(inside[2299]!))
+      },
+      onReset: () => undefined,
+      onError: () => undefined,
+    })
+    try {
+      const probe: BusMessage = { origin: 'sender', invalidation: { kind: 'entries', refs: [ref(org('x'))] } }
+      const sender = s.createBus()
+      for (let i = 0; i < 100 && heard.length === 0; i++) {
+        await sender.publish(probe)
+        await sleep(50)
+      }
+      expect(heard.length).toBeGreaterThan(0)
+      await sleep(50)
+      heard.length = 0
+      readOnArrival.length = 0
+      const counts = countCommands(redisInternals.client(s))
+      const message: BusMessage = { origin: 'sender', invalidation: { kind: 'scope', path: user('p', 'u1') } }
+      expect(await s.invalidateTagsAndPublish(['big'], user('p', 'u1'), message)).toBe(2300)
+      expect(counts.get('publish') ?? 0).toBe(0)
+      expect(counts.get('evalsha')).toBe(2) // two batches, one message
+      for (let i = 0; i < 100 && heard.length === 0; i++) await sleep(20)
+      await sleep(100)
+      expect(heard.map((m) => m.invalidation)).toEqual([message.invalidation])
+      expect(await Promise.all(readOnArrival)).toEqual([MISS, MISS])
+      expect(await s.get(ref(user('p', 'u2'), 'other'))).toBe('kept')
+    } finally {
+      await receiver.close()
+    }
+  })
 
   it('a scope inside a tenant is invalidated over several batches, the rest of the tenant kept', async () => {
     const s = storage()

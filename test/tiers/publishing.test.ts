@@ -130,6 +130,53 @@ describe.skipIf(redisUrl === undefined)('the publishing wrapper on a standalone 
     }
   }, 20_000)
 
+  it('invalidateTags: the message leaves from the invalidation script itself, once the entries are gone, and drops the other cache’s L1 copies (20 rounds, hostile ids)', async () => {
+    const prefix = uniqueName('pubt')
+    const tiered = new Cache({ scopes, storage: new RedisStorage({ url: redisUrl!, prefix }), local: {} })
+    const storage = new RedisStorage({ url: redisUrl!, prefix })
+    const plain = new Cache({ scopes, storage })
+    const received: BusMessageInfo[] = []
+    tiered.on('busMessage', (info) => received.push(info))
+    let subscribed = false
+    tiered.on('busReset', () => (subscribed = true))
+    const hostile = { scope: 'user', orgId: 'o\u0000:{x}\n"', userId: 'u\u001b[2J\u2028' } as const
+    const commands: string[] = []
+    const client = redisInternals.client(storage)
+    const send = client.sendCommand.bind(client) as (command: { name: string }) => unknown
+    ;(client as unknown as { sendCommand: (command: { name: string }) => unknown }).sendCommand = (
+      command,
+    ) => {
+      commands.push(command.name)
+      return send(command)
+    }
+    try {
+      await until(async () => subscribed, 5000)
+      for (let i = 0; i < 20; i++) {
+        await plain.set('tagged', `v${i}`, { ...hostile, tags: ['plan:pro'] })
+        await plain.set('kept', `v${i}`, hostile)
+        await until(async () => (await tiered.get('tagged', hostile)) === `v${i}`, BUS_BOUND_MS)
+        await until(async () => (await tiered.get('kept', hostile)) === `v${i}`, BUS_BOUND_MS)
+        const before = received.length
+        commands.length = 0
+        expect(
+          await plain.invalidateTags(['plan:pro'], { scope: 'organization', orgId: hostile.orgId }),
+        ).toBe(1)
+        expect(commands).toEqual(['evalsha']) // the removal and its message: one command
+        await until(async () => received.length > before, 200)
+        expect(await tiered.get('tagged', hostile)).toBeUndefined()
+        expect(await tiered.get('kept', hostile)).toBe(`v${i}`)
+      }
+      expect(received.at(-1)!.invalidation).toEqual({
+        kind: 'scope',
+        path: [{ level: 'organization', id: hostile.orgId }],
+      })
+    } finally {
+      await plain.clear()
+      await tiered.close()
+      await plain.close()
+    }
+  }, 30_000)
+
   it('opens no connection of its own: publishing uses the storage’s client, nothing subscribes', async () => {
     const prefix = uniqueName('pubconn')
     const admin = new Redis(redisUrl!)

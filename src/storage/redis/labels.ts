@@ -1,12 +1,13 @@
-import type { ScopePath, StorageContext, WriteOptions } from '../contract.js'
+import type { BusMessage, ScopePath, StorageContext, WriteOptions } from '../contract.js'
 import { encodeScopePath, encodeSegment } from '../key-encoding.js'
 import { checkTags, MAX_TAGS_PER_ENTRY } from '../tags.js'
-import type { RedisClient } from './connection.js'
+import { encodeMessage, registryOf } from './bus.js'
+import type { LuaScript, RedisClient } from './connection.js'
 import type { RedisEvictions } from './evict.js'
 import { GLOBAL_TAG } from './keys.js'
 import type { RedisKeys } from './keys.js'
 import type { TagRegistry } from './registry.js'
-import { INVALIDATE_LABELS } from './scripts.js'
+import { INVALIDATE_LABELS, INVALIDATE_LABELS_BROADCAST, INVALIDATE_LABELS_PUBLISH } from './scripts.js'
 
 /**
  * Entry tags on Redis. They are called *labels* inside the Redis storage, because "tag" there already
@@ -36,12 +37,21 @@ export function packLabels(options: WriteOptions | undefined): string {
   return checkTags(tags, MAX_TAGS_PER_ENTRY, 'RedisStorage.set(ref, value, ttlMs, { tags })').join('\n')
 }
 
+/** A publishing variant of the invalidation script and the message's arguments. */
+interface Notice {
+  readonly script: LuaScript
+  readonly args: readonly string[]
+}
+
 /** What {@link RedisLabels} needs of its storage. */
 export interface LabelHost {
   readonly client: RedisClient
   readonly keys: RedisKeys
   readonly registry: TagRegistry
   readonly evictions: RedisEvictions
+  readonly isCluster: boolean
+  /** The bus channel (`<prefix>:bus`). */
+  readonly channel: string
   timed<T>(promise: Promise<T>): Promise<T>
   header(): readonly string[]
   clusterWide(): boolean
@@ -56,13 +66,18 @@ export class RedisLabels {
     this.#host = host
   }
 
-  /** Removes the entries at or under `path` carrying any of `tags`; resolves how many were live. */
-  async invalidate(tags: readonly string[], path: ScopePath): Promise<number> {
+  /**
+   * Removes the entries at or under `path` carrying any of `tags`; resolves how many were live.
+   * `message` (a scoped invalidation only): published on the bus channel by the last script, after
+   * the removal, so that the removal and its message are one command.
+   */
+  async invalidate(tags: readonly string[], path: ScopePath, message?: BusMessage): Promise<number> {
     if (tags.length === 0) return 0
     if (path.length !== 0) {
       const tenant = encodeSegment(path[0]!.level, path[0]!.id)
       const prefix = path.length === 1 ? '' : encodeScopePath(path)
-      return this.#inTenant(tenant, tags, prefix, encodeScopePath(path))
+      const notice = message === undefined ? undefined : this.#notice(message)
+      return this.#inTenant(tenant, tags, prefix, encodeScopePath(path), notice)
     }
     // Every tenant: the cache-wide generation first (fenced writes of tenants not registered yet).
     await this.#host.registry.bumpGlobal()
@@ -76,8 +91,26 @@ export class RedisLabels {
     return removed
   }
 
-  /** One tenant, in batches; the first raises `field`'s generation. */
-  async #inTenant(tenant: string, tags: readonly string[], prefix: string, field: string): Promise<number> {
+  /** The publishing script of `message` and its arguments (see `lua-labels.ts`). */
+  #notice(message: BusMessage): Notice {
+    const channel = this.#host.channel
+    const text = encodeMessage(message)
+    return this.#host.isCluster
+      ? { script: INVALIDATE_LABELS_PUBLISH, args: [channel, text] }
+      : { script: INVALIDATE_LABELS_BROADCAST, args: [registryOf(channel), channel, text, message.origin] }
+  }
+
+  /**
+   * One tenant, in batches; the first raises `field`'s generation, the last publishes `notice`'s
+   * message (when given).
+   */
+  async #inTenant(
+    tenant: string,
+    tags: readonly string[],
+    prefix: string,
+    field: string,
+    notice?: Notice,
+  ): Promise<number> {
     const keys = this.#host.keys
     const base = keys.base(tenant)
     const wide = this.#host.clusterWide()
@@ -97,10 +130,13 @@ export class RedisLabels {
         String(LABEL_BATCH),
         String(label),
         String(cursor),
+        String(tags.length),
         ...tags,
       ]
+      if (notice !== undefined) args.push(...notice.args)
+      const script = notice === undefined ? INVALIDATE_LABELS : notice.script
       const reply = (await this.#host.timed(
-        INVALIDATE_LABELS.run(this.#host.client, [`${base}t:${tags[0]}`], args),
+        script.run(this.#host.client, [`${base}t:${tags[0]}`], args),
       )) as (number | string)[]
       bump = ''
       removed += Number(reply[0])

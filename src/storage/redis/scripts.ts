@@ -3,7 +3,11 @@
  * `fence.ts` and `registry.ts`).
  */
 import { LuaScript } from './connection.js'
-import { INVALIDATE_LABELS_LUA } from './lua-labels.js'
+import {
+  INVALIDATE_LABELS_BROADCAST_LUA,
+  INVALIDATE_LABELS_LUA,
+  INVALIDATE_LABELS_PUBLISH_LUA,
+} from './lua-labels.js'
 import { FENCE_READ_LUA } from './fence.js'
 import { REGISTRY_SCRIPTS } from './registry.js'
 import {
@@ -43,6 +47,8 @@ export const WIDE_ADMIT = new LuaScript(WIDE_ADMIT_LUA.source)
 export const WIDE_TOUCH = new LuaScript(WIDE_TOUCH_LUA.source)
 export const FENCE_READ = new LuaScript(FENCE_READ_LUA)
 export const INVALIDATE_LABELS = new LuaScript(INVALIDATE_LABELS_LUA.source)
+export const INVALIDATE_LABELS_PUBLISH = new LuaScript(INVALIDATE_LABELS_PUBLISH_LUA.source)
+export const INVALIDATE_LABELS_BROADCAST = new LuaScript(INVALIDATE_LABELS_BROADCAST_LUA.source)
 /** Every script of the storage, preloaded on connection. */
 export const SCRIPTS = [
   ...REGISTRY_SCRIPTS,
@@ -63,4 +69,6 @@ export const SCRIPTS = [
   WIDE_ADMIT,
   WIDE_TOUCH,
   INVALIDATE_LABELS,
+  INVALIDATE_LABELS_PUBLISH,
+  INVALIDATE_LABELS_BROADCAST,
 ]

@@ -174,7 +174,7 @@ export class RedisStorage implements StorageProvider {
     const evictions = new RedisEvictions(host)
     this.#evictions = evictions
     this.#writes = new RedisWrites({ ...host, evictions, channel: this.#channel })
-    this.#labels = new RedisLabels({ ...host, evictions })
+    this.#labels = new RedisLabels({ ...host, evictions, channel: this.#channel })
     this.#bulk = { ...host, evictions, writes: this.#writes }
     this.locks = new RedisLocks(this.#client, this.#keys, (command) => this.#x.exec(() => timed(command())))
   }
@@ -465,6 +465,22 @@ export class RedisStorage implements StorageProvider {
    */
   async invalidateTags(tags: readonly string[], path: ScopePath): Promise<number> {
     return this.#x.exec(() => this.#labels.invalidate(tags, path))
+  }
+
+  /**
+   * {@link RedisStorage.invalidateTags}, then `message` on the channel of {@link RedisStorage.createBus}:
+   * a scoped invalidation publishes it from its last script (one command for both), a cache-wide one
+   * once every tenant is done.
+   */
+  async invalidateTagsAndPublish(
+    tags: readonly string[],
+    path: ScopePath,
+    message: BusMessage,
+  ): Promise<number> {
+    if (path.length !== 0) return this.#x.exec(() => this.#labels.invalidate(tags, path, message))
+    const removed = await this.invalidateTags(tags, path)
+    await this.createBus().publish(message)
+    return removed
   }
 
   async size(): Promise<number> {
