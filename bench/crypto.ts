@@ -2,6 +2,7 @@
  * The crypto suite (issue 15 item 5): what compression and per-tenant encryption (`SerializerPipeline`)
  * cost on Redis, beside the plain msgpack serializer, in one run.
  *
+ * - `cpu`: serialize and deserialize of the 5 KB value in process, per pipeline (no server).
  * - `size`: serialized bytes of three values (a small object under the compression threshold, a 5 KB
  *   list of records, a 60 KB report) with each pipeline. No timing.
  * - `get`, `set`: sequential get-hit and set (with a TTL) through `RedisStorage` on the server in
@@ -123,8 +124,47 @@ async function redisScenario(kind: 'get' | 'set'): Promise<Section[]> {
   ]
 }
 
+type EntryCodec = Serializer & {
+  serializeEntry?: (value: unknown, ref: EntryRef) => Uint8Array
+  deserializeEntry?: (bytes: Uint8Array, ref: EntryRef) => unknown
+}
+
+/** In-process CPU cost of encoding and decoding the 5 KB value, per pipeline (no server). */
+async function cpuScenario(): Promise<Section[]> {
+  const ref = refOf(0)
+  const list = pipelines() as [string, EntryCodec][]
+  const encode = (codec: EntryCodec) => codec.serializeEntry?.(MEDIUM, ref) ?? codec.serialize(MEDIUM)
+  const sections: Section[] = []
+  for (const kind of ['serialize', 'deserialize'] as const) {
+    const cases: Case[] = list.map(([name, codec]) => {
+      const bytes = encode(codec)
+      return {
+        name,
+        run: (ops: number) => {
+          let last: unknown
+          for (let i = 0; i < ops; i++) {
+            last =
+              kind === 'serialize'
+                ? encode(codec)
+                : (codec.deserializeEntry?.(bytes, ref) ?? codec.deserialize(bytes))
+          }
+          return last
+        },
+      }
+    })
+    const results = await measure(cases, { rounds: 11, targetRoundMs: 60, minOps: 64, maxOps: 65_536 })
+    sections.push(
+      ratioSection(`${kind} of the 5 KB value, in process`, results, 'plain msgpack', [
+        "No server: the pipeline's own CPU cost. \"ours / this\": plain msgpack's throughput over this pipeline's.",
+      ]),
+    )
+  }
+  return sections
+}
+
 const scenarios: Scenario[] = [
   { name: 'size', run: sizeScenario },
+  { name: 'cpu', run: cpuScenario },
   { name: 'get', run: () => redisScenario('get') },
   { name: 'set', run: () => redisScenario('set') },
 ]

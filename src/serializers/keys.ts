@@ -78,12 +78,7 @@ export class KeyRing {
     }
     const answer = this.#provider(tenantId, keyId === undefined ? { level } : { level, keyId })
     if (!(answer instanceof Promise)) return this.#keep(slot, keyId, check(answer, tenantId, keyId))
-    const promise = answer.then(
-      (key) => this.#keep(slot, keyId, check(key, tenantId, keyId)),
-      (error: unknown) => {
-        throw error
-      },
-    )
+    const promise = answer.then((key) => this.#keep(slot, keyId, check(key, tenantId, keyId)))
     let bySlot = this.#pending.get(slot)
     if (bySlot === undefined) this.#pending.set(slot, (bySlot = new Map()))
     bySlot.set(keyId, promise)

@@ -16,7 +16,7 @@ import { RedisStorage } from '../../src/redis.js'
 import { encodeEntryRef } from '../../src/storage/key-encoding.js'
 import { RedisKeys } from '../../src/storage/redis/keys.js'
 import { mongoUrl, redisClusterNodes, redisUrl, uniqueName } from '../support/services.js'
-import { scopes } from './conformance.js'
+import { describeStorageConformance, scopes } from './conformance.js'
 
 /**
  * Compression and per-tenant encryption (SerializerPipeline) on the shared backends: real Redis,
@@ -339,3 +339,42 @@ describeBackend('a Redis Cluster', redisClusterNodes !== undefined, () =>
   ),
 )
 describeBackend('FerretDB (MongoDB wire)', mongoUrl !== undefined, () => mongoBackend())
+
+/**
+ * The whole storage contract holds with the pipeline in place (compression at 64 bytes, encryption with
+ * an asynchronous key provider, so every write and read takes the asynchronous path).
+ */
+function conformancePipeline(): SerializerPipeline {
+  const keys = new Map<string, Uint8Array>()
+  return new SerializerPipeline({
+    compression: { algorithm: 'gzip', thresholdBytes: 64 },
+    encryption: {
+      keys: async (tenant) => {
+        await Promise.resolve()
+        if (!keys.has(tenant)) keys.set(tenant, randomBytes(32))
+        return keys.get(tenant)
+      },
+    },
+  })
+}
+describe.skipIf(redisUrl === undefined)('RedisStorage with SerializerPipeline', () => {
+  describeStorageConformance('redis (standalone) + compression + encryption', {
+    create: () =>
+      new RedisStorage({ url: redisUrl!, prefix: uniqueName('confenc'), serializer: conformancePipeline() }),
+    propertyRuns: 10,
+  })
+})
+describe.skipIf(mongoUrl === undefined)('MongoDBStorage with SerializerPipeline', () => {
+  describeStorageConformance('mongodb + compression + encryption', {
+    create: () =>
+      new MongoDBStorage({
+        url: mongoUrl!,
+        dbName: 'cacheado_test',
+        collectionName: uniqueName('confenc'),
+        serializer: conformancePipeline(),
+        // 10k entries in one call, each compressed and encrypted, on a shared 2-core test machine.
+        operationTimeoutMs: 30_000,
+      }),
+    propertyRuns: 10,
+  })
+})
