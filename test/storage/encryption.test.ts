@@ -211,7 +211,8 @@ function describeBackend(label: string, enabled: boolean, make: () => Backend) {
       // A tenant without a key cannot write; nothing is stored for it.
       await expect(cache.set('new', 1, acme)).rejects.toBeInstanceOf(SerializationError)
       expect(await backend.read(name, org('acme', 'new'))).toBeNull()
-      // A getOrSet for a shredded tenant still answers from its factory (the write's failure is the cache's to report).
+      // A getOrSet for a shredded tenant still answers from its factory (the refused write is reported, not thrown).
+      expect(await cache.getOrSet('report', () => 'fresh', acme)).toBe('fresh')
       await cache.close()
     })
 
