@@ -1,5 +1,3 @@
-import { createSecretKey } from 'node:crypto'
-import type { KeyObject } from 'node:crypto'
 import { ConfigurationError } from '../errors.js'
 
 /** Bytes of an AES-256 key. */
@@ -38,7 +36,8 @@ export interface ResolvedKey {
   readonly id: string
   /** `id` in UTF-8 (as the frame stores it). */
   readonly idBytes: Buffer
-  readonly key: KeyObject
+  /** The 32 key bytes (a copy of the provider's). */
+  readonly key: Buffer
 }
 
 type Cached = { readonly key: ResolvedKey | undefined; readonly until: number }
@@ -145,5 +144,5 @@ function check(
   }
   // A read asks for the key its value was written with: another key cannot decrypt it.
   if (keyId !== undefined && id !== keyId) return undefined
-  return { id, idBytes, key: createSecretKey(Buffer.from(bytes)) }
+  return { id, idBytes, key: Buffer.from(bytes) }
 }

@@ -147,6 +147,18 @@ describe('SerializerPipeline', () => {
     expect(() => pipeline.serialize(secret)).toThrow(SerializationError)
   })
 
+  it('draws a fresh IV for every write, across refills of the IV pool (600 writes)', () => {
+    const { pipeline } = encrypted()
+    const ivs = new Set<string>()
+    for (let i = 0; i < 600; i++) {
+      const bytes = Buffer.from(pipeline.serializeEntry('v', acme) as Uint8Array)
+      // magic, version, flags, key id length, 'k1', then the IV
+      ivs.add(bytes.subarray(8, 20).toString('hex'))
+      expect(pipeline.deserializeEntry(bytes, acme)).toBe('v')
+    }
+    expect(ivs.size).toBe(600)
+  })
+
   it('makes every byte flip and truncation of a ciphertext a miss, never a throw (property)', () => {
     const { pipeline } = encrypted()
     const bytes = Buffer.from(sync(pipeline.serializeEntry(big, acme)) as Uint8Array)
