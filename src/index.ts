@@ -119,5 +119,26 @@ export {
   RuleError,
 } from './errors.js'
 export type { CacheErrorCode, TimeoutDetails } from './errors.js'
-export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
+export {
+  JsonSerializer,
+  MsgpackSerializer,
+  SerializerPipeline,
+  UNREADABLE,
+  checkStorable,
+} from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'
+export type {
+  CompressionAlgorithm,
+  CompressionOptions,
+  EncryptionOptions,
+  EntryAddress,
+  EntrySerializer,
+  KeyRequest,
+  SerializerPipelineOptions,
+  SerializerPipelineStats,
+  TenantKey,
+  TenantKeyProvider,
+  Unreadable,
+  UnreadableEvent,
+  UnreadableReason,
+} from './serializers/index.js'

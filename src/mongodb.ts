@@ -12,5 +12,26 @@ export { MongoDBStorage, MongoDBTimeoutError, MAX_DOCUMENT_BYTES } from './stora
 export type { MongoDBStorageOptions } from './storage/mongodb/storage.js'
 export type { EntryDocument } from './storage/mongodb/document.js'
 export type { TtlSupport } from './storage/mongodb/indexes.js'
-export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
+export {
+  JsonSerializer,
+  MsgpackSerializer,
+  SerializerPipeline,
+  UNREADABLE,
+  checkStorable,
+} from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'
+export type {
+  CompressionAlgorithm,
+  CompressionOptions,
+  EncryptionOptions,
+  EntryAddress,
+  EntrySerializer,
+  KeyRequest,
+  SerializerPipelineOptions,
+  SerializerPipelineStats,
+  TenantKey,
+  TenantKeyProvider,
+  Unreadable,
+  UnreadableEvent,
+  UnreadableReason,
+} from './serializers/index.js'

@@ -13,5 +13,26 @@ export type { RedisStorageOptions } from './storage/redis/storage.js'
 export type { RedisClient, RedisNode } from './storage/redis/connection.js'
 export { RedisBus } from './storage/redis/bus.js'
 export type { RedisBusOptions } from './storage/redis/bus.js'
-export { JsonSerializer, MsgpackSerializer, checkStorable } from './serializers/index.js'
+export {
+  JsonSerializer,
+  MsgpackSerializer,
+  SerializerPipeline,
+  UNREADABLE,
+  checkStorable,
+} from './serializers/index.js'
 export type { Serializer } from './serializers/index.js'
+export type {
+  CompressionAlgorithm,
+  CompressionOptions,
+  EncryptionOptions,
+  EntryAddress,
+  EntrySerializer,
+  KeyRequest,
+  SerializerPipelineOptions,
+  SerializerPipelineStats,
+  TenantKey,
+  TenantKeyProvider,
+  Unreadable,
+  UnreadableEvent,
+  UnreadableReason,
+} from './serializers/index.js'

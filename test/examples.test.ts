@@ -19,6 +19,7 @@ import { main as prometheus } from '../examples/readme/prometheus.js'
 import { main as scopeEviction } from '../examples/readme/scope-eviction.js'
 import { main as tags } from '../examples/readme/tags.js'
 import { main as twoTiers } from '../examples/readme/two-tiers.js'
+import { main as compressionEncryption } from '../examples/readme/compression-encryption.js'
 import { mongoUrl, redisUrl } from './support/services.js'
 import { brokenLinks, exampleRegions, markdownFiles, regionHolding, tsBlocks } from './support/markdown.js'
 import { main as statsBreakdown } from '../examples/readme/stats-breakdown.js'
@@ -244,6 +245,14 @@ describe('README examples written as scripts (top-level await)', () => {
       process.env.REDIS_URL = redisUrl
       const { result } = await import('../examples/readme/tiers.js')
       expect(result).toEqual({ profile: { plan: 'pro' } })
+    },
+  )
+
+  it.skipIf(redisUrl === undefined)(
+    'compression and encryption: a dropped tenant key is a miss (and an event), other tenants read',
+    async () => {
+      const result = await compressionEncryption(redisUrl)
+      expect(result).toEqual({ gone: undefined, kept: { rows: [1, 2, 3] }, reasons: ['no-key'], noKey: 1 })
     },
   )
 

@@ -75,6 +75,10 @@ export class MsgpackSerializer implements Serializer {
   }
 
   deserialize(bytes: Uint8Array): unknown {
+    // msgpack never starts a value with 0xC1 (a reserved byte; msgpackr would decode it as a marker
+    // object): refused, so that a damaged pipeline frame (`frame.ts`) is never read as a value.
+    if (bytes[0] === 0xc1)
+      throw new SerializationError('stored bytes are not valid msgpack: they start with 0xC1')
     try {
       return this.#packr.unpack(bytes)
     } catch (error) {

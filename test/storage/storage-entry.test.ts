@@ -22,8 +22,10 @@ describe('cacheado/storage', () => {
       'MISS',
       'MsgpackSerializer',
       'SerializationError',
+      'SerializerPipeline',
       'StorageError',
       'TimeoutError',
+      'UNREADABLE',
       'checkStorable',
       'checkTags',
       'decodeEntryRef',
@@ -35,6 +37,8 @@ describe('cacheado/storage', () => {
       'unescapeComponent',
     ])
     expect(main.MISS).toBe(storage.MISS)
+    expect(main.UNREADABLE).toBe(storage.UNREADABLE)
+    expect(main.SerializerPipeline).toBe(storage.SerializerPipeline)
     expect(main.encodeEntryRef).toBe(storage.encodeEntryRef)
     expect(main.encodeScopePath).toBe(storage.encodeScopePath)
     expect(main.encodeSegment).toBe(storage.encodeSegment)

@@ -25,7 +25,7 @@ export interface FoundMany {
 export async function findMany(
   collection: Collection<EntryDocument>,
   ids: readonly string[],
-  deserialize: (bytes: Uint8Array) => unknown,
+  deserialize: (bytes: Uint8Array, id: string) => unknown,
 ): Promise<FoundMany> {
   const docs = await collection
     .find({ _id: { $in: [...new Set(ids)] } }, { projection: { v: 1, expiresAt: 1 } })
@@ -42,7 +42,7 @@ export async function findMany(
       return MISS
     }
     const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
-    return { value: deserialize(bytesOf(doc.v)), expiresAt }
+    return { value: deserialize(bytesOf(doc.v), id), expiresAt }
   })
   return { found, expired }
 }

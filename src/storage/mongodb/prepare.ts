@@ -12,7 +12,7 @@ import { tagsOf } from './tags.js'
 export type PreparedWrite = FencedWrite & { v: Binary }
 
 /**
- * Checks and encodes a write, throwing before anything is sent: `InvalidArgumentError` for a TTL the
+ * Checks and encodes a write (`encoded`: its bytes, when already made), throwing before anything is sent: `InvalidArgumentError` for a TTL the
  * MongoDB storage cannot keep, `SerializationError` for a value the serializer refuses (whatever it
  * throws, e.g. a RangeError for a too deeply nested value) or a document over 16 MiB.
  */
@@ -22,6 +22,7 @@ export function prepareWrite(
   value: unknown,
   ttlMs: number | undefined,
   options?: WriteOptions,
+  encoded?: Uint8Array,
 ): PreparedWrite {
   const tags = tagsOf(options)
   if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
@@ -33,7 +34,8 @@ export function prepareWrite(
   const tick = nextTick()
   let bytes: Uint8Array
   try {
-    bytes = serializer.serialize(value)
+    // (`encoded`: the bytes an entry-bound serializer made already, see entry-codec.ts.)
+    bytes = encoded ?? serializer.serialize(value)
   } catch (error) {
     if (error instanceof CacheError) throw error
     const reason = error instanceof Error ? error.message : String(error)

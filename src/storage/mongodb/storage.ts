@@ -39,6 +39,8 @@ import { MongoLocks } from './lock.js'
 import type { TtlSupport } from './indexes.js'
 import type { PreparedWrite } from './prepare.js'
 import { prepareWrite } from './prepare.js'
+import { decodeEntry, encodeEntry, entrySerializerOf, settleEntries } from '../entry-codec.js'
+import type { EntryBoundSerializer } from '../entry-codec.js'
 import { reclaimExpired, reportEvictions } from './reclaim.js'
 import type { Ordering } from './run.js'
 import { MongoRunner, UNORDERED } from './run.js'
@@ -85,6 +87,8 @@ export class MongoDBStorage implements StorageProvider {
   readonly supportsBounds = true
   /** How values become bytes. */
   readonly serializer: Serializer
+  /** The serializer's entry-bound side (per-tenant encryption), when it has one: see `entry-codec.ts`. */
+  readonly #entry: EntryBoundSerializer | undefined
   /** Per-operation timeout in milliseconds. */
   readonly operationTimeoutMs: number
   /**
@@ -138,6 +142,7 @@ export class MongoDBStorage implements StorageProvider {
     )
     this.#sweepIntervalMs = positiveMs('sweepIntervalMs', options.sweepIntervalMs ?? DEFAULT_SWEEP_MS)
     this.serializer = options.serializer ?? new MsgpackSerializer()
+    this.#entry = entrySerializerOf(this.serializer)
     if (
       typeof this.serializer.serialize !== 'function' ||
       typeof this.serializer.deserialize !== 'function'
@@ -179,7 +184,8 @@ export class MongoDBStorage implements StorageProvider {
       this.fence = (ref) => this.#run('fence', UNORDERED, () => fences.take(ref))
       this.setFenced = async (ref, value, ttlMs, fence, _message, options) => {
         // Everything that can refuse the value runs before the first byte is sent.
-        const write = this.#prepare(ref, value, ttlMs, options)
+        const prepared = this.#prepare(ref, value, ttlMs, options)
+        const write = prepared instanceof Promise ? await prepared : prepared
         return this.#run('setFenced', { write: write.id }, async (collection) => {
           const stored = await fences.setFenced(collection, write, fence)
           if (stored) await this.#enforce(collection, ref.scope)
@@ -235,7 +241,10 @@ export class MongoDBStorage implements StorageProvider {
       if (doc === null || doc.v === undefined) return MISS
       if (!isExpired(doc.expiresAt, Date.now())) {
         const expiresAt = doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : undefined
-        return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
+        if (this.#entry === undefined)
+          return { value: this.serializer.deserialize(bytesOf(doc.v)), expiresAt }
+        const value = await decodeEntry(this.#entry, bytesOf(doc.v), ref)
+        return value === MISS ? MISS : { value, expiresAt }
       }
       // Expired: delete it unless it was rewritten meanwhile (then its expiresAt differs).
       const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt: doc.expiresAt })
@@ -246,7 +255,11 @@ export class MongoDBStorage implements StorageProvider {
 
   async set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
     // Everything that can refuse the value runs before the first byte is sent.
-    return this.#store(ref, this.#prepare(ref, value, ttlMs, options))
+    const prepared = this.#prepare(ref, value, ttlMs, options)
+    // An asynchronous key provider: stored once encrypted (a tenant's writes keep their order, see keys.ts).
+    return prepared instanceof Promise
+      ? prepared.then((p) => this.#store(ref, p))
+      : this.#store(ref, prepared)
   }
 
   /**
@@ -257,9 +270,14 @@ export class MongoDBStorage implements StorageProvider {
   getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     if (this.#touchOnRead) return Promise.all(refs.map((ref) => this.#lookup(ref)))
     const ids = refs.map((ref) => encodeEntryRef(ref))
-    const deserialize = (bytes: Uint8Array) => this.serializer.deserialize(bytes)
+    const entry = this.#entry
+    const deserialize =
+      entry === undefined
+        ? (bytes: Uint8Array) => this.serializer.deserialize(bytes)
+        : (bytes: Uint8Array, id: string) => decodeEntry(entry, bytes, decodeEntryRef(id))
     const read = async (collection: Collection<EntryDocument>) => {
-      const { found, expired } = await findMany(collection, ids, deserialize)
+      const { found: decoded, expired } = await findMany(collection, ids, deserialize)
+      const found = entry === undefined ? decoded : await settleEntries(decoded)
       for (const [id, expiresAt] of expired) {
         // Unless it was rewritten meanwhile (then its expiresAt differs).
         const { deletedCount } = await collection.deleteOne({ _id: id, expiresAt })
@@ -282,7 +300,8 @@ export class MongoDBStorage implements StorageProvider {
    */
   async setMany(writes: readonly EntryWrite[]): Promise<void> {
     if (writes.length === 0) return
-    const prepared = writes.map(({ ref, value, ttlMs }) => this.#prepare(ref, value, ttlMs))
+    const preparing = writes.map(({ ref, value, ttlMs }) => this.#prepare(ref, value, ttlMs))
+    const prepared = this.#entry === undefined ? (preparing as PreparedWrite[]) : await Promise.all(preparing)
     const ids = [...new Set(prepared.map((write) => write.id))]
     const operations = upserts(prepared)
     // Chunks of WRITE_CHUNK upserts, one after the other, each within its timeout.
@@ -323,8 +342,16 @@ export class MongoDBStorage implements StorageProvider {
   }
 
   /** Checks and encodes a write before anything is sent (see `prepare.ts`). */
-  #prepare(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): PreparedWrite {
-    return prepareWrite(this.serializer, ref, value, ttlMs, options)
+  #prepare(
+    ref: EntryRef,
+    value: unknown,
+    ttlMs: number | undefined,
+    options?: WriteOptions,
+  ): PreparedWrite | Promise<PreparedWrite> {
+    if (this.#entry === undefined) return prepareWrite(this.serializer, ref, value, ttlMs, options)
+    const bytes = encodeEntry(this.#entry, value, ref)
+    const prepare = (b: Uint8Array) => prepareWrite(this.serializer, ref, value, ttlMs, options, b)
+    return bytes instanceof Promise ? bytes.then(prepare) : prepare(bytes)
   }
 
   delete(ref: EntryRef): Promise<boolean> {
@@ -373,9 +400,21 @@ export class MongoDBStorage implements StorageProvider {
       const now = Date.now()
       const docs = await collection.find(nodeFilter(path), { projection: { v: 1, expiresAt: 1 } }).toArray()
       // No `v`: a fenced write not committed yet (see fence.ts), invisible to readers.
-      return docs
-        .filter((doc) => doc.v !== undefined && !isExpired(doc.expiresAt, now))
-        .map((doc) => [decodeEntryRef(doc._id).key, this.serializer.deserialize(bytesOf(doc.v))] as const)
+      const live = docs.filter((doc) => doc.v !== undefined && !isExpired(doc.expiresAt, now))
+      const entry = this.#entry
+      if (entry === undefined) {
+        return live.map(
+          (doc) => [decodeEntryRef(doc._id).key, this.serializer.deserialize(bytesOf(doc.v))] as const,
+        )
+      }
+      const listed = await Promise.all(
+        live.map(async (doc) => {
+          const ref = decodeEntryRef(doc._id)
+          return [ref.key, await decodeEntry(entry, bytesOf(doc.v), ref)] as const
+        }),
+      )
+      // Values the serializer cannot read any more (a dropped key) are not listed.
+      return listed.filter(([, value]) => value !== MISS)
     })
   }
 

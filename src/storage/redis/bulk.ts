@@ -1,6 +1,6 @@
-import type { Serializer } from '../../serializers/contract.js'
 import type { EntryRef, Miss, StorageContext, StoredEntry } from '../contract.js'
 import { decodeEntryRef } from '../key-encoding.js'
+import { settleEntries } from '../entry-codec.js'
 import type { RedisEvictions } from './evict.js'
 import type { TagRegistry } from './registry.js'
 import { MISS } from '../contract.js'
@@ -29,7 +29,10 @@ export const WRITE_CHUNK = 256
 export interface BulkHost {
   readonly client: RedisClient
   readonly keys: RedisKeys
-  readonly serializer: Serializer
+  /** Whether the serializer is entry-bound: `decode` may answer `MISS` or a Promise (see `entry-codec.ts`). */
+  readonly entryBound: boolean
+  /** The value of the bytes stored for `member`. */
+  decode(bytes: Buffer, member: string): unknown
   readonly isCluster: boolean
   readonly writes: RedisWrites
   readonly registry: TagRegistry
@@ -56,14 +59,14 @@ export async function readValues(host: BulkHost, members: readonly string[]): Pr
         host.timed(host.client.mgetBuffer(keys)).then((values) => {
           chunk.forEach((index, j) => {
             const bytes = values[j]
-            out[index] = bytes === null || bytes === undefined ? MISS : host.serializer.deserialize(bytes)
+            out[index] = bytes === null || bytes === undefined ? MISS : host.decode(bytes, members[index]!)
           })
         }),
       )
     }
   }
   await Promise.all(reads)
-  return out
+  return host.entryBound ? Promise.all(out) : out
 }
 
 /**
@@ -91,14 +94,14 @@ export async function readMany(host: BulkHost, members: readonly string[]): Prom
             const ttl = Number(values[2 * j + 1])
             // -1: no expiry; -2 (gone meanwhile) or 0: expired, reported as expiring now.
             const expiresAt = ttl === -1 ? undefined : sent + Math.max(ttl, 0)
-            out[index] = { value: host.serializer.deserialize(bytes), expiresAt }
+            out[index] = { value: host.decode(bytes, members[index]!), expiresAt }
           })
         }),
       )
     }
   }
   await Promise.all(reads)
-  return out
+  return host.entryBound ? settleEntries(out) : out
 }
 
 /**

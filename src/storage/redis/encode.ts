@@ -16,6 +16,11 @@ export function encodeValue(serializer: Serializer, maxValueBytes: number, value
       cause: error,
     })
   }
+  return checkValueBytes(maxValueBytes, bytes)
+}
+
+/** `bytes` as a Buffer, or a `SerializationError` when they exceed `maxValueBytes`. */
+export function checkValueBytes(maxValueBytes: number, bytes: Uint8Array): Buffer {
   if (bytes.byteLength > maxValueBytes) {
     throw new SerializationError(
       `the serialized value has ${bytes.byteLength} bytes, more than maxValueBytes (${maxValueBytes}); store less or raise maxValueBytes`,

@@ -1,5 +1,5 @@
-import type { Serializer } from '../../serializers/contract.js'
 import type { ScopePath } from '../contract.js'
+import { MISS } from '../contract.js'
 import { decodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { RedisClient } from './connection.js'
 import { GLOBAL_TAG } from './keys.js'
@@ -12,7 +12,8 @@ const STEP = 500
 export interface ListHost {
   readonly client: RedisClient
   readonly keys: RedisKeys
-  readonly serializer: Serializer
+  /** The value of the bytes stored for `member`: `MISS` when unreadable, maybe a Promise (see `entry-codec.ts`). */
+  decode(bytes: Buffer, member: string): unknown
   /** A command with the storage's timeout. */
   timed<T>(promise: Promise<T>): Promise<T>
 }
@@ -40,12 +41,20 @@ export async function listScope(host: ListHost, path: ScopePath): Promise<Array<
     cursor = next
   } while (cursor !== '0')
   const listed: Array<readonly [string, unknown]> = []
+  let pending = false
   for (let at = 0; at < members.length; at += STEP) {
     const batch = members.slice(at, at + STEP)
     const values = await host.timed(client.mgetBuffer(...batch.map((member) => keys.data(member))))
     values.forEach((bytes, i) => {
-      if (bytes !== null) listed.push([decodeEntryRef(batch[i]!).key, host.serializer.deserialize(bytes)])
+      if (bytes === null) return
+      const value = host.decode(bytes, batch[i]!)
+      pending ||= value instanceof Promise
+      listed.push([decodeEntryRef(batch[i]!).key, value])
     })
   }
-  return listed
+  const settled = pending
+    ? await Promise.all(listed.map(async ([key, value]) => [key, await value] as const))
+    : listed
+  // Values an entry-bound serializer cannot read any more (a dropped key) are not listed.
+  return settled.filter(([, value]) => value !== MISS)
 }

@@ -18,7 +18,10 @@ import type {
 import { MISS } from '../contract.js'
 import type { Connection, RedisClient } from './connection.js'
 import { connect, preloadScripts, withTimeout } from './connection.js'
-import { encodeValue } from './encode.js'
+import { checkValueBytes, encodeValue } from './encode.js'
+import { decodeEntry, encodeEntry, entrySerializerOf } from '../entry-codec.js'
+import type { EntryBoundSerializer } from '../entry-codec.js'
+import { decodeEntryRef } from '../key-encoding.js'
 import { RedisExecutor } from './executor.js'
 import { RedisBus } from './bus.js'
 import { EvictProgress, RedisEvictions } from './evict.js'
@@ -100,6 +103,8 @@ export class RedisStorage implements StorageProvider {
   readonly prefix: string
   /** The serializer in use. */
   readonly serializer: Serializer
+  /** The serializer's entry-bound side (per-tenant encryption), when it has one: see `entry-codec.ts`. */
+  readonly #entry: EntryBoundSerializer | undefined
   /** The ioredis client (created or given); internal, see {@link redisInternals}. */
   readonly #client: RedisClient
   /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `lock.ts`). */
@@ -139,6 +144,7 @@ export class RedisStorage implements StorageProvider {
     const { timeout, maxBytes, serializer } = checkOptions(options)
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
+    this.#entry = entrySerializerOf(serializer)
     this.#timeoutMs = timeout
     this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
@@ -170,6 +176,8 @@ export class RedisStorage implements StorageProvider {
       clusterWide: () => this.#clusterWide,
       report,
       wantsRefs: () => this.#wantsRefs,
+      entryBound: this.#entry !== undefined,
+      decode: (bytes: Buffer, member: string) => this.#decode(bytes, decodeEntryRef(member)),
     }
     const evictions = new RedisEvictions(host)
     this.#evictions = evictions
@@ -219,20 +227,35 @@ export class RedisStorage implements StorageProvider {
       return Promise.reject(error)
     }
     const data = this.#keys.data(member)
-    if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data)
+    if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data, ref)
     // Sequential use: one GET at once, with as few promise hops as possible.
-    if (this.#x.startAlone()) return this.#x.getAlone(data)
-    return this.#getCoalesced(member, data)
+    if (this.#entry === undefined && this.#x.startAlone()) return this.#x.getAlone(data)
+    return this.#getCoalesced(member, data, ref)
+  }
+
+  /** The value of stored bytes: `MISS` (or a Promise) only with an entry-bound serializer. */
+  #decode(bytes: Buffer, ref: EntryRef): unknown {
+    return this.#entry === undefined
+      ? this.serializer.deserialize(bytes)
+      : decodeEntry(this.#entry, bytes, ref)
+  }
+
+  /** The bytes of `value` for `ref`, checked; a Promise only with an asynchronous entry-bound serializer. */
+  #encode(ref: EntryRef, value: unknown): Buffer | Promise<Buffer> {
+    if (this.#entry === undefined) return encodeValue(this.serializer, this.#maxValueBytes, value)
+    const bytes = encodeEntry(this.#entry, value, ref)
+    const check = (b: Uint8Array) => checkValueBytes(this.#maxValueBytes, b)
+    return bytes instanceof Promise ? bytes.then(check) : check(bytes)
   }
 
   /** A read while others are in flight: coalesced with the reads of this tick (`batch.ts`). */
-  async #getCoalesced(member: string, data: string): Promise<unknown> {
+  async #getCoalesced(member: string, data: string, ref: EntryRef): Promise<unknown> {
     const found = await this.#x.read(this.#isCluster ? this.#keys.tagOfMember(member) : '', data)
-    return found === null ? MISS : this.serializer.deserialize(found)
+    return found === null ? MISS : this.#decode(found, ref)
   }
 
   /** A read that also marks the entry used for LRU bounds. */
-  async #getTouching(member: string, data: string): Promise<unknown> {
+  async #getTouching(member: string, data: string, ref: EntryRef): Promise<unknown> {
     const bytes = await this.#x.exec(async () => {
       const found = this.#touchInScript
         ? ((await this.#x.timed(
@@ -244,12 +267,16 @@ export class RedisStorage implements StorageProvider {
       }
       return found
     })
-    return bytes === null ? MISS : this.serializer.deserialize(bytes)
+    return bytes === null ? MISS : this.#decode(bytes, ref)
   }
 
   /** The live entries stored directly in `path` (see `StorageProvider.list` and `list.ts`). */
   list(path: ScopePath): Promise<ReadonlyArray<readonly [string, unknown]>> {
-    const host = { client: this.#client, keys: this.#keys, serializer: this.serializer }
+    const host = {
+      client: this.#client,
+      keys: this.#keys,
+      decode: (bytes: Buffer, member: string) => this.#decode(bytes, decodeEntryRef(member)),
+    }
     return this.#x.exec(() => listScope({ ...host, timed: (promise) => this.#x.timed(promise) }, path))
   }
 
@@ -277,7 +304,9 @@ export class RedisStorage implements StorageProvider {
     const ttl = Number(pttl)
     // -1: no expiry; -2 (gone meanwhile) or 0: expired, reported as expiring now.
     const expiresAt = ttl === -1 ? undefined : sent + Math.max(ttl, 0)
-    return { value: this.serializer.deserialize(bytes), expiresAt }
+    if (this.#entry === undefined) return { value: this.serializer.deserialize(bytes), expiresAt }
+    const value = await decodeEntry(this.#entry, bytes, ref)
+    return value === MISS ? MISS : { value, expiresAt }
   }
 
   /**
@@ -307,10 +336,14 @@ export class RedisStorage implements StorageProvider {
    * per tenant (sent at once); with bounds one write script each (the bounds decide per entry).
    */
   async setMany(writes: readonly EntryWrite[]): Promise<void> {
-    const encoded = writes.map(({ ref, value, ttlMs }) => {
+    const values =
+      this.#entry === undefined
+        ? undefined
+        : await Promise.all(writes.map(({ ref, value }) => this.#encode(ref, value)))
+    const encoded = writes.map(({ ref, value, ttlMs }, i) => {
       const member = this.#keys.member(ref)
       const keys = this.#keys.writeKeys(member)
-      const bytes = encodeValue(this.serializer, this.#maxValueBytes, value)
+      const bytes = values?.[i] ?? encodeValue(this.serializer, this.#maxValueBytes, value)
       // No labels: a bulk write replaces the entry, tags included (see labels.ts).
       const labels = ''
       return { group: this.#keys.tagOfMember(member), member, bytes, ttl: ttlArg(ttlMs), keys, labels }
@@ -336,10 +369,22 @@ export class RedisStorage implements StorageProvider {
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
     if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, options, undefined).then(NOTHING)
+    let bytes: Buffer | Promise<Buffer>
+    try {
+      bytes = this.#encode(ref, value)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    // An asynchronous key provider: sent once encrypted (a tenant's writes keep their order, see keys.ts).
+    if (bytes instanceof Promise) return bytes.then((b) => this.#setBytes(ref, b, ttlMs, options))
+    return this.#setBytes(ref, bytes, ttlMs, options)
+  }
+
+  /** The coalesced write of `set` (no bounds), once the value is encoded. */
+  #setBytes(ref: EntryRef, bytes: Buffer, ttlMs: number | undefined, options?: WriteOptions): Promise<void> {
     let write: BatchedWrite
     try {
       const labels = packLabels(options)
-      const bytes = encodeValue(this.serializer, this.#maxValueBytes, value)
       const member = this.#keys.member(ref)
       write = {
         group: this.#keys.tagOfMember(member),
@@ -419,7 +464,8 @@ export class RedisStorage implements StorageProvider {
   ): Promise<boolean> {
     const ttl = ttlArg(ttlMs)
     const labels = packLabels(options)
-    const bytes = encodeValue(this.serializer, this.#maxValueBytes, value)
+    const encoded = this.#encode(ref, value)
+    const bytes = encoded instanceof Promise ? await encoded : encoded
     const member = this.#keys.member(ref)
     return this.#x.exec(() => this.#writes.write(member, bytes, ttl, notice, fence, labels))
   }
