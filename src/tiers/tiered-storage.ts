@@ -125,12 +125,20 @@ export class TieredStorage implements StorageProvider {
   #closed = false
 
   constructor(shared: StorageProvider, options: LocalTierOptions, listener: TierListener) {
-    const { maxItems, policy, ttlMs, bus, ownBus, circuitBreaker: breaker } = tierSettings(shared, options)
+    const {
+      maxItems,
+      maxBytes,
+      policy,
+      ttlMs,
+      bus,
+      ownBus,
+      circuitBreaker: breaker,
+    } = tierSettings(shared, options)
     this.shared = shared
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
-    this.#local = new LocalTier({ policy, maxItems }, ttlMs, bus === undefined, (info) =>
+    this.#local = new LocalTier({ policy, maxItems, maxBytes }, ttlMs, bus === undefined, (info) =>
       listener.busReset(info),
     )
     this.#bus = bus
