@@ -19,6 +19,7 @@ import { main as tags } from '../examples/readme/tags.js'
 import { main as twoTiers } from '../examples/readme/two-tiers.js'
 import { mongoUrl, redisUrl } from './support/services.js'
 import { main as statsBreakdown } from '../examples/readme/stats-breakdown.js'
+import { main as byteBudgets } from '../examples/readme/byte-budgets.js'
 // Declares the shipped conformance suite on the README's example provider (vitest's describe/it/afterEach).
 import '../examples/readme/own-storage.js'
 
@@ -331,6 +332,27 @@ describe('README examples', () => {
       ],
       timed: 8,
     })
+  })
+
+  it('byte budgets: a noisy tenant stays within its bytes, a too-large entry is refused, stats list bytes', () => {
+    const lines: string[] = []
+    const { bytes, flags, reports } = byteBudgets((line) => lines.push(line))
+    expect(flags).toEqual({ beta: true })
+    expect(lines[0]).toMatch(/^200016 > 65536: not stored$/)
+    expect(bytes.top[0]!.scope).toEqual([{ level: 'organization', id: 'acme' }])
+    expect(bytes.top[0]!.bytes).toBeLessThanOrEqual(64 * 1024)
+    expect(bytes.top[0]!.bytes).toBeGreaterThan(60 * 1024)
+    expect(reports).toBeLessThan(40)
+  })
+
+  it('the guides under docs/guide/ show only verbatim regions of examples/readme/', () => {
+    const regions = exampleRegions()
+    for (const file of readdirSync(new URL('docs/guide/', root)).filter((f) => f.endsWith('.md'))) {
+      const markdown = readFileSync(new URL(`docs/guide/${file}`, root), 'utf8')
+      for (const block of tsBlocks(markdown)) {
+        expect(regionHolding(block, regions), `${file}: ${block[0]}`).toBeDefined()
+      }
+    }
   })
 
   it('stats per tenant: the busy tenants stay on top of 10 000 one-off tenants', () => {

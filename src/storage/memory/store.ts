@@ -13,6 +13,8 @@ import type {
 import { MISS } from '../contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
 import { TagIndex } from './tag-index.js'
+import type { ListGroup } from './links.js'
+import { append, nextOf, unlink } from './links.js'
 import { hashString } from './frequency-sketch.js'
 import type { LfuNode } from './tinylfu.js'
 import { TinyLfuGroup } from './tinylfu.js'
@@ -44,13 +46,8 @@ import { checkEntryFits } from '../byte-budget.js'
  * `#totalBytes` the sum over all entries. Without a byte budget nothing is measured (all stay 0).
  */
 
-interface Group {
-  head: Entry | null
-  tail: Entry | null
-  size: number
-  /** Sum of the linked entries' `bytes`. */
-  bytes: number
-}
+/** A group of a list policy (lru, insertion): see `links.ts`. */
+type Group = ListGroup<Entry>
 
 class ScopeNode {
   children: Map<string, Map<string, ScopeNode>> | null = null
@@ -560,43 +557,4 @@ function pathOf(node: ScopeNode): ScopePath {
   for (let n: ScopeNode | null = node; n !== null && n.parent !== null; n = n.parent)
     path.push({ level: n.level, id: n.id })
   return path.reverse()
-}
-
-function prevOf(entry: Entry, policy: number): Entry | null {
-  return policy === 0 ? entry.prev : entry.more![2 * policy - 2]!
-}
-
-function nextOf(entry: Entry, policy: number): Entry | null {
-  return policy === 0 ? entry.next : entry.more![2 * policy - 1]!
-}
-
-function setPrev(entry: Entry, policy: number, value: Entry | null): void {
-  if (policy === 0) entry.prev = value
-  else entry.more![2 * policy - 2] = value
-}
-
-function setNext(entry: Entry, policy: number, value: Entry | null): void {
-  if (policy === 0) entry.next = value
-  else entry.more![2 * policy - 1] = value
-}
-
-function append(group: Group, entry: Entry, policy: number): void {
-  setPrev(entry, policy, group.tail)
-  setNext(entry, policy, null)
-  if (group.tail === null) group.head = entry
-  else setNext(group.tail, policy, entry)
-  group.tail = entry
-  group.size++
-}
-
-function unlink(group: Group, entry: Entry, policy: number): void {
-  const prev = prevOf(entry, policy)
-  const next = nextOf(entry, policy)
-  if (prev === null) group.head = next
-  else setNext(prev, policy, next)
-  if (next === null) group.tail = prev
-  else setPrev(next, policy, prev)
-  setPrev(entry, policy, null)
-  setNext(entry, policy, null)
-  group.size--
 }
