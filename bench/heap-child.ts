@@ -6,11 +6,13 @@
  * built (so preallocations count) and once after 1,000,000 inserts.
  */
 import { pathToFileURL } from 'node:url'
+import { Cache, LRUEvict } from '../src/index.js'
 import { newBento, newCacheableMemory, newLru, newOurs } from './peers.js'
 
 /** The libraries (and cacheado variants) the heap scenario measures, in report order. */
 export const HEAP_LIBS = [
   'cacheado-user-lru',
+  'cacheado-user-lru-bytes',
   'cacheado-user',
   'cacheado-global-lru',
   'lru-cache',
@@ -41,6 +43,7 @@ const ENTRIES = ORGS * USERS * KEYS
 
 const LABELS: Record<HeapLib, string> = {
   'cacheado-user-lru': 'cacheado, user scope, LRUEvict 1M',
+  'cacheado-user-lru-bytes': 'cacheado, user scope, LRUEvict 1M + maxBytes 1 TiB',
   'cacheado-user': 'cacheado, user scope, no rules',
   'cacheado-global-lru': 'cacheado, global scope (flat key), LRUEvict 1M',
   'lru-cache': 'lru-cache, max 1M',
@@ -74,6 +77,11 @@ async function fill(
 /** Builds the cache of `lib`, fills it, and returns it (so it stays reachable while measuring). */
 async function build(lib: HeapLib): Promise<unknown> {
   switch (lib) {
+    case 'cacheado-user-lru-bytes': {
+      const cache = new Cache({ rules: [new LRUEvict({ maxItems: ENTRIES, maxBytes: 2 ** 40 })] })
+      await fill((orgId, userId, key, value) => cache.setSync(key, value, { scope: 'user', orgId, userId }))
+      return cache
+    }
     case 'cacheado-user-lru':
     case 'cacheado-user': {
       const cache = newOurs(lib === 'cacheado-user-lru' ? ENTRIES : undefined)

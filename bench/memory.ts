@@ -12,7 +12,7 @@ import { LRUCache } from 'lru-cache'
 import { Cache, LRUEvict } from '../src/index.js'
 import type { Case } from './harness.js'
 import { collectGarbage, formatRatio, measure, medianOf, percentile } from './harness.js'
-import type { HeapReport } from './heap-child.js'
+import type { HeapLib, HeapReport } from './heap-child.js'
 import { HEAP_LIBS } from './heap-child.js'
 import type { Bento } from './peers.js'
 import { newBento, newCacheable, newCacheableMemory, newLru, newOurs } from './peers.js'
@@ -720,6 +720,78 @@ function heapScenario(): Section[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7b. heap per entry with and without a byte budget (child processes, interleaved)
+
+/** Child runs per case of {@link heapBytesScenario}, alternating the two cases. */
+const HEAP_BYTES_ROUNDS = 3
+
+function heapChild(lib: HeapLib): HeapReport | string {
+  const child = fileURLToPath(new URL('./heap-child.ts', import.meta.url))
+  const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', child, lib], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  })
+  const line = result.stdout.trim().split('\n').pop() ?? ''
+  if (result.status !== 0 || !line.startsWith('{')) {
+    return `${lib}: exit ${String(result.status)} ${result.stderr.trim().split('\n').slice(-3).join(' / ')}`
+  }
+  return JSON.parse(line) as HeapReport
+}
+
+/**
+ * What a byte budget costs per entry: 1M entries under `LRUEvict({ maxItems })` and under
+ * `LRUEvict({ maxItems, maxBytes })`, each in fresh children, alternated {@link HEAP_BYTES_ROUNDS} times.
+ */
+function heapBytesScenario(): Section[] {
+  const plain: HeapReport[] = []
+  const bytes: HeapReport[] = []
+  const failures: string[] = []
+  for (let round = 0; round < HEAP_BYTES_ROUNDS; round++) {
+    const order: HeapLib[] =
+      round % 2 === 0
+        ? ['cacheado-user-lru', 'cacheado-user-lru-bytes']
+        : ['cacheado-user-lru-bytes', 'cacheado-user-lru']
+    for (const lib of order) {
+      const report = heapChild(lib)
+      if (typeof report === 'string') failures.push(report)
+      else (lib === 'cacheado-user-lru' ? plain : bytes).push(report)
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+  const row = (label: string, reports: HeapReport[]) => [
+    label,
+    String(reports.length),
+    median(reports.map((r) => r.totalBytesPerEntry)).toFixed(1),
+    Math.min(...reports.map((r) => r.totalBytesPerEntry)).toFixed(1),
+    (median(reports.map((r) => r.insertMs)) / 1000).toFixed(2),
+  ]
+  const ratio =
+    median(bytes.map((r) => r.totalBytesPerEntry)) / median(plain.map((r) => r.totalBytesPerEntry))
+  return [
+    {
+      title: '7b. heap bytes per entry with and without maxBytes (1M entries, user scope)',
+      notes: [
+        'Each run in a fresh `node --expose-gc` child, the two cases alternated; values are small integers.',
+        ...failures.map((f) => `FAILED: ${f}`),
+      ],
+      headers: ['case', 'runs', 'heap+ab B/entry (median)', 'best', 'insert s (median)'],
+      rows: [
+        row('LRUEvict({ maxItems: 1M })', plain),
+        row('LRUEvict({ maxItems: 1M, maxBytes: 1 TiB })', bytes),
+      ],
+      targets: [
+        {
+          name: 'heap per entry with maxBytes / without',
+          target: '<= 1.1x',
+          measured: formatRatio(ratio),
+          met: ratio <= 1.1,
+        },
+      ],
+    },
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
 // 8. evictByScope of one user (10 entries) in a cache of 1M entries
 
 async function evictScenario(): Promise<Section[]> {
@@ -916,6 +988,7 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'memo', run: memoScenario },
   { name: 'mix', run: mixScenario },
   { name: 'heap', run: heapScenario },
+  { name: 'heap-bytes', run: heapBytesScenario },
   { name: 'evict', run: evictScenario },
   { name: 'observe', run: observeScenario },
 ]

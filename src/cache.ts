@@ -36,7 +36,7 @@ import type {
   ScopeParams,
 } from './scopes/types.js'
 import type { CacheCounters, CacheStats } from './stats.js'
-import type { StorageProvider, SyncStorageProvider } from './storage/contract.js'
+import type { ByteUsage, StorageProvider, SyncStorageProvider } from './storage/contract.js'
 import { MISS } from './storage/contract.js'
 import type { InMemory } from './storage/memory/in-memory.js'
 
@@ -53,6 +53,8 @@ export type {
 
 /** A read's answer as the API gives it: `undefined` for a miss. */
 const orUndefined = (value: unknown): unknown => (value === MISS ? undefined : value)
+/** Tenants listed in `stats().bytes.top` when the cache has no `stats` option (its `topN` otherwise). */
+const DEFAULT_BYTES_TOP_N = 10
 
 /**
  * A cache with hierarchical scopes. Every operation returns a Promise on every storage and reports
@@ -311,7 +313,13 @@ export class Cache<
     } catch (error) {
       this.#ops.report('stats', error)
     }
-    return this.#snapshot(totalKeys, breakdown)
+    let bytes: ByteUsage | undefined
+    try {
+      bytes = await this.storage.byteUsage?.(this.#tracker?.topN ?? DEFAULT_BYTES_TOP_N)
+    } catch (error) {
+      this.#ops.report('stats', error)
+    }
+    return this.#snapshot(totalKeys, breakdown, bytes)
   }
 
   /**
@@ -391,7 +399,8 @@ export class Cache<
     this.#ops.checkOpen('statsSync')
     this.#args.requireSync('statsSync')
     const breakdown = this.#args.breakdownOf('statsSync', options)
-    return this.#snapshot(this.#ops.size() as number, breakdown)
+    const bytes = this.storage.sync.byteUsage?.(this.#tracker?.topN ?? DEFAULT_BYTES_TOP_N)
+    return this.#snapshot(this.#ops.size() as number, breakdown, bytes)
   }
 
   /**
@@ -458,8 +467,13 @@ export class Cache<
     await this.#ops.close()
   }
 
-  #snapshot(totalKeys: number | undefined, breakdown: boolean): CacheStats | CacheStatsWithBreakdown<SC> {
-    const stats = this.#ops.stats.snapshot(this.storage.storageType, totalKeys)
+  #snapshot(
+    totalKeys: number | undefined,
+    breakdown: boolean,
+    bytes?: ByteUsage,
+  ): CacheStats | CacheStatsWithBreakdown<SC> {
+    const counted = this.#ops.stats.snapshot(this.storage.storageType, totalKeys)
+    const stats = bytes === undefined ? counted : { ...counted, bytes }
     return breakdown ? { ...stats, ...(this.#tracker!.report() as StatsBreakdown<LevelName<SC>>) } : stats
   }
 

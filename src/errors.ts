@@ -14,6 +14,7 @@ export type CacheErrorCode =
   | 'ERR_CACHEADO_TIMEOUT'
   | 'ERR_CACHEADO_REFRESH'
   | 'ERR_CACHEADO_RULE'
+  | 'ERR_CACHEADO_ENTRY_TOO_LARGE'
 
 /** Base class of every error raised by cacheado. */
 export class CacheError extends Error {
@@ -176,5 +177,28 @@ export class RuleError extends CacheError {
     )
     this.rule = rule
     this.hook = hook
+  }
+}
+
+/**
+ * A write was refused because the entry alone is larger than a byte budget (`maxBytes` of a bound
+ * rule or of the local tier) that covers it: it could never be kept, so it is not stored at all (never
+ * stored and then dropped). The write changes nothing: an entry already stored under the key stays.
+ * Memoized calls and `getOrSet` do not throw it: they return the computed value without storing it
+ * and report the refusal as an `error` event (see `docs/guide/byte-budgets.md`).
+ */
+export class EntryTooLargeError extends CacheError {
+  /** The entry's stored size in bytes (serialized size on shared storages, estimate or `sizeOf` in memory). */
+  readonly size: number
+  /** The budget it exceeds, in bytes. */
+  readonly maxBytes: number
+
+  constructor(size: number, maxBytes: number, where: string) {
+    super(
+      'ERR_CACHEADO_ENTRY_TOO_LARGE',
+      `the entry takes ${size} bytes, more than the ${maxBytes}-byte budget of ${where}; it was not stored. Store a smaller value, raise maxBytes, or cache this key without the budget`,
+    )
+    this.size = size
+    this.maxBytes = maxBytes
   }
 }

@@ -37,6 +37,7 @@ export type {
   AutomaticEvictionReason,
   BoundOrder,
   BoundPolicy,
+  ByteUsage,
   Bus,
   EntryRef,
   EntryWrite,
@@ -63,6 +64,7 @@ export type {
   WriteFence,
 } from './storage-compat.js'
 export { LRUEvict } from './rules/lru.js'
+export { estimateSize, ESTIMATE_NODE_CAP } from './storage/memory/size.js'
 export { MaxItemsEvict } from './rules/max-items.js'
 export { LifeTimeEvict } from './rules/lifetime.js'
 export { TinyLFUEvict } from './rules/tinylfu.js'
@@ -117,6 +119,7 @@ export {
   TimeoutError,
   RefreshError,
   RuleError,
+  EntryTooLargeError,
 } from './errors.js'
 export type { CacheErrorCode, TimeoutDetails } from './errors.js'
 export {

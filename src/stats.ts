@@ -1,4 +1,4 @@
-import type { EvictionReason } from './storage/contract.js'
+import type { ByteUsage, EvictionReason } from './storage/contract.js'
 
 /**
  * Eviction counts per reason. `scope` includes `clear()`; `rule` counts custom rules' effects; `tag`
@@ -27,10 +27,16 @@ export interface CacheStats {
    * out): `stats()` still answers the counters, and the storage's failure is an `error` event.
    */
   readonly totalKeys: number | undefined
+  /**
+   * Bytes held under byte budgets (`maxBytes`): in total and for the tenants (top-level scope
+   * instances) holding the most, largest first (the `stats.topN` option's count, default 10). Present
+   * only when a bound has `maxBytes` and the storage answered.
+   */
+  readonly bytes?: ByteUsage
 }
 
 /** What `cache.counters()` returns: the stats without the storage's live entry count (no I/O needed). */
-export type CacheCounters = Omit<CacheStats, 'totalKeys'>
+export type CacheCounters = Omit<CacheStats, 'totalKeys' | 'bytes'>
 
 /** Mutable counters behind {@link CacheStats}. */
 export class StatsCounter {

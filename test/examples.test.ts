@@ -23,6 +23,7 @@ import { main as compressionEncryption } from '../examples/readme/compression-en
 import { mongoUrl, redisUrl } from './support/services.js'
 import { brokenLinks, exampleRegions, markdownFiles, regionHolding, tsBlocks } from './support/markdown.js'
 import { main as statsBreakdown } from '../examples/readme/stats-breakdown.js'
+import { main as byteBudgets } from '../examples/readme/byte-budgets.js'
 // Declares the shipped conformance suite on the README's example provider (vitest's describe/it/afterEach).
 import '../examples/readme/own-storage.js'
 
@@ -45,11 +46,7 @@ const documentedPages = () => [
  * Guide pages other branches of this session add (issue 15); the README links them already. Delete an
  * entry once its page is merged (a link to a page that exists is checked like any other).
  */
-const PENDING_PAGES = new Set(
-  ['byte-budgets', 'fair-share', 'bulkheads', 'compression-encryption'].map(
-    (name) => `docs/guide/${name}.md`,
-  ),
-)
+const PENDING_PAGES = new Set(['fair-share', 'bulkheads'].map((name) => `docs/guide/${name}.md`))
 
 describe('README code', () => {
   const readme = readFileSync(new URL('README.md', root), 'utf8')
@@ -356,6 +353,17 @@ describe('README examples', () => {
       ],
       timed: 8,
     })
+  })
+
+  it('byte budgets: a noisy tenant stays within its bytes, a too-large entry is refused, stats list bytes', () => {
+    const lines: string[] = []
+    const { bytes, flags, reports } = byteBudgets((line) => lines.push(line))
+    expect(flags).toEqual({ beta: true })
+    expect(lines[0]).toMatch(/^200016 > 65536: not stored$/)
+    expect(bytes.top[0]!.scope).toEqual([{ level: 'organization', id: 'acme' }])
+    expect(bytes.top[0]!.bytes).toBeLessThanOrEqual(64 * 1024)
+    expect(bytes.top[0]!.bytes).toBeGreaterThan(60 * 1024)
+    expect(reports).toBeLessThan(40)
   })
 
   it('stats per tenant: the busy tenants stay on top of 10 000 one-off tenants', () => {

@@ -13,7 +13,7 @@ import type { EventSink } from '../operations/observer.js'
 import { EventObserver, UNOBSERVED } from '../operations/observer.js'
 import { Operations } from '../operations/pipeline.js'
 import { registerOperations } from '../operations/registry.js'
-import { checkBoundOrders } from '../rules/bounds.js'
+import { checkBoundOrders, checkByteBounds } from '../rules/bounds.js'
 import { RuleEngine } from '../rules/engine.js'
 import { defaultScopeConfig, ScopeConfig } from '../scopes/scope-config.js'
 import type { ScopeLevelShape } from '../scopes/scope-level.js'
@@ -96,6 +96,7 @@ export function wireCache<SC extends ScopeConfig<readonly ScopeLevelShape[]>, St
     )
   }
   checkBoundOrders(rules.bounds, storage)
+  checkByteBounds(rules.bounds, storage)
   const defaultTtlMs =
     options.defaultTtlSeconds === undefined
       ? undefined

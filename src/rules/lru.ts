@@ -1,10 +1,11 @@
 import type { BoundPolicy } from '../storage/contract.js'
 import type { CacheRule } from './contract.js'
 import type { BoundOptions } from './bounds.js'
-import { checkBoundOptions } from './bounds.js'
+import { boundPolicy } from './bounds.js'
 
 /**
- * Keeps at most `maxItems` entries (per instance of the `per` level, if given), evicting the least
+ * Keeps at most `maxItems` entries and/or `maxBytes` bytes (per instance of the `per` level, if given;
+ * see `docs/guide/byte-budgets.md` for sizes), evicting the least
  * recently used entry first; reads and writes both count as use. Evictions are reported as `'lru'`.
  */
 export class LRUEvict implements CacheRule {
@@ -12,7 +13,6 @@ export class LRUEvict implements CacheRule {
   readonly bound: BoundPolicy
 
   constructor(options: BoundOptions) {
-    const { maxItems, per } = checkBoundOptions('LRUEvict', options)
-    this.bound = { order: 'lru', maxItems, per, reason: 'lru' }
+    this.bound = boundPolicy('LRUEvict', 'lru', 'lru', options)
   }
 }

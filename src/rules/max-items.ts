@@ -1,10 +1,11 @@
 import type { BoundPolicy } from '../storage/contract.js'
 import type { CacheRule } from './contract.js'
 import type { BoundOptions } from './bounds.js'
-import { checkBoundOptions } from './bounds.js'
+import { boundPolicy } from './bounds.js'
 
 /**
- * Keeps at most `maxItems` entries (per instance of the `per` level, if given), evicting the
+ * Keeps at most `maxItems` entries and/or `maxBytes` bytes (per instance of the `per` level, if given;
+ * see `docs/guide/byte-budgets.md` for sizes), evicting the
  * oldest-inserted entry first. Reads do not matter; overwriting an entry keeps its place. Evictions are
  * reported as `'maxItems'`.
  */
@@ -13,7 +14,6 @@ export class MaxItemsEvict implements CacheRule {
   readonly bound: BoundPolicy
 
   constructor(options: BoundOptions) {
-    const { maxItems, per } = checkBoundOptions('MaxItemsEvict', options)
-    this.bound = { order: 'insertion', maxItems, per, reason: 'maxItems' }
+    this.bound = boundPolicy('MaxItemsEvict', 'insertion', 'maxItems', options)
   }
 }

@@ -1,12 +1,13 @@
 import type { BoundPolicy } from '../storage/contract.js'
 import type { CacheRule } from './contract.js'
 import type { BoundOptions } from './bounds.js'
-import { checkBoundOptions } from './bounds.js'
+import { boundPolicy } from './bounds.js'
 
 /**
  * Options of {@link TinyLFUEvict}: the bound (`maxItems`) and, optionally, the scope level bounded per
- * instance (`per`), as for `LRUEvict`. A byte budget (`maxBytes`) will join them once the storages
- * account entry sizes.
+ * instance (`per`), as for `LRUEvict`; `maxBytes` (with or instead of `maxItems`) bounds the entries'
+ * total size (see `docs/guide/byte-budgets.md`). With `maxBytes` alone, the window and the sketch are
+ * sized for `maxBytes / 256` entries (an assumed 256-byte average), which tunes them, not the bound.
  */
 export type TinyLFUEvictOptions = BoundOptions
 
@@ -37,7 +38,6 @@ export class TinyLFUEvict implements CacheRule {
   readonly bound: BoundPolicy
 
   constructor(options: TinyLFUEvictOptions) {
-    const { maxItems, per } = checkBoundOptions('TinyLFUEvict', options)
-    this.bound = { order: 'tinylfu', maxItems, per, reason: 'maxItems' }
+    this.bound = boundPolicy('TinyLFUEvict', 'tinylfu', 'maxItems', options)
   }
 }

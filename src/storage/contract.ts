@@ -50,8 +50,21 @@ export type AutomaticEvictionReason = 'expired' | 'lru' | 'maxItems'
 export interface BoundPolicy {
   /** Which entry goes first: see the interface comment. */
   readonly order: BoundOrder
-  /** At most this many entries per group (a positive integer). */
+  /**
+   * At most this many entries per group (a positive integer), or `Number.POSITIVE_INFINITY` when the
+   * bound only limits bytes (`maxBytes`).
+   */
   readonly maxItems: number
+  /**
+   * Optional byte budget: the entries of a group take at most this many bytes in total (a positive
+   * safe integer). An entry's size is its stored size: the serialized value's byte length on shared
+   * storages, `sizeOf(value)` or an estimate (`estimateSize`) in memory. A write of an entry larger
+   * than the budget is refused with an `EntryTooLargeError` before anything changes. Only a provider
+   * with {@link StorageProvider.supportsByteBounds} is given such a bound.
+   */
+  readonly maxBytes?: number
+  /** In-memory storages: the size of a value in bytes (a non-negative finite number); default `estimateSize`. */
+  readonly sizeOf?: (value: unknown) => number
   /**
    * The scope level whose instances are bounded separately (`'user'`: each user's entries, its
    * descendants' included). Entries not under that level are not bounded by this policy. Absent: one
@@ -60,6 +73,17 @@ export interface BoundPolicy {
   readonly per?: string
   /** The reason reported for evictions caused by this bound. */
   readonly reason: Extract<AutomaticEvictionReason, 'lru' | 'maxItems'>
+}
+
+/** Bytes held by a storage under byte budgets (see {@link StorageProvider.byteUsage}). */
+export interface ByteUsage {
+  /** Bytes of every live entry (sizes as the budgets count them). */
+  readonly total: number
+  /**
+   * The top-level scope instances (tenants) holding the most bytes, largest first, at most `topN`;
+   * `scope: []` stands for the entries of the global scope.
+   */
+  readonly top: readonly { readonly scope: ScopePath; readonly bytes: number }[]
 }
 
 /** The eviction orders a {@link BoundPolicy} can ask for. */
@@ -127,6 +151,8 @@ export interface SyncStorageOperations {
    * for LRU bounds). Enables `cache.expiresAtSync` and the expiry of `getWithMetadataSync`.
    */
   getWithExpiry?(ref: EntryRef): StoredEntry | Miss
+  /** Optional: synchronous {@link StorageProvider.byteUsage}. */
+  byteUsage?(topN: number): ByteUsage | undefined
 }
 
 /**
@@ -144,6 +170,18 @@ export interface StorageProvider {
    * listed (e.g. `TinyLFUEvict` on a shared backend).
    */
   readonly boundOrders?: readonly BoundOrder[]
+  /**
+   * Optional: whether the provider enforces {@link BoundPolicy.maxBytes} (byte budgets, with the same
+   * guarantees as `maxItems`: across processes on shared backends). A cache refuses, at construction,
+   * a byte budget on a provider without it.
+   */
+  readonly supportsByteBounds?: boolean
+  /**
+   * Optional (byte budgets): the bytes the entries take, in total and for the `topN` top-level scope
+   * instances (tenants) holding the most; `undefined` when no bound of this storage has `maxBytes`
+   * (sizes are then not kept). Feeds `stats().bytes`.
+   */
+  byteUsage?(topN: number): Promise<ByteUsage | undefined>
   /** Present when the provider can answer synchronously; enables `getSync`, `setSync`, ... */
   readonly sync?: SyncStorageOperations
   /** Present when the provider offers cross-process entry locks (see {@link EntryLocks}). */

@@ -16,6 +16,7 @@ export type {
   AutomaticEvictionReason,
   BoundOrder,
   BoundPolicy,
+  ByteUsage,
   Bus,
   BusHandlers,
   BusMessage,

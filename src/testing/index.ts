@@ -21,6 +21,7 @@ import { cacheCases, conformanceScopes } from './cache-cases.js'
 import { attachPlain, providerCases } from './provider-cases.js'
 import { bulkCacheCases, bulkProviderCases } from './bulk-cases.js'
 import { cacheTagCases, providerTagCases } from './tag-cases.js'
+import { byteBudgetCases } from './byte-cases.js'
 import type { TestRunner } from './runner.js'
 import { Cache } from '../cache.js'
 
@@ -85,6 +86,7 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
     cacheCases(runner, cases)
     cacheTagCases(runner, cases)
     bulkCacheCases(runner, cases)
+    byteBudgetCases(runner, cases)
     providerCases(runner, { open })
     providerTagCases(runner, { open })
     bulkProviderCases(runner, { open })

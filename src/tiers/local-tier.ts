@@ -1,5 +1,6 @@
 import type { EntryRef, Miss, ScopePath, StoredEntry } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
+import { EntryTooLargeError } from '../errors.js'
 import { MemoryStore } from '../storage/memory/store.js'
 import { CopyPerHit, localCopy, NO_COPY } from './local-copy.js'
 import { RaceGuard } from './race-guard.js'
@@ -35,14 +36,19 @@ export class LocalTier {
 
   /** `live`: copies may be kept from the start (no bus); `onReset`: every copy was dropped. */
   constructor(
-    bound: { policy: 'lru' | 'tinylfu'; maxItems: number },
+    bound: { policy: 'lru' | 'tinylfu'; maxItems: number; maxBytes?: number | undefined },
     ttlMs: number,
     live: boolean,
     onReset: (info: BusResetInfo) => void,
   ) {
-    const { policy, maxItems } = bound
+    const { policy, maxItems, maxBytes } = bound
+    const reason = policy === 'lru' ? 'lru' : 'maxItems'
     this.#store.configure({
-      bounds: [{ order: policy, maxItems, reason: policy === 'lru' ? 'lru' : 'maxItems' }],
+      bounds: [
+        maxBytes === undefined
+          ? { order: policy, maxItems, reason }
+          : { order: policy, maxItems, maxBytes, reason },
+      ],
       onEvicted: () => undefined,
       wantsEvictedRefs: false,
     })
@@ -172,6 +178,12 @@ export class LocalTier {
   /** Puts a copy made by `localCopy` into L1 for `ttlMs`. */
   #keep(ref: EntryRef, kept: unknown, ttlMs: number): void {
     if (kept instanceof CopyPerHit) this.#copiesPerHit = true
-    this.#store.set(ref, kept, ttlMs)
+    try {
+      this.#store.set(ref, kept, ttlMs)
+    } catch (error) {
+      // Larger than local.maxBytes: no local copy, and the older one (if any) must not be served.
+      if (!(error instanceof EntryTooLargeError)) throw error
+      this.#store.delete(ref)
+    }
   }
 }

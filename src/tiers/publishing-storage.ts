@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type {
+  ByteUsage,
   AutomaticEvictionReason,
   BusMessage,
   EntryLocks,
@@ -43,6 +44,8 @@ export class PublishingStorage implements StorageProvider {
   readonly supportsBounds: boolean
   /** The shared storage's bound orders (the cache's bounds are enforced there). */
   readonly boundOrders: StorageProvider['boundOrders']
+  /** The shared storage's byte budgets. */
+  readonly supportsByteBounds: boolean | undefined
   /** The shared storage's locks, unchanged. */
   readonly locks?: EntryLocks
   /** The storage this wraps. */
@@ -86,6 +89,7 @@ export class PublishingStorage implements StorageProvider {
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
+    this.supportsByteBounds = shared.supportsByteBounds
     if (shared.locks !== undefined) this.locks = shared.locks
     this.#publisher = new Publisher(randomUUID(), () => shared.createBus?.(), onError)
     this.#setAndPublish = shared.setAndPublish?.bind(shared)
@@ -253,6 +257,11 @@ export class PublishingStorage implements StorageProvider {
 
   size(): Promise<number> {
     return this.shared.size()
+  }
+
+  /** The shared storage's bytes under byte budgets. */
+  async byteUsage(topN: number): Promise<ByteUsage | undefined> {
+    return this.shared.byteUsage?.(topN)
   }
 
   async close(): Promise<void> {

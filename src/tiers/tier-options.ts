@@ -19,6 +19,14 @@ export interface LocalTierOptions {
    */
   readonly policy?: 'lru' | 'tinylfu'
   /**
+   * Optional: the local copies take at most this many bytes in total (a positive integer), as
+   * estimated by `estimateSize` (strings 2 bytes per UTF-16 unit, objects walked; see
+   * `docs/guide/byte-budgets.md`); the copies dropped first are chosen by `policy`. A value larger
+   * than the budget is not kept locally (it is still stored in the shared storage, and any older local
+   * copy of it is dropped). `maxItems` holds as well.
+   */
+  readonly maxBytes?: number
+  /**
    * A local copy lives at most this long (seconds), whatever the entry's own TTL: the bound on how
    * long a copy can be served after a bus message about it was lost without the bus noticing.
    * Default 60.
@@ -67,6 +75,7 @@ export interface TierListener {
 /** {@link LocalTierOptions} checked and filled in, for a tier in front of `shared`. */
 export interface TierSettings {
   readonly maxItems: number
+  readonly maxBytes: number | undefined
   readonly policy: 'lru' | 'tinylfu'
   readonly ttlMs: number
   /** The bus in use (made by the shared storage when none was given), or none. */
@@ -93,6 +102,12 @@ export function tierSettings(shared: StorageProvider, options: LocalTierOptions)
   if (!Number.isSafeInteger(maxItems) || maxItems < 1) {
     throw new ConfigurationError(`local.maxItems must be a positive integer, got ${String(maxItems)}`)
   }
+  const maxBytes = options.maxBytes
+  if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1)) {
+    throw new ConfigurationError(
+      `local.maxBytes must be a positive integer number of bytes, got ${String(maxBytes)}`,
+    )
+  }
   const policy = options.policy ?? 'lru'
   if (policy !== 'lru' && policy !== 'tinylfu') {
     throw new ConfigurationError(`local.policy must be 'lru' or 'tinylfu', got ${JSON.stringify(policy)}`)
@@ -111,5 +126,5 @@ export function tierSettings(shared: StorageProvider, options: LocalTierOptions)
   }
   const circuitBreaker = options.circuitBreaker ?? {}
   if (circuitBreaker !== false) breakerSettings(circuitBreaker)
-  return { maxItems, policy, ttlMs: ttlSeconds * 1000, bus, ownBus, circuitBreaker }
+  return { maxItems, maxBytes, policy, ttlMs: ttlSeconds * 1000, bus, ownBus, circuitBreaker }
 }

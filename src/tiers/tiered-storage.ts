@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type {
+  ByteUsage,
   AutomaticEvictionReason,
   Bus,
   BusMessage,
@@ -74,6 +75,8 @@ export class TieredStorage implements StorageProvider {
   readonly supportsBounds: boolean
   /** The shared storage's bound orders (the cache's bounds are enforced there). */
   readonly boundOrders: StorageProvider['boundOrders']
+  /** The shared storage's byte budgets (enforced there; `local.maxBytes` bounds the copies). */
+  readonly supportsByteBounds: boolean | undefined
   /** This tier's id on the bus. */
   readonly origin = randomUUID()
   /** The shared storage. */
@@ -125,12 +128,21 @@ export class TieredStorage implements StorageProvider {
   #closed = false
 
   constructor(shared: StorageProvider, options: LocalTierOptions, listener: TierListener) {
-    const { maxItems, policy, ttlMs, bus, ownBus, circuitBreaker: breaker } = tierSettings(shared, options)
+    const {
+      maxItems,
+      maxBytes,
+      policy,
+      ttlMs,
+      bus,
+      ownBus,
+      circuitBreaker: breaker,
+    } = tierSettings(shared, options)
     this.shared = shared
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
-    this.#local = new LocalTier({ policy, maxItems }, ttlMs, bus === undefined, (info) =>
+    this.supportsByteBounds = shared.supportsByteBounds
+    this.#local = new LocalTier({ policy, maxItems, maxBytes }, ttlMs, bus === undefined, (info) =>
       listener.busReset(info),
     )
     this.#bus = bus
@@ -416,6 +428,11 @@ export class TieredStorage implements StorageProvider {
 
   size(): Promise<number> {
     return this.#call('size', () => this.shared.size())
+  }
+
+  /** The shared storage's bytes under byte budgets. */
+  async byteUsage(topN: number): Promise<ByteUsage | undefined> {
+    return this.#call('stats', async () => this.shared.byteUsage?.(topN))
   }
 
   async close(): Promise<void> {

@@ -203,7 +203,7 @@ describe.skipIf(!mongoUrl)('MongoFences commit styles on one server', () => {
       for (let run = 0; run < RUNS; run++) {
         const { ref, path } = target(run, KINDS[run % KINDS.length]!)
         const id = encodeEntryRef(ref)
-        const write = { id, ref, v: `computed ${run}`, expiresAt: null, tick: run + 1 }
+        const write = { id, ref, v: `computed ${run}`, expiresAt: null, tick: run + 1, b: 8 }
         const fence = await fences.take(ref)
         const [wrote] = await Promise.all([
           jitter(10).then(() => fences.setFenced(entries, write, fence)),
@@ -217,7 +217,7 @@ describe.skipIf(!mongoUrl)('MongoFences commit styles on one server', () => {
       }
       // With no eviction, both styles store.
       const { ref } = target(RUNS, 'scope')
-      const write = { id: encodeEntryRef(ref), ref, v: 'kept', expiresAt: null, tick: 1 }
+      const write = { id: encodeEntryRef(ref), ref, v: 'kept', expiresAt: null, tick: 1, b: 4 }
       expect(await fences.setFenced(entries, write, await fences.take(ref))).toBe(true)
       expect(await entries.findOne({ _id: write.id })).toMatchObject({ v: 'kept' })
       console.info(`[mongodb fences, ${style} commit] stored then evicted ${stored}/${RUNS}`)

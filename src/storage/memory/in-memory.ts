@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../../errors.js'
 import type {
   BoundOrder,
+  ByteUsage,
   EntryRef,
   EntryWrite,
   Miss,
@@ -25,6 +26,8 @@ export class InMemory implements SyncStorageProvider {
   readonly supportsBounds = true
   /** Every order, TinyLFU included. */
   readonly boundOrders: readonly BoundOrder[] = ['lru', 'insertion', 'tinylfu']
+  /** Byte budgets are enforced on `sizeOf` or `estimateSize` of the values kept. */
+  readonly supportsByteBounds = true
   /** The store behind both sides (internal: its own methods are not part of the contract). */
   readonly #store = new MemoryStore()
   /** The synchronous operations (the store itself); the async ones below delegate to the same store. */
@@ -48,6 +51,11 @@ export class InMemory implements SyncStorageProvider {
       )
       this.#sweeper.unref()
     }
+  }
+
+  /** Bytes in total and per tenant under byte budgets (`undefined` without one). */
+  async byteUsage(topN: number): Promise<ByteUsage | undefined> {
+    return this.#store.byteUsage(topN)
   }
 
   /** The value of `ref`, or `MISS`. */

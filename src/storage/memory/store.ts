@@ -1,5 +1,6 @@
 import type {
   BoundPolicy,
+  ByteUsage,
   EntryRef,
   Miss,
   ScopePath,
@@ -12,9 +13,13 @@ import type {
 import { MISS } from '../contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
 import { TagIndex } from './tag-index.js'
+import type { ListGroup } from './links.js'
+import { append, nextOf, unlink } from './links.js'
 import { hashString } from './frequency-sketch.js'
 import type { LfuNode } from './tinylfu.js'
 import { TinyLfuGroup } from './tinylfu.js'
+import { measure } from './size.js'
+import { checkEntryFits } from '../byte-budget.js'
 
 /**
  * The in-memory data structure behind `InMemory`.
@@ -33,13 +38,16 @@ import { TinyLfuGroup } from './tinylfu.js'
  * writes, `size()` and the optional sweeper reclaim expired entries without scanning.
  *
  * Tags: a {@link TagIndex} (tag -> entries), kept by writes and by every removal; reads never touch it.
+ *
+ * Bytes: when a policy has `maxBytes`, every write measures its value once (`sizeOf` or `estimateSize`)
+ * before changing anything, refuses it with an `EntryTooLargeError` if it alone exceeds a budget that
+ * covers it, and keeps `entry.bytes`; every group's `bytes` is the sum over its linked entries, each
+ * top-level node's `bytes` the sum over its subtree (the root's: the global scope's entries), and
+ * `#totalBytes` the sum over all entries. Without a byte budget nothing is measured (all stay 0).
  */
 
-interface Group {
-  head: Entry | null
-  tail: Entry | null
-  size: number
-}
+/** A group of a list policy (lru, insertion): see `links.ts`. */
+type Group = ListGroup<Entry>
 
 class ScopeNode {
   children: Map<string, Map<string, ScopeNode>> | null = null
@@ -48,6 +56,8 @@ class ScopeNode {
   groups: (AnyGroup | undefined)[] | null = null
   /** Hash of the scope path for the TinyLFU sketch; 0 until computed. */
   lfuHash = 0
+  /** Top-level nodes and the root only: bytes of the entries under this tenant (see the module comment). */
+  bytes = 0
 
   constructor(
     readonly parent: ScopeNode | null,
@@ -65,6 +75,8 @@ class Entry {
   tags: readonly string[] | null = null
   /** The entry's place in the `'tinylfu'` policy's group, if it falls under one. */
   lfu: LfuNode<Entry> | null = null
+  /** The entry's measured size; 0 when no policy has a byte budget. */
+  bytes = 0
 
   constructor(
     readonly key: string,
@@ -97,12 +109,19 @@ export class MemoryStore implements SyncStorageOperations {
   readonly #tags = new TagIndex<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
   #context: StorageContext | undefined
+  /** Each policy's `maxBytes` (Infinity: none); empty when no policy has one (nothing is measured). */
+  #maxBytes: number[] = []
+  #sizeOf: ((value: unknown) => number) | undefined
+  #totalBytes = 0
 
   /** Applies the cache's bounds and eviction listener; the store must be empty. */
   configure(context: StorageContext): void {
     this.#policies = context.bounds
     this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
     this.#lfuIndex = context.bounds.findIndex((p) => p.order === 'tinylfu')
+    const sized = context.bounds.some((p) => p.maxBytes !== undefined)
+    this.#maxBytes = sized ? context.bounds.map((p) => p.maxBytes ?? Number.POSITIVE_INFINITY) : []
+    this.#sizeOf = context.bounds.find((p) => p.sizeOf !== undefined)?.sizeOf
     this.#resetRootGroups()
     this.#onEvicted = context.onEvicted
     this.#context = context
@@ -138,6 +157,8 @@ export class MemoryStore implements SyncStorageOperations {
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void {
+    // measured and checked before anything changes: a refused write leaves the store as it was
+    const bytes = this.#maxBytes.length === 0 ? 0 : this.#measure(ref, value)
     const expiresAt = ttlMs === undefined ? 0 : Date.now() + ttlMs
     const node = this.#findOrCreate(ref.scope)
     const entries = (node.entries ??= new Map())
@@ -150,8 +171,10 @@ export class MemoryStore implements SyncStorageOperations {
       if (existing.tags !== null || tags !== undefined) this.#retag(existing, tags)
       if (this.#lruIndexes.length !== 0) this.#touch(existing)
       if (existing.lfu !== null) existing.lfu.group.written(existing.lfu)
+      if (bytes !== existing.bytes) this.#resize(existing, node, bytes)
     } else {
       const entry = new Entry(ref.key, value, expiresAt, node)
+      if (bytes !== 0) this.#addBytes(entry, node, bytes)
       entries.set(ref.key, entry)
       this.#count++
       if (expiresAt !== 0) this.#heap.push(expiresAt, entry)
@@ -219,6 +242,7 @@ export class MemoryStore implements SyncStorageOperations {
       if (current.entries !== null) {
         for (const entry of current.entries.values()) {
           this.#unlink(entry, current)
+          if (entry.bytes !== 0) this.#dropBytes(current, entry.bytes)
           if (entry.tags !== null) this.#tags.remove(entry)
           entry.node = null
           removed++
@@ -257,6 +281,7 @@ export class MemoryStore implements SyncStorageOperations {
     this.#heap.clear()
     this.#tags.clear()
     this.#count = 0
+    this.#totalBytes = 0
     return removed
   }
 
@@ -317,6 +342,7 @@ export class MemoryStore implements SyncStorageOperations {
         : undefined
     node.entries!.delete(entry.key)
     this.#unlink(entry, node)
+    if (entry.bytes !== 0) this.#dropBytes(node, entry.bytes)
     if (entry.tags !== null) this.#tags.remove(entry)
     entry.node = null
     this.#count--
@@ -351,12 +377,14 @@ export class MemoryStore implements SyncStorageOperations {
       if (group === undefined) continue
       if (group instanceof TinyLfuGroup) entry.lfu = group.add(entry, entryHash(node, entry.key))
       else append(group, entry, i)
+      group.bytes += entry.bytes
       const policy = policies[i]!
-      if (group.size > policy.maxItems && !reclaimed) {
+      const maxBytes = this.#maxBytes[i] ?? Number.POSITIVE_INFINITY
+      if ((group.size > policy.maxItems || group.bytes > maxBytes) && !reclaimed) {
         reclaimed = true
         this.reclaimExpired(Number.POSITIVE_INFINITY)
       }
-      while (group.size > policy.maxItems) {
+      while (group.size > policy.maxItems || group.bytes > maxBytes) {
         this.#remove(group instanceof TinyLfuGroup ? group.victim() : group.head!, policy.reason)
       }
     }
@@ -365,13 +393,97 @@ export class MemoryStore implements SyncStorageOperations {
   #unlink(entry: Entry, node: ScopeNode): void {
     for (let i = 0; i < this.#policies.length; i++) {
       if (i === this.#lfuIndex) {
-        if (entry.lfu !== null) entry.lfu.group.remove(entry.lfu)
+        if (entry.lfu !== null) {
+          entry.lfu.group.remove(entry.lfu)
+          entry.lfu.group.bytes -= entry.bytes
+        }
         entry.lfu = null
         continue
       }
       const group = this.#groupOf(node, i, false) as Group | undefined
-      if (group !== undefined) unlink(group, entry, i)
+      if (group !== undefined) {
+        unlink(group, entry, i)
+        group.bytes -= entry.bytes
+      }
     }
+  }
+
+  // --- byte budgets (see the module comment) ---
+
+  /** The size of `value` for `ref`, refused if it alone exceeds a budget covering `ref`. */
+  #measure(ref: EntryRef, value: unknown): number {
+    const bytes = measure(value, this.#sizeOf)
+    checkEntryFits(this.#policies, ref.scope, bytes)
+    return bytes
+  }
+
+  /** Sets the bytes of a new entry (before it is linked) and adds them to the totals. */
+  #addBytes(entry: Entry, node: ScopeNode, bytes: number): void {
+    entry.bytes = bytes
+    this.#totalBytes += bytes
+    topOf(node).bytes += bytes
+  }
+
+  #dropBytes(node: ScopeNode, bytes: number): void {
+    this.#totalBytes -= bytes
+    topOf(node).bytes -= bytes
+  }
+
+  /**
+   * An overwrite changed an entry's size: updates every total, then evicts other entries while a
+   * byte budget is exceeded (never the entry just written: a TinyLFU node is re-added at the window's
+   * tail, which its victim choice never picks; in a list the next entry goes instead).
+   */
+  #resize(entry: Entry, node: ScopeNode, bytes: number): void {
+    const delta = bytes - entry.bytes
+    entry.bytes = bytes
+    this.#totalBytes += delta
+    topOf(node).bytes += delta
+    const groups: (AnyGroup | undefined)[] = []
+    for (let i = 0; i < this.#policies.length; i++) {
+      const group = this.#groupOf(node, i, false)
+      groups.push(group)
+      if (group !== undefined) group.bytes += delta
+    }
+    if (delta <= 0) return
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i]
+      if (group === undefined || !(group.bytes > this.#maxBytes[i]!)) continue
+      this.reclaimExpired(Number.POSITIVE_INFINITY)
+      if (group instanceof TinyLfuGroup && entry.lfu !== null && group.bytes > this.#maxBytes[i]!) {
+        group.remove(entry.lfu)
+        entry.lfu = group.add(entry, entry.lfu.hash)
+      }
+      while (group.bytes > this.#maxBytes[i]!) {
+        const victim =
+          group instanceof TinyLfuGroup
+            ? group.victim()
+            : group.head === entry
+              ? nextOf(entry, i)!
+              : group.head!
+        this.#remove(victim, this.#policies[i]!.reason)
+      }
+    }
+  }
+
+  /** Bytes in total and per top-level scope instance (the root: global-scope entries), largest first. */
+  byteUsage(topN: number): ByteUsage | undefined {
+    if (this.#maxBytes.length === 0) return undefined
+    this.reclaimExpired(Number.POSITIVE_INFINITY)
+    const top: { scope: ScopePath; bytes: number }[] = []
+    if (this.#root.bytes !== 0) top.push({ scope: [], bytes: this.#root.bytes })
+    for (const byId of this.#root.children?.values() ?? []) {
+      for (const child of byId.values()) {
+        if (child.bytes !== 0) top.push({ scope: [{ level: child.level, id: child.id }], bytes: child.bytes })
+      }
+    }
+    top.sort((a, b) => b.bytes - a.bytes)
+    return { total: this.#totalBytes, top: top.slice(0, topN) }
+  }
+
+  /** Whether writes are measured (a policy has a byte budget). */
+  get measuresBytes(): boolean {
+    return this.#maxBytes.length !== 0
   }
 
   #touch(entry: Entry): void {
@@ -402,9 +514,12 @@ export class MemoryStore implements SyncStorageOperations {
 
 /** An empty group for `policy`. */
 function newGroup(policy: BoundPolicy): AnyGroup {
-  return policy.order === 'tinylfu'
-    ? new TinyLfuGroup<Entry>(policy.maxItems)
-    : { head: null, tail: null, size: 0 }
+  if (policy.order !== 'tinylfu') return { head: null, tail: null, size: 0, bytes: 0 }
+  // A bytes-only bound sizes the window and sketch for maxBytes / 256 entries (see TinyLFUEvict).
+  const sizing = Number.isFinite(policy.maxItems)
+    ? policy.maxItems
+    : Math.max(64, Math.floor(policy.maxBytes! / 256))
+  return new TinyLfuGroup<Entry>(sizing)
 }
 
 /** The entry's hash for the TinyLFU sketch: its scope path's (cached on the node), then its key. */
@@ -418,6 +533,13 @@ function scopeHash(node: ScopeNode): number {
   const hash = hashString(node.id, hashString(node.level, scopeHash(node.parent))) || 1
   node.lfuHash = hash
   return hash
+}
+
+/** The top-level node holding `node` (the root for the global scope). */
+function topOf(node: ScopeNode): ScopeNode {
+  let n = node
+  while (n.parent !== null && n.parent.parent !== null) n = n.parent
+  return n
 }
 
 function isCurrent(entry: Entry, time: number): boolean {
@@ -435,43 +557,4 @@ function pathOf(node: ScopeNode): ScopePath {
   for (let n: ScopeNode | null = node; n !== null && n.parent !== null; n = n.parent)
     path.push({ level: n.level, id: n.id })
   return path.reverse()
-}
-
-function prevOf(entry: Entry, policy: number): Entry | null {
-  return policy === 0 ? entry.prev : entry.more![2 * policy - 2]!
-}
-
-function nextOf(entry: Entry, policy: number): Entry | null {
-  return policy === 0 ? entry.next : entry.more![2 * policy - 1]!
-}
-
-function setPrev(entry: Entry, policy: number, value: Entry | null): void {
-  if (policy === 0) entry.prev = value
-  else entry.more![2 * policy - 2] = value
-}
-
-function setNext(entry: Entry, policy: number, value: Entry | null): void {
-  if (policy === 0) entry.next = value
-  else entry.more![2 * policy - 1] = value
-}
-
-function append(group: Group, entry: Entry, policy: number): void {
-  setPrev(entry, policy, group.tail)
-  setNext(entry, policy, null)
-  if (group.tail === null) group.head = entry
-  else setNext(group.tail, policy, entry)
-  group.tail = entry
-  group.size++
-}
-
-function unlink(group: Group, entry: Entry, policy: number): void {
-  const prev = prevOf(entry, policy)
-  const next = nextOf(entry, policy)
-  if (prev === null) group.head = next
-  else setNext(prev, policy, next)
-  if (next === null) group.tail = prev
-  else setPrev(next, policy, prev)
-  setPrev(entry, policy, null)
-  setNext(entry, policy, null)
-  group.size--
 }

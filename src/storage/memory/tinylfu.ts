@@ -36,6 +36,8 @@ import { FrequencySketch } from './frequency-sketch.js'
 export class TinyLfuGroup<E> {
   /** Entries in the group (all segments). */
   size = 0
+  /** Sum of the entries' sizes, kept by the store (byte budgets). */
+  bytes = 0
   readonly #window = new Segment<E>()
   readonly #probation = new Segment<E>()
   readonly #protected = new Segment<E>()

@@ -51,10 +51,10 @@ export async function findMany(
 export function upserts(
   prepared: readonly (FencedWrite & { v: Binary })[],
 ): AnyBulkWriteOperation<EntryDocument>[] {
-  return prepared.map(({ id, ref, v, expiresAt, tick, tags }) => {
+  return prepared.map(({ id, ref, v, b, expiresAt, tick, tags }) => {
     // A write without tags drops the tags of the entry it replaces (see tags.ts). (`pending`: fenced
     // writes of other processes still in flight give up, see fence.ts.)
-    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
+    const fields = { v, b, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
     const [$set, $unset] = tagFields(fields, tags, { pending: '' })
     return {
       updateOne: {

@@ -35,6 +35,8 @@ export interface EntryDocument {
   accessedAt: number
   /** The entry's tags (see `tags.ts`); absent when it has none. */
   tags?: string[]
+  /** The stored value's byte length (byte budgets count it); absent on documents of older versions. */
+  b?: number
 }
 
 /** The encoded ancestor-or-self paths of `path`, shortest first; `[]` for the global root. */

@@ -50,6 +50,8 @@ export interface FencedWrite {
   readonly tick: number
   /** The entry's checked tags; `undefined`: none (the commit unsets them). */
   readonly tags?: string[] | undefined
+  /** The value's byte length (byte budgets). */
+  readonly b: number
 }
 
 /**
@@ -131,7 +133,7 @@ export class MongoFences {
     ) {
       return false
     }
-    const { id, ref, v, expiresAt, tick, tags } = write
+    const { id, ref, v, expiresAt, tick, tags, b } = write
     const token = randomUUID().replace(/-/g, '')
     const pending = `pending.${token}`
     // 1. The value, aside. A new document expires soon unless committed (a crash leaves no live entry).
@@ -150,9 +152,13 @@ export class MongoFences {
       return false
     }
     // 3. Commit.
-    const [$set, $unset] = tagFields({ v, expiresAt, accessedAt: tick, scopes: scopeKeys(ref.scope) }, tags, {
-      [pending]: '',
-    })
+    const [$set, $unset] = tagFields(
+      { v, b, expiresAt, accessedAt: tick, scopes: scopeKeys(ref.scope) },
+      tags,
+      {
+        [pending]: '',
+      },
+    )
     const commit = { $set, $unset } as never
     if ((await this.#commitStyle()) === 'conditional') {
       const { matchedCount } = await collection.updateOne({ _id: id, [pending]: { $exists: true } }, commit)

@@ -53,5 +53,5 @@ export function prepareWrite(
       `cannot store the value under ${JSON.stringify(ref.key)}: its document would be ${size} bytes, over MongoDB's limit of ${MAX_DOCUMENT_BYTES} bytes (16 MiB); store smaller values`,
     )
   }
-  return { id, ref, v, expiresAt, tick, tags }
+  return { id, ref, v, b: bytes.byteLength, expiresAt, tick, tags }
 }

@@ -6,6 +6,7 @@ import type { Serializer } from '../../serializers/contract.js'
 import { MsgpackSerializer } from '../../serializers/msgpack.js'
 import type {
   BoundPolicy,
+  ByteUsage,
   BusMessage,
   EntryLocks,
   EntryRef,
@@ -22,7 +23,8 @@ import { MISS } from '../contract.js'
 import { decodeEntryRef, encodeEntryRef, encodeScopePath } from '../key-encoding.js'
 import type { BoundEvictionReport } from './bounds.js'
 import { bulkUpsert, bytesOf, deleteIn, findMany, upserts, WRITE_CHUNK } from './bulk.js'
-import { enforceBounds } from './bounds.js'
+import { enforceBounds, tenantBytes } from './bounds.js'
+import { checkEntryFits } from '../byte-budget.js'
 import type { EntryDocument } from './document.js'
 import {
   isExpired,
@@ -85,6 +87,8 @@ const debug = debuglog('cacheado')
 export class MongoDBStorage implements StorageProvider {
   readonly storageType = 'mongodb'
   readonly supportsBounds = true
+  /** Byte budgets count the serialized value's byte length, in the database, across processes. */
+  readonly supportsByteBounds = true
   /** How values become bytes. */
   readonly serializer: Serializer
   /** The serializer's entry-bound side (per-tenant encryption), when it has one: see `entry-codec.ts`. */
@@ -188,7 +192,7 @@ export class MongoDBStorage implements StorageProvider {
         const write = prepared instanceof Promise ? await prepared : prepared
         return this.#run('setFenced', { write: write.id }, async (collection) => {
           const stored = await fences.setFenced(collection, write, fence)
-          if (stored) await this.#enforce(collection, ref.scope)
+          if (stored) await this.#enforce(collection, ref.scope, write.id)
           return stored
         })
       }
@@ -319,8 +323,8 @@ export class MongoDBStorage implements StorageProvider {
 
   /** Upserts a prepared write, then enforces the bounds. */
   #store(ref: EntryRef, prepared: PreparedWrite): Promise<void> {
-    const { id, v, expiresAt, tick, tags } = prepared
-    const fields = { v, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
+    const { id, v, b, expiresAt, tick, tags } = prepared
+    const fields = { v, b, expiresAt, scopes: scopeKeys(ref.scope), accessedAt: tick }
     const [withTags, unset] = tagFields(fields, tags, { pending: '' })
     return this.#run('set', { write: id }, async (collection) => {
       // (`pending`: fenced writes of other processes still in flight give up, see fence.ts.)
@@ -329,29 +333,44 @@ export class MongoDBStorage implements StorageProvider {
         { _id: id },
         { $set: withTags, $setOnInsert: { createdAt: tick }, $unset: unset },
       )
-      await this.#enforce(collection, ref.scope)
+      await this.#enforce(collection, ref.scope, id)
     })
   }
 
   /** Enforces the bounds `scope` falls under, if any (see `bounds.ts`): they hold when it resolves. */
-  async #enforce(collection: Collection<EntryDocument>, scope: ScopePath): Promise<void> {
+  async #enforce(collection: Collection<EntryDocument>, scope: ScopePath, written?: string): Promise<void> {
     if (this.#bounds.length === 0) return
-    await enforceBounds(collection, this.#bounds, scope, this.#reportBound, (filter) =>
-      reclaimExpired(collection, filter, this.#context),
+    await enforceBounds(
+      collection,
+      this.#bounds,
+      scope,
+      this.#reportBound,
+      (filter) => reclaimExpired(collection, filter, this.#context),
+      written,
     )
   }
 
-  /** Checks and encodes a write before anything is sent (see `prepare.ts`). */
+  /** Checks and encodes a write before anything is sent (see `prepare.ts`), and its byte budgets. */
   #prepare(
     ref: EntryRef,
     value: unknown,
     ttlMs: number | undefined,
     options?: WriteOptions,
   ): PreparedWrite | Promise<PreparedWrite> {
-    if (this.#entry === undefined) return prepareWrite(this.serializer, ref, value, ttlMs, options)
+    const fits = (prepared: PreparedWrite) => {
+      checkEntryFits(this.#bounds, ref.scope, prepared.b)
+      return prepared
+    }
+    if (this.#entry === undefined) return fits(prepareWrite(this.serializer, ref, value, ttlMs, options))
     const bytes = encodeEntry(this.#entry, value, ref)
-    const prepare = (b: Uint8Array) => prepareWrite(this.serializer, ref, value, ttlMs, options, b)
+    const prepare = (b: Uint8Array) => fits(prepareWrite(this.serializer, ref, value, ttlMs, options, b))
     return bytes instanceof Promise ? bytes.then(prepare) : prepare(bytes)
+  }
+
+  /** Bytes in total and per tenant under byte budgets (`undefined` without one); see `bounds.ts`. */
+  async byteUsage(topN: number): Promise<ByteUsage | undefined> {
+    if (!this.#bounds.some((b) => b.maxBytes !== undefined)) return undefined
+    return this.#run('stats', UNORDERED, (collection) => tenantBytes(collection, topN))
   }
 
   delete(ref: EntryRef): Promise<boolean> {

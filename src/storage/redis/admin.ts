@@ -378,15 +378,20 @@ function parseBounds(record: string | null): BoundPolicy[] {
     const parsed: unknown = JSON.parse(record)
     // Bounds are identified by their position: all or none.
     if (!Array.isArray(parsed)) return []
+    // A bytes-only bound's maxItems (Infinity) is null in JSON.
     const valid = parsed.every(
-      (b: Partial<BoundPolicy> | null) =>
+      (b: { -readonly [K in keyof BoundPolicy]?: unknown } | null) =>
         b !== null &&
         (b.order === 'lru' || b.order === 'insertion') &&
-        Number.isSafeInteger(b.maxItems) &&
+        (Number.isSafeInteger(b.maxItems) || (b.maxItems === null && Number.isSafeInteger(b.maxBytes))) &&
+        (b.maxBytes === undefined || Number.isSafeInteger(b.maxBytes)) &&
         (b.per === undefined || typeof b.per === 'string') &&
         (b.reason === 'lru' || b.reason === 'maxItems'),
     )
-    return valid ? (parsed as BoundPolicy[]) : []
+    if (!valid) return []
+    return (parsed as (BoundPolicy & { maxItems: number | null })[]).map((b) =>
+      b.maxItems === null ? { ...b, maxItems: Number.POSITIVE_INFINITY } : b,
+    )
   } catch {
     return []
   }

@@ -1,5 +1,5 @@
-import type { BoundPolicy, ScopePath, StorageContext } from '../contract.js'
-import { decodeEntryRef, encodeScopePath, encodeSegment } from '../key-encoding.js'
+import type { BoundPolicy, ByteUsage, ScopePath, StorageContext } from '../contract.js'
+import { decodeEntryRef, decodeScopePath, encodeScopePath, encodeSegment } from '../key-encoding.js'
 import type { RedisClient } from './connection.js'
 import { boundId, GLOBAL_TAG } from './keys.js'
 import type { RedisKeys } from './keys.js'
@@ -65,6 +65,28 @@ export class RedisEvictions {
     return total
   }
 
+  /**
+   * Bytes under byte budgets: one GET of each registered tag's byte counter (`P:{T}:z`, see
+   * `prelude.ts`); the `topN` tags holding the most.
+   */
+  async byteUsage(topN: number): Promise<ByteUsage> {
+    const tenants: { scope: ScopePath; bytes: number }[] = []
+    let total = 0
+    for (const tags of await this.#host.registry.batches(TAG_BATCH)) {
+      const held = await Promise.all(
+        tags.map((tag) => this.#host.timed(this.#host.client.get(`${this.#host.keys.base(tag)}z`))),
+      )
+      for (let i = 0; i < tags.length; i++) {
+        const bytes = Number(held[i] ?? 0)
+        if (!(bytes > 0)) continue
+        total += bytes
+        tenants.push({ scope: tags[i] === GLOBAL_TAG ? [] : decodeScopePath(tags[i]!), bytes })
+      }
+    }
+    tenants.sort((a, b) => b.bytes - a.bytes)
+    return { total, top: tenants.slice(0, topN) }
+  }
+
   /** Reports `(boundIndex, member)` pairs from `reply[from]` on; returns the members. */
   reportVictims(reply: readonly (number | string)[], from: number): string[] {
     const members: string[] = []
@@ -84,8 +106,22 @@ export class RedisEvictions {
    * Cluster: the second step for cache-wide bounds, on their own slot. Forgets members that left the
    * cache, admits the written member (if any), and deletes the victims on their own slots.
    */
-  async admitWide(forget: readonly string[], member: string, when: string, fresh: boolean): Promise<void> {
-    const args = [...this.#host.header(), String(forget.length), ...forget, member, when, fresh ? '1' : '0']
+  async admitWide(
+    forget: readonly string[],
+    member: string,
+    when: string,
+    fresh: boolean,
+    size = 0,
+  ): Promise<void> {
+    const args = [
+      ...this.#host.header(),
+      String(forget.length),
+      ...forget,
+      member,
+      when,
+      fresh ? '1' : '0',
+      String(size),
+    ]
     const reply = (await this.#host.timed(
       WIDE_ADMIT.run(this.#host.client, [`${this.#host.keys.wide}x`], args),
     )) as (number | string)[]
@@ -176,8 +212,8 @@ export class RedisEvictions {
       const wide = this.#host.keys.wide
       const boundKeys = this.#host
         .bounds()
-        .flatMap((b) => (b.per === undefined ? [`${wide}b${boundId(b)}`] : []))
-      await this.#host.timed(this.#host.client.del(`${wide}x`, `${wide}n`, ...boundKeys))
+        .flatMap((b) => (b.per === undefined ? [`${wide}b${boundId(b)}`, `${wide}b${boundId(b)}#`] : []))
+      await this.#host.timed(this.#host.client.del(`${wide}x`, `${wide}n`, `${wide}s`, ...boundKeys))
     }
     return removed
   }

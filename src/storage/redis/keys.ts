@@ -31,7 +31,8 @@ export function checkPrefix(prefix: unknown): string {
  * state whatever the order of their rules (a rolling deploy), and different bounds never share one.
  */
 export function boundId(bound: BoundPolicy): string {
-  const what = `${bound.order}|${bound.maxItems}|${bound.per === undefined ? '' : `=${bound.per}`}|${bound.reason}`
+  const bytes = bound.maxBytes === undefined ? '' : `|bytes=${bound.maxBytes}`
+  const what = `${bound.order}|${bound.maxItems}|${bound.per === undefined ? '' : `=${bound.per}`}|${bound.reason}${bytes}`
   return createHash('sha1').update(what).digest('hex').slice(0, 12)
 }
 
@@ -41,7 +42,8 @@ export function scriptHeader(prefix: string, isCluster: boolean, bounds: readonl
   for (const b of bounds) {
     header.push(
       b.order === 'lru' ? 'l' : 'i',
-      String(b.maxItems),
+      Number.isFinite(b.maxItems) ? String(b.maxItems) : '0',
+      String(b.maxBytes ?? 0),
       b.per === undefined ? '' : escapeComponent(b.per),
       boundId(b),
     )

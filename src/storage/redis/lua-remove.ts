@@ -150,7 +150,7 @@ return { purged, 0, '' }
 /**
  * Cluster only: the cache-wide bounds on their own slot. KEYS[1] `P:{@@}:x`; ARGV after the header:
  * n, n members to forget (they left the cache), then the written member ('' for none), its expiry
- * time ('' for none), '1' if it is new. Forgets expired members, admits the written one, trims every
+ * time ('' for none), '1' if it is new, its size in bytes. Forgets expired members, admits the written one, trims every
  * cache-wide bound and returns `{i1, victim1, ...}`: the caller deletes the victims on their slots.
  */
 export const WIDE_ADMIT_LUA = composeLua('WIDE_ADMIT', [
@@ -161,8 +161,16 @@ export const WIDE_ADMIT_LUA = composeLua('WIDE_ADMIT', [
 local X = KEYS[1]
 local function forget(m)
   redis.call('ZREM', X, m)
+  local size = 0
+  if HASBYTES then
+    size = tonumber(redis.call('HGET', WB .. 's', m) or '0')
+    redis.call('HDEL', WB .. 's', m)
+  end
   for i = 1, NB do
-    if B[i].per == '' then redis.call('ZREM', WB .. 'b' .. B[i].id, m) end
+    if B[i].per == '' then
+      local g = WB .. 'b' .. B[i].id
+      if redis.call('ZREM', g, m) == 1 and size > 0 and B[i].bytes > 0 then redis.call('DECRBY', g .. '#', size) end
+    end
   end
 end
 local dead = redis.call('ZRANGEBYSCORE', X, '-inf', '(' .. num(now_ms()), 'LIMIT', 0, 100)
@@ -172,12 +180,18 @@ for k = 1, nf do forget(ARGV[A + 1 + k]) end
 local member = ARGV[A + 2 + nf]
 local when = ARGV[A + 3 + nf]
 local fresh = ARGV[A + 4 + nf] == '1'
+local size = tonumber(ARGV[A + 5 + nf] or '0') or 0
 local out = {}
 if member ~= '' then
   if when == '' then redis.call('ZREM', X, member) else redis.call('ZADD', X, when, member) end
+  local old = 0
+  if HASBYTES then
+    old = tonumber(redis.call('HGET', WB .. 's', member) or '0')
+    redis.call('HSET', WB .. 's', member, size)
+  end
   for i = 1, NB do
     if B[i].per == '' then
-      admit(WB .. 'b' .. B[i].id, WB .. 'n', B[i].order, B[i].max, member, fresh, function(victim)
+      admit(WB .. 'b' .. B[i].id, WB .. 'n', B[i], member, fresh, size, old, function(victim)
         forget(victim)
         out[#out + 1] = i
         out[#out + 1] = victim
@@ -187,7 +201,7 @@ if member ~= '' then
 end
 return out
 `,
-    { uses: ['A', 'NB', 'B', 'WB', 'num', 'now_ms', 'admit'] },
+    { uses: ['A', 'NB', 'B', 'WB', 'num', 'now_ms', 'admit', 'HASBYTES'] },
   ),
 ])
 

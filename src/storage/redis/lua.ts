@@ -92,6 +92,14 @@ end
 if changed or relabel then redis.call('SET', mark, made .. ':' .. (first and num(first) or 'none')) end
 if WIDEX then expired = expired + purge(WB .. 'x', now_ms(), 100) end
 local fresh = NB > 0 and redis.call('EXISTS', data) == 0
+-- byte budgets: the stored size is the value's byte length; the old one is kept until the entry goes
+local size = #ARGV[A + 2]
+local old = 0
+if HASBYTES then
+  old = tonumber(redis.call('HGET', base .. 's', member) or '0')
+  redis.call('HSET', base .. 's', member, size)
+  redis.call('INCRBY', base .. 'z', size - old)
+end
 if ttl == '' then
   redis.call('SET', data, ARGV[A + 2])
   if WIDEX then redis.call('ZREM', WB .. 'x', member) end
@@ -107,7 +115,7 @@ if NB > 0 then
   for i = 1, NB do
     local g = group(i, segs, base)
     if g then
-      admit(g, counter(i, base), B[i].order, B[i].max, member, fresh, function(victim)
+      admit(g, counter(i, base), B[i], member, fresh, size, old, function(victim)
         if remove(victim) == 1 then
           out[#out + 1] = i
           out[#out + 1] = victim
@@ -133,6 +141,7 @@ out[3] = expired
       'purge_due',
       'set_labels',
       'admit',
+      'HASBYTES',
     ],
   },
 )

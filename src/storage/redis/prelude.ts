@@ -33,7 +33,12 @@ import { REGISTRATION_FRESH_MS } from './registry.js'
  * - `P:{T}:g:<member>`  SET: the labels of one labelled entry (no TTL: it goes with the entry's removal,
  *                       which is what lets a removal, a purge of an expired entry or a relabelling write
  *                       leave the label ZSETs; an unlabelled entry has none)
- * - `P:{@@}:b<id>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot)
+ * - `P:{T}:b<id>:<path>#` STRING: bytes of the members of that group (bounds with `maxBytes` only);
+ *                       deleted with the group's last member
+ * - `P:{T}:s`           HASH: member -> stored size in bytes (the value's byte length) of every entry of
+ *                       the tag, and `P:{T}:z` STRING: their sum (only while a bound has `maxBytes`)
+ * - `P:{@@}:b<id>`, `P:{@@}:x`, `P:{@@}:n`  the cache-wide bounds (their own slot); `P:{@@}:b<id>#`
+ *                       and `P:{@@}:s` their byte counters and the members' sizes on a Cluster
  * - `P:tags`, `P:{P:tags}:e`, `P:{P:tags}:g`  the registry of tags (see `registry.ts`)
  *
  * `<member>` is `encodeEntryRef(ref)`; `T` is the encoded top-level segment of the entry's scope
@@ -48,7 +53,8 @@ import { REGISTRATION_FRESH_MS } from './registry.js'
  * where slots do not matter); on a Cluster a second script runs on their own slot.
  *
  * ARGV header shared by all scripts: prefix, inline-wide flag, number of bounds, then per bound its
- * order (`l` LRU / `i` insertion), its maxItems, its escaped `per` level (`''`: cache-wide) and its id.
+ * order (`l` LRU / `i` insertion), its maxItems (`0`: none), its maxBytes (`0`: none), its escaped
+ * `per` level (`''`: cache-wide) and its id.
  */
 
 /** The parsed ARGV header (see above): P, WIDE, NB, B, A (the index of the first script argument), WB. */
@@ -60,16 +66,19 @@ local WIDE = ARGV[2] == '1'
 local NB = tonumber(ARGV[3])
 local B = {}
 local HASWIDE = false
+local HASBYTES = false
 for i = 1, NB do
-  local o = 3 + (i - 1) * 4
-  B[i] = { order = ARGV[o + 1], max = tonumber(ARGV[o + 2]), per = ARGV[o + 3], id = ARGV[o + 4] }
+  local o = 3 + (i - 1) * 5
+  B[i] = { order = ARGV[o + 1], max = tonumber(ARGV[o + 2]), bytes = tonumber(ARGV[o + 3]), per = ARGV[o + 4], id = ARGV[o + 5] }
+  if B[i].max == 0 then B[i].max = math.huge end
+  if B[i].bytes > 0 then HASBYTES = true end
   if B[i].per == '' then HASWIDE = true end
 end
-local A = 3 + NB * 4
+local A = 3 + NB * 5
 local WB = P .. ':{@@}:'
 local WIDEX = WIDE and HASWIDE
 `,
-  { defines: ['P', 'WIDE', 'NB', 'B', 'A', 'WB', 'WIDEX'] },
+  { defines: ['P', 'WIDE', 'NB', 'B', 'A', 'WB', 'WIDEX', 'HASBYTES'] },
 )
 
 /** Clock, number formatting, markers and the inline registration of tags. */
@@ -97,7 +106,7 @@ end
 -- returns the deleted marker's creation id ('' if there was none), for the registry's release.
 local function drop_tag(base)
   local m = redis.call('GET', base .. 'r')
-  redis.call('DEL', base .. 'r', base .. 'n', base .. 'x')
+  redis.call('DEL', base .. 'r', base .. 'n', base .. 'x', base .. 's', base .. 'z')
   if m then return (mark_parts(m)) end
   return ''
 end
@@ -196,9 +205,19 @@ local function remove(member)
     path = path .. segs[j]
     redis.call('ZREM', base .. 'i:' .. path, member)
   end
+  local size = 0
+  if HASBYTES then
+    size = tonumber(redis.call('HGET', base .. 's', member) or '0')
+    if size > 0 then
+      redis.call('HDEL', base .. 's', member)
+      redis.call('DECRBY', base .. 'z', size)
+    end
+  end
   for i = 1, NB do
     local g = group(i, segs, base)
-    if g then redis.call('ZREM', g, member) end
+    if g and redis.call('ZREM', g, member) == 1 and size > 0 and B[i].bytes > 0 then
+      if redis.call('DECRBY', g .. '#', size) <= 0 and redis.call('EXISTS', g) == 0 then redis.call('DEL', g .. '#') end
+    end
   end
   if WIDEX then redis.call('ZREM', WB .. 'x', member) end
   return existed
@@ -219,25 +238,37 @@ local function purge_due(root, now)
   return nil, expired
 end
 
--- Puts a written member into bound group g (an access sequence from counter key n) and trims the
--- group to max entries, oldest first; calls evict(victim) for each member trimmed.
-local function admit(g, n, order, max, member, fresh, evict)
+-- Puts a written member into the group g of bound b (an access sequence from counter key n) and
+-- trims the group to b.max entries and b.bytes bytes (the counter g#: the sum of its members' sizes;
+-- size and old: the member's size now and before this write), oldest first, never the member itself;
+-- calls evict(victim) for each member trimmed, which must remove it from the group (and its bytes).
+local function admit(g, n, b, member, fresh, size, old, evict)
   local seq = redis.call('INCR', n)
-  if order == 'l' or fresh then
+  local had = b.bytes > 0 and redis.call('ZSCORE', g, member)
+  if b.order == 'l' or fresh then
     redis.call('ZADD', g, seq, member)
   else
     redis.call('ZADD', g, 'NX', seq, member)
   end
-  while redis.call('ZCARD', g) > max do
+  local held = 0
+  if b.bytes > 0 then
+    local delta = size
+    if had then delta = size - old end
+    held = redis.call('INCRBY', g .. '#', delta)
+  end
+  while redis.call('ZCARD', g) > b.max or held > b.bytes do
     local victim = redis.call('ZRANGE', g, 0, 0)[1]
-    redis.call('ZREM', g, victim)
+    if victim == member then victim = redis.call('ZRANGE', g, 1, 1)[1] end
+    if not victim then break end
     evict(victim)
+    redis.call('ZREM', g, victim)
+    if b.bytes > 0 then held = tonumber(redis.call('GET', g .. '#') or '0') end
   end
 end
 `,
   {
     defines: ['parse', 'group', 'counter', 'set_labels', 'remove', 'purge', 'purge_due', 'admit'],
-    uses: ['P', 'B', 'NB', 'WIDE', 'WB', 'WIDEX', 'num'],
+    uses: ['P', 'B', 'NB', 'WIDE', 'WB', 'WIDEX', 'HASBYTES', 'num'],
   },
 )
 

@@ -2,6 +2,7 @@ import { ConfigurationError } from '../../errors.js'
 import type { Serializer } from '../../serializers/contract.js'
 import type {
   BoundPolicy,
+  ByteUsage,
   Bus,
   BusMessage,
   EntryLocks,
@@ -99,6 +100,10 @@ let internals: RedisInternals
 export class RedisStorage implements StorageProvider {
   readonly storageType = 'redis'
   readonly supportsBounds = true
+  /** Byte budgets count the serialized value's byte length, in Redis, across processes. */
+  readonly supportsByteBounds = true
+  /** A bound has `maxBytes`: writes are checked and sizes kept (see `prelude.ts`). */
+  #measuresBytes = false
   /** The key prefix of this cache. */
   readonly prefix: string
   /** The serializer in use. */
@@ -173,6 +178,7 @@ export class RedisStorage implements StorageProvider {
       timed,
       header: () => this.#header,
       bounds: () => this.#bounds,
+      measuresBytes: () => this.#measuresBytes,
       clusterWide: () => this.#clusterWide,
       report,
       wantsRefs: () => this.#wantsRefs,
@@ -195,6 +201,7 @@ export class RedisStorage implements StorageProvider {
     }
     this.#attached = true
     this.#bounds = context.bounds
+    this.#measuresBytes = context.bounds.some((b) => b.maxBytes !== undefined)
     this.#onEvicted = context.onEvicted
     this.#context = context
     const wide = context.bounds.filter((b) => b.per === undefined)
@@ -531,6 +538,12 @@ export class RedisStorage implements StorageProvider {
 
   async size(): Promise<number> {
     return this.#x.exec(() => this.#evictions.size())
+  }
+
+  /** Bytes in total and per tenant under byte budgets (`undefined` without one): one GET per tenant. */
+  async byteUsage(topN: number): Promise<ByteUsage | undefined> {
+    if (!this.#measuresBytes) return undefined
+    return this.#x.exec(() => this.#evictions.byteUsage(topN))
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
-import type { BusMessage, StorageContext } from '../contract.js'
+import type { BoundPolicy, BusMessage, StorageContext } from '../contract.js'
+import { checkEntryFits } from '../byte-budget.js'
+import { decodeEntryRef } from '../key-encoding.js'
 import { encodeMessage, registryOf } from './bus.js'
 import type { LuaScript, RedisClient } from './connection.js'
 import type { RedisEvictions } from './evict.js'
@@ -38,6 +40,9 @@ export interface WriteHost {
   readonly channel: string
   timed<T>(promise: Promise<T>): Promise<T>
   header(): readonly string[]
+  bounds(): readonly BoundPolicy[]
+  /** A bound has `maxBytes`: writes are checked against the budgets before they are sent. */
+  measuresBytes(): boolean
   clusterWide(): boolean
   report: StorageContext['onEvicted']
 }
@@ -98,6 +103,8 @@ export class RedisWrites {
     fence: RedisWriteFence | undefined,
     labels: string,
   ): Promise<boolean> {
+    if (this.#host.measuresBytes())
+      checkEntryFits(this.#host.bounds(), decodeEntryRef(member).scope, bytes.length)
     const keys = this.#host.keys.writeKeys(member)
     const tag = this.#host.keys.tagOfMember(member)
     const base = this.#host.keys.base(tag)
@@ -118,7 +125,7 @@ export class RedisWrites {
       if (expired !== 0) this.#host.report('expired', Number(expired))
       const victims = this.#host.evictions.reportVictims(reply, 4)
       if (this.#host.clusterWide())
-        await this.#host.evictions.admitWide(victims, member, String(when), fresh === 1)
+        await this.#host.evictions.admitWide(victims, member, String(when), fresh === 1, bytes.length)
       return true
     }
   }
