@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { main as asyncAndProgrammatic } from '../examples/readme/async-and-programmatic.js'
 import { main as basicUsage } from '../examples/readme/basic-usage.js'
+import { main as bulkheads } from '../examples/readme/bulkheads.js'
 import { main as customConfiguration } from '../examples/readme/custom-configuration.js'
 import { main as grace } from '../examples/readme/grace.js'
 import { main as keyv } from '../examples/readme/keyv.js'
@@ -99,6 +100,19 @@ describe('README code', () => {
     expect(
       regionHolding(tsBlocks(`- item\n\n   \`\`\`ts\n${indented}\n   \`\`\`\n`)[0]!, regions),
     ).toBeDefined()
+  })
+})
+
+describe('docs/guide/bulkheads.md', () => {
+  it('every ```ts block is a region of examples/readme/; the example keeps 2 runs per organization', async () => {
+    const guide = readFileSync(new URL('docs/guide/bulkheads.md', root), 'utf8')
+    const regions = exampleRegions()
+    for (const block of tsBlocks(guide)) expect(regionHolding(block, regions)).toBeDefined()
+    const lines: string[] = []
+    const result = await bulkheads((line) => lines.push(line))
+    // At most 3 at once: acme's 2 slots plus beta's run, which did not wait for acme's.
+    expect(result).toEqual({ most: 3, refused: 1, beta: { org: 'beta', name: 'sales' } })
+    expect(lines[0]).toMatch(/^overloaded: buildReport: organization "acme" already has 2 factory run/)
   })
 })
 

@@ -23,9 +23,9 @@ return 1`)
 
 /** Pushes an unexpired lease's expiry to now + ttl. ARGV: token, ttl. */
 const EXTEND = new LuaScript(`${NOW}
-local until = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not until then return 0 end
-if tonumber(until) <= now then
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry then return 0 end
+if tonumber(expiry) <= now then
   redis.call('ZREM', KEYS[1], ARGV[1])
   return 0
 end
@@ -36,10 +36,10 @@ return 1`)
 
 /** Removes a lease; 1 if it was still held (unexpired). ARGV: token. */
 const RELEASE = new LuaScript(`${NOW}
-local until = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not until then return 0 end
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-if tonumber(until) <= now then return 0 end
+if tonumber(expiry) <= now then return 0 end
 return 1`)
 
 /**
