@@ -90,7 +90,7 @@ export function resolveMaxConcurrent(
     if (semaphores === undefined) {
       throw fail(
         source,
-        `maxConcurrent with lock needs cross-process semaphores, which the ${storageType} storage does not offer (RedisStorage does); remove lock to hold the limit per process, or use RedisStorage`,
+        `maxConcurrent with lock needs cross-process semaphores, which the ${storageType} storage does not offer (RedisStorage and MongoDBStorage do); remove lock to hold the limit per process, or use a storage with semaphores`,
       )
     }
     shared = { semaphores, ttlMs: lock.ttlMs }

@@ -8,7 +8,10 @@
  * separate connections (standing for two processes) share the limit on Redis and Cluster.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import type { EntryLocks } from '../../src/index.js'
 import { ConfigurationError, InvalidArgumentError, OverloadError, TimeoutError } from '../../src/index.js'
+import { resolveMaxConcurrent } from '../../src/memoize/bulkhead.js'
+import { scopes } from './backends.js'
 import { sleep, uniqueName } from '../support/services.js'
 import type { TestCache } from './backends.js'
 import { backends } from './backends.js'
@@ -112,11 +115,17 @@ describe.each(backends())('maxConcurrent on $name', (backend) => {
     }
     const options = { maxConcurrent: bulk3, hardTimeoutMs: 30_000 }
     const a = Array.from({ length: 10 }, (_, i) => cache.getOrSet(`a${i}`, slow, { ...orgA, ...options }))
-    await sleep(20)
-    const started = performance.now()
-    expect(await cache.getOrSet('b', async () => 'b', { ...orgB, ...options })).toBe('b')
-    expect(performance.now() - started).toBeLessThan(500)
-    gate.resolve()
+    const settled = Promise.allSettled(a)
+    try {
+      await sleep(20)
+      // A's slots stay taken until the gate opens, after B's answer: B never waited for them.
+      let aRunning = true
+      void settled.then(() => (aRunning = false))
+      expect(await cache.getOrSet('b', async () => 'b', { ...orgB, ...options })).toBe('b')
+      expect(aRunning).toBe(true)
+    } finally {
+      gate.resolve()
+    }
     expect(await Promise.all(a)).toEqual(Array(10).fill('a'))
   })
 
@@ -305,11 +314,6 @@ describe.each(backends())('maxConcurrent on $name', (backend) => {
       maxConcurrent: { per: 'global', limit: 1 },
     })
     expect(g).toBe('g')
-    if (backend.shared && backend.name.startsWith('ferretdb')) {
-      expect(() => cache.cache({ scope: 'organization', lock: true, maxConcurrent: bulk3 })).toThrow(
-        /does not offer.*RedisStorage/,
-      )
-    }
   })
 
   it('ttlJitter spreads expiries within [ttl * (1 - j), ttl]; bad values are typed errors', async () => {
@@ -342,6 +346,21 @@ describe.each(backends())('maxConcurrent on $name', (backend) => {
       expect(at).toBeLessThanOrEqual(Date.now() + 100_000 + 5)
     }
     expect(new Set(memoExpiries).size).toBeGreaterThan(25)
+    // cache.set and setMany (each entry its own factor).
+    for (let i = 0; i < 30; i++) await cache.set(`s${i}`, i, { ttlSeconds: 100, ttlJitter: 0.1 })
+    await cache.setMany(
+      Array.from({ length: 30 }, (_, i) => ({ key: `m${i}`, value: i })),
+      { ttlSeconds: 100, ttlJitter: 0.1 },
+    )
+    const written = await Promise.all(
+      ['s', 'm'].flatMap((p) => Array.from({ length: 30 }, (_, i) => cache.expiresAt(`${p}${i}`))),
+    )
+    for (const at of written) {
+      expect(at!).toBeGreaterThanOrEqual(before + 90_000 - 5)
+      expect(at!).toBeLessThanOrEqual(Date.now() + 100_000 + 5)
+    }
+    expect(new Set(written.slice(0, 30)).size).toBeGreaterThan(15)
+    expect(new Set(written.slice(30)).size).toBeGreaterThan(15)
     for (const ttlJitter of [1, -0.1, Number.NaN, '0.1', null]) {
       expect(() => cache.cache({ ttlJitter: ttlJitter as never, namespace: uniqueName('j') })).toThrow(
         ConfigurationError,
@@ -349,40 +368,87 @@ describe.each(backends())('maxConcurrent on $name', (backend) => {
       await expect(cache.getOrSet('x', async () => 1, { ttlJitter: ttlJitter as never })).rejects.toThrow(
         /ttlJitter must be a number from 0/,
       )
+      await expect(cache.set('x', 1, { ttlJitter: ttlJitter as never })).rejects.toThrow(InvalidArgumentError)
+      await expect(
+        cache.setMany([{ key: 'x', value: 1 }], { ttlSeconds: 5, ttlJitter: ttlJitter as never }),
+      ).rejects.toThrow(/ttlJitter must be a number from 0/)
+      expect(await cache.get('x')).toBeUndefined() // nothing written
     }
   })
 })
 
-describe.each(backends().filter((b) => b.name.startsWith('redis')))(
-  'maxConcurrent with lock on $name',
-  (backend) => {
-    const RUNS = 20
-    it(`two caches on separate connections share the limit (20 keys, limit 3, ${RUNS} runs); without lock each has its own`, async () => {
-      const prefix = uniqueName('bulkhead-lock')
-      const caches = [await backend.make(prefix), await backend.make(prefix)]
-      open.push(...caches)
-      const measure = async (lock: boolean, runs: number) => {
-        const gauge = new Gauge()
-        for (let run = 0; run < runs; run++) {
-          await Promise.all(
-            Array.from({ length: 20 }, (_, i) =>
-              caches[i % 2]!.getOrSet(
-                `${lock}:r${run}:k${i}`,
-                async () => {
-                  gauge.enter()
-                  await sleep(3 + Math.random() * 3)
-                  gauge.leave()
-                  return i
-                },
-                { ...orgA, maxConcurrent: bulk3, hardTimeoutMs: 30_000, ...(lock ? { lock: true } : {}) },
-              ),
+describe.each(backends().filter((b) => b.shared))('maxConcurrent with lock on $name', (backend) => {
+  const slowBackend = backend.name === 'ferretdb'
+  const RUNS = slowBackend ? 5 : 20
+  it(`two caches on separate connections share the limit (20 keys, limit 3, ${RUNS} runs); without lock each has its own`, async () => {
+    const prefix = uniqueName('bulkhead-lock')
+    const caches = [await backend.make(prefix), await backend.make(prefix)]
+    open.push(...caches)
+    const measure = async (lock: boolean, runs: number) => {
+      const gauge = new Gauge()
+      for (let run = 0; run < runs; run++) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            caches[i % 2]!.getOrSet(
+              `${lock}:r${run}:k${i}`,
+              async () => {
+                gauge.enter()
+                await sleep(slowBackend ? 40 : 3 + Math.random() * 3)
+                gauge.leave()
+                return i
+              },
+              { ...orgA, maxConcurrent: bulk3, hardTimeoutMs: 30_000, ...(lock ? { lock: true } : {}) },
             ),
-          )
-        }
-        return gauge.max
+          ),
+        )
       }
-      expect(await measure(true, RUNS)).toBe(3)
-      expect(await measure(false, 3)).toBeGreaterThan(3)
-    }, 60_000)
-  },
-)
+      return gauge.max
+    }
+    expect(await measure(true, RUNS)).toBe(3)
+    expect(await measure(false, 3)).toBeGreaterThan(3)
+  }, 60_000)
+
+  it('a lease outliving its TTL is renewed while the run lasts; a storage failing to lease fails open to the process limit', async () => {
+    const prefix = uniqueName('bulkhead-lease')
+    const [first, second] = [await backend.make(prefix), await backend.make(prefix)]
+    open.push(first!, second!)
+    const one = { per: 'organization', limit: 1 } as const
+    const options = { ...orgA, maxConcurrent: one, lock: { ttlMs: 150 } }
+    const long = first!.getOrSet('long', () => sleep(600).then(() => 'long'), options)
+    await sleep(350) // over twice the lease TTL: only renewal keeps the slot
+    await expect(second!.getOrSet('other', async () => 'x', options)).rejects.toBeInstanceOf(OverloadError)
+    expect(await long).toBe('long')
+    expect(await second!.getOrSet('other', async () => 'x', options)).toBe('x')
+    // A semaphore that rejects: an error event, and the run proceeds under the per-process slot.
+    const storage = second!.storage as unknown as { locks: { semaphores: { acquire: () => Promise<never> } } }
+    storage.locks.semaphores.acquire = () => Promise.reject(new Error('lease store down'))
+    const errors: string[] = []
+    second!.on('error', (error, info) => errors.push(`${info.operation}: ${error.message}`))
+    expect(await second!.getOrSet('failopen', async () => 'ran', options)).toBe('ran')
+    expect(errors.some((line) => line.startsWith('bulkhead:') && line.includes('lease store down'))).toBe(
+      true,
+    )
+  }, 30_000)
+})
+
+describe('maxConcurrent with lock on a storage without semaphores', () => {
+  it('is refused with a ConfigurationError that names the storages that have them', () => {
+    const locks: EntryLocks = {
+      acquire: () => Promise.resolve(undefined),
+      extend: () => Promise.resolve(false),
+      release: () => Promise.resolve(false),
+    }
+    expect(() =>
+      resolveMaxConcurrent(
+        bulk3,
+        scopes,
+        undefined,
+        'g',
+        undefined,
+        { locks, ttlMs: 1000 },
+        'custom',
+        'configuration',
+      ),
+    ).toThrow(/the custom storage does not offer \(RedisStorage and MongoDBStorage do\); remove lock/)
+  })
+})

@@ -3,7 +3,9 @@ import type { LeaseHandle, ScopePath, ScopeSemaphores } from '../contract.js'
 import type { RedisClient } from './connection.js'
 import { LuaScript } from './connection.js'
 import type { RedisKeys } from './keys.js'
-import type { RedisCommandRunner } from './lock.js'
+
+/** Runs one storage command with the storage's connection handling and timeout (as in `lock.ts`). */
+type RedisCommandRunner = <T>(command: () => Promise<T>) => Promise<T>
 
 /** The server's clock in ms (scripts are replicated by effects, so `TIME` is allowed before writes). */
 const NOW = `local t = redis.call('TIME')
