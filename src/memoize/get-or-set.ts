@@ -60,8 +60,8 @@ export interface LoaderOptions {
    * callers). Calls of one key still share one run. Past the limit a miss waits for a slot up to
    * `hardTimeoutMs`, else rejects at once with an `OverloadError` (nothing stored); a refresh ahead
    * that finds no slot is skipped. The call's scope must have a `per` instance. With `lock` the limit
-   * holds across processes (RedisStorage), else per process. `getOrSetSync` ignores it (a synchronous
-   * factory cannot overlap).
+   * holds across processes (RedisStorage, MongoDBStorage), else per process. `getOrSetSync` ignores
+   * it (a synchronous factory cannot overlap).
    */
   readonly maxConcurrent?: MaxConcurrent
   /**

@@ -80,8 +80,8 @@ export interface MemoizeOptions<
    * `hardTimeoutMs`, else rejects at once with an `OverloadError`; a stale value within `graceSeconds`
    * is served instead of waiting (its background refresh is skipped while the bulkhead is full). `per`
    * must be the memoizer's scope, one of its ancestors, or `'global'`. With `lock` the limit holds across
-   * processes (needs a storage with semaphores: RedisStorage), else per process. Async functions only
-   * (a synchronous function over an in-process storage cannot overlap itself).
+   * processes (needs a storage with semaphores: RedisStorage, MongoDBStorage), else per process. Async
+   * functions only (a synchronous function over an in-process storage cannot overlap itself).
    */
   readonly maxConcurrent?: MaxConcurrent
   /**
