@@ -15,6 +15,7 @@ export type CacheErrorCode =
   | 'ERR_CACHEADO_REFRESH'
   | 'ERR_CACHEADO_RULE'
   | 'ERR_CACHEADO_ENTRY_TOO_LARGE'
+  | 'ERR_CACHEADO_OVERLOAD'
 
 /** Base class of every error raised by cacheado. */
 export class CacheError extends Error {
@@ -200,5 +201,37 @@ export class EntryTooLargeError extends CacheError {
     )
     this.size = size
     this.maxBytes = maxBytes
+  }
+}
+
+/**
+ * A memoized call or `cache.getOrSet` found its tenant's bulkhead (`maxConcurrent`) full: `limit`
+ * factory runs of that tenant were under way and no slot freed within the call's `hardTimeoutMs` (at
+ * once without one), and no stale value was available. Nothing ran and nothing was stored; the caller
+ * may retry later. The message names the tenant's level and id, the limit, and how to change it.
+ */
+export class OverloadError extends CacheError {
+  /** The memoized function's namespace, or `'getOrSet'`. */
+  readonly namespace: string
+  /** The scope level the bulkhead is per (`maxConcurrent.per`), e.g. `'organization'`. */
+  readonly level: string
+  /** The id of the tenant at that level (`undefined` for `'global'`). */
+  readonly tenant: string | undefined
+  /** The bulkhead's limit (`maxConcurrent.limit`). */
+  readonly limit: number
+  /** How long the call waited for a slot, in milliseconds (0: it did not wait). */
+  readonly waitedMs: number
+
+  constructor(namespace: string, level: string, tenant: string | undefined, limit: number, waitedMs: number) {
+    const who = tenant === undefined ? `the ${level} scope` : `${level} ${JSON.stringify(tenant)}`
+    super(
+      'ERR_CACHEADO_OVERLOAD',
+      `${namespace}: ${who} already has ${limit} factory run(s) under way (maxConcurrent: { per: '${level}', limit: ${limit} }) and no slot freed ${waitedMs === 0 ? 'at once (no hardTimeoutMs to wait)' : `within hardTimeoutMs (${waitedMs} ms)`}; retry later, raise maxConcurrent.limit, set hardTimeoutMs to wait for a slot, or add graceSeconds so a stale value is served`,
+    )
+    this.namespace = namespace
+    this.level = level
+    this.tenant = tenant
+    this.limit = limit
+    this.waitedMs = waitedMs
   }
 }

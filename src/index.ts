@@ -106,6 +106,7 @@ export type {
 } from './observability/scope-stats.js'
 export type { BucketCounts } from './observability/top-k.js'
 export type { LockOptions } from './memoize/resilience.js'
+export type { MaxConcurrent } from './memoize/bulkhead.js'
 export type { BusMessageInfo, BusResetInfo, LocalTierOptions } from './tiers/tiered-storage.js'
 export type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './tiers/circuit-breaker.js'
 export {
@@ -120,6 +121,7 @@ export {
   RefreshError,
   RuleError,
   EntryTooLargeError,
+  OverloadError,
 } from './errors.js'
 export type { CacheErrorCode, TimeoutDetails } from './errors.js'
 export {

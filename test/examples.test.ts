@@ -8,6 +8,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { main as asyncAndProgrammatic } from '../examples/readme/async-and-programmatic.js'
 import { main as basicUsage } from '../examples/readme/basic-usage.js'
+import { main as bulkheads } from '../examples/readme/bulkheads.js'
 import { main as customConfiguration } from '../examples/readme/custom-configuration.js'
 import { main as grace } from '../examples/readme/grace.js'
 import { main as keyv } from '../examples/readme/keyv.js'
@@ -46,7 +47,7 @@ const documentedPages = () => [
  * Guide pages other branches of this session add (issue 15); the README links them already. Delete an
  * entry once its page is merged (a link to a page that exists is checked like any other).
  */
-const PENDING_PAGES = new Set(['fair-share', 'bulkheads'].map((name) => `docs/guide/${name}.md`))
+const PENDING_PAGES = new Set(['fair-share'].map((name) => `docs/guide/${name}.md`))
 
 describe('README code', () => {
   const readme = readFileSync(new URL('README.md', root), 'utf8')
@@ -113,6 +114,16 @@ describe('documentation links', () => {
       ['#missing', 'no heading #missing in test/support/fixtures/links.md'],
       ['../../../package.json#x', 'an anchor into a file that is not Markdown'],
     ])
+  })
+})
+
+describe('docs/guide/bulkheads.md', () => {
+  it('the example keeps 2 runs per organization', async () => {
+    const lines: string[] = []
+    const result = await bulkheads((line) => lines.push(line))
+    // At most 3 at once: acme's 2 slots plus beta's run, which did not wait for acme's.
+    expect(result).toEqual({ most: 3, refused: 1, beta: { org: 'beta', name: 'sales' } })
+    expect(lines[0]).toMatch(/^overloaded: buildReport: organization "acme" already has 2 factory run/)
   })
 })
 

@@ -15,12 +15,23 @@ import { isWellFormed } from '../scopes/scope-config.js'
 import { resolveOptions } from '../scopes/resolve.js'
 import type { EntryRef, EntryWrite, ScopePath, SyncStorageOperations } from '../storage/contract.js'
 import { ttlToMs } from '../ttl.js'
+import { jittered, resolveJitter } from '../memoize/jitter.js'
 import type { StatsQuery } from './options.js'
 
 /** The options of reads and evictions besides the scope parameters. */
 export const READ_OPTIONS: ReadonlySet<string> = new Set(['scope'])
 /** The options of writes besides the scope parameters. */
-export const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'tags'])
+export const WRITE_OPTIONS: ReadonlySet<string> = new Set(['scope', 'ttlSeconds', 'tags', 'ttlJitter'])
+
+/** The TTL options of a write. */
+interface WriteTtl {
+  readonly ttlSeconds?: number
+  readonly ttlJitter?: number
+}
+
+/** A write's `ttlJitter`, checked (0: none). */
+const jitterOf = (options: WriteTtl | undefined): number =>
+  options?.ttlJitter === undefined ? 0 : resolveJitter(options.ttlJitter, 'argument')
 
 /** An operation's options as the scope configuration reads them. */
 type RawOptions = Readonly<Record<string, unknown>> | undefined
@@ -73,11 +84,7 @@ export class FacadeArguments {
   }
 
   /** The writes of a `setMany` call, all checked first. */
-  writes(
-    operation: string,
-    entries: readonly SetManyEntry[],
-    options: { readonly ttlSeconds?: number } | undefined,
-  ): EntryWrite[] {
+  writes(operation: string, entries: readonly SetManyEntry[], options: WriteTtl | undefined): EntryWrite[] {
     this.#ops.checkOpen(operation)
     if ((options as { tags?: unknown } | undefined)?.tags !== undefined) {
       throw new InvalidArgumentError(
@@ -85,10 +92,11 @@ export class FacadeArguments {
       )
     }
     const scope = resolveOptions(this.#scopes, options as RawOptions, WRITE_OPTIONS)
-    return checkEntries(operation, entries, this.ttl(options)).map(({ key, value, ttlMs }) => ({
+    const jitter = jitterOf(options)
+    return checkEntries(operation, entries, this.#baseTtl(options)).map(({ key, value, ttlMs }) => ({
       ref: { scope, key: directKey(key) },
       value,
-      ttlMs,
+      ttlMs: jittered(ttlMs, jitter), // each entry its own factor
     }))
   }
 
@@ -111,8 +119,16 @@ export class FacadeArguments {
     return resolveOptions(this.#scopes, selector as RawOptions, READ_OPTIONS)
   }
 
-  /** A write's TTL in milliseconds: its `ttlSeconds`, else the cache's default, else none. */
-  ttl(options: { readonly ttlSeconds?: number } | undefined): number | undefined {
+  /**
+   * A write's TTL in milliseconds: its `ttlSeconds`, else the cache's default, else none; with
+   * `ttlJitter`, times a random factor in `[1 - ttlJitter, 1]`.
+   */
+  ttl(options: WriteTtl | undefined): number | undefined {
+    const ttl = this.#baseTtl(options)
+    return options?.ttlJitter === undefined ? ttl : jittered(ttl, jitterOf(options))
+  }
+
+  #baseTtl(options: WriteTtl | undefined): number | undefined {
     const ttl = options?.ttlSeconds
     return ttl === undefined ? this.defaultTtlMs : ttlToMs(ttl)
   }

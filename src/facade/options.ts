@@ -59,6 +59,11 @@ export type SetOptions<SC> = ScopeSelector<SC> & {
   /** Time to live in seconds (fractions allowed); absent: the cache's default, or no expiry. */
   readonly ttlSeconds?: number
   /**
+   * Multiplies the TTL by a random factor in `[1 - ttlJitter, 1]` (0 <= ttlJitter < 1; each entry of a
+   * `setMany` its own), so entries written together do not expire together; never lengthens it.
+   */
+  readonly ttlJitter?: number
+  /**
    * Tags of the entry, e.g. `['plan:pro']`, for {@link Cache.invalidateTags}: up to 64 distinct
    * non-empty strings of up to 512 characters, without control characters. Replaces the entry's
    * previous tags. Needs a storage with tags (InMemory, RedisStorage, MongoDBStorage).

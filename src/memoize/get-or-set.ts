@@ -4,7 +4,10 @@ import type { EntryRef, WriteFence } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { ttlToMs } from '../ttl.js'
+import type { BulkheadPlan, MaxConcurrent, SlotWait } from './bulkhead.js'
+import { bulkheadsOf, resolveMaxConcurrent, trackWait } from './bulkhead.js'
 import type { MemoHost } from './host.js'
+import { jittered, resolveJitter } from './jitter.js'
 import { LockSession, waitForTurn } from './lock-session.js'
 import type { LockOptions, Resilience } from './resilience.js'
 import { resolveResilience } from './resilience.js'
@@ -51,6 +54,21 @@ export interface LoaderOptions {
   readonly graceBackoffSeconds?: number
   /** Milliseconds a miss waits for the factory before rejecting with a `TimeoutError`. */
   readonly hardTimeoutMs?: number
+  /**
+   * A bulkhead on misses: at most `limit` factory runs at once per instance of the scope level `per`
+   * among the `getOrSet` calls naming it (of every key; `group` names a bulkhead to share with other
+   * callers). Calls of one key still share one run. Past the limit a miss waits for a slot up to
+   * `hardTimeoutMs`, else rejects at once with an `OverloadError` (nothing stored); a refresh ahead
+   * that finds no slot is skipped. The call's scope must have a `per` instance. With `lock` the limit
+   * holds across processes (RedisStorage, MongoDBStorage), else per process. `getOrSetSync` ignores
+   * it (a synchronous factory cannot overlap).
+   */
+  readonly maxConcurrent?: MaxConcurrent
+  /**
+   * Multiplies the stored TTL by a random factor in `[1 - ttlJitter, 1]` (0 <= ttlJitter < 1), so
+   * entries written together do not expire together; never lengthens it.
+   */
+  readonly ttlJitter?: number
 }
 
 /** The option names of {@link LoaderOptions}, besides the scope's. */
@@ -62,6 +80,8 @@ export const LOADER_OPTIONS: ReadonlySet<string> = new Set([
   'refreshAheadSeconds',
   'graceBackoffSeconds',
   'hardTimeoutMs',
+  'maxConcurrent',
+  'ttlJitter',
 ])
 
 /** The factory of `cache.getOrSet`. */
@@ -73,6 +93,9 @@ interface CallOptions {
   readonly tags: readonly string[] | undefined
   readonly resilience: Resilience | undefined
   readonly ahead: RefreshAhead | undefined
+  readonly bulkhead?: BulkheadPlan
+  /** `ttlJitter` (absent: none). */
+  readonly jitter?: number
 }
 
 /** The factory context of one run; `done` once the factory settled (later calls change nothing). */
@@ -81,10 +104,13 @@ class Context implements FactoryContext {
   tags: readonly string[] | undefined
   skipped = false
   done = false
+  /** `ttlJitter` of the call (0: none), applied to whatever TTL is stored. */
+  readonly jitter: number
 
   constructor(options: CallOptions) {
     this.ttlMs = options.ttlMs
     this.tags = options.tags
+    this.jitter = options.jitter ?? 0
   }
 
   setTtl(seconds: number): void {
@@ -135,27 +161,44 @@ export class GetOrSet {
       options.lock === undefined &&
       options.refreshAheadSeconds === undefined &&
       options.graceBackoffSeconds === undefined &&
-      options.hardTimeoutMs === undefined
+      options.hardTimeoutMs === undefined &&
+      options.maxConcurrent === undefined &&
+      options.ttlJitter === undefined
     ) {
       return this.#plain(ttl)
     }
     const ops = host.ops
     if (options.tags !== undefined) ops.checkTagged('cache.getOrSet(key, factory, { tags })')
+    const resilience =
+      options.lock === undefined && options.hardTimeoutMs === undefined
+        ? undefined
+        : resolveResilience({ lock: options.lock, hardTimeoutMs: options.hardTimeoutMs }, ttl, {
+            storageType: ops.storageType,
+            isSync: ops.sync !== undefined,
+            locks: host.locks,
+          })
     return {
       ttlMs: ttl,
       tags: checkWriteTags(options.tags, 'cache.getOrSet(key, factory, { tags })'),
-      resilience:
-        options.lock === undefined && options.hardTimeoutMs === undefined
-          ? undefined
-          : resolveResilience({ lock: options.lock, hardTimeoutMs: options.hardTimeoutMs }, ttl, {
-              storageType: ops.storageType,
-              isSync: ops.sync !== undefined,
-              locks: host.locks,
-            }),
+      resilience,
       ahead:
         options.refreshAheadSeconds === undefined && options.graceBackoffSeconds === undefined
           ? undefined
           : resolveRefreshAhead(options, ttl, 'argument'),
+      bulkhead:
+        options.maxConcurrent === undefined
+          ? undefined
+          : resolveMaxConcurrent(
+              options.maxConcurrent,
+              host.scopes,
+              undefined,
+              'getOrSet',
+              resilience?.hardTimeoutMs,
+              resilience?.lock,
+              ops.storageType,
+              'argument',
+            ),
+      jitter: resolveJitter(options.ttlJitter, 'argument'),
     }
   }
 
@@ -172,6 +215,8 @@ export class GetOrSet {
       return Promise.resolve(cached as V)
     }
     options ??= this.options(raw)
+    // A scope without the bulkhead's level fails this call only, before it joins another's flight.
+    if (options.bulkhead !== undefined) this.#bulkheads().tenantOf(options.bulkhead, ref.scope, 'getOrSet')
     const id = encodeEntryRef(ref)
     const running = ops.flights.join(id)
     if (running !== undefined) return this.#deadline(running, options) as Promise<V>
@@ -192,7 +237,9 @@ export class GetOrSet {
       raw.lock === undefined &&
       raw.refreshAheadSeconds === undefined &&
       raw.graceBackoffSeconds === undefined &&
-      raw.hardTimeoutMs === undefined
+      raw.hardTimeoutMs === undefined &&
+      raw.maxConcurrent === undefined &&
+      raw.ttlJitter === undefined
     ) {
       if (raw.ttlSeconds !== undefined) ttlToMs(raw.ttlSeconds)
       return undefined
@@ -214,9 +261,16 @@ export class GetOrSet {
         'cache.getOrSetSync(key, factory): the factory returned a Promise; use await cache.getOrSet(key, factory) for an async factory',
       )
     }
-    if (!ctx.skipped)
-      ops.writeSync(ref, value, ctx.ttlMs, true, ctx.tags === undefined ? undefined : { tags: ctx.tags })
+    if (!ctx.skipped) {
+      const ttl = jittered(ctx.ttlMs, ctx.jitter)
+      ops.writeSync(ref, value, ttl, true, ctx.tags === undefined ? undefined : { tags: ctx.tags })
+    }
     return value
+  }
+
+  #bulkheads() {
+    const ops = this.#host.ops
+    return bulkheadsOf(this.#host, (operation, error) => ops.report(operation, error))
   }
 
   #plain(ttlMs: number | undefined): CallOptions {
@@ -296,6 +350,8 @@ export class GetOrSet {
     const ctx = new Context(options)
     let fence: WriteFence | typeof LOST | undefined
     let computed = true
+    const plan = options.bulkhead
+    const wait: SlotWait | undefined = plan && { overload: undefined }
     const work = async (): Promise<unknown> => {
       if (session !== undefined) {
         if (background !== undefined) {
@@ -317,18 +373,29 @@ export class GetOrSet {
           }
         }
       }
-      if (ops.fence !== undefined) {
-        try {
-          fence = await ops.fence(ref)
-        } catch (error) {
-          report('fence', error) // the factory still answers; its result is not stored
-          fence = LOST
+      let slot: { release(): void } | undefined
+      if (plan !== undefined) {
+        const bulkheads = this.#bulkheads()
+        const tenant = bulkheads.tenantOf(plan, ref.scope, 'getOrSet')
+        slot = await bulkheads.enter(plan, tenant, 'getOrSet', background !== undefined, wait)
+        if (slot === undefined) {
+          computed = false
+          return SKIP // a refresh ahead with the bulkhead full
         }
       }
       try {
+        if (ops.fence !== undefined) {
+          try {
+            fence = await ops.fence(ref)
+          } catch (error) {
+            report('fence', error) // the factory still answers; its result is not stored
+            fence = LOST
+          }
+        }
         return await factory(ctx)
       } finally {
         ctx.done = true
+        slot?.release()
       }
     }
     const pending =
@@ -349,6 +416,7 @@ export class GetOrSet {
       const end = () => void session.release()
       flight.then(end, end)
     }
+    if (wait !== undefined) trackWait(flight, wait)
     return flight
   }
 
@@ -361,15 +429,16 @@ export class GetOrSet {
   ): Promise<void> {
     const ops = this.#host.ops
     const write = ctx.tags === undefined ? undefined : { tags: ctx.tags }
-    if (ops.sync !== undefined) ops.writeSync(ref, value, ctx.ttlMs, true, write)
-    else await ops.write(ref, value, ctx.ttlMs, true, fence, write)
+    const ttl = jittered(ctx.ttlMs, ctx.jitter)
+    if (ops.sync !== undefined) ops.writeSync(ref, value, ttl, true, write)
+    else await ops.write(ref, value, ttl, true, fence, write)
     const ahead = options.ahead
-    if (ahead !== undefined && ahead.aheadMs !== 0 && ctx.ttlMs !== undefined) {
+    if (ahead !== undefined && ahead.aheadMs !== 0 && ttl !== undefined) {
       const times = this.#refreshAt
       const id = encodeEntryRef(ref)
       times.delete(id)
       if (times.size >= MAX_REFRESH_TIMES) times.delete(times.keys().next().value!)
-      times.set(id, refreshAt(Date.now(), ctx.ttlMs, ahead.aheadMs))
+      times.set(id, refreshAt(Date.now(), ttl, ahead.aheadMs))
     }
   }
 

@@ -10,9 +10,12 @@ import type { EntryRef, WriteFence } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
 import { MAX_TTL_SECONDS } from '../ttl.js'
+import type { BulkheadPlan, SlotWait } from './bulkhead.js'
+import { bulkheadsOf, trackWait } from './bulkhead.js'
 import type { Envelope } from './envelope.js'
 import { isEnvelope, isRefreshDue, isStale, NEVER_STALE, wrapEnvelope } from './envelope.js'
 import { attachHandle } from './handle.js'
+import { jittered } from './jitter.js'
 import { handleMethods } from './handle-methods.js'
 import type { MemoHost } from './host.js'
 import { LockSession, waitForTurn } from './lock-session.js'
@@ -36,6 +39,10 @@ export interface ResolvedMemoOptions {
   readonly scopeParams: ((...args: unknown[]) => Readonly<Record<string, ScopeId | undefined>>) | undefined
   /** An explicit scope parameter may differ from the ambient one (see `MemoizeOptions.crossScope`). */
   readonly crossScope: boolean
+  /** `maxConcurrent`, validated; undefined: no bulkhead. */
+  readonly bulkhead?: BulkheadPlan
+  /** `ttlJitter` (0: none). */
+  readonly jitter?: number
 }
 
 /**
@@ -94,6 +101,8 @@ export function memoize(
   /** Entries carry their staleness (grace) or refresh time (refresh ahead) in an envelope. */
   const enveloped = graceMs !== 0 || aheadMs !== 0
   const FIXED: WriteMeta = { ttlMs, tags: undefined }
+  const { bulkhead, jitter = 0 } = options
+  const bulkheads = bulkhead === undefined ? undefined : bulkheadsOf(host, report)
 
   const keys = new ArgsKeyCache(prefix)
   // Global scope: the whole ref depends on the arguments only, so it is reused (refs are immutable).
@@ -130,7 +139,7 @@ export function memoize(
   /** Stores a result the function computed (in an envelope under grace or refresh ahead), through `fence`. */
   const store = (ref: EntryRef, value: unknown, fence: Fence, meta: WriteMeta): void | Promise<void> => {
     if (fence === LOST) return
-    const ttl = meta.ttlMs
+    const ttl = jitter === 0 ? meta.ttlMs : jittered(meta.ttlMs, jitter)
     let stored = value
     if (enveloped) {
       const now = Date.now()
@@ -146,21 +155,43 @@ export function memoize(
   }
 
   /**
-   * Runs `call` for a result to store. Over a storage with fences, the fence is taken first: a result
-   * is never written after an eviction (by any process) that was applied while it was being computed.
+   * Runs `call` for a result to store. With `maxConcurrent` it takes a slot of the call's tenant first
+   * (a background refresh that finds none is skipped). Over a storage with fences, the fence is taken
+   * next: a result is never written after an eviction (by any process) applied while it was computed.
    */
-  const compute = async (ref: EntryRef, call: () => unknown, args: unknown[]): Promise<Outcome> => {
-    let fence: Fence = UNFENCED
-    if (ops.fence !== undefined) {
-      try {
-        fence = await ops.fence(ref)
-      } catch (error) {
-        report('fence', error) // the function still answers; its result is not stored
-        fence = LOST
+  const compute = async (
+    ref: EntryRef,
+    call: () => unknown,
+    args: unknown[],
+    wait?: SlotWait,
+    background = false,
+  ): Promise<Outcome> => {
+    const slot =
+      bulkheads === undefined
+        ? undefined
+        : await bulkheads.enter(
+            bulkhead!,
+            bulkheads.tenantOf(bulkhead!, ref.scope, namespace),
+            namespace,
+            background,
+            wait,
+          )
+    if (slot === undefined && bulkheads !== undefined) return { value: SKIPPED, computed: false }
+    try {
+      let fence: Fence = UNFENCED
+      if (ops.fence !== undefined) {
+        try {
+          fence = await ops.fence(ref)
+        } catch (error) {
+          report('fence', error) // the function still answers; its result is not stored
+          fence = LOST
+        }
       }
+      const value = await call()
+      return { value, computed: true, fence, meta: writeMetaFor(value, args) }
+    } finally {
+      slot?.release()
     }
-    const value = await call()
-    return { value, computed: true, fence, meta: writeMetaFor(value, args) }
   }
 
   /** The fresh value in what the storage returned, or NONE. */
@@ -204,11 +235,12 @@ export function memoize(
   const startFlight = (
     id: string,
     ref: EntryRef,
-    work: (session: LockSession | undefined) => Promise<Outcome>,
+    work: (session: LockSession | undefined, wait: SlotWait | undefined) => Promise<Outcome>,
   ): Promise<unknown> => {
     const session = lock && new LockSession(lock.locks, lock.ttlMs, report)
+    const wait: SlotWait | undefined = bulkhead && { overload: undefined }
     let outcome: Outcome | undefined
-    const pending = work(session).then((result) => {
+    const pending = work(session, wait).then((result) => {
       outcome = result
       return result.value
     })
@@ -222,6 +254,7 @@ export function memoize(
       const end = () => void session.release()
       flight.then(end, end)
     }
+    if (wait !== undefined) trackWait(flight, wait)
     return flight
   }
 
@@ -231,20 +264,20 @@ export function memoize(
   /** A miss: under `lock`, wait for another process's result first. */
   const missWork =
     (ref: EntryRef, call: () => unknown, args: unknown[]) =>
-    async (session: LockSession | undefined): Promise<Outcome> => {
+    async (session: LockSession | undefined, wait: SlotWait | undefined): Promise<Outcome> => {
       if (session !== undefined) {
         const found = await waitForTurn(session, ref, lock!.waitMs, readUsable(ref), NONE, report)
         if (found !== NONE) return { value: found, computed: false }
       }
-      return compute(ref, call, args)
+      return compute(ref, call, args, wait)
     }
 
   /** `fn.refresh()`: under `lock`, wait for the lock (not for the stored value: it is the old one). */
   const refreshNowWork =
     (ref: EntryRef, call: () => unknown, args: unknown[]) =>
-    async (session: LockSession | undefined): Promise<Outcome> => {
+    async (session: LockSession | undefined, wait: SlotWait | undefined): Promise<Outcome> => {
       if (session !== undefined) await waitForTurn(session, ref, lock!.waitMs, nothing, NONE, report)
-      return compute(ref, call, args)
+      return compute(ref, call, args, wait)
     }
 
   /**
@@ -265,7 +298,7 @@ export function memoize(
         const found = refreshedElsewhere(await ops.peek(ref))
         if (found !== NONE) return { value: found, computed: false }
       }
-      return compute(ref, call, args)
+      return compute(ref, call, args, undefined, true)
     }
 
   /**
@@ -355,7 +388,7 @@ export function memoize(
   ) => {
     const joined = flights.join(id) ?? finished
     if (joined !== undefined) return deadline(joined)
-    if (lock === undefined && ops.fence === undefined) {
+    if (lock === undefined && ops.fence === undefined && bulkhead === undefined) {
       return deadline(settle(ref, id, Promise.resolve(fn.apply(self, args)), args))
     }
     return deadline(
@@ -367,12 +400,24 @@ export function memoize(
     )
   }
 
-  /** A miss of a sync storage: run the function (sync, or as a flight once it returned a Promise). */
+  /**
+   * A miss of a sync storage: run the function (sync, or as a flight once it returned a Promise). With
+   * `maxConcurrent`, a function known to be async runs behind the bulkhead (a sync one cannot overlap).
+   */
   const missSync = (self: unknown, args: unknown[], ref: EntryRef): unknown => {
     const id = isAsync ? encodeEntryRef(ref) : undefined
     if (id !== undefined) {
       const running = flights.join(id)
       if (running !== undefined) return deadline(running)
+      if (bulkhead !== undefined) {
+        return deadline(
+          startFlight(
+            id,
+            ref,
+            missWork(ref, () => fn.apply(self, args), args),
+          ),
+        )
+      }
     }
     const result = fn.apply(self, args)
     if (isThenable(result)) {

@@ -2,9 +2,12 @@ import { ConfigurationError } from '../errors.js'
 import { isWellFormed } from '../scopes/scope-config.js'
 import type { ScopeId } from '../scopes/scope-level.js'
 import { ttlToMs } from '../ttl.js'
+import type { MaxConcurrent } from './bulkhead.js'
+import { resolveMaxConcurrent } from './bulkhead.js'
 import type { MemoizedFunction } from './handle.js'
 import type { MemoHost } from './host.js'
 import { claimNamespace } from './host.js'
+import { resolveJitter } from './jitter.js'
 import { memoize } from './memo-function.js'
 import type { ResilienceOptions } from './resilience.js'
 import { resolveResilience } from './resilience.js'
@@ -70,6 +73,24 @@ export interface MemoizeOptions<
    * `ScopeError`; `true` allows it (admin code that addresses other tenants on purpose).
    */
   readonly crossScope?: boolean
+  /**
+   * A bulkhead on misses: at most `limit` runs of the function at once per instance of the scope level
+   * `per` (e.g. per organization), so one tenant's burst of misses cannot take every connection to the
+   * backend. Calls of one key still share one run. A miss past the limit waits for a slot up to
+   * `hardTimeoutMs`, else rejects at once with an `OverloadError`; a stale value within `graceSeconds`
+   * is served instead of waiting (its background refresh is skipped while the bulkhead is full). `per`
+   * must be the memoizer's scope, one of its ancestors, or `'global'`. With `lock` the limit holds across
+   * processes (needs a storage with semaphores: RedisStorage, MongoDBStorage), else per process. Async
+   * functions only (a synchronous function over an in-process storage cannot overlap itself).
+   */
+  readonly maxConcurrent?: MaxConcurrent
+  /**
+   * Spreads expiries: each stored TTL is multiplied by a random factor in `[1 - ttlJitter, 1]`, so the
+   * entries one tenant filled at once do not all expire (and miss) at once. A number from 0 up to but
+   * excluding 1, e.g. `0.1`; never lengthens a TTL. Under `graceSeconds` the jittered TTL is when the
+   * value turns stale.
+   */
+  readonly ttlJitter?: number
 }
 
 /** The result type of a memoized function: sync stays sync over a sync storage, else a Promise. */
@@ -130,6 +151,21 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
     locks: host.locks,
   })
   const ahead = resolveRefreshAhead(options, ttlOf !== undefined ? 'dynamic' : ttlMs, 'configuration')
+  const jitter = resolveJitter(options.ttlJitter, 'configuration')
+  const plan = (namespace: string) =>
+    options.maxConcurrent === undefined
+      ? undefined
+      : resolveMaxConcurrent(
+          options.maxConcurrent,
+          host.scopes,
+          level,
+          namespace,
+          resilience.hardTimeoutMs,
+          resilience.lock,
+          ops.storageType,
+          'configuration',
+        )
+  if (options.maxConcurrent !== undefined) plan('') // checked now, not at the first wrap
 
   if (options.crossScope !== undefined && typeof options.crossScope !== 'boolean') {
     throw new ConfigurationError('the crossScope option must be true or false')
@@ -171,6 +207,8 @@ export function createMemoizer(host: MemoHost, options: MemoizeOptions = {}): Me
       scopeParams: options.scopeParams as
         ((...args: unknown[]) => Readonly<Record<string, ScopeId | undefined>>) | undefined,
       crossScope: options.crossScope === true,
+      bulkhead: plan(namespace),
+      jitter,
     })
   }
   return memoizer as Memoizer<boolean>

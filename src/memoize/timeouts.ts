@@ -1,10 +1,12 @@
 import { TimeoutError } from '../errors.js'
+import { overloadOf } from './bulkhead.js'
 
 /** Marks a refresh that did not run because another process holds the entry's lock. */
 export const SKIPPED: unique symbol = Symbol('cacheado.refreshSkipped')
 
 /**
- * Rejects with a {@link TimeoutError} if `pending` has not settled after `ms`; otherwise settles like
+ * Rejects with a {@link TimeoutError} (an `OverloadError` while `pending` waits for a `maxConcurrent`
+ * slot) if `pending` has not settled after `ms`; otherwise settles like
  * it. `pending` itself keeps running (a memoized flight stores its result when it arrives). The timer
  * does not keep the process alive.
  */
@@ -13,12 +15,14 @@ export function withDeadline<T>(pending: Promise<T>, ms: number, namespace: stri
     const timer = setTimeout(
       () =>
         reject(
-          new TimeoutError(
-            'memoize',
-            ms,
-            `memoized ${namespace} did not answer within hardTimeoutMs (${ms} ms) and no cached value was available; its result will be stored when it arrives. Raise hardTimeoutMs, or add graceSeconds so a stale value can be served`,
-            { namespace },
-          ),
+          // A flight still waiting for a bulkhead slot: the caller was refused for overload.
+          overloadOf(pending, ms) ??
+            new TimeoutError(
+              'memoize',
+              ms,
+              `memoized ${namespace} did not answer within hardTimeoutMs (${ms} ms) and no cached value was available; its result will be stored when it arrives. Raise hardTimeoutMs, or add graceSeconds so a stale value can be served`,
+              { namespace },
+            ),
         ),
       ms,
     )

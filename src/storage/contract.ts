@@ -438,6 +438,39 @@ export interface EntryLocks {
   extend(handle: LockHandle, ttlMs: number): Promise<boolean>
   /** Releases the lock if `handle` still holds it; resolves whether it did. */
   release(handle: LockHandle): Promise<boolean>
+  /** Present when the provider also offers counting semaphores per scope (see {@link ScopeSemaphores}). */
+  readonly semaphores?: ScopeSemaphores
+}
+
+/** One slot of a {@link ScopeSemaphores} semaphore, held until released or until its TTL passes. */
+export interface LeaseHandle {
+  /** The scope the semaphore belongs to (`[]`: global). */
+  readonly scope: ScopePath
+  /** The semaphore's name inside that scope. */
+  readonly name: string
+  /** Identifies the holder: only it can release or extend the lease. */
+  readonly token: string
+}
+
+/**
+ * Optional capability of a shared storage (offered through {@link EntryLocks.semaphores}): counting
+ * semaphores named per scope, seen by every process that uses the same backend. Memoization and
+ * `getOrSet` use it for `maxConcurrent` with `lock` (at most `limit` factory runs per tenant across
+ * processes).
+ *
+ * Invariants: `acquire` grants a lease only while fewer than `limit` unexpired leases of `(scope, name)`
+ * exist (the check and the grant are one atomic step); a lease expires `ttlMs` after it was acquired or
+ * last extended, so a crashed holder keeps its slot at most that long; `release` and `extend` act only
+ * on the lease of that token. Semaphores live apart from the entries (not counted by `size`, not
+ * removed by `evictScope`), and a semaphore of one scope never counts another scope's leases.
+ */
+export interface ScopeSemaphores {
+  /** Tries once, without waiting: a lease if fewer than `limit` are held, `undefined` otherwise. */
+  acquire(scope: ScopePath, name: string, limit: number, ttlMs: number): Promise<LeaseHandle | undefined>
+  /** Sets the lease's remaining time to `ttlMs` again; resolves false if it is no longer held. */
+  extend(lease: LeaseHandle, ttlMs: number): Promise<boolean>
+  /** Releases the lease if still held; resolves whether it was. */
+  release(lease: LeaseHandle): Promise<boolean>
 }
 
 /** A provider that also answers synchronously. */

@@ -22,6 +22,7 @@ import { attachPlain, providerCases } from './provider-cases.js'
 import { bulkCacheCases, bulkProviderCases } from './bulk-cases.js'
 import { cacheTagCases, providerTagCases } from './tag-cases.js'
 import { byteBudgetCases } from './byte-cases.js'
+import { semaphoreCases } from './semaphore-cases.js'
 import type { TestRunner } from './runner.js'
 import { Cache } from '../cache.js'
 
@@ -50,7 +51,7 @@ export interface ConformanceOptions {
  * Declares the conformance suite for one storage provider: the cases through a `Cache` (values and
  * their types, misses, TTLs, scope eviction, tenant isolation whatever the characters of ids, bounds,
  * memoization), then the cases on the provider itself for each optional capability it offers (`sync`,
- * `getWithExpiry`, `getMany`/`setMany`/`deleteMany`, `list`, `locks`, `createBus`/`setAndPublish`,
+ * `getWithExpiry`, `getMany`/`setMany`/`deleteMany`, `list`, `locks` (and `locks.semaphores`), `createBus`/`setAndPublish`,
  * `fence`/`setFenced`, `invalidateTags`), and the bulk and inspection operations of the cache (`getMany`,
  * `setMany`, `evictMany`, `has`, `expiresAt`, `getWithMetadata`).
  */
@@ -90,5 +91,6 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
     providerCases(runner, { open })
     providerTagCases(runner, { open })
     bulkProviderCases(runner, { open })
+    semaphoreCases(runner, { open })
   })
 }

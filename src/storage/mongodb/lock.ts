@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Collection } from 'mongodb'
-import type { EntryLocks, EntryRef, LockHandle } from '../contract.js'
+import type { EntryLocks, EntryRef, LockHandle, ScopeSemaphores } from '../contract.js'
 import { encodeEntryRef } from '../key-encoding.js'
+import { MongoSemaphores } from './semaphore.js'
 
 /** One lock: `_id` is the entry's encoded ref, `token` its holder's, `expiresAt` when it lapses. */
 export interface LockDocument {
@@ -30,10 +31,13 @@ const DUPLICATE_KEY = 11000
 export class MongoLocks implements EntryLocks {
   readonly #collection: Collection<LockDocument>
   readonly #run: MongoLockRunner
+  /** Counting semaphores per scope, as slots that are locks of this collection (see `semaphore.ts`). */
+  readonly semaphores: ScopeSemaphores
 
   constructor(collection: Collection<LockDocument>, run: MongoLockRunner) {
     this.#collection = collection
     this.#run = run
+    this.semaphores = new MongoSemaphores(this)
   }
 
   /** The collection the locks live in. */

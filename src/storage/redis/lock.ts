@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { EntryLocks, EntryRef, LockHandle } from '../contract.js'
+import type { EntryLocks, EntryRef, LockHandle, ScopeSemaphores } from '../contract.js'
 import type { RedisClient } from './connection.js'
 import { LuaScript } from './connection.js'
 import type { RedisKeys } from './keys.js'
+import { RedisSemaphores } from './semaphore.js'
 
 /** Deletes the lock only if it still holds our token (a later holder's lock is left alone). */
 const RELEASE_LUA = `
@@ -35,11 +36,14 @@ export class RedisLocks implements EntryLocks {
   readonly #client: RedisClient
   readonly #keys: RedisKeys
   readonly #run: RedisCommandRunner
+  /** Counting semaphores per scope, on the same connection (see `semaphore.ts`). */
+  readonly semaphores: ScopeSemaphores
 
   constructor(client: RedisClient, keys: RedisKeys, run: RedisCommandRunner) {
     this.#client = client
     this.#keys = keys
     this.#run = run
+    this.semaphores = new RedisSemaphores(client, keys, run)
   }
 
   async acquire(ref: EntryRef, ttlMs: number): Promise<LockHandle | undefined> {
