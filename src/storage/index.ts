@@ -19,6 +19,7 @@ export type {
   Bus,
   BusHandlers,
   BusMessage,
+  EntryHandle,
   EntryLocks,
   EntryRef,
   EntryWrite,
