@@ -106,8 +106,8 @@ export function memoize(
           handle: undefined,
         }))
       : undefined
-  /** Hits through handles: a sync storage offering them, a global memoizer keyed by its arguments. */
-  const slotted = globalSlots !== undefined && deriveKey === undefined && ops.sync?.getByHandle !== undefined
+  /** Hits through handles: a sync storage offering them, a memoizer of the global scope. */
+  const slotted = globalSlots !== undefined && ops.sync?.getByHandle !== undefined
 
   const refFor = (args: unknown[]): EntryRef => {
     const keyArgs = deriveKey === undefined ? args : [deriveKey(...args)]
@@ -419,7 +419,7 @@ export function memoize(
       let slot: HandleSlot | undefined
       try {
         ops.checkOpen(namespace)
-        if (slotted) ref = (slot = globalSlots!.of(args)).ref
+        if (slotted) ref = (slot = globalSlots!.of(deriveKey === undefined ? args : [deriveKey(...args)])).ref
         else ref = refFor(args)
       } catch (error) {
         if (isAsync) return Promise.reject(error)

@@ -62,11 +62,15 @@ function replay(steps: readonly Step[], numericArgs: boolean): void {
   const errors: string[] = []
   cache.on('error', (error, { operation }) => errors.push(`${operation}: ${error.message}`))
   let computations = 0
-  const make = (namespace: string) =>
-    cache.cache({ namespace, ttlSeconds: TTL_SECONDS, tags: (n: number | string) => [`t${num(n) % 3}`] })(
-      (n: number | string): Result => ({ n: num(n), computation: ++computations }),
-    )
-  const fns = [make('f'), make('g')]
+  const make = (namespace: string, key?: (n: number | string) => unknown) =>
+    cache.cache({
+      namespace,
+      ttlSeconds: TTL_SECONDS,
+      tags: (n: number | string) => [`t${num(n) % 3}`],
+      ...(key === undefined ? {} : { key }),
+    })((n: number | string): Result => ({ n: num(n), computation: ++computations }))
+  // The second function derives its key from its argument (its handles are kept per derived key).
+  const fns = [make('f'), make('g', (n) => `key-${num(n)}`)]
   // Per function and argument: the first computation a call may answer (after a removal), and the
   // last one answered (answers never go back to an older result).
   const floor = [new Array<number>(ARGS).fill(0), new Array<number>(ARGS).fill(0)]
