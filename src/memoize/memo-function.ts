@@ -414,13 +414,23 @@ export function memoize(
       return loadMiss(this, args, ref, id, finished)
     }
   } else {
-    memoized = function memoized(this: unknown, ...args: unknown[]): unknown {
+    // `arguments` rather than a rest parameter: a hit of a one-argument call allocates no array.
+    memoized = function memoized(this: unknown): unknown {
+      // eslint-disable-next-line prefer-rest-params
+      const given = arguments
+      let args: unknown[] | undefined
       let ref: EntryRef
       let slot: HandleSlot | undefined
       try {
         ops.checkOpen(namespace)
-        if (slotted) ref = (slot = globalSlots!.of(deriveKey === undefined ? args : [deriveKey(...args)])).ref
-        else ref = refFor(args)
+        if (slotted && deriveKey === undefined && given.length === 1) {
+          ref = (slot = globalSlots!.ofOne(given[0])).ref
+        } else {
+          args = Array.from(given)
+          if (slotted)
+            ref = (slot = globalSlots!.of(deriveKey === undefined ? args : [deriveKey(...args)])).ref
+          else ref = refFor(args)
+        }
       } catch (error) {
         if (isAsync) return Promise.reject(error)
         throw error
@@ -428,9 +438,9 @@ export function memoize(
       const cached = slot !== undefined ? ops.readSyncCached(slot, true) : ops.readSync(ref, true)
       if (cached !== MISS) {
         if (!isEnvelope(cached)) return isAsync ? Promise.resolve(cached) : cached
-        return answerEnvelope(this, args, ref, cached, isAsync)
+        return answerEnvelope(this, args ?? [given[0]], ref, cached, isAsync)
       }
-      return missSync(this, args, ref)
+      return missSync(this, args ?? [given[0]], ref)
     }
   }
 
