@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Cache, InMemory } from '../../src/index.js'
+import type { ScopeSegment } from '../../src/storage/index.js'
 
 const ORGS = ['o1', 'o2'] as const
 const USERS = ['u1', 'u2'] as const
@@ -51,6 +52,20 @@ const options = (at: Where) =>
 const scopeName = (at: Where) => (at.user === undefined ? `${at.org}` : `${at.org}/${at.user}`)
 
 describe('in-memory reads of the last scope found', () => {
+  it('follow a path array its caller changes between calls (in place or by segment)', () => {
+    const storage = new InMemory()
+    storage.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+    const sync = storage.sync
+    const path: ScopeSegment[] = [{ level: 'organization', id: 'o1' }]
+    sync.set({ scope: [{ level: 'organization', id: 'o1' }], key: 'k' }, 1, undefined)
+    sync.set({ scope: [{ level: 'organization', id: 'o2' }], key: 'k' }, 2, undefined)
+    expect(sync.get({ scope: path, key: 'k' })).toBe(1)
+    path[0] = { level: 'organization', id: 'o2' }
+    expect(sync.get({ scope: path, key: 'k' })).toBe(2)
+    ;(path[0] as { id: string }).id = 'o1'
+    expect(sync.get({ scope: path, key: 'k' })).toBe(1)
+  })
+
   it('never return what a removal took out of the tree (500 random sequences)', () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {

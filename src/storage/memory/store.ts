@@ -115,7 +115,8 @@ export class MemoryStore implements SyncStorageOperations {
   /** Bumped whenever scope nodes leave the tree (detached, or the store cleared). */
   #treeVersion = 0
   /** The last scope path {@link MemoryStore.#find} found, its node, and the tree version then. */
-  #lastPath: ScopePath = []
+  /** Its levels and ids, copied (a caller may reuse and change its path array after the call). */
+  readonly #lastPath: { levels: string[]; ids: string[] } = { levels: [], ids: [] }
   #lastFound: ScopeNode | undefined = undefined
   #lastVersion = -1
 
@@ -319,7 +320,7 @@ export class MemoryStore implements SyncStorageOperations {
     // Reads of one tenant come in bursts: the last scope found is answered without walking the tree,
     // as long as no node has left the tree since (see #treeVersion).
     const last = this.#lastFound
-    if (last !== undefined && this.#lastVersion === this.#treeVersion && samePath(path, this.#lastPath))
+    if (last !== undefined && this.#lastVersion === this.#treeVersion && isLastPath(path, this.#lastPath))
       return last
     let node: ScopeNode | undefined = this.#root
     for (let i = 0; i < path.length; i++) {
@@ -327,7 +328,12 @@ export class MemoryStore implements SyncStorageOperations {
       node = node.children?.get(segment.level)?.get(segment.id)
       if (node === undefined) return undefined
     }
-    this.#lastPath = path
+    const { levels, ids } = this.#lastPath
+    levels.length = ids.length = path.length
+    for (let i = 0; i < path.length; i++) {
+      levels[i] = path[i]!.level
+      ids[i] = path[i]!.id
+    }
     this.#lastFound = node
     this.#lastVersion = this.#treeVersion
     return node
@@ -482,13 +488,13 @@ function isCurrent(entry: Entry, time: number): boolean {
   return entry.node !== null && entry.expiresAt === time
 }
 
-/** Whether two scope paths name the same scope (same levels and ids). */
-function samePath(a: ScopePath, b: ScopePath): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!
-    const y = b[i]!
-    if (x.id !== y.id || x.level !== y.level) return false
+/** Whether `path` names the scope whose levels and ids are `last` (a copy of an earlier path). */
+function isLastPath(path: ScopePath, last: { readonly levels: string[]; readonly ids: string[] }): boolean {
+  const { levels, ids } = last
+  if (path.length !== ids.length) return false
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i]!
+    if (segment.id !== ids[i] || segment.level !== levels[i]) return false
   }
   return true
 }
