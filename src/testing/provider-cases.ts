@@ -113,6 +113,11 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
       assert.equal(sync.getByHandle(sync.handleOf(a)!), 4, what)
       sync.delete(a)
     }
+    // A handle of another storage (of the same kind) does not read this one's entries.
+    const other = await open()
+    other.sync?.set(a, 'other', undefined)
+    const foreign = other.sync?.handleOf?.(a)
+    if (foreign !== undefined) assert.equal(sync.getByHandle(foreign), MISS, 'a handle of another storage')
     sync.set(a, 5, 20)
     const expiring = sync.handleOf(a)!
     await sleep(40)

@@ -92,6 +92,8 @@ class Handle implements EntryHandle {
 type AnyGroup = Group | TinyLfuGroup<Entry>
 
 const REPORT_NOTHING: StorageContext['onEvicted'] = () => undefined
+/** The next store epoch (see `MemoryStore.#epoch`), shared by all stores of the process. */
+let nextEpoch = 1
 /** Expired entries reclaimed per write, so that writes stay O(log n) amortised. */
 const RECLAIM_PER_WRITE = 4
 
@@ -110,8 +112,11 @@ export class MemoryStore implements SyncStorageOperations {
   readonly #tags = new TagIndex<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
   #context: StorageContext | undefined
-  /** Bumped when the whole store is cleared: handles taken before then are stale. */
-  #epoch = 0
+  /**
+   * Changed when the whole store is cleared: handles taken before then are stale. Epochs are unique
+   * across stores, so a handle of another store never reads here.
+   */
+  #epoch = nextEpoch++
   /** Bumped whenever scope nodes leave the tree (detached, or the store cleared). */
   #treeVersion = 0
   /** The last scope path {@link MemoryStore.#find} found, its node, and the tree version then. */
@@ -299,7 +304,7 @@ export class MemoryStore implements SyncStorageOperations {
   #clear(): number {
     const removed = this.#count
     // The old tree's entries keep their nodes: the epoch is what invalidates their handles.
-    this.#epoch++
+    this.#epoch = nextEpoch++
     this.#treeVersion++
     this.#root = new ScopeNode(null, '', '')
     this.#resetRootGroups()
