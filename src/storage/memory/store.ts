@@ -119,8 +119,10 @@ export class MemoryStore implements SyncStorageOperations {
   #epoch = nextEpoch++
   /** Bumped whenever scope nodes leave the tree (detached, or the store cleared). */
   #treeVersion = 0
-  /** The last scope path {@link MemoryStore.#find} found, its node, and the tree version then. */
-  /** Its levels and ids, copied (a caller may reuse and change its path array after the call). */
+  /**
+   * The last scope path {@link MemoryStore.#find} found (its levels and ids, copied: a caller may reuse
+   * and change its path array after the call), its node, and the tree version then.
+   */
   readonly #lastPath: { levels: string[]; ids: string[] } = { levels: [], ids: [] }
   #lastFound: ScopeNode | undefined = undefined
   #lastVersion = -1
