@@ -135,8 +135,16 @@ async function directScenarios(): Promise<Section[]> {
   sections.push(
     withTargets(ratioSection('1a. get-hit, sync', hitSync, 'cacheado getSync', [note]), [
       atLeastPaired('sync get-hit vs lru-cache get', hitSync, 'cacheado getSync', 'lru-cache get', 0.5),
+      atLeastPaired(
+        'sync get-hit vs lru-cache get (issue 12)',
+        hitSync,
+        'cacheado getSync',
+        'lru-cache get',
+        0.6,
+      ),
     ]),
     ratioSection('1b. get-hit, async', hitAsync, 'cacheado await get', [note]),
+    ...(await randomHitScenario()),
   )
 
   // get-miss
@@ -228,6 +236,57 @@ async function directScenarios(): Promise<Section[]> {
   return sections
 }
 
+/** Distinct keys of the random get-hit table (issue 12: "with 100,000 random keys"). */
+const RANDOM_KEYS = 100_000
+/** Length of its precomputed random read sequence (a power of two). */
+const RANDOM_SEQ = 1 << 18
+
+/** 1c. get-hit, sync, over 100,000 keys read in a seeded random order (most reads miss the CPU caches). */
+async function randomHitScenario(): Promise<Section[]> {
+  const ours = newOurs(2 * RANDOM_KEYS)
+  const lru = newLru<Value>(2 * RANDOM_KEYS)
+  const map = new Map<string, Value>()
+  const randomKeys = Array.from({ length: RANDOM_KEYS }, (_, i) => `item:${i}`)
+  for (let i = 0; i < RANDOM_KEYS; i++) {
+    const value: Value = { n: i }
+    ours.setSync(randomKeys[i]!, value)
+    lru.set(randomKeys[i]!, value)
+    map.set(randomKeys[i]!, value)
+  }
+  const random = prng(7)
+  const seq = Array.from({ length: RANDOM_SEQ }, () => randomKeys[Math.floor(random() * RANDOM_KEYS)]!)
+  const seqMask = RANDOM_SEQ - 1
+  const hits = await measure([
+    syncCase('cacheado getSync', (ops) => {
+      let s = 0
+      for (let i = 0; i < ops; i++) if (ours.getSync(seq[i & seqMask]!) !== undefined) s++
+      return s
+    }),
+    syncCase('lru-cache get', (ops) => {
+      let s = 0
+      for (let i = 0; i < ops; i++) if (lru.get(seq[i & seqMask]!) !== undefined) s++
+      return s
+    }),
+    syncCase('Map get', (ops) => {
+      let s = 0
+      for (let i = 0; i < ops; i++) if (map.get(seq[i & seqMask]!) !== undefined) s++
+      return s
+    }),
+  ])
+  const note = `${RANDOM_KEYS} keys prefilled at global scope, read in a seeded random order; LRU bound ${2 * RANDOM_KEYS} (no evictions).`
+  return [
+    withTargets(ratioSection('1c. get-hit, sync, 100,000 random keys', hits, 'cacheado getSync', [note]), [
+      atLeastPaired(
+        'sync get-hit, 100,000 random keys, vs lru-cache get (issue 12)',
+        hits,
+        'cacheado getSync',
+        'lru-cache get',
+        0.6,
+      ),
+    ]),
+  ]
+}
+
 function syncCase(name: string, run: (ops: number) => number): Case {
   return { name, run }
 }
@@ -242,6 +301,9 @@ function withTargets(section: Section, targets: readonly TargetCheck[]): Section
 
 // ---------------------------------------------------------------------------------------------
 // 4. scoped get-hit at `user` level
+
+/** Our sync scoped read, timed again beside the async ones (issue 12: async >= 0.5x of it). */
+const OWN_SYNC_SCOPED = 'cacheado getSync user scope (same table)'
 
 async function scopedScenario(): Promise<Section[]> {
   const ours = newOurs(BOUND)
@@ -361,6 +423,18 @@ async function scopedScenario(): Promise<Section[]> {
       }
       return s
     }),
+    syncCase(OWN_SYNC_SCOPED, (ops) => {
+      let s = 0
+      for (let i = 0; i < ops; i++) {
+        const j = i & MASK
+        if (
+          ours.getSync(scopedKeys[j]!, { scope: 'user', orgId: orgIds[j]!, userId: userIds[j]! }) !==
+          undefined
+        )
+          s++
+      }
+      return s
+    }),
   ])
   await dispose(bento, cacheable)
   const note =
@@ -395,6 +469,13 @@ async function scopedScenario(): Promise<Section[]> {
           asyncName,
           'cacheable CacheableMemory get `${org}:${user}:${key}`',
           10,
+        ),
+        atLeastPaired(
+          'async scoped get-hit vs our own getSync (issue 12)',
+          async,
+          asyncName,
+          OWN_SYNC_SCOPED,
+          0.5,
         ),
       ],
     ),
@@ -470,6 +551,13 @@ async function memoScenario(): Promise<Section[]> {
         'cacheado memoized sync fn',
         'lru-cache memo()',
         0.5,
+      ),
+      atLeastPaired(
+        'memoized sync hit vs lru-cache memo() (issue 12)',
+        sync,
+        'cacheado memoized sync fn',
+        'lru-cache memo()',
+        0.6,
       ),
     ]),
     ratioSection('5b. memoized hit, async', async, 'cacheado memoized async fn', [

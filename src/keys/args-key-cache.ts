@@ -39,9 +39,13 @@ export class ArgsKeyCache<T = string> {
   /** `wrap(prefix + canonicalArgs(args))`, reused for a single number or string argument. */
   of(args: readonly unknown[]): T {
     if (args.length !== 1) return this.#wrap(this.#prefix + canonicalArgs(args))
-    const only = args[0]
+    return this.ofOne(args[0])
+  }
+
+  /** {@link ArgsKeyCache.of} of the one argument `only` (a call with one argument, without its array). */
+  ofOne(only: unknown): T {
     const type = typeof only
-    if (type !== 'number' && type !== 'string') return this.#wrap(this.#prefix + canonicalArgs(args))
+    if (type !== 'number' && type !== 'string') return this.#wrap(this.#prefix + canonicalArgs([only]))
     if (this.#bypass > 0) {
       this.#bypass--
       return this.#build(only, type)

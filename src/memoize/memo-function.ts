@@ -1,6 +1,7 @@
 import { InvalidArgumentError, RefreshError } from '../errors.js'
 import { ArgsKeyCache } from '../keys/args-key-cache.js'
 import { memoKeyPrefix } from '../keys/entry-key.js'
+import type { HandleSlot } from '../operations/pipeline.js'
 import { LATER } from '../operations/pipeline.js'
 import type { ResolvedLevel } from '../scopes/scope-config.js'
 import { EMPTY_PATH } from '../scopes/scope-config.js'
@@ -105,15 +106,21 @@ export function memoize(
   const bulkheads = bulkhead === undefined ? undefined : bulkheadsOf(host, report)
 
   const keys = new ArgsKeyCache(prefix)
-  // Global scope: the whole ref depends on the arguments only, so it is reused (refs are immutable).
-  const globalRefs =
+  // Global scope: the whole ref depends on the arguments only, so it is reused (refs are immutable),
+  // with the storage handle of its entry (a sync hit then skips the key lookup, see readSyncCached).
+  const globalSlots =
     level.path.length === 0
-      ? new ArgsKeyCache<EntryRef>(prefix, undefined, (key) => ({ scope: EMPTY_PATH, key }))
+      ? new ArgsKeyCache<HandleSlot>(prefix, undefined, (key) => ({
+          ref: { scope: EMPTY_PATH, key },
+          handle: undefined,
+        }))
       : undefined
+  /** Hits through handles: a sync storage offering them, a memoizer of the global scope. */
+  const slotted = globalSlots !== undefined && ops.sync?.getByHandle !== undefined
 
   const refFor = (args: unknown[]): EntryRef => {
     const keyArgs = deriveKey === undefined ? args : [deriveKey(...args)]
-    if (globalRefs !== undefined) return globalRefs.of(keyArgs)
+    if (globalSlots !== undefined) return globalSlots.of(keyArgs).ref
     const keyPart = keys.of(keyArgs)
     const params = scopeParams?.(...args)
     if (scopeParams !== undefined && (params === null || typeof params !== 'object')) {
@@ -452,21 +459,33 @@ export function memoize(
       return loadMiss(this, args, ref, id, finished)
     }
   } else {
-    memoized = function memoized(this: unknown, ...args: unknown[]): unknown {
+    // `arguments` rather than a rest parameter: a hit of a one-argument call allocates no array.
+    memoized = function memoized(this: unknown): unknown {
+      // eslint-disable-next-line prefer-rest-params
+      const given = arguments
+      let args: unknown[] | undefined
       let ref: EntryRef
+      let slot: HandleSlot | undefined
       try {
         ops.checkOpen(namespace)
-        ref = refFor(args)
+        if (slotted && deriveKey === undefined && given.length === 1) {
+          ref = (slot = globalSlots!.ofOne(given[0])).ref
+        } else {
+          args = Array.from(given)
+          if (slotted)
+            ref = (slot = globalSlots!.of(deriveKey === undefined ? args : [deriveKey(...args)])).ref
+          else ref = refFor(args)
+        }
       } catch (error) {
         if (isAsync) return Promise.reject(error)
         throw error
       }
-      const cached = ops.readSync(ref, true)
+      const cached = slot !== undefined ? ops.readSyncCached(slot, true) : ops.readSync(ref, true)
       if (cached !== MISS) {
         if (!isEnvelope(cached)) return isAsync ? Promise.resolve(cached) : cached
-        return answerEnvelope(this, args, ref, cached, isAsync)
+        return answerEnvelope(this, args ?? [given[0]], ref, cached, isAsync)
       }
-      return missSync(this, args, ref)
+      return missSync(this, args ?? [given[0]], ref)
     }
   }
 

@@ -12,6 +12,7 @@ import type { RuleEngine } from '../rules/engine.js'
 import { StatsCounter } from '../stats.js'
 import type {
   AutomaticEvictionReason,
+  EntryHandle,
   EntryRef,
   Miss,
   ScopePath,
@@ -53,6 +54,13 @@ export interface PipelineParts {
   readonly events: EventSink
   /** The storage's `storageType`, for errors. */
   readonly storageType: string
+}
+
+/** An entry ref with the storage handle last taken for it (see {@link Operations.readSyncCached}). */
+export interface HandleSlot {
+  readonly ref: EntryRef
+  /** The handle, or undefined before the first read or while there was no entry. */
+  handle: EntryHandle | undefined
 }
 
 /** {@link Operations.readNow}'s answer when the value needs I/O: call {@link Operations.fetch}. */
@@ -148,6 +156,32 @@ export class Operations {
       value = this.#readFailed(error, failOpen)
     }
     return this.#afterRead(ref, value, start, observer)
+  }
+
+  /**
+   * {@link Operations.readSync} of `slot.ref` through the storage handle kept in `slot`: a hit skips the
+   * key lookup. A missing or stale handle (its entry removed, by any path) is replaced by a new one
+   * taken by ref, so the answer is always what `readSync(slot.ref)` would answer; one read is counted.
+   */
+  readSyncCached(slot: HandleSlot, failOpen: boolean): unknown {
+    const sync = this.sync!
+    if (sync.getByHandle === undefined || sync.handleOf === undefined)
+      return this.readSync(slot.ref, failOpen)
+    const observer = this.observer
+    let start = observer === UNOBSERVED ? -1 : observer.start()
+    let value: unknown
+    try {
+      const handle = slot.handle
+      value = handle === undefined ? MISS : sync.getByHandle(handle)
+      if (value === MISS) {
+        const renewed = (slot.handle = sync.handleOf(slot.ref))
+        if (renewed !== undefined) value = sync.getByHandle(renewed)
+      }
+    } catch (error) {
+      start = observer.failed('get', start)
+      value = this.#readFailed(error, failOpen)
+    }
+    return this.#afterRead(slot.ref, value, start, observer)
   }
 
   /** The read that {@link Operations.readNow} left for later: asks the storage (past the local tier). */

@@ -153,6 +153,24 @@ export interface SyncStorageOperations {
   getWithExpiry?(ref: EntryRef): StoredEntry | Miss
   /** Optional: synchronous {@link StorageProvider.byteUsage}. */
   byteUsage?(topN: number): ByteUsage | undefined
+  /**
+   * Optional, with {@link SyncStorageOperations.getByHandle}: a handle to the entry of `ref`, or
+   * `undefined` when there is none. Not a read (the entry is not marked used). Memoized functions keep
+   * one per argument, so that a hit skips the key lookup.
+   */
+  handleOf?(ref: EntryRef): EntryHandle | undefined
+  /**
+   * The value of the handle's entry, read as `get` reads it; `MISS` once that entry is gone (removed by
+   * any path: delete, scope eviction, tag invalidation, bound, expiry, clear). A write to the same ref
+   * after a removal is a new entry: the caller then reads by ref and takes a new handle.
+   */
+  getByHandle?(handle: EntryHandle): unknown
+}
+
+/** An opaque handle to one stored entry (see {@link SyncStorageOperations.handleOf}). */
+export interface EntryHandle {
+  /** Opaque: only the storage that made the handle reads it. */
+  readonly __entryHandle?: never
 }
 
 /**

@@ -20,6 +20,7 @@ export type {
   Bus,
   BusHandlers,
   BusMessage,
+  EntryHandle,
   EntryLocks,
   EntryRef,
   EntryWrite,

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict'
-import type { BusMessage, EntryRef, ScopePath, StorageContext, StorageProvider } from '../storage/contract.js'
+import type {
+  BusMessage,
+  EntryHandle,
+  EntryRef,
+  ScopePath,
+  StorageContext,
+  StorageProvider,
+} from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import type { TestRunner } from './runner.js'
 import { sleep } from './cache-cases.js'
@@ -72,6 +79,49 @@ export function providerCases(runner: TestRunner, ctx: ProviderCaseContext): voi
     assert.equal(sync.evictScope(org('o')), 2)
     assert.equal(sync.delete(a), false)
     assert.equal(await s.get(a), MISS)
+  })
+
+  it('provider (sync handles): a handle reads its entry until the entry leaves the storage by any path', async () => {
+    const s = await open()
+    const sync = s.sync
+    if (sync?.handleOf === undefined || sync.getByHandle === undefined) return
+    const a = ref(user('o', 'u'), 'a')
+    assert.equal(sync.handleOf(a), undefined)
+    sync.set(a, 1, undefined)
+    const h = sync.handleOf(a)!
+    assert.equal(sync.getByHandle(h), 1)
+    sync.set(a, 2, undefined) // an overwrite keeps the entry
+    assert.equal(sync.getByHandle(h), 2)
+    // Each removal makes the handle stale, also once the ref is written again (a new entry).
+    const removals: Array<[string, () => unknown]> = [
+      ['delete', () => sync.delete(a)],
+      ['evictScope of its user', () => sync.evictScope(user('o', 'u'))],
+      ['evictScope of its org', () => sync.evictScope(org('o'))],
+      ['clear', () => sync.evictScope([])],
+      ['invalidateTags', () => sync.invalidateTags?.(['t'], [])],
+    ]
+    for (const [what, remove] of removals) {
+      const tagged = sync.invalidateTags !== undefined
+      if (what === 'invalidateTags' && !tagged) continue
+      sync.set(a, 3, undefined, tagged ? { tags: ['t'] } : undefined)
+      const held: EntryHandle = sync.handleOf(a)!
+      assert.equal(sync.getByHandle(held), 3, what)
+      remove()
+      assert.equal(sync.getByHandle(held), MISS, `${what}: the handle still reads`)
+      sync.set(a, 4, undefined)
+      assert.equal(sync.getByHandle(held), MISS, `${what}: the handle reads the new entry`)
+      assert.equal(sync.getByHandle(sync.handleOf(a)!), 4, what)
+      sync.delete(a)
+    }
+    // A handle of another storage (of the same kind) does not read this one's entries.
+    const other = await open()
+    other.sync?.set(a, 'other', undefined)
+    const foreign = other.sync?.handleOf?.(a)
+    if (foreign !== undefined) assert.equal(sync.getByHandle(foreign), MISS, 'a handle of another storage')
+    sync.set(a, 5, 20)
+    const expiring = sync.handleOf(a)!
+    await sleep(40)
+    assert.equal(sync.getByHandle(expiring), MISS, 'expired')
   })
 
   it('provider (getWithExpiry): the value with an expiry never later than the real one', async () => {

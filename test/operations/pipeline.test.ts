@@ -138,6 +138,18 @@ describe('one pipeline: failures', () => {
       if (failing) throw new Error('disk on fire')
       return get(ref)
     }
+    // A memoized hit reads through an entry handle: its read path fails too.
+    const sync = broken.sync as Required<typeof broken.sync>
+    const handleOf = sync.handleOf.bind(sync)
+    const getByHandle = sync.getByHandle.bind(sync)
+    sync.handleOf = (ref) => {
+      if (failing) throw new Error('disk on fire')
+      return handleOf(ref)
+    }
+    sync.getByHandle = (handle) => {
+      if (failing) throw new Error('disk on fire')
+      return getByHandle(handle)
+    }
     const errors: string[] = []
     cache.on('error', (error) => void errors.push(error.name))
     for (const observed of [false, true, false]) {

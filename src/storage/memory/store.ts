@@ -1,6 +1,7 @@
 import type {
   BoundPolicy,
   ByteUsage,
+  EntryHandle,
   EntryRef,
   Miss,
   ScopePath,
@@ -87,10 +88,24 @@ class Entry {
   ) {}
 }
 
+/**
+ * What {@link MemoryStore.handleOf} answers: the entry and the store's epoch at that time. Valid while
+ * `entry.node` is not null (every removal path clears it) and the epoch is unchanged (a clear).
+ */
+class Handle implements EntryHandle {
+  declare readonly __entryHandle?: never
+  constructor(
+    readonly entry: Entry,
+    readonly epoch: number,
+  ) {}
+}
+
 /** A group of a policy: a linked list (lru, insertion) or a TinyLFU group. */
 type AnyGroup = Group | TinyLfuGroup<Entry>
 
 const REPORT_NOTHING: StorageContext['onEvicted'] = () => undefined
+/** The next store epoch (see `MemoryStore.#epoch`), shared by all stores of the process. */
+let nextEpoch = 1
 /** Expired entries reclaimed per write, so that writes stay O(log n) amortised. */
 const RECLAIM_PER_WRITE = 4
 
@@ -113,6 +128,20 @@ export class MemoryStore implements SyncStorageOperations {
   #maxBytes: number[] = []
   #sizeOf: ((value: unknown) => number) | undefined
   #totalBytes = 0
+  /**
+   * Changed when the whole store is cleared: handles taken before then are stale. Epochs are unique
+   * across stores, so a handle of another store never reads here.
+   */
+  #epoch = nextEpoch++
+  /** Bumped whenever scope nodes leave the tree (detached, or the store cleared). */
+  #treeVersion = 0
+  /**
+   * The last scope path {@link MemoryStore.#find} found (its levels and ids, copied: a caller may reuse
+   * and change its path array after the call), its node, and the tree version then.
+   */
+  readonly #lastPath: { levels: string[]; ids: string[] } = { levels: [], ids: [] }
+  #lastFound: ScopeNode | undefined = undefined
+  #lastVersion = -1
 
   /** Applies the cache's bounds and eviction listener; the store must be empty. */
   configure(context: StorageContext): void {
@@ -145,7 +174,11 @@ export class MemoryStore implements SyncStorageOperations {
    */
   #read(ref: EntryRef): Entry | undefined {
     const entry = this.#find(ref.scope)?.entries?.get(ref.key)
-    if (entry === undefined) return undefined
+    return entry === undefined ? undefined : this.#use(entry)
+  }
+
+  /** A read of `entry` (found by key or through a handle): removed if expired, else marked used. */
+  #use(entry: Entry): Entry | undefined {
     if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
       this.#remove(entry, 'expired')
       return undefined
@@ -154,6 +187,26 @@ export class MemoryStore implements SyncStorageOperations {
     const lfu = entry.lfu
     if (lfu !== null) lfu.group.accessed(lfu)
     return entry
+  }
+
+  /**
+   * A handle to the entry of `ref` (undefined if there is none), for {@link MemoryStore.getByHandle}.
+   * Not a read: it neither marks the entry used nor removes it when expired.
+   */
+  handleOf(ref: EntryRef): EntryHandle | undefined {
+    const entry = this.#find(ref.scope)?.entries?.get(ref.key)
+    return entry === undefined ? undefined : new Handle(entry, this.#epoch)
+  }
+
+  /**
+   * The value of the handle's entry, read as `get` reads it, or `MISS` once the entry has left the store
+   * (removed by any path, or the store cleared since the handle was taken) or expired. An overwrite
+   * keeps the entry (and its handles): the handle then reads the new value.
+   */
+  getByHandle(handle: EntryHandle): unknown {
+    const { entry, epoch } = handle as Handle
+    if (entry.node === null || epoch !== this.#epoch) return MISS
+    return this.#use(entry) === undefined ? MISS : entry.value
   }
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void {
@@ -276,6 +329,9 @@ export class MemoryStore implements SyncStorageOperations {
 
   #clear(): number {
     const removed = this.#count
+    // The old tree's entries keep their nodes: the epoch is what invalidates their handles.
+    this.#epoch = nextEpoch++
+    this.#treeVersion++
     this.#root = new ScopeNode(null, '', '')
     this.#resetRootGroups()
     this.#heap.clear()
@@ -292,12 +348,26 @@ export class MemoryStore implements SyncStorageOperations {
   }
 
   #find(path: ScopePath): ScopeNode | undefined {
+    if (path.length === 0) return this.#root
+    // Reads of one tenant come in bursts: the last scope found is answered without walking the tree,
+    // as long as no node has left the tree since (see #treeVersion).
+    const last = this.#lastFound
+    if (last !== undefined && this.#lastVersion === this.#treeVersion && isLastPath(path, this.#lastPath))
+      return last
     let node: ScopeNode | undefined = this.#root
     for (let i = 0; i < path.length; i++) {
       const segment: ScopeSegment = path[i]!
       node = node.children?.get(segment.level)?.get(segment.id)
       if (node === undefined) return undefined
     }
+    const { levels, ids } = this.#lastPath
+    levels.length = ids.length = path.length
+    for (let i = 0; i < path.length; i++) {
+      levels[i] = path[i]!.level
+      ids[i] = path[i]!.id
+    }
+    this.#lastFound = node
+    this.#lastVersion = this.#treeVersion
     return node
   }
 
@@ -317,6 +387,7 @@ export class MemoryStore implements SyncStorageOperations {
 
   /** Removes a node from its parent, then every ancestor left empty, so idle tenants cost nothing. */
   #detach(node: ScopeNode): void {
+    this.#treeVersion++
     let current: ScopeNode = node
     while (current.parent !== null) {
       const parent: ScopeNode = current.parent
@@ -544,6 +615,17 @@ function topOf(node: ScopeNode): ScopeNode {
 
 function isCurrent(entry: Entry, time: number): boolean {
   return entry.node !== null && entry.expiresAt === time
+}
+
+/** Whether `path` names the scope whose levels and ids are `last` (a copy of an earlier path). */
+function isLastPath(path: ScopePath, last: { readonly levels: string[]; readonly ids: string[] }): boolean {
+  const { levels, ids } = last
+  if (path.length !== ids.length) return false
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i]!
+    if (segment.id !== ids[i] || segment.level !== levels[i]) return false
+  }
+  return true
 }
 
 /** Whether `node` is `target` or one of its descendants. */
