@@ -1,5 +1,7 @@
 import { ConfigurationError } from '../errors.js'
 import type { BoundOrder, BoundPolicy, StorageProvider } from '../storage/contract.js'
+import type { Fairness } from './fairness.js'
+import { fairnessLevel } from '../storage/fairness.js'
 
 /** Options shared by the bounded rules. */
 export interface BoundOptions {
@@ -10,10 +12,27 @@ export interface BoundOptions {
    * `maxItems` entries (its sessions' included), so one noisy tenant cannot evict the others.
    */
   readonly per?: string
+  /**
+   * Only on a cache-wide bound (without `per`): `'per-<level>'`, e.g. `'per-organization'`. When the
+   * bound is full, evict from the instance of that level holding the most entries (the one furthest over
+   * its fair share, the bound divided by the instances holding entries), in its own eviction order, so
+   * one tenant's burst evicts its own entries rather than a quiet tenant's. Entries above that level
+   * (e.g. global ones) count as one more tenant. In-process only: the in-memory storage (and the
+   * `local` tier's own `fairness` option); a shared storage refuses it with a `ConfigurationError`.
+   */
+  readonly fairness?: Fairness
+}
+
+/** {@link BoundOptions} checked, with the fairness level (`'per-user'` -> `'user'`). */
+export interface CheckedBound {
+  readonly maxItems: number
+  readonly per: string | undefined
+  /** The level of `fairness`, if given. */
+  readonly fairness: string | undefined
 }
 
 /** Checks {@link BoundOptions}; the message names the rule. */
-export function checkBoundOptions(rule: string, options: BoundOptions | undefined): BoundOptions {
+export function checkBoundOptions(rule: string, options: BoundOptions | undefined): CheckedBound {
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError(`${rule} needs options, e.g. new ${rule}({ maxItems: 1000 })`)
   }
@@ -26,7 +45,13 @@ export function checkBoundOptions(rule: string, options: BoundOptions | undefine
       `${rule}: per must be the name of a scope level such as 'user', got ${JSON.stringify(per)}`,
     )
   }
-  return { maxItems, per }
+  const fairness = fairnessLevel(rule, options.fairness)
+  if (fairness !== undefined && per !== undefined) {
+    throw new ConfigurationError(
+      `${rule}: fairness shares a cache-wide bound between tenants; it cannot be combined with per (each instance of '${per}' has its own bound already)`,
+    )
+  }
+  return { maxItems, per, fairness }
 }
 
 /** Names the rule behind a bound order, for messages. */

@@ -12,7 +12,13 @@ export class LRUEvict implements CacheRule {
   readonly bound: BoundPolicy
 
   constructor(options: BoundOptions) {
-    const { maxItems, per } = checkBoundOptions('LRUEvict', options)
-    this.bound = { order: 'lru', maxItems, per, reason: 'lru' }
+    const { maxItems, per, fairness } = checkBoundOptions('LRUEvict', options)
+    this.bound = {
+      order: 'lru',
+      maxItems,
+      per,
+      reason: 'lru',
+      ...(fairness === undefined ? {} : { fairness }),
+    }
   }
 }

@@ -13,7 +13,13 @@ export class MaxItemsEvict implements CacheRule {
   readonly bound: BoundPolicy
 
   constructor(options: BoundOptions) {
-    const { maxItems, per } = checkBoundOptions('MaxItemsEvict', options)
-    this.bound = { order: 'insertion', maxItems, per, reason: 'maxItems' }
+    const { maxItems, per, fairness } = checkBoundOptions('MaxItemsEvict', options)
+    this.bound = {
+      order: 'insertion',
+      maxItems,
+      per,
+      reason: 'maxItems',
+      ...(fairness === undefined ? {} : { fairness }),
+    }
   }
 }

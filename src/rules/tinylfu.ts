@@ -37,7 +37,13 @@ export class TinyLFUEvict implements CacheRule {
   readonly bound: BoundPolicy
 
   constructor(options: TinyLFUEvictOptions) {
-    const { maxItems, per } = checkBoundOptions('TinyLFUEvict', options)
-    this.bound = { order: 'tinylfu', maxItems, per, reason: 'maxItems' }
+    const { maxItems, per, fairness } = checkBoundOptions('TinyLFUEvict', options)
+    this.bound = {
+      order: 'tinylfu',
+      maxItems,
+      per,
+      reason: 'maxItems',
+      ...(fairness === undefined ? {} : { fairness }),
+    }
   }
 }

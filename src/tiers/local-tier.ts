@@ -35,14 +35,15 @@ export class LocalTier {
 
   /** `live`: copies may be kept from the start (no bus); `onReset`: every copy was dropped. */
   constructor(
-    bound: { policy: 'lru' | 'tinylfu'; maxItems: number },
+    bound: { policy: 'lru' | 'tinylfu'; maxItems: number; fairness?: string | undefined },
     ttlMs: number,
     live: boolean,
     onReset: (info: BusResetInfo) => void,
   ) {
-    const { policy, maxItems } = bound
+    const { policy, maxItems, fairness } = bound
+    const reason = policy === 'lru' ? 'lru' : 'maxItems'
     this.#store.configure({
-      bounds: [{ order: policy, maxItems, reason: policy === 'lru' ? 'lru' : 'maxItems' }],
+      bounds: [{ order: policy, maxItems, reason, ...(fairness === undefined ? {} : { fairness }) }],
       onEvicted: () => undefined,
       wantsEvictedRefs: false,
     })

@@ -43,6 +43,7 @@ export class PublishingStorage implements StorageProvider {
   readonly supportsBounds: boolean
   /** The shared storage's bound orders (the cache's bounds are enforced there). */
   readonly boundOrders: StorageProvider['boundOrders']
+  readonly supportsFairness: StorageProvider['supportsFairness']
   /** The shared storage's locks, unchanged. */
   readonly locks?: EntryLocks
   /** The storage this wraps. */
@@ -86,6 +87,7 @@ export class PublishingStorage implements StorageProvider {
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
+    this.supportsFairness = shared.supportsFairness
     if (shared.locks !== undefined) this.locks = shared.locks
     this.#publisher = new Publisher(randomUUID(), () => shared.createBus?.(), onError)
     this.#setAndPublish = shared.setAndPublish?.bind(shared)

@@ -74,6 +74,7 @@ export class TieredStorage implements StorageProvider {
   readonly supportsBounds: boolean
   /** The shared storage's bound orders (the cache's bounds are enforced there). */
   readonly boundOrders: StorageProvider['boundOrders']
+  readonly supportsFairness: StorageProvider['supportsFairness']
   /** This tier's id on the bus. */
   readonly origin = randomUUID()
   /** The shared storage. */
@@ -125,12 +126,21 @@ export class TieredStorage implements StorageProvider {
   #closed = false
 
   constructor(shared: StorageProvider, options: LocalTierOptions, listener: TierListener) {
-    const { maxItems, policy, ttlMs, bus, ownBus, circuitBreaker: breaker } = tierSettings(shared, options)
+    const {
+      maxItems,
+      policy,
+      fairness,
+      ttlMs,
+      bus,
+      ownBus,
+      circuitBreaker: breaker,
+    } = tierSettings(shared, options)
     this.shared = shared
     this.storageType = shared.storageType
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
-    this.#local = new LocalTier({ policy, maxItems }, ttlMs, bus === undefined, (info) =>
+    this.supportsFairness = shared.supportsFairness
+    this.#local = new LocalTier({ policy, maxItems, fairness }, ttlMs, bus === undefined, (info) =>
       listener.busReset(info),
     )
     this.#bus = bus
