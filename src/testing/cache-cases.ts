@@ -7,6 +7,7 @@ import { TinyLFUEvict } from '../rules/tinylfu.js'
 import { ScopeConfig } from '../scopes/scope-config.js'
 import { ScopeLevel } from '../scopes/scope-level.js'
 import type { StorageProvider } from '../storage/contract.js'
+import { fairnessCases } from './fairness-cases.js'
 import type { TestRunner } from './runner.js'
 import { nastyString, seededRandom } from './runner.js'
 
@@ -272,6 +273,7 @@ export function cacheCases(runner: TestRunner, ctx: CaseContext): void {
   })
 
   boundCases(runner, ctx)
+  fairnessCases(runner, ctx)
 
   it('close() resolves and later operations reject with a CacheError', async () => {
     const cache = await makeCache()

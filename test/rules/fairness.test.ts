@@ -5,9 +5,14 @@
 // can fail); a fast-check model: after every step the bound holds, and no tenant under its fair share
 // lost an entry while another tenant was over its share; the FairShare structure against a naive model.
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { CacheRule, EntryRef, StorageProvider } from '../../src/index.js'
-import { Cache, ConfigurationError, LRUEvict, MaxItemsEvict, TinyLFUEvict } from '../../src/index.js'
+import { Cache, ConfigurationError, LRUEvict, MaxItemsEvict, MISS, TinyLFUEvict } from '../../src/index.js'
+import { RedisStorage } from '../../src/redis.js'
+import { TieredStorage } from '../../src/tiers/tiered-storage.js'
+import type { TierListener } from '../../src/tiers/tiered-storage.js'
+import { sharedStorages } from '../support/shared-storages.js'
+import { redisUrl, uniqueName } from '../support/services.js'
 import { InMemory } from '../../src/storage/memory/in-memory.js'
 import { FairShare } from '../../src/storage/memory/fair-share.js'
 
@@ -357,5 +362,85 @@ describe('FairShare', () => {
       ),
       { numRuns: 300 },
     )
+  })
+})
+
+const shared = sharedStorages('fairness')
+describe.skipIf(shared.length === 0)('fairness on shared backends', () => {
+  const opened: StorageProvider[] = []
+  afterAll(async () => {
+    await Promise.all(opened.map((s) => s.close()))
+  })
+  it.each(shared.map((s) => [s.name, s] as const))(
+    '%s refuses a fair rule at construction, naming where fairness is supported',
+    (_, s) => {
+      const storage = s.make()
+      opened.push(storage)
+      const rules = [new LRUEvict({ maxItems: 5, fairness: 'per-organization' })]
+      expect(() => new Cache({ storage, rules })).toThrow(ConfigurationError)
+      expect(() => new Cache({ storage, rules })).toThrow(
+        new RegExp(
+          `fairness: 'per-organization' is not supported by the ${storage.storageType} storage \\(it is supported on the in-memory storage and on the local tier`,
+        ),
+      )
+    },
+  )
+})
+
+describe.skipIf(redisUrl === undefined)('local tier with fairness over Redis', () => {
+  const listener: TierListener = {
+    busMessage: () => undefined,
+    busReset: () => undefined,
+    circuitOpen: () => undefined,
+    circuitClose: () => undefined,
+    error: () => undefined,
+  }
+  const ref = (orgId: string, key: string): EntryRef => ({
+    scope: [{ level: 'organization', id: orgId }],
+    key,
+  })
+
+  it.each([true, false])(
+    "fairness %s: a noisy organization's copies flush the quiet one's only without it",
+    async (fair) => {
+      const tier = new TieredStorage(
+        new RedisStorage({ url: redisUrl!, prefix: uniqueName('fair-l1') }),
+        { maxItems: 20, bus: false, ...(fair ? { fairness: 'per-organization' as const } : {}) },
+        listener,
+      )
+      tier.attach({ bounds: [], onEvicted: () => undefined, wantsEvictedRefs: false })
+      try {
+        for (let i = 0; i < 8; i++) await tier.set(ref('quiet', `q${i}`), i, undefined)
+        for (let i = 0; i < 200; i++) {
+          await tier.set(ref('noisy', `n${i}`), i, undefined)
+          expect(tier.localSize).toBeLessThanOrEqual(20)
+        }
+        let kept = 0
+        for (let i = 0; i < 8; i++) if (tier.peek(ref('quiet', `q${i}`)) !== MISS) kept++
+        expect(kept).toBe(fair ? 8 : 0)
+        expect(await tier.get(ref('noisy', 'n0'))).toBe(0) // what L1 dropped is read from Redis
+      } finally {
+        await tier.close()
+      }
+    },
+  )
+
+  it('a Cache takes local.fairness over Redis (and checks its level first)', async () => {
+    const storage = new RedisStorage({ url: redisUrl!, prefix: uniqueName('fair-cache') })
+    const cache = new Cache({ storage, local: { maxItems: 5, fairness: 'per-user', bus: false } })
+    try {
+      await cache.set('k', 1, { scope: 'user', orgId: 'o', userId: 'u' })
+      expect(await cache.get('k', { scope: 'user', orgId: 'o', userId: 'u' })).toBe(1)
+    } finally {
+      await cache.close()
+    }
+    const other = new RedisStorage({ url: 'redis://127.0.0.1:1', prefix: uniqueName('cfg') })
+    try {
+      expect(() => new Cache({ storage: other, local: { fairness: 'per-org' } })).toThrow(
+        /local: fairness: 'per-org' names no scope level of this cache; valid values: 'per-organization'/,
+      )
+    } finally {
+      await other.close()
+    }
   })
 })
