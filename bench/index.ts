@@ -44,6 +44,7 @@ const REGISTRY: readonly SuiteEntry[] = [
   { name: 'ambient', file: 'ambient.ts' },
   { name: 'getorset', file: 'get-or-set.ts' },
   { name: 'hit-ratio', file: 'hit-ratio.ts', own: true, issue: 15 },
+  { name: 'fairness', file: 'fairness.ts', own: true, issue: 15 },
 ]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))

@@ -153,6 +153,11 @@ describe('README examples written as scripts (top-level await)', () => {
     expect(result).toEqual({ tiny: 60, lru: 0, perUserKeys: 50 })
   })
 
+  it('fair-share: a noisy organization evicts its own entries only under fairness', async () => {
+    const { result } = await import('../examples/readme/fair-share.js')
+    expect(result).toEqual({ fair: 20, plain: 0, total: 100 })
+  })
+
   it('memoization: sync stays sync, positional scope parameters, decorators share across instances', async () => {
     const { result } = await import('../examples/readme/memoize.js')
     expect(result.queries).toBe(1)
