@@ -113,7 +113,7 @@ describe('fairness: options', () => {
     expect(() => new LRUEvict({ maxItems: 5, per: 'user', fairness: 'per-user' })).toThrow(
       /cannot be combined with per/,
     )
-    for (const bad of ['user', 'per-', 'per-global', 7, null]) {
+    for (const bad of ['user', 'per-', 'per-global', 7, null, 1n, () => 'per-user']) {
       expect(() => new LRUEvict({ maxItems: 5, fairness: bad as never })).toThrow(ConfigurationError)
       expect(() => new LRUEvict({ maxItems: 5, fairness: bad as never })).toThrow(
         /fairness must be 'per-<scope level>'/,
