@@ -45,6 +45,7 @@ const REGISTRY: readonly SuiteEntry[] = [
   { name: 'getorset', file: 'get-or-set.ts' },
   { name: 'hit-ratio', file: 'hit-ratio.ts', own: true, issue: 15 },
   { name: 'crypto', file: 'crypto.ts', env: 'CACHEADO_REDIS_URL', own: true, issue: 15 },
+  { name: 'fairness', file: 'fairness.ts', own: true, issue: 15 },
 ]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))

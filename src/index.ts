@@ -71,6 +71,7 @@ export { TinyLFUEvict } from './rules/tinylfu.js'
 export type { TinyLFUEvictOptions } from './rules/tinylfu.js'
 export type { LifeTimeEvictOptions } from './rules/lifetime.js'
 export type { BoundOptions } from './rules/bounds.js'
+export type { Fairness } from './rules/fairness.js'
 export type { CacheRule, RuleEffect, RuleEvictEvent, RuleGetEvent, RuleSetEvent } from './rules/contract.js'
 export type { CallTags, Memoizer, MemoizeOptions, MemoizedResult, ResultTtl } from './memoize/memoize.js'
 export type {

@@ -43,12 +43,6 @@ const documentedPages = () => [
   ...markdownFiles(fileURLToPath(new URL('docs/', root))).filter((page) => !page.endsWith('reference.md')),
 ]
 
-/**
- * Guide pages other branches of this session add (issue 15); the README links them already. Delete an
- * entry once its page is merged (a link to a page that exists is checked like any other).
- */
-const PENDING_PAGES = new Set(['fair-share'].map((name) => `docs/guide/${name}.md`))
-
 describe('README code', () => {
   const readme = readFileSync(new URL('README.md', root), 'utf8')
   const regions = exampleRegions(fileURLToPath(new URL('examples/readme/', root)))
@@ -100,9 +94,7 @@ describe('documentation links', () => {
         'docs/reference.md',
       ]),
     )
-    const broken = pages
-      .flatMap((page) => brokenLinks(page, rootDir))
-      .filter((link) => !PENDING_PAGES.has(link.problem.replace(/^no file /, '')))
+    const broken = pages.flatMap((page) => brokenLinks(page, rootDir))
     expect(broken).toEqual([])
   })
 
@@ -176,6 +168,11 @@ describe('README examples written as scripts (top-level await)', () => {
   it('tinylfu: a scan keeps the hot set under TinyLFUEvict and flushes it under LRUEvict', async () => {
     const { result } = await import('../examples/readme/tinylfu.js')
     expect(result).toEqual({ tiny: 60, lru: 0, perUserKeys: 50 })
+  })
+
+  it('fair-share: a noisy organization evicts its own entries only under fairness', async () => {
+    const { result } = await import('../examples/readme/fair-share.js')
+    expect(result).toEqual({ fair: 20, plain: 0, total: 100 })
   })
 
   it('memoization: sync stays sync, positional scope parameters, decorators share across instances', async () => {

@@ -14,6 +14,7 @@ import { EventObserver, UNOBSERVED } from '../operations/observer.js'
 import { Operations } from '../operations/pipeline.js'
 import { registerOperations } from '../operations/registry.js'
 import { checkBoundOrders, checkByteBounds } from '../rules/bounds.js'
+import { checkBoundFairness, checkLocalFairness } from '../rules/fairness.js'
 import { RuleEngine } from '../rules/engine.js'
 import { defaultScopeConfig, ScopeConfig } from '../scopes/scope-config.js'
 import type { ScopeLevelShape } from '../scopes/scope-level.js'
@@ -79,6 +80,10 @@ export function wireCache<SC extends ScopeConfig<readonly ScopeLevelShape[]>, St
       'the storage option must implement StorageProvider (InMemory, RedisStorage, MongoDBStorage, ...)',
     )
   }
+  checkLocalFairness(
+    options.local,
+    scopes.names.filter((n) => n !== 'global'),
+  )
   const tiered: TieredStorage | undefined =
     options.local === undefined ? undefined : tiers(storage, options.local, sink, (): Operations => ops)
   // Without a local tier, changes are still announced on the storage's bus (other processes' L1s).
@@ -97,6 +102,7 @@ export function wireCache<SC extends ScopeConfig<readonly ScopeLevelShape[]>, St
   }
   checkBoundOrders(rules.bounds, storage)
   checkByteBounds(rules.bounds, storage)
+  checkBoundFairness(rules.bounds, storage)
   const defaultTtlMs =
     options.defaultTtlSeconds === undefined
       ? undefined

@@ -1,5 +1,7 @@
 import { ConfigurationError } from '../errors.js'
 import type { BoundOrder, BoundPolicy, StorageProvider } from '../storage/contract.js'
+import type { Fairness } from './fairness.js'
+import { fairnessLevel } from '../storage/fairness.js'
 
 /** Options shared by the bounded rules: `maxItems`, `maxBytes`, or both (every given bound holds). */
 export interface BoundOptions {
@@ -22,14 +24,28 @@ export interface BoundOptions {
    * `maxItems` entries (its sessions' included), so one noisy tenant cannot evict the others.
    */
   readonly per?: string
+  /**
+   * Only on a cache-wide bound (without `per`): `'per-<level>'`, e.g. `'per-organization'`. When the
+   * bound is full, evict from the instance of that level holding the most entries (the one furthest over
+   * its fair share, the bound divided by the instances holding entries), in its own eviction order, so
+   * one tenant's burst evicts its own entries rather than a quiet tenant's. Entries above that level
+   * (e.g. global ones) count as one more tenant. In-process only: the in-memory storage (and the
+   * `local` tier's own `fairness` option); a shared storage refuses it with a `ConfigurationError`.
+   */
+  readonly fairness?: Fairness
 }
 
-/** {@link BoundOptions} checked: `maxItems` is `Number.POSITIVE_INFINITY` when only bytes are bounded. */
+/**
+ * {@link BoundOptions} checked: `maxItems` is `Number.POSITIVE_INFINITY` when only bytes are bounded;
+ * `fairness` is the level (`'per-user'` -> `'user'`).
+ */
 export interface CheckedBoundOptions {
   readonly maxItems: number
   readonly maxBytes: number | undefined
   readonly sizeOf: ((value: unknown) => number) | undefined
   readonly per: string | undefined
+  /** The level of `fairness`, if given. */
+  readonly fairness: string | undefined
 }
 
 /** Checks {@link BoundOptions}; the message names the rule. */
@@ -68,7 +84,18 @@ export function checkBoundOptions(rule: string, options: BoundOptions | undefine
       `${rule}: per must be the name of a scope level such as 'user', got ${JSON.stringify(per)}`,
     )
   }
-  return { maxItems: maxItems ?? Number.POSITIVE_INFINITY, maxBytes, sizeOf, per }
+  const fairness = fairnessLevel(rule, options.fairness)
+  if (fairness !== undefined && maxBytes !== undefined) {
+    throw new ConfigurationError(
+      `${rule}: fairness shares a count of entries (maxItems) between tenants; it cannot be combined with maxBytes yet. Use fairness with maxItems, or a per-tenant byte budget (maxBytes with per)`,
+    )
+  }
+  if (fairness !== undefined && per !== undefined) {
+    throw new ConfigurationError(
+      `${rule}: fairness shares a cache-wide bound between tenants; it cannot be combined with per (each instance of '${per}' has its own bound already)`,
+    )
+  }
+  return { maxItems: maxItems ?? Number.POSITIVE_INFINITY, maxBytes, sizeOf, per, fairness }
 }
 
 /** The {@link BoundPolicy} of a bounded rule (byte fields only when a byte budget is given). */
@@ -78,11 +105,12 @@ export function boundPolicy(
   reason: BoundPolicy['reason'],
   options: BoundOptions,
 ): BoundPolicy {
-  const { maxItems, maxBytes, sizeOf, per } = checkBoundOptions(rule, options)
-  if (maxBytes === undefined) return { order, maxItems, per, reason }
+  const { maxItems, maxBytes, sizeOf, per, fairness } = checkBoundOptions(rule, options)
+  const fair = fairness === undefined ? {} : { fairness }
+  if (maxBytes === undefined) return { order, maxItems, per, reason, ...fair }
   return sizeOf === undefined
-    ? { order, maxItems, maxBytes, per, reason }
-    : { order, maxItems, maxBytes, sizeOf, per, reason }
+    ? { order, maxItems, maxBytes, per, reason, ...fair }
+    : { order, maxItems, maxBytes, sizeOf, per, reason, ...fair }
 }
 
 /**

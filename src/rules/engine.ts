@@ -1,5 +1,6 @@
 import type { CacheError } from '../errors.js'
 import { ConfigurationError, RuleError } from '../errors.js'
+import { checkFairnessLevel } from '../storage/fairness.js'
 import type { BoundPolicy, EntryRef } from '../storage/contract.js'
 import type { CacheRule, RuleEffect, RuleEvictEvent } from './contract.js'
 
@@ -51,6 +52,8 @@ export class RuleEngine {
           `${rule.name ?? `rules[${i}]`}: per: ${JSON.stringify(per)} is not a scope level of this cache (levels: ${levelNames.join(', ') || 'none'})`,
         )
       }
+      const fairness = rule.bound?.fairness
+      if (fairness !== undefined) checkFairnessLevel(rule.name ?? `rules[${i}]`, fairness, levelNames)
     }
     this.bounds = rules.flatMap((r) => (r.bound ? [r.bound] : []))
     if (this.bounds.filter((b) => b.order === 'tinylfu').length > 1) {

@@ -73,6 +73,13 @@ export interface BoundPolicy {
   readonly per?: string
   /** The reason reported for evictions caused by this bound. */
   readonly reason: Extract<AutomaticEvictionReason, 'lru' | 'maxItems'>
+  /**
+   * Only without `per`: the scope level among whose instances (tenants) the bound is shared fairly.
+   * When the bound is full, the victim is taken from the tenant holding the most entries of the bound
+   * (furthest over its fair share), in that tenant's own order; entries not under that level form one
+   * more tenant. Enforced by providers with {@link StorageProvider.supportsFairness}.
+   */
+  readonly fairness?: string
 }
 
 /** Bytes held by a storage under byte budgets (see {@link StorageProvider.byteUsage}). */
@@ -200,6 +207,11 @@ export interface StorageProvider {
    * (sizes are then not kept). Feeds `stats().bytes`.
    */
   byteUsage?(topN: number): Promise<ByteUsage | undefined>
+  /**
+   * Optional: whether the provider enforces {@link BoundPolicy.fairness} (choosing victims by fair
+   * share). Absent or false: a cache refuses a fair bound at construction with a `ConfigurationError`.
+   */
+  readonly supportsFairness?: boolean
   /** Present when the provider can answer synchronously; enables `getSync`, `setSync`, ... */
   readonly sync?: SyncStorageOperations
   /** Present when the provider offers cross-process entry locks (see {@link EntryLocks}). */

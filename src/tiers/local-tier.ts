@@ -36,18 +36,24 @@ export class LocalTier {
 
   /** `live`: copies may be kept from the start (no bus); `onReset`: every copy was dropped. */
   constructor(
-    bound: { policy: 'lru' | 'tinylfu'; maxItems: number; maxBytes?: number | undefined },
+    bound: {
+      policy: 'lru' | 'tinylfu'
+      maxItems: number
+      maxBytes?: number | undefined
+      fairness?: string | undefined
+    },
     ttlMs: number,
     live: boolean,
     onReset: (info: BusResetInfo) => void,
   ) {
-    const { policy, maxItems, maxBytes } = bound
+    const { policy, maxItems, maxBytes, fairness } = bound
     const reason = policy === 'lru' ? 'lru' : 'maxItems'
+    const fair = fairness === undefined ? {} : { fairness }
     this.#store.configure({
       bounds: [
         maxBytes === undefined
-          ? { order: policy, maxItems, reason }
-          : { order: policy, maxItems, maxBytes, reason },
+          ? { order: policy, maxItems, reason, ...fair }
+          : { order: policy, maxItems, maxBytes, reason, ...fair },
       ],
       onEvicted: () => undefined,
       wantsEvictedRefs: false,

@@ -46,6 +46,7 @@ export class PublishingStorage implements StorageProvider {
   readonly boundOrders: StorageProvider['boundOrders']
   /** The shared storage's byte budgets. */
   readonly supportsByteBounds: boolean | undefined
+  readonly supportsFairness: StorageProvider['supportsFairness']
   /** The shared storage's locks, unchanged. */
   readonly locks?: EntryLocks
   /** The storage this wraps. */
@@ -90,6 +91,7 @@ export class PublishingStorage implements StorageProvider {
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
     this.supportsByteBounds = shared.supportsByteBounds
+    this.supportsFairness = shared.supportsFairness
     if (shared.locks !== undefined) this.locks = shared.locks
     this.#publisher = new Publisher(randomUUID(), () => shared.createBus?.(), onError)
     this.#setAndPublish = shared.setAndPublish?.bind(shared)

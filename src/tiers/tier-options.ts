@@ -1,4 +1,6 @@
 import { ConfigurationError } from '../errors.js'
+import type { Fairness } from '../storage/fairness.js'
+import { fairnessLevel } from '../storage/fairness.js'
 import type { Bus, Invalidation, StorageProvider } from '../storage/contract.js'
 import { timerMs } from '../ttl.js'
 import type { CircuitBreakerOptions, CircuitCloseInfo, CircuitOpenInfo } from './circuit-breaker.js'
@@ -26,6 +28,12 @@ export interface LocalTierOptions {
    * copy of it is dropped). `maxItems` holds as well.
    */
   readonly maxBytes?: number
+  /**
+   * `'per-<level>'`, e.g. `'per-organization'`: when `maxItems` is reached, drop a copy of the tenant
+   * (instance of that level) holding the most copies, in `policy` order within that tenant, so one
+   * tenant's burst does not flush the others' copies (see `BoundOptions.fairness`). Default: none.
+   */
+  readonly fairness?: Fairness
   /**
    * A local copy lives at most this long (seconds), whatever the entry's own TTL: the bound on how
    * long a copy can be served after a bus message about it was lost without the bus noticing.
@@ -77,6 +85,8 @@ export interface TierSettings {
   readonly maxItems: number
   readonly maxBytes: number | undefined
   readonly policy: 'lru' | 'tinylfu'
+  /** The level of `fairness` (`'per-user'` -> `'user'`), if given. */
+  readonly fairness: string | undefined
   readonly ttlMs: number
   /** The bus in use (made by the shared storage when none was given), or none. */
   readonly bus: Bus | undefined
@@ -112,6 +122,12 @@ export function tierSettings(shared: StorageProvider, options: LocalTierOptions)
   if (policy !== 'lru' && policy !== 'tinylfu') {
     throw new ConfigurationError(`local.policy must be 'lru' or 'tinylfu', got ${JSON.stringify(policy)}`)
   }
+  const fairness = fairnessLevel('local', options.fairness)
+  if (fairness !== undefined && maxBytes !== undefined) {
+    throw new ConfigurationError(
+      `local.fairness shares local.maxItems between tenants; it cannot be combined with local.maxBytes yet: drop one of them`,
+    )
+  }
   const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
   if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
     throw new ConfigurationError(
@@ -126,5 +142,5 @@ export function tierSettings(shared: StorageProvider, options: LocalTierOptions)
   }
   const circuitBreaker = options.circuitBreaker ?? {}
   if (circuitBreaker !== false) breakerSettings(circuitBreaker)
-  return { maxItems, maxBytes, policy, ttlMs: ttlSeconds * 1000, bus, ownBus, circuitBreaker }
+  return { maxItems, maxBytes, policy, fairness, ttlMs: ttlSeconds * 1000, bus, ownBus, circuitBreaker }
 }

@@ -77,6 +77,7 @@ export class TieredStorage implements StorageProvider {
   readonly boundOrders: StorageProvider['boundOrders']
   /** The shared storage's byte budgets (enforced there; `local.maxBytes` bounds the copies). */
   readonly supportsByteBounds: boolean | undefined
+  readonly supportsFairness: StorageProvider['supportsFairness']
   /** This tier's id on the bus. */
   readonly origin = randomUUID()
   /** The shared storage. */
@@ -132,6 +133,7 @@ export class TieredStorage implements StorageProvider {
       maxItems,
       maxBytes,
       policy,
+      fairness,
       ttlMs,
       bus,
       ownBus,
@@ -142,7 +144,8 @@ export class TieredStorage implements StorageProvider {
     this.supportsBounds = shared.supportsBounds
     this.boundOrders = shared.boundOrders
     this.supportsByteBounds = shared.supportsByteBounds
-    this.#local = new LocalTier({ policy, maxItems, maxBytes }, ttlMs, bus === undefined, (info) =>
+    this.supportsFairness = shared.supportsFairness
+    this.#local = new LocalTier({ policy, maxItems, maxBytes, fairness }, ttlMs, bus === undefined, (info) =>
       listener.busReset(info),
     )
     this.#bus = bus

@@ -185,6 +185,18 @@ describe('byte budgets in memory', () => {
     }
   })
 
+  it('fairness (a share of a count of entries) is refused with maxBytes, on a rule and on the local tier', () => {
+    for (const Rule of [LRUEvict, MaxItemsEvict, TinyLFUEvict]) {
+      expect(() => new Rule({ maxItems: 10, maxBytes: 1000, fairness: 'per-user' })).toThrow(
+        /cannot be combined with maxBytes/,
+      )
+      expect(() => new Rule({ maxItems: 10, fairness: 'per-user' })).not.toThrow()
+    }
+    expect(
+      () => new Cache({ storage: fakeShared(), local: { maxBytes: 1000, fairness: 'per-user', bus: false } }),
+    ).toThrow(/cannot be combined with local.maxBytes/)
+  })
+
   it('sizeOf on a shared storage is refused (sizes there are the serialized bytes)', () => {
     expect(
       () =>

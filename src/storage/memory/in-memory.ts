@@ -28,6 +28,8 @@ export class InMemory implements SyncStorageProvider {
   readonly boundOrders: readonly BoundOrder[] = ['lru', 'insertion', 'tinylfu']
   /** Byte budgets are enforced on `sizeOf` or `estimateSize` of the values kept. */
   readonly supportsByteBounds = true
+  /** Cache-wide bounds with `fairness` evict from the tenant furthest over its fair share. */
+  readonly supportsFairness: boolean = true
   /** The store behind both sides (internal: its own methods are not part of the contract). */
   readonly #store = new MemoryStore()
   /** The synchronous operations (the store itself); the async ones below delegate to the same store. */

@@ -13,6 +13,7 @@ import type {
 } from '../contract.js'
 import { MISS } from '../contract.js'
 import { ExpiryHeap } from './expiry-heap.js'
+import { FairShare } from './fair-share.js'
 import { TagIndex } from './tag-index.js'
 import type { ListGroup } from './links.js'
 import { append, nextOf, unlink } from './links.js'
@@ -37,6 +38,10 @@ import { checkEntryFits } from '../byte-budget.js'
  *
  * Expiry: `expiresAt` (epoch ms, 0 = never) is checked on every read; a min-heap of expiry times lets
  * writes, `size()` and the optional sweeper reclaim expired entries without scanning.
+ *
+ * Fairness: a cache-wide policy with `fairness` keeps one group per tenant (instance of its level, as
+ * `per` does; entries above that level share the root group) and a {@link FairShare} of the groups;
+ * its bound holds over their total, and the victim comes from the largest group, in its own order.
  *
  * Tags: a {@link TagIndex} (tag -> entries), kept by writes and by every removal; reads never touch it.
  *
@@ -120,6 +125,8 @@ export class MemoryStore implements SyncStorageOperations {
   /** The common case: one cache-wide LRU bound, policy 0, touched inline on the hot path. */
   #rootGroup0Lru: Group | undefined
   #rootGroups: (AnyGroup | undefined)[] = []
+  /** The tenants of each policy with `fairness`, by policy index. */
+  #fair: (FairShare<AnyGroup> | undefined)[] = []
   #heap = new ExpiryHeap<Entry>()
   readonly #tags = new TagIndex<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
@@ -343,7 +350,11 @@ export class MemoryStore implements SyncStorageOperations {
 
   #resetRootGroups(): void {
     this.#rootGroups = this.#policies.map((p) => (p.per === undefined ? newGroup(p) : undefined))
-    const only = this.#policies.length === 1 && this.#policies[0]!.order === 'lru'
+    this.#fair = this.#policies.map((p) => (p.fairness === undefined ? undefined : new FairShare()))
+    const only =
+      this.#policies.length === 1 &&
+      this.#policies[0]!.order === 'lru' &&
+      this.#policies[0]!.fairness === undefined
     this.#rootGroup0Lru = only ? (this.#rootGroups[0] as Group) : undefined
   }
 
@@ -422,16 +433,18 @@ export class MemoryStore implements SyncStorageOperations {
   }
 
   #groupOf(node: ScopeNode, policy: number, create: boolean): AnyGroup | undefined {
-    const per = this.#policies[policy]!.per
-    if (per === undefined) return this.#rootGroups[policy]
+    const { per, fairness } = this.#policies[policy]!
+    const level = per ?? fairness
+    if (level === undefined) return this.#rootGroups[policy]
     for (let n: ScopeNode | null = node; n !== null; n = n.parent) {
-      if (n.level !== per) continue
+      if (n.level !== level) continue
       const groups = (n.groups ??= [])
       let group = groups[policy]
       if (group === undefined && create) groups[policy] = group = newGroup(this.#policies[policy]!)
       return group
     }
-    return undefined
+    // Under a fair policy, the entries above its level form one more tenant: the root group.
+    return fairness === undefined ? undefined : this.#rootGroups[policy]
   }
 
   /**
@@ -450,6 +463,11 @@ export class MemoryStore implements SyncStorageOperations {
       else append(group, entry, i)
       group.bytes += entry.bytes
       const policy = policies[i]!
+      const fair = this.#fair[i]
+      if (fair !== undefined) {
+        reclaimed = this.#admitFair(fair, group, policy, reclaimed)
+        continue
+      }
       const maxBytes = this.#maxBytes[i] ?? Number.POSITIVE_INFINITY
       if ((group.size > policy.maxItems || group.bytes > maxBytes) && !reclaimed) {
         reclaimed = true
@@ -461,12 +479,32 @@ export class MemoryStore implements SyncStorageOperations {
     }
   }
 
+  /**
+   * Counts a new entry of `group` for a fair policy, then evicts, while the bound is exceeded, from the
+   * tenant holding the most entries (see {@link FairShare}). Returns whether expired entries were
+   * reclaimed (done once per admission, before the first live entry is evicted).
+   */
+  #admitFair(fair: FairShare<AnyGroup>, group: AnyGroup, policy: BoundPolicy, reclaimed: boolean): boolean {
+    fair.added(group)
+    if (fair.total > policy.maxItems && !reclaimed) {
+      reclaimed = true
+      this.reclaimExpired(Number.POSITIVE_INFINITY)
+    }
+    while (fair.total > policy.maxItems) {
+      const largest = fair.largest()
+      this.#remove(largest instanceof TinyLfuGroup ? largest.victim() : largest.head!, policy.reason)
+    }
+    return reclaimed
+  }
+
   #unlink(entry: Entry, node: ScopeNode): void {
     for (let i = 0; i < this.#policies.length; i++) {
       if (i === this.#lfuIndex) {
-        if (entry.lfu !== null) {
-          entry.lfu.group.remove(entry.lfu)
-          entry.lfu.group.bytes -= entry.bytes
+        const lfu = entry.lfu
+        if (lfu !== null) {
+          lfu.group.remove(lfu)
+          lfu.group.bytes -= entry.bytes
+          this.#fair[i]?.removed(lfu.group)
         }
         entry.lfu = null
         continue
@@ -475,6 +513,7 @@ export class MemoryStore implements SyncStorageOperations {
       if (group !== undefined) {
         unlink(group, entry, i)
         group.bytes -= entry.bytes
+        this.#fair[i]?.removed(group)
       }
     }
   }
