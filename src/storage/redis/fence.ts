@@ -15,7 +15,8 @@ import { luaFragment } from './compose.js'
  * A fence holds: the generations of the ref's scope and of each of its ancestors, the creation id of
  * the tag's marker (`''` when the tag was not registered), the cache-wide generation and the server time
  * (ms) it was taken. A fenced write, in one script on the tag's slot, stores only if every generation
- * and the marker's creation id are unchanged and the fence is younger than {@link FENCE_RETENTION_MS};
+ * are unchanged and the fence is younger than {@link FENCE_RETENTION_MS}, and the marker's creation id is
+ * unchanged or no `clear()` started since the fence (the cache-wide generation is the fence's);
  * when the tag is not registered, it registers it first with a script on the registry's slot that
  * refuses if the cache-wide generation changed (so a `clear()` that missed the tag because it was not
  * registered yet refuses the write too).
@@ -31,9 +32,14 @@ export const FENCE_RETENTION_MS = 600_000
 /**
  * Lua helpers (they need `mark_parts` from the prelude of `prelude.ts`).
  * - `bump(fkey, field)`: raises one generation (see above) and refreshes the hash's retention TTL.
- * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link packFence}) still
+ * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link makeFence}) still
  *   holds for an entry of scope segments `segs` in the tag of key base `base`, whose marker's creation
- *   id is `made` (nil: no marker).
+ *   id is `made` (nil: no marker): 1 it holds, 0 it does not (too old, or an eviction raised a
+ *   generation), 2 the generations hold but the tag's marker is not the one the fence saw (the tag was
+ *   registered, or emptied and registered again, since). On 2 the client asks whether a `clear()`
+ *   started since the fence (the cache-wide generation, on the registry's slot) and, if none did, runs
+ *   the write again with the current creation id (see `RedisWrites.write`): a tenant's concurrent first
+ *   writes each took their fence before the first of them registered the tag, and must all store.
  */
 export const FENCE_FRAGMENT = luaFragment(
   'fence helpers',
@@ -75,15 +81,15 @@ local function fence_holds(fence, segs, base, made, now)
     from = comma + 1
   end
   local t = tonumber(parts[1])
-  if not t or now - t > RETENTION or t - now > RETENTION then return false end
-  if (made or '') ~= parts[2] then return false end
+  if not t or now - t > RETENTION or t - now > RETENTION then return 0 end
   local fields = scope_fields(segs)
-  if #parts ~= #fields + 2 then return false end
+  if #parts ~= #fields + 2 then return 0 end
   local values = redis.call('HMGET', base .. 'f', unpack(fields))
   for j = 1, #fields do
-    if (values[j] or '') ~= parts[j + 2] then return false end
+    if (values[j] or '') ~= parts[j + 2] then return 0 end
   end
-  return true
+  if (made or '') ~= parts[2] then return 2 end
+  return 1
 end
 `,
   { defines: ['RETENTION', 'now_us', 'bump', 'scope_fields', 'fence_holds'] },
