@@ -125,6 +125,30 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage write fences (
     expect(await b.get(late)).toBe('kept')
   })
 
+  it('refuses a write after another instance deleted that entry, not after a delete of another', async () => {
+    const { a, b } = pair()
+    for (const scope of [[], user('o1', 'u1')] as ScopePath[]) {
+      const target = ref(scope, 'target')
+      await b.set(target, 'old', undefined)
+      let fence = await a.fence(target)
+      await b.delete(target)
+      expect(await a.setFenced(target, 'computed before the delete', undefined, fence)).toBe(false)
+      expect(await b.get(target)).toBe(MISS)
+      // deleteMany too, and a delete of an entry that was not stored
+      fence = await a.fence(target)
+      await b.deleteMany!([target, ref(scope, 'other')])
+      expect(await a.setFenced(target, 'stale', undefined, fence)).toBe(false)
+      // a delete of another entry leaves the fence alone; a fence taken after the delete holds
+      fence = await a.fence(target)
+      await b.delete(ref(scope, 'other'))
+      expect(await a.setFenced(target, 'kept', undefined, fence)).toBe(true)
+      await b.delete(target)
+      fence = await a.fence(target)
+      expect(await a.setFenced(target, 'after', undefined, fence)).toBe(true)
+      expect(await b.get(target)).toBe('after')
+    }
+  })
+
   it('does not refuse for an eviction of an unrelated tenant or a sibling scope', async () => {
     const { a, b } = pair()
     await b.set(ref(user('o2', 'x')), 1, undefined)

@@ -54,7 +54,7 @@ end
 local now = 0
 if ttl ~= '' or first or not seen or fence ~= '' then now = now_ms() end
 if fence ~= '' then
-  local held = fence_holds(fence, (parse(member)), base, made, now)
+  local held = fence_holds(fence, (parse(member)), base, made, now, member)
   if held == 0 then return { 0, -1 } end
   -- registered since the fence (e.g. by a concurrent first write): the client checks the clear() generation
   if held == 2 then return { 0, -3, made or '' } end
@@ -115,6 +115,8 @@ else
 end
 for k = 2, #KEYS do redis.call('ZADD', KEYS[k], score, member) end
 set_labels(member, base, ARGV[A + 7], score)
+-- stored: the entry's generation (see FENCE_READ_LUA) is no longer needed
+if fence ~= '' then redis.call('HDEL', base .. 'f', member) end
 local out = { fresh and 1 or 0, register, 0, when }
 if NB > 0 then
   local segs = parse(member)

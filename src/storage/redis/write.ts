@@ -67,7 +67,7 @@ export class RedisWrites {
   async fence(member: string): Promise<RedisWriteFence> {
     const tag = this.#host.keys.tagOfMember(member)
     const base = this.#host.keys.base(tag)
-    const fields = scopeFields(member)
+    const fields = [...scopeFields(member), member]
     if (!this.#host.isCluster) {
       const keys = [`${base}f`, `${base}r`, this.#host.registry.global]
       const reply = (await this.#host.timed(FENCE_READ.run(this.#host.client, keys, fields))) as unknown[]
