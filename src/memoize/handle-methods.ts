@@ -119,10 +119,9 @@ export function handleMethods(core: MemoCore): HandleFactory {
       answer(() => {
         ops.checkOpen(namespace)
         const ref = core.refFor(args)
-        // A computation of this entry (or its background refresh) running now must not store after it.
-        flights.invalidateExact(encodeEntryRef(ref))
-        flights.invalidateExact(encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` }))
-        return ops.delete(ref)
+        // A computation of this entry (or its background refresh) running now must not store after it:
+        // the delete detaches both (and waits for a write already on its way, see Operations.delete).
+        return ops.delete(ref, [encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` })])
       }),
     refresh: (...args: unknown[]) =>
       answer(() => {

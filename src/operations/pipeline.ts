@@ -23,7 +23,7 @@ import type {
   WriteOptions,
 } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
-import { encodeScopePath } from '../storage/key-encoding.js'
+import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
 import { checkTags, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from '../storage/tags.js'
 import type { EventSink, OperationObserver } from './observer.js'
 import { UNOBSERVED } from './observer.js'
@@ -262,18 +262,48 @@ export class Operations {
     this.#afterWrite(ref, ttlMs, start, observer)
   }
 
-  /** Removes one entry (synchronously over a synchronous storage); answers whether there was one. */
-  delete(ref: EntryRef): boolean | Promise<boolean> {
+  /**
+   * Removes one entry (synchronously over a synchronous storage); answers whether there was one.
+   * Running computations of the entry (its flight, a getOrSet refresh `<id>#refresh`, and `flights`:
+   * other flight ids that store into it, e.g. a memoized refresh) are detached when it starts and when
+   * it ends, so none stores after it; when one's write had already started (it may land after the
+   * removal), it is waited for and the entry removed again before the eviction resolves.
+   */
+  delete(ref: EntryRef, flights: readonly string[] = []): boolean | Promise<boolean> {
+    const id = encodeEntryRef(ref)
+    const ids = [id, `${id}#refresh`, ...flights]
     if (this.sync !== undefined) {
       const sync = this.sync
+      for (const flight of ids) void this.flights.invalidateExact(flight) // a sync store wrote at once
       return this.#afterDelete(
         ref,
         this.runSync('evict', () => sync.delete(ref), true),
       )
     }
-    return this.run('evict', () => this.store.delete(ref), true).then((removed) =>
-      this.#afterDelete(ref, removed),
-    )
+    return this.#deleteDetached(ref, ids).then((removed) => this.#afterDelete(ref, removed))
+  }
+
+  /** The asynchronous side of {@link Operations.delete}. */
+  async #deleteDetached(ref: EntryRef, ids: readonly string[]): Promise<boolean> {
+    let storing = this.#detach(ids)
+    let removed = await this.run('evict', () => this.store.delete(ref), true)
+    storing.push(...this.#detach(ids))
+    for (let round = 0; storing.length !== 0 && round < 3; round++) {
+      await Promise.all(storing)
+      if (await this.run('evict', () => this.store.delete(ref), true)) removed = true
+      storing = this.#detach(ids)
+    }
+    return removed
+  }
+
+  /** Detaches the flights `ids`; answers the stores they had already started. */
+  #detach(ids: readonly string[]): Promise<unknown>[] {
+    const storing: Promise<unknown>[] = []
+    for (const id of ids) {
+      const started = this.flights.invalidateExact(id)
+      if (started !== undefined) storing.push(started)
+    }
+    return storing
   }
 
   /**

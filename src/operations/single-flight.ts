@@ -13,6 +13,8 @@
 interface Flight {
   readonly promise: Promise<unknown>
   stale: boolean
+  /** The store of its result while it runs (a write may be on its way to the storage). */
+  storing: Promise<void> | undefined
 }
 
 export class SingleFlight {
@@ -34,9 +36,10 @@ export class SingleFlight {
    * before the callers see the value; a rejection is passed on and nothing is stored.
    */
   start<T>(id: string, pending: PromiseLike<T>, store: (value: T) => void | Promise<void>): Promise<T> {
-    const flight: { promise: Promise<T>; stale: boolean } = {
+    const flight: { promise: Promise<T>; stale: boolean; storing: Promise<void> | undefined } = {
       promise: undefined as unknown as Promise<T>,
       stale: false,
+      storing: undefined,
     }
     const done = () => {
       if (this.#flights.get(id) === flight) this.#flights.delete(id)
@@ -47,7 +50,13 @@ export class SingleFlight {
     }
     flight.promise = Promise.resolve(pending).then(
       async (value) => {
-        if (!flight.stale) await store(value)
+        if (!flight.stale) {
+          const storing = store(value)
+          if (storing !== undefined) {
+            flight.storing = Promise.resolve(storing)
+            await flight.storing
+          }
+        }
         keep()
         done()
         return value
@@ -97,15 +106,17 @@ export class SingleFlight {
 
   /**
    * Marks the flight of exactly `id` as stale (an evicted entry: its running computation answers its
-   * callers but does not store, and no later call joins it).
+   * callers but does not store, and no later call joins it). Answers the store it already started, if
+   * any (settles, never rejects): its write may reach the storage after an eviction sent now, so the
+   * evicting caller removes the entry again once it settled.
    */
-  invalidateExact(id: string): void {
+  invalidateExact(id: string): Promise<unknown> | undefined {
     const flight = this.#flights.get(id)
-    if (flight !== undefined) {
-      flight.stale = true
-      this.#flights.delete(id)
-    }
     this.#finished.delete(id)
+    if (flight === undefined) return undefined
+    flight.stale = true
+    this.#flights.delete(id)
+    return flight.storing?.catch(() => undefined)
   }
 
   /** Number of running flights. */

@@ -23,6 +23,7 @@ import { bulkCacheCases, bulkProviderCases } from './bulk-cases.js'
 import { cacheTagCases, providerTagCases } from './tag-cases.js'
 import { byteBudgetCases } from './byte-cases.js'
 import { semaphoreCases } from './semaphore-cases.js'
+import { flightCases } from './flight-cases.js'
 import type { TestRunner } from './runner.js'
 import { Cache } from '../cache.js'
 
@@ -88,6 +89,7 @@ export function describeStorageConformance(name: string, options: ConformanceOpt
     cacheTagCases(runner, cases)
     bulkCacheCases(runner, cases)
     byteBudgetCases(runner, cases)
+    flightCases(runner, cases)
     providerCases(runner, { open })
     providerTagCases(runner, { open })
     bulkProviderCases(runner, { open })

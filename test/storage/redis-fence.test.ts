@@ -105,6 +105,50 @@ describe.skipIf(targets.length === 0).each(targets)('RedisStorage write fences (
     expect(await b.get(fresh)).toBe(MISS)
   })
 
+  it('stores every fenced first write of a new tenant, whoever registered it after the fences', async () => {
+    const { a, b } = pair()
+    for (const scope of [[], user('brand-new', 'u')] as ScopePath[]) {
+      const refs = Array.from({ length: 6 }, (_, i) => ref(scope, `k${i}`))
+      // every fence is taken while the tenant has no marker; the first write then registers it
+      const fences = await Promise.all(refs.map((r, i) => (i % 2 === 0 ? a : b).fence(r)))
+      const stored = await Promise.all(
+        refs.map((r, i) => (i % 2 === 0 ? a : b).setFenced(r, i, undefined, fences[i]!)),
+      )
+      expect(stored).toEqual(refs.map(() => true))
+      expect(await Promise.all(refs.map((r) => b.get(r)))).toEqual(refs.map((_, i) => i))
+    }
+    // A plain write registers the tenant after the fence (no clear, no eviction): the fence holds.
+    const late = ref(user('late', 'u'))
+    const fence = await a.fence(late)
+    await b.set(ref(user('late', 'u'), 'other'), 1, undefined)
+    expect(await a.setFenced(late, 'kept', undefined, fence)).toBe(true)
+    expect(await b.get(late)).toBe('kept')
+  })
+
+  it('refuses a write after another instance deleted that entry, not after a delete of another', async () => {
+    const { a, b } = pair()
+    for (const scope of [[], user('o1', 'u1')] as ScopePath[]) {
+      const target = ref(scope, 'target')
+      await b.set(target, 'old', undefined)
+      let fence = await a.fence(target)
+      await b.delete(target)
+      expect(await a.setFenced(target, 'computed before the delete', undefined, fence)).toBe(false)
+      expect(await b.get(target)).toBe(MISS)
+      // deleteMany too, and a delete of an entry that was not stored
+      fence = await a.fence(target)
+      await b.deleteMany!([target, ref(scope, 'other')])
+      expect(await a.setFenced(target, 'stale', undefined, fence)).toBe(false)
+      // a delete of another entry leaves the fence alone; a fence taken after the delete holds
+      fence = await a.fence(target)
+      await b.delete(ref(scope, 'other'))
+      expect(await a.setFenced(target, 'kept', undefined, fence)).toBe(true)
+      await b.delete(target)
+      fence = await a.fence(target)
+      expect(await a.setFenced(target, 'after', undefined, fence)).toBe(true)
+      expect(await b.get(target)).toBe('after')
+    }
+  })
+
   it('does not refuse for an eviction of an unrelated tenant or a sibling scope', async () => {
     const { a, b } = pair()
     await b.set(ref(user('o2', 'x')), 1, undefined)

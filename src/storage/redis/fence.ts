@@ -12,10 +12,15 @@ import { luaFragment } from './compose.js'
  * eviction. `clear()` also raises the cache-wide generation `P:{P:tags}:g` (the registry's slot) before
  * it reads the registry, and every tag it evicts raises its root field.
  *
- * A fence holds: the generations of the ref's scope and of each of its ancestors, the creation id of
+ * An entry being computed has a generation of its own (field = its member), created by the fence and
+ * raised by a delete of the entry (`DELETE_LUA`, `DELETE_MANY_LUA`), so `evict(key)` in any process
+ * refuses a write fenced before it; the write that stores removes it (see {@link FENCE_READ_LUA}).
+ *
+ * A fence holds: the generations of the ref's scope, of each of its ancestors and of the entry, the creation id of
  * the tag's marker (`''` when the tag was not registered), the cache-wide generation and the server time
  * (ms) it was taken. A fenced write, in one script on the tag's slot, stores only if every generation
- * and the marker's creation id are unchanged and the fence is younger than {@link FENCE_RETENTION_MS};
+ * are unchanged and the fence is younger than {@link FENCE_RETENTION_MS}, and the marker's creation id is
+ * unchanged or no `clear()` started since the fence (the cache-wide generation is the fence's);
  * when the tag is not registered, it registers it first with a script on the registry's slot that
  * refuses if the cache-wide generation changed (so a `clear()` that missed the tag because it was not
  * registered yet refuses the write too).
@@ -31,9 +36,14 @@ export const FENCE_RETENTION_MS = 600_000
 /**
  * Lua helpers (they need `mark_parts` from the prelude of `prelude.ts`).
  * - `bump(fkey, field)`: raises one generation (see above) and refreshes the hash's retention TTL.
- * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link packFence}) still
+ * - `fence_holds(fence, segs, base, made, now)`: whether a packed fence (see {@link makeFence}) still
  *   holds for an entry of scope segments `segs` in the tag of key base `base`, whose marker's creation
- *   id is `made` (nil: no marker).
+ *   id is `made` (nil: no marker): 1 it holds, 0 it does not (too old, or an eviction raised a
+ *   generation), 2 the generations hold but the tag's marker is not the one the fence saw (the tag was
+ *   registered, or emptied and registered again, since). On 2 the client asks whether a `clear()`
+ *   started since the fence (the cache-wide generation, on the registry's slot) and, if none did, runs
+ *   the write again with the current creation id (see `RedisWrites.write`): a tenant's concurrent first
+ *   writes each took their fence before the first of them registered the tag, and must all store.
  */
 export const FENCE_FRAGMENT = luaFragment(
   'fence helpers',
@@ -63,7 +73,7 @@ local function scope_fields(segs)
   return fields
 end
 
-local function fence_holds(fence, segs, base, made, now)
+local function fence_holds(fence, segs, base, made, now, member)
   local parts, from = {}, 1
   while true do
     local comma = string.find(fence, ',', from, true)
@@ -75,15 +85,16 @@ local function fence_holds(fence, segs, base, made, now)
     from = comma + 1
   end
   local t = tonumber(parts[1])
-  if not t or now - t > RETENTION or t - now > RETENTION then return false end
-  if (made or '') ~= parts[2] then return false end
+  if not t or now - t > RETENTION or t - now > RETENTION then return 0 end
   local fields = scope_fields(segs)
-  if #parts ~= #fields + 2 then return false end
+  if #parts ~= #fields + 3 then return 0 end
+  fields[#fields + 1] = member
   local values = redis.call('HMGET', base .. 'f', unpack(fields))
   for j = 1, #fields do
-    if (values[j] or '') ~= parts[j + 2] then return false end
+    if (values[j] or '') ~= parts[j + 2] then return 0 end
   end
-  return true
+  if (made or '') ~= parts[2] then return 2 end
+  return 1
 end
 `,
   { defines: ['RETENTION', 'now_us', 'bump', 'scope_fields', 'fence_holds'] },
@@ -92,7 +103,14 @@ end
 /**
  * Takes a fence. KEYS[1] the tag's generation hash, KEYS[2] the tag's marker, KEYS[3] (standalone
  * only) the cache-wide generation; ARGV the fields of the ref's scope and its ancestors, outermost
- * first. Returns `{time ms, creation id, generation..., [cache-wide generation]}` (`''` for none).
+ * first, then the entry's member. Returns `{time ms, creation id, generation..., entry generation,
+ * [cache-wide generation]}` (`''` for none).
+ *
+ * The entry generation (field = the member, which no scope field equals: those have no `|`) is created
+ * here when missing, so that a delete of the entry (`DELETE_LUA`, which raises it only when it exists)
+ * refuses this fence's write in any process; a fenced write that stores removes it (a concurrent
+ * fence of the same entry is then refused: the entry was just stored), so the hash holds one field
+ * per entry being computed, and its retention TTL is refreshed here.
  */
 export const FENCE_READ_LUA = `
 local t = redis.call('TIME')
@@ -103,10 +121,15 @@ if m then
   c = string.match(m, '^([%dp]*):') or '0'
 end
 local out = { string.format('%.0f', now), c }
-if #ARGV > 0 then
-  local values = redis.call('HMGET', KEYS[1], unpack(ARGV))
-  for j = 1, #ARGV do out[#out + 1] = values[j] or '' end
+local values = redis.call('HMGET', KEYS[1], unpack(ARGV))
+for j = 1, #ARGV - 1 do out[#out + 1] = values[j] or '' end
+local g = values[#ARGV]
+if not g then
+  g = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  redis.call('HSET', KEYS[1], ARGV[#ARGV], g)
 end
+redis.call('PEXPIRE', KEYS[1], ${FENCE_RETENTION_MS})
+out[#out + 1] = g
 if KEYS[3] then out[#out + 1] = redis.call('GET', KEYS[3]) or '' end
 return out
 `
@@ -130,7 +153,7 @@ export class RedisWriteFence implements WriteFence {
 
 /**
  * Builds a fence from the reply of {@link FENCE_READ_LUA} (`fields` generations after time and creation
- * id) and the cache-wide generation, if read apart (Cluster).
+ * id, the entry's included) and the cache-wide generation, if read apart (Cluster).
  */
 export function makeFence(
   member: string,

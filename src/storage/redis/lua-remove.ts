@@ -23,12 +23,14 @@ local root = base .. 'i:'
 if #segs > 0 then root = root .. segs[1] end
 local tracked = redis.call('ZSCORE', root, member)
 local existed = remove(member)
+-- a computation of this entry holds a fence (in any process): its write is refused (see fence.ts)
+if redis.call('HEXISTS', base .. 'f', member) == 1 then bump(base .. 'f', member) end
 local stale = 0
 if existed == 0 and tracked then stale = 1 end
 if tracked and redis.call('EXISTS', root) == 0 then return { existed, stale, 1, drop_tag(base) } end
 return { existed, stale, 0, '' }
 `,
-    { uses: ['A', 'parse', 'remove', 'drop_tag'] },
+    { uses: ['A', 'parse', 'remove', 'drop_tag', 'bump'] },
   ),
 ])
 
@@ -54,6 +56,7 @@ for i = A + 1, #ARGV do
   if #segs > 0 then root = root .. segs[1] end
   local tracked = redis.call('ZSCORE', root, member)
   local existed = remove(member)
+  if redis.call('HEXISTS', b .. 'f', member) == 1 then bump(b .. 'f', member) end
   local stale = 0
   if existed == 0 and tracked then stale = 1 end
   if tracked then tracked_any = true end
@@ -66,7 +69,7 @@ if tracked_any and redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return out
 `,
-    { uses: ['A', 'parse', 'remove', 'drop_tag'] },
+    { uses: ['A', 'parse', 'remove', 'drop_tag', 'bump'] },
   ),
 ])
 

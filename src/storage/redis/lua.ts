@@ -15,7 +15,8 @@ const RETURN_OUT = luaFragment('return out', 'return out\n', { uses: ['out'] })
  * after the header: member, value, ttl in ms ('' for none), the tag's key base (`P:{T}:`), a fresh
  * registration id ('' for none, see `registry.ts`), a packed fence ('' for none, see
  * `fence.ts`), the entry's labels (user tags) joined by newlines ('' for none; see `set_labels` in `prelude.ts`).
- * Writes nothing and returns `{0, -1}` when the fence no longer holds. A fenced write to a tag without
+ * Writes nothing and returns `{0, -1}` when the fence no longer holds, `{0, -3, creation id}` when its
+ * generations hold but the tag's marker changed since (see `fence_holds` in `fence.ts`). A fenced write to a tag without
  * a confirmed registration writes nothing and returns `{0, -2}` (the client registers the tag and runs
  * it again with the id); a plain one on a standalone Redis registers the tag in the same script, and on
  * a Cluster writes, marks the tag pending, and asks for the registration.
@@ -52,7 +53,12 @@ end
 -- the clock is needed for an expiry, a fence, or to see whether the earliest one has passed
 local now = 0
 if ttl ~= '' or first or not seen or fence ~= '' then now = now_ms() end
-if fence ~= '' and not fence_holds(fence, (parse(member)), base, made, now) then return { 0, -1 } end
+if fence ~= '' then
+  local held = fence_holds(fence, (parse(member)), base, made, now, member)
+  if held == 0 then return { 0, -1 } end
+  -- registered since the fence (e.g. by a concurrent first write): the client checks the clear() generation
+  if held == 2 then return { 0, -3, made or '' } end
+end
 -- a tag without a confirmed registration (see registry.ts)
 local register = 0
 local relabel = false
@@ -109,6 +115,8 @@ else
 end
 for k = 2, #KEYS do redis.call('ZADD', KEYS[k], score, member) end
 set_labels(member, base, ARGV[A + 7], score)
+-- stored: the entry's generation (see FENCE_READ_LUA) is no longer needed
+if fence ~= '' then redis.call('HDEL', base .. 'f', member) end
 local out = { fresh and 1 or 0, register, 0, when }
 if NB > 0 then
   local segs = parse(member)

@@ -67,7 +67,7 @@ export class RedisWrites {
   async fence(member: string): Promise<RedisWriteFence> {
     const tag = this.#host.keys.tagOfMember(member)
     const base = this.#host.keys.base(tag)
-    const fields = scopeFields(member)
+    const fields = [...scopeFields(member), member]
     if (!this.#host.isCluster) {
       const keys = [`${base}f`, `${base}r`, this.#host.registry.global]
       const reply = (await this.#host.timed(FENCE_READ.run(this.#host.client, keys, fields))) as unknown[]
@@ -110,12 +110,21 @@ export class RedisWrites {
     const base = this.#host.keys.base(tag)
     const script = notice === undefined ? WRITE : notice.script
     let creation = ''
+    let packed = fence?.packed ?? ''
+    let remarks = 0
     for (let attempt = 1; ; attempt++) {
-      const args = [...this.#host.header(), member, bytes, ttl, base, creation, fence?.packed ?? '', labels]
+      const args = [...this.#host.header(), member, bytes, ttl, base, creation, packed, labels]
       if (notice !== undefined) args.push(...notice.args)
       const reply = (await this.#host.timed(script.run(this.#host.client, keys, args))) as (number | string)[]
       const [fresh, status, expired, when] = reply
       if (status === -1) return false
+      if (status === -3) {
+        // The tag was registered since the fence (another first write of the tenant): the write still
+        // holds unless a clear() started since the fence (it may have missed the tag, see fence.ts).
+        packed = await this.#remarked(fence!, packed, String(reply[2]), ++remarks)
+        if (packed === '') return false
+        continue
+      }
       if (status === -2) {
         creation = await this.#mustRegister(tag, attempt, fence)
         if (creation === '') return false
@@ -128,6 +137,23 @@ export class RedisWrites {
         await this.#host.evictions.admitWide(victims, member, String(when), fresh === 1, bytes.length)
       return true
     }
+  }
+
+  /**
+   * A fence's packed text with the tag's current creation id `made` in place of the one it saw, when the
+   * cache-wide generation is still the fence's (no `clear()` started since it was taken); `''` when one
+   * did. Fails after {@link REGISTER_ATTEMPTS} attempts (the tag keeps being emptied and re-created).
+   */
+  async #remarked(fence: RedisWriteFence, packed: string, made: string, attempt: number): Promise<string> {
+    if (attempt > REGISTER_ATTEMPTS) {
+      throw new Error(
+        `the tenant ${this.#host.keys.tagOfMember(fence.member)} was emptied and re-created by other processes during ${REGISTER_ATTEMPTS} writes`,
+      )
+    }
+    if ((await this.#host.registry.readGlobal()) !== fence.global) return ''
+    const time = packed.indexOf(',')
+    const generations = packed.indexOf(',', time + 1)
+    return `${packed.slice(0, time + 1)}${made}${generations === -1 ? '' : packed.slice(generations)}`
   }
 
   /**
