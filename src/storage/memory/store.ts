@@ -1,5 +1,4 @@
 import type {
-  BoundPolicy,
   ByteUsage,
   EntryHandle,
   EntryRef,
@@ -12,86 +11,25 @@ import type {
   WriteOptions,
 } from '../contract.js'
 import { MISS } from '../contract.js'
+import { BoundGroups } from './bounds.js'
+import { ByteAccounting } from './byte-accounting.js'
 import { ExpiryHeap } from './expiry-heap.js'
-import { FairShare } from './fair-share.js'
+import type { Group } from './scope-tree.js'
+import { detach, Entry, findOrCreate, isUnder, pathOf, ScopeNode } from './scope-tree.js'
 import { TagIndex } from './tag-index.js'
-import type { ListGroup } from './links.js'
-import { append, nextOf, unlink } from './links.js'
-import { hashString } from './frequency-sketch.js'
-import type { LfuNode } from './tinylfu.js'
-import { TinyLfuGroup } from './tinylfu.js'
-import { measure } from './size.js'
-import { checkEntryFits } from '../byte-budget.js'
 
 /**
- * The in-memory data structure behind `InMemory`.
- *
- * Layout: a tree of scope nodes (the root is the global scope) whose children are indexed by level then
- * id; each node holds its own entries in a `Map` keyed by the entry key. The tree is the scope index
- * itself, so evicting a scope detaches one subtree: O(entries in that scope), never O(all entries).
- *
- * Bounds: each bound policy owns one intrusive doubly linked list per group (the whole store, or one
- * instance of its `per` level). Policy 0 links through `prev`/`next` on the entry; further policies use
- * the entry's `more` array. Lists are ordered oldest first: LRU moves an entry to the tail on every
- * read and write, insertion order only on first insertion. A `'tinylfu'` policy (at most one per store)
- * keeps a {@link TinyLfuGroup} per group instead, linked through the entry's `lfu` node.
+ * The in-memory data structure behind `InMemory`, built of parts with one job each:
+ * - the scope tree (`scope-tree.ts`): nodes per scope instance, each holding its own entries, so
+ *   evicting a scope detaches one subtree; the lookup (`#find`, with its last-found fast path) is here;
+ * - the bounds (`bounds.ts`): per-policy groups (LRU/insertion lists, TinyLFU, fair shares) and
+ *   admission; the common single cache-wide LRU list is touched inline here on a hit;
+ * - the byte accounting (`byte-accounting.ts`): sizes measured only under a byte budget;
+ * - tags: a {@link TagIndex} (tag -> entries), kept by writes and by every removal; reads never touch it.
  *
  * Expiry: `expiresAt` (epoch ms, 0 = never) is checked on every read; a min-heap of expiry times lets
  * writes, `size()` and the optional sweeper reclaim expired entries without scanning.
- *
- * Fairness: a cache-wide policy with `fairness` keeps one group per tenant (instance of its level, as
- * `per` does; entries above that level share the root group) and a {@link FairShare} of the groups;
- * its bound holds over their total, and the victim comes from the largest group, in its own order.
- *
- * Tags: a {@link TagIndex} (tag -> entries), kept by writes and by every removal; reads never touch it.
- *
- * Bytes: when a policy has `maxBytes`, every write measures its value once (`sizeOf` or `estimateSize`)
- * before changing anything, refuses it with an `EntryTooLargeError` if it alone exceeds a budget that
- * covers it, and keeps `entry.bytes`; every group's `bytes` is the sum over its linked entries, each
- * top-level node's `bytes` the sum over its subtree (the root's: the global scope's entries), and
- * `#totalBytes` the sum over all entries. Without a byte budget nothing is measured (all stay 0).
  */
-
-/** A group of a list policy (lru, insertion): see `links.ts`. */
-type Group = ListGroup<Entry>
-
-class ScopeNode {
-  children: Map<string, Map<string, ScopeNode>> | null = null
-  entries: Map<string, Entry> | null = null
-  /** Groups of the policies bounded per this node's level, by policy index. */
-  groups: (AnyGroup | undefined)[] | null = null
-  /** Hash of the scope path for the TinyLFU sketch; 0 until computed. */
-  lfuHash = 0
-  /** Top-level nodes and the root only: bytes of the entries under this tenant (see the module comment). */
-  bytes = 0
-
-  constructor(
-    readonly parent: ScopeNode | null,
-    readonly level: string,
-    readonly id: string,
-  ) {}
-}
-
-class Entry {
-  prev: Entry | null = null
-  next: Entry | null = null
-  /** Links of policies 1..n as [prev1, next1, prev2, next2, ...]; null while only one policy exists. */
-  more: (Entry | null)[] | null = null
-  /** The entry's tags; null for none (the common case: an untagged entry costs one field). */
-  tags: readonly string[] | null = null
-  /** The entry's place in the `'tinylfu'` policy's group, if it falls under one. */
-  lfu: LfuNode<Entry> | null = null
-  /** The entry's measured size; 0 when no policy has a byte budget. */
-  bytes = 0
-
-  constructor(
-    readonly key: string,
-    public value: unknown,
-    public expiresAt: number,
-    /** The node holding the entry; null once removed (this is how stale heap items are recognised). */
-    public node: ScopeNode | null,
-  ) {}
-}
 
 /**
  * What {@link MemoryStore.handleOf} answers: the entry and the store's epoch at that time. Valid while
@@ -105,9 +43,6 @@ class Handle implements EntryHandle {
   ) {}
 }
 
-/** A group of a policy: a linked list (lru, insertion) or a TinyLFU group. */
-type AnyGroup = Group | TinyLfuGroup<Entry>
-
 const REPORT_NOTHING: StorageContext['onEvicted'] = () => undefined
 /** The next store epoch (see `MemoryStore.#epoch`), shared by all stores of the process. */
 let nextEpoch = 1
@@ -118,23 +53,21 @@ const RECLAIM_PER_WRITE = 4
 export class MemoryStore implements SyncStorageOperations {
   #root = new ScopeNode(null, '', '')
   #count = 0
-  #policies: readonly BoundPolicy[] = []
-  #lruIndexes: number[] = []
-  /** Index of the `'tinylfu'` policy, -1 if none. */
-  #lfuIndex = -1
-  /** The common case: one cache-wide LRU bound, policy 0, touched inline on the hot path. */
+  readonly #bounds = new BoundGroups({
+    remove: (entry, reason) => this.#remove(entry, reason),
+    reclaimAllExpired: () => this.reclaimExpired(Number.POSITIVE_INFINITY),
+  })
+  /** Whether any policy is bounded (a new entry is admitted into the bound groups). */
+  #bounded = false
+  /** Whether an LRU policy exists (reads and writes touch the entry). */
+  #touches = false
+  /** `#bounds.rootGroup0Lru`, copied here for the hot path (see {@link MemoryStore.#touch}). */
   #rootGroup0Lru: Group | undefined
-  #rootGroups: (AnyGroup | undefined)[] = []
-  /** The tenants of each policy with `fairness`, by policy index. */
-  #fair: (FairShare<AnyGroup> | undefined)[] = []
+  readonly #bytes = new ByteAccounting()
   #heap = new ExpiryHeap<Entry>()
   readonly #tags = new TagIndex<Entry>()
   #onEvicted: StorageContext['onEvicted'] = REPORT_NOTHING
   #context: StorageContext | undefined
-  /** Each policy's `maxBytes` (Infinity: none); empty when no policy has one (nothing is measured). */
-  #maxBytes: number[] = []
-  #sizeOf: ((value: unknown) => number) | undefined
-  #totalBytes = 0
   /**
    * Changed when the whole store is cleared: handles taken before then are stale. Epochs are unique
    * across stores, so a handle of another store never reads here.
@@ -152,13 +85,11 @@ export class MemoryStore implements SyncStorageOperations {
 
   /** Applies the cache's bounds and eviction listener; the store must be empty. */
   configure(context: StorageContext): void {
-    this.#policies = context.bounds
-    this.#lruIndexes = context.bounds.flatMap((p, i) => (p.order === 'lru' ? [i] : []))
-    this.#lfuIndex = context.bounds.findIndex((p) => p.order === 'tinylfu')
-    const sized = context.bounds.some((p) => p.maxBytes !== undefined)
-    this.#maxBytes = sized ? context.bounds.map((p) => p.maxBytes ?? Number.POSITIVE_INFINITY) : []
-    this.#sizeOf = context.bounds.find((p) => p.sizeOf !== undefined)?.sizeOf
-    this.#resetRootGroups()
+    this.#bounds.configure(context.bounds)
+    this.#bytes.configure(context.bounds)
+    this.#bounded = context.bounds.length !== 0
+    this.#touches = this.#bounds.lruIndexes.length !== 0
+    this.#rootGroup0Lru = this.#bounds.rootGroup0Lru
     this.#onEvicted = context.onEvicted
     this.#context = context
   }
@@ -190,7 +121,7 @@ export class MemoryStore implements SyncStorageOperations {
       this.#remove(entry, 'expired')
       return undefined
     }
-    if (this.#lruIndexes.length !== 0) this.#touch(entry)
+    if (this.#touches) this.#touch(entry)
     const lfu = entry.lfu
     if (lfu !== null) lfu.group.accessed(lfu)
     return entry
@@ -218,9 +149,9 @@ export class MemoryStore implements SyncStorageOperations {
 
   set(ref: EntryRef, value: unknown, ttlMs: number | undefined, options?: WriteOptions): void {
     // measured and checked before anything changes: a refused write leaves the store as it was
-    const bytes = this.#maxBytes.length === 0 ? 0 : this.#measure(ref, value)
+    const bytes = this.#bytes.measures ? this.#bytes.measure(ref, value) : 0
     const expiresAt = ttlMs === undefined ? 0 : Date.now() + ttlMs
-    const node = this.#findOrCreate(ref.scope)
+    const node = findOrCreate(this.#root, ref.scope)
     const entries = (node.entries ??= new Map())
     const existing = entries.get(ref.key)
     const tags = options?.tags
@@ -229,17 +160,25 @@ export class MemoryStore implements SyncStorageOperations {
       existing.expiresAt = expiresAt
       if (expiresAt !== 0) this.#heap.push(expiresAt, existing)
       if (existing.tags !== null || tags !== undefined) this.#retag(existing, tags)
-      if (this.#lruIndexes.length !== 0) this.#touch(existing)
+      if (this.#touches) this.#touch(existing)
       if (existing.lfu !== null) existing.lfu.group.written(existing.lfu)
-      if (bytes !== existing.bytes) this.#resize(existing, node, bytes)
+      if (bytes !== existing.bytes) {
+        const delta = bytes - existing.bytes
+        existing.bytes = bytes
+        this.#bytes.add(node, delta)
+        this.#bounds.resized(existing, node, delta)
+      }
     } else {
       const entry = new Entry(ref.key, value, expiresAt, node)
-      if (bytes !== 0) this.#addBytes(entry, node, bytes)
+      if (bytes !== 0) {
+        entry.bytes = bytes
+        this.#bytes.add(node, bytes)
+      }
       entries.set(ref.key, entry)
       this.#count++
       if (expiresAt !== 0) this.#heap.push(expiresAt, entry)
       if (tags !== undefined) this.#retag(entry, tags)
-      if (this.#policies.length !== 0) this.#admit(entry, node)
+      if (this.#bounded) this.#bounds.admit(entry, node)
     }
     this.reclaimExpired(RECLAIM_PER_WRITE)
   }
@@ -301,8 +240,8 @@ export class MemoryStore implements SyncStorageOperations {
       const current = stack.pop()!
       if (current.entries !== null) {
         for (const entry of current.entries.values()) {
-          this.#unlink(entry, current)
-          if (entry.bytes !== 0) this.#dropBytes(current, entry.bytes)
+          this.#bounds.unlink(entry, current)
+          if (entry.bytes !== 0) this.#bytes.add(current, -entry.bytes)
           if (entry.tags !== null) this.#tags.remove(entry)
           entry.node = null
           removed++
@@ -340,22 +279,13 @@ export class MemoryStore implements SyncStorageOperations {
     this.#epoch = nextEpoch++
     this.#treeVersion++
     this.#root = new ScopeNode(null, '', '')
-    this.#resetRootGroups()
+    this.#bounds.reset()
+    this.#rootGroup0Lru = this.#bounds.rootGroup0Lru
     this.#heap.clear()
     this.#tags.clear()
     this.#count = 0
-    this.#totalBytes = 0
+    this.#bytes.total = 0
     return removed
-  }
-
-  #resetRootGroups(): void {
-    this.#rootGroups = this.#policies.map((p) => (p.per === undefined ? newGroup(p) : undefined))
-    this.#fair = this.#policies.map((p) => (p.fairness === undefined ? undefined : new FairShare()))
-    const only =
-      this.#policies.length === 1 &&
-      this.#policies[0]!.order === 'lru' &&
-      this.#policies[0]!.fairness === undefined
-    this.#rootGroup0Lru = only ? (this.#rootGroups[0] as Group) : undefined
   }
 
   #find(path: ScopePath): ScopeNode | undefined {
@@ -382,38 +312,10 @@ export class MemoryStore implements SyncStorageOperations {
     return node
   }
 
-  #findOrCreate(path: ScopePath): ScopeNode {
-    let node = this.#root
-    for (let i = 0; i < path.length; i++) {
-      const { level, id } = path[i]!
-      const children = (node.children ??= new Map())
-      let byId = children.get(level)
-      if (byId === undefined) children.set(level, (byId = new Map()))
-      let child = byId.get(id)
-      if (child === undefined) byId.set(id, (child = new ScopeNode(node, level, id)))
-      node = child
-    }
-    return node
-  }
-
-  /** Removes a node from its parent, then every ancestor left empty, so idle tenants cost nothing. */
+  /** Detaches `node` and its ancestors left empty (see `scope-tree.ts`); the last-found scope is stale. */
   #detach(node: ScopeNode): void {
     this.#treeVersion++
-    let current: ScopeNode = node
-    while (current.parent !== null) {
-      const parent: ScopeNode = current.parent
-      const byId = parent.children!.get(current.level)!
-      byId.delete(current.id)
-      if (byId.size === 0) parent.children!.delete(current.level)
-      if (parent.children!.size === 0) parent.children = null
-      if (
-        parent.parent === null ||
-        parent.children !== null ||
-        (parent.entries !== null && parent.entries.size !== 0)
-      )
-        return
-      current = parent
-    }
+    detach(node)
   }
 
   #remove(entry: Entry, reason: 'expired' | 'lru' | 'maxItems' | undefined): void {
@@ -423,8 +325,8 @@ export class MemoryStore implements SyncStorageOperations {
         ? { scope: pathOf(node), key: entry.key }
         : undefined
     node.entries!.delete(entry.key)
-    this.#unlink(entry, node)
-    if (entry.bytes !== 0) this.#dropBytes(node, entry.bytes)
+    this.#bounds.unlink(entry, node)
+    if (entry.bytes !== 0) this.#bytes.add(node, -entry.bytes)
     if (entry.tags !== null) this.#tags.remove(entry)
     entry.node = null
     this.#count--
@@ -432,174 +334,23 @@ export class MemoryStore implements SyncStorageOperations {
     if (reason !== undefined) this.#onEvicted(reason, 1, ref)
   }
 
-  #groupOf(node: ScopeNode, policy: number, create: boolean): AnyGroup | undefined {
-    const { per, fairness } = this.#policies[policy]!
-    const level = per ?? fairness
-    if (level === undefined) return this.#rootGroups[policy]
-    for (let n: ScopeNode | null = node; n !== null; n = n.parent) {
-      if (n.level !== level) continue
-      const groups = (n.groups ??= [])
-      let group = groups[policy]
-      if (group === undefined && create) groups[policy] = group = newGroup(this.#policies[policy]!)
-      return group
-    }
-    // Under a fair policy, the entries above its level form one more tenant: the root group.
-    return fairness === undefined ? undefined : this.#rootGroups[policy]
-  }
-
-  /**
-   * Links a new entry into every policy it falls under, then evicts until each bound holds. Expired
-   * entries not reclaimed yet never take a bound's place: before a bound evicts a live entry, every
-   * expired entry is reclaimed (each once, so O(log n) amortised per expired entry).
-   */
-  #admit(entry: Entry, node: ScopeNode): void {
-    const policies = this.#policies
-    if (policies.length > 1) entry.more = new Array<Entry | null>(2 * (policies.length - 1)).fill(null)
-    let reclaimed = false
-    for (let i = 0; i < policies.length; i++) {
-      const group = this.#groupOf(node, i, true)
-      if (group === undefined) continue
-      if (group instanceof TinyLfuGroup) entry.lfu = group.add(entry, entryHash(node, entry.key))
-      else append(group, entry, i)
-      group.bytes += entry.bytes
-      const policy = policies[i]!
-      const fair = this.#fair[i]
-      if (fair !== undefined) {
-        reclaimed = this.#admitFair(fair, group, policy, reclaimed)
-        continue
-      }
-      const maxBytes = this.#maxBytes[i] ?? Number.POSITIVE_INFINITY
-      if ((group.size > policy.maxItems || group.bytes > maxBytes) && !reclaimed) {
-        reclaimed = true
-        this.reclaimExpired(Number.POSITIVE_INFINITY)
-      }
-      while (group.size > policy.maxItems || group.bytes > maxBytes) {
-        this.#remove(group instanceof TinyLfuGroup ? group.victim() : group.head!, policy.reason)
-      }
-    }
-  }
-
-  /**
-   * Counts a new entry of `group` for a fair policy, then evicts, while the bound is exceeded, from the
-   * tenant holding the most entries (see {@link FairShare}). Returns whether expired entries were
-   * reclaimed (done once per admission, before the first live entry is evicted).
-   */
-  #admitFair(fair: FairShare<AnyGroup>, group: AnyGroup, policy: BoundPolicy, reclaimed: boolean): boolean {
-    fair.added(group)
-    if (fair.total > policy.maxItems && !reclaimed) {
-      reclaimed = true
-      this.reclaimExpired(Number.POSITIVE_INFINITY)
-    }
-    while (fair.total > policy.maxItems) {
-      const largest = fair.largest()
-      this.#remove(largest instanceof TinyLfuGroup ? largest.victim() : largest.head!, policy.reason)
-    }
-    return reclaimed
-  }
-
-  #unlink(entry: Entry, node: ScopeNode): void {
-    for (let i = 0; i < this.#policies.length; i++) {
-      if (i === this.#lfuIndex) {
-        const lfu = entry.lfu
-        if (lfu !== null) {
-          lfu.group.remove(lfu)
-          lfu.group.bytes -= entry.bytes
-          this.#fair[i]?.removed(lfu.group)
-        }
-        entry.lfu = null
-        continue
-      }
-      const group = this.#groupOf(node, i, false) as Group | undefined
-      if (group !== undefined) {
-        unlink(group, entry, i)
-        group.bytes -= entry.bytes
-        this.#fair[i]?.removed(group)
-      }
-    }
-  }
-
-  // --- byte budgets (see the module comment) ---
-
-  /** The size of `value` for `ref`, refused if it alone exceeds a budget covering `ref`. */
-  #measure(ref: EntryRef, value: unknown): number {
-    const bytes = measure(value, this.#sizeOf)
-    checkEntryFits(this.#policies, ref.scope, bytes)
-    return bytes
-  }
-
-  /** Sets the bytes of a new entry (before it is linked) and adds them to the totals. */
-  #addBytes(entry: Entry, node: ScopeNode, bytes: number): void {
-    entry.bytes = bytes
-    this.#totalBytes += bytes
-    topOf(node).bytes += bytes
-  }
-
-  #dropBytes(node: ScopeNode, bytes: number): void {
-    this.#totalBytes -= bytes
-    topOf(node).bytes -= bytes
-  }
-
-  /**
-   * An overwrite changed an entry's size: updates every total, then evicts other entries while a
-   * byte budget is exceeded (never the entry just written: a TinyLFU node is re-added at the window's
-   * tail, which its victim choice never picks; in a list the next entry goes instead).
-   */
-  #resize(entry: Entry, node: ScopeNode, bytes: number): void {
-    const delta = bytes - entry.bytes
-    entry.bytes = bytes
-    this.#totalBytes += delta
-    topOf(node).bytes += delta
-    const groups: (AnyGroup | undefined)[] = []
-    for (let i = 0; i < this.#policies.length; i++) {
-      const group = this.#groupOf(node, i, false)
-      groups.push(group)
-      if (group !== undefined) group.bytes += delta
-    }
-    if (delta <= 0) return
-    for (let i = 0; i < groups.length; i++) {
-      const group = groups[i]
-      if (group === undefined || !(group.bytes > this.#maxBytes[i]!)) continue
-      this.reclaimExpired(Number.POSITIVE_INFINITY)
-      if (group instanceof TinyLfuGroup && entry.lfu !== null && group.bytes > this.#maxBytes[i]!) {
-        group.remove(entry.lfu)
-        entry.lfu = group.add(entry, entry.lfu.hash)
-      }
-      while (group.bytes > this.#maxBytes[i]!) {
-        const victim =
-          group instanceof TinyLfuGroup
-            ? group.victim()
-            : group.head === entry
-              ? nextOf(entry, i)!
-              : group.head!
-        this.#remove(victim, this.#policies[i]!.reason)
-      }
-    }
-  }
-
   /** Bytes in total and per top-level scope instance (the root: global-scope entries), largest first. */
   byteUsage(topN: number): ByteUsage | undefined {
-    if (this.#maxBytes.length === 0) return undefined
+    if (!this.#bytes.measures) return undefined
     this.reclaimExpired(Number.POSITIVE_INFINITY)
-    const top: { scope: ScopePath; bytes: number }[] = []
-    if (this.#root.bytes !== 0) top.push({ scope: [], bytes: this.#root.bytes })
-    for (const byId of this.#root.children?.values() ?? []) {
-      for (const child of byId.values()) {
-        if (child.bytes !== 0) top.push({ scope: [{ level: child.level, id: child.id }], bytes: child.bytes })
-      }
-    }
-    top.sort((a, b) => b.bytes - a.bytes)
-    return { total: this.#totalBytes, top: top.slice(0, topN) }
+    return this.#bytes.usage(this.#root, topN)
   }
 
   /** Whether writes are measured (a policy has a byte budget). */
   get measuresBytes(): boolean {
-    return this.#maxBytes.length !== 0
+    return this.#bytes.measures
   }
 
+  /** Marks `entry` used for the LRU policies: inline for the common single cache-wide LRU list. */
   #touch(entry: Entry): void {
     const group = this.#rootGroup0Lru
     if (group !== undefined) {
-      // inline move-to-tail of policy 0's list (same as unlink + append below)
+      // inline move-to-tail of policy 0's list (same as unlink + append in links.ts)
       if (group.tail === entry) return
       const prev = entry.prev
       const next = entry.next!
@@ -612,44 +363,8 @@ export class MemoryStore implements SyncStorageOperations {
       group.tail = entry
       return
     }
-    for (const i of this.#lruIndexes) {
-      const group = this.#groupOf(entry.node!, i, false) as Group | undefined
-      if (group !== undefined && group.tail !== entry) {
-        unlink(group, entry, i)
-        append(group, entry, i)
-      }
-    }
+    this.#bounds.touch(entry)
   }
-}
-
-/** An empty group for `policy`. */
-function newGroup(policy: BoundPolicy): AnyGroup {
-  if (policy.order !== 'tinylfu') return { head: null, tail: null, size: 0, bytes: 0 }
-  // A bytes-only bound sizes the window and sketch for maxBytes / 256 entries (see TinyLFUEvict).
-  const sizing = Number.isFinite(policy.maxItems)
-    ? policy.maxItems
-    : Math.max(64, Math.floor(policy.maxBytes! / 256))
-  return new TinyLfuGroup<Entry>(sizing)
-}
-
-/** The entry's hash for the TinyLFU sketch: its scope path's (cached on the node), then its key. */
-function entryHash(node: ScopeNode, key: string): number {
-  return hashString(key, scopeHash(node))
-}
-
-function scopeHash(node: ScopeNode): number {
-  if (node.parent === null) return 0
-  if (node.lfuHash !== 0) return node.lfuHash
-  const hash = hashString(node.id, hashString(node.level, scopeHash(node.parent))) || 1
-  node.lfuHash = hash
-  return hash
-}
-
-/** The top-level node holding `node` (the root for the global scope). */
-function topOf(node: ScopeNode): ScopeNode {
-  let n = node
-  while (n.parent !== null && n.parent.parent !== null) n = n.parent
-  return n
 }
 
 function isCurrent(entry: Entry, time: number): boolean {
@@ -665,17 +380,4 @@ function isLastPath(path: ScopePath, last: { readonly levels: string[]; readonly
     if (segment.id !== ids[i] || segment.level !== levels[i]) return false
   }
   return true
-}
-
-/** Whether `node` is `target` or one of its descendants. */
-function isUnder(node: ScopeNode, target: ScopeNode): boolean {
-  for (let n: ScopeNode | null = node; n !== null; n = n.parent) if (n === target) return true
-  return false
-}
-
-function pathOf(node: ScopeNode): ScopePath {
-  const path: ScopeSegment[] = []
-  for (let n: ScopeNode | null = node; n !== null && n.parent !== null; n = n.parent)
-    path.push({ level: n.level, id: n.id })
-  return path.reverse()
 }

@@ -16,12 +16,8 @@ import type {
   WriteFence,
   WriteOptions,
 } from '../contract.js'
-import { MISS } from '../contract.js'
 import type { Connection, RedisClient } from './connection.js'
 import { connect, preloadScripts, withTimeout } from './connection.js'
-import { checkValueBytes, encodeValue } from './encode.js'
-import { decodeEntry, encodeEntry, entrySerializerOf } from '../entry-codec.js'
-import type { EntryBoundSerializer } from '../entry-codec.js'
 import { decodeEntryRef } from '../key-encoding.js'
 import { RedisExecutor } from './executor.js'
 import { RedisBus } from './bus.js'
@@ -29,7 +25,6 @@ import { EvictProgress, RedisEvictions } from './evict.js'
 import { checkFence } from './fence.js'
 import type { RedisWriteFence } from './fence.js'
 import { checkPrefix, RedisKeys, scriptHeader, ttlArg } from './keys.js'
-import { listScope } from './list.js'
 import { RedisLocks } from './lock.js'
 import { TagRegistry } from './registry.js'
 import type { RedisStorageOptions } from './options.js'
@@ -37,9 +32,11 @@ import { checkOptions } from './options.js'
 import type { BatchedWrite, Notice } from './write.js'
 import { packLabels, RedisLabels } from './labels.js'
 import { RedisWrites } from './write.js'
-import { DELETE, GET_TTL, SCRIPTS, TOUCH, TOUCH_TTL, WIDE_TOUCH } from './scripts.js'
+import { DELETE, SCRIPTS } from './scripts.js'
 import type { BulkHost } from './bulk.js'
-import { deleteMany, readMany, readValues, writeMany } from './bulk.js'
+import { deleteMany, writeMany } from './bulk.js'
+import { RedisReads } from './reads.js'
+import { RedisValueCodec } from './value-codec.js'
 
 export type { RedisStorageOptions } from './options.js'
 
@@ -108,8 +105,8 @@ export class RedisStorage implements StorageProvider {
   readonly prefix: string
   /** The serializer in use. */
   readonly serializer: Serializer
-  /** The serializer's entry-bound side (per-tenant encryption), when it has one: see `entry-codec.ts`. */
-  readonly #entry: EntryBoundSerializer | undefined
+  /** Values as bytes and back (the serializer, or its entry-bound side): see `value-codec.ts`. */
+  readonly #codec: RedisValueCodec
   /** The ioredis client (created or given); internal, see {@link redisInternals}. */
   readonly #client: RedisClient
   /** Cross-process entry locks (`SET NX PX` in the entry's hash slot; see `lock.ts`). */
@@ -119,7 +116,6 @@ export class RedisStorage implements StorageProvider {
   readonly #x: RedisExecutor
   readonly #keys: RedisKeys
   readonly #timeoutMs: number
-  readonly #maxValueBytes: number
   readonly #isCluster: boolean
   readonly #registry: TagRegistry
   readonly #evictions: RedisEvictions
@@ -127,14 +123,12 @@ export class RedisStorage implements StorageProvider {
   readonly #labels: RedisLabels
   /** What the bulk operations need (see `bulk.ts`). */
   readonly #bulk: BulkHost
+  /** Every read (see `reads.ts`). */
+  readonly #reads: RedisReads
   #bounds: readonly BoundPolicy[] = []
   #header: string[]
   /** A cache-wide bound exists and needs the second step (Cluster). */
   #clusterWide = false
-  /** An LRU bound is handled by the tag scripts: reads must run the touch script. */
-  #touchInScript = false
-  /** A cache-wide LRU bound on a Cluster: hits are touched on the bounds' slot too. */
-  #touchWide = false
   #onEvicted: Reporter = () => undefined
   #context: StorageContext | undefined
   /** Read at each report: the cache's need for evicted refs changes as listeners come and go. */
@@ -149,9 +143,8 @@ export class RedisStorage implements StorageProvider {
     const { timeout, maxBytes, serializer } = checkOptions(options)
     this.prefix = checkPrefix(options.prefix ?? 'cacheado')
     this.serializer = serializer
-    this.#entry = entrySerializerOf(serializer)
+    this.#codec = new RedisValueCodec(serializer, maxBytes)
     this.#timeoutMs = timeout
-    this.#maxValueBytes = maxBytes
     this.#keys = new RedisKeys(this.prefix)
     this.#connection = connect({ ...options, commandTimeoutMs: timeout })
     this.#client = this.#connection.client
@@ -182,14 +175,15 @@ export class RedisStorage implements StorageProvider {
       clusterWide: () => this.#clusterWide,
       report,
       wantsRefs: () => this.#wantsRefs,
-      entryBound: this.#entry !== undefined,
-      decode: (bytes: Buffer, member: string) => this.#decode(bytes, decodeEntryRef(member)),
+      entryBound: this.#codec.entry !== undefined,
+      decode: (bytes: Buffer, member: string) => this.#codec.decode(bytes, decodeEntryRef(member)),
     }
     const evictions = new RedisEvictions(host)
     this.#evictions = evictions
     this.#writes = new RedisWrites({ ...host, evictions, channel: this.#channel })
     this.#labels = new RedisLabels({ ...host, evictions, channel: this.#channel })
     this.#bulk = { ...host, evictions, writes: this.#writes }
+    this.#reads = new RedisReads({ ...host, x: this.#x, codec: this.#codec, bulk: this.#bulk })
     this.locks = new RedisLocks(this.#client, this.#keys, (command) => this.#x.exec(() => timed(command())))
   }
 
@@ -206,10 +200,7 @@ export class RedisStorage implements StorageProvider {
     this.#context = context
     const wide = context.bounds.filter((b) => b.per === undefined)
     this.#clusterWide = this.#isCluster && wide.length !== 0
-    this.#touchWide = this.#isCluster && wide.some((b) => b.order === 'lru')
-    this.#touchInScript = context.bounds.some(
-      (b) => b.order === 'lru' && (b.per !== undefined || !this.#isCluster),
-    )
+    this.#reads.configure(context.bounds)
     this.#header = scriptHeader(this.prefix, this.#isCluster, this.#bounds)
     if (context.bounds.length !== 0) {
       // Advisory (see RedisKeys.bounds): a failure here costs nothing but that copy.
@@ -226,116 +217,27 @@ export class RedisStorage implements StorageProvider {
   }
 
   get(ref: EntryRef): Promise<unknown> {
-    let member: string
-    try {
-      member = this.#keys.member(ref)
-    } catch (error) {
-      // A key Redis cannot hold (lone surrogate): a rejection, as from every provider.
-      return Promise.reject(error)
-    }
-    const data = this.#keys.data(member)
-    if (this.#touchInScript || this.#touchWide) return this.#getTouching(member, data, ref)
-    // Sequential use: one GET at once, with as few promise hops as possible.
-    if (this.#entry === undefined && this.#x.startAlone()) return this.#x.getAlone(data)
-    return this.#getCoalesced(member, data, ref)
+    return this.#reads.get(ref)
   }
 
-  /** The value of stored bytes: `MISS` (or a Promise) only with an entry-bound serializer. */
-  #decode(bytes: Buffer, ref: EntryRef): unknown {
-    return this.#entry === undefined
-      ? this.serializer.deserialize(bytes)
-      : decodeEntry(this.#entry, bytes, ref)
-  }
-
-  /** The bytes of `value` for `ref`, checked; a Promise only with an asynchronous entry-bound serializer. */
-  #encode(ref: EntryRef, value: unknown): Buffer | Promise<Buffer> {
-    if (this.#entry === undefined) return encodeValue(this.serializer, this.#maxValueBytes, value)
-    const bytes = encodeEntry(this.#entry, value, ref)
-    const check = (b: Uint8Array) => checkValueBytes(this.#maxValueBytes, b)
-    return bytes instanceof Promise ? bytes.then(check) : check(bytes)
-  }
-
-  /** A read while others are in flight: coalesced with the reads of this tick (`batch.ts`). */
-  async #getCoalesced(member: string, data: string, ref: EntryRef): Promise<unknown> {
-    const found = await this.#x.read(this.#isCluster ? this.#keys.tagOfMember(member) : '', data)
-    return found === null ? MISS : this.#decode(found, ref)
-  }
-
-  /** A read that also marks the entry used for LRU bounds. */
-  async #getTouching(member: string, data: string, ref: EntryRef): Promise<unknown> {
-    const bytes = await this.#x.exec(async () => {
-      const found = this.#touchInScript
-        ? ((await this.#x.timed(
-            TOUCH.runBuffer(this.#client, [data], [...this.#header, member]),
-          )) as Buffer | null)
-        : await this.#x.timed(this.#client.getBuffer(data))
-      if (found !== null && this.#touchWide) {
-        await this.#x.timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
-      }
-      return found
-    })
-    return bytes === null ? MISS : this.#decode(bytes, ref)
-  }
-
-  /** The live entries stored directly in `path` (see `StorageProvider.list` and `list.ts`). */
+  /** The live entries stored directly in `path` (see `StorageProvider.list` and `reads.ts`). */
   list(path: ScopePath): Promise<ReadonlyArray<readonly [string, unknown]>> {
-    const host = {
-      client: this.#client,
-      keys: this.#keys,
-      decode: (bytes: Buffer, member: string) => this.#decode(bytes, decodeEntryRef(member)),
-    }
-    return this.#x.exec(() => listScope({ ...host, timed: (promise) => this.#x.timed(promise) }, path))
+    return this.#reads.list(path)
   }
 
-  /**
-   * The value with its expiry, in one script (GET + PTTL, and the LRU touch when a bound needs it).
-   * The expiry is computed from the time the request was sent, so it is never later than the real one.
-   */
-  async getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
-    const member = this.#keys.member(ref)
-    const data = this.#keys.data(member)
-    const sent = Date.now()
-    const reply = await this.#x.exec(async () => {
-      const found = (await this.#x.timed(
-        this.#touchInScript
-          ? TOUCH_TTL.runBuffer(this.#client, [data], [...this.#header, member])
-          : GET_TTL.runBuffer(this.#client, [data], []),
-      )) as [Buffer, number] | null
-      if (found !== null && this.#touchWide) {
-        await this.#x.timed(WIDE_TOUCH.run(this.#client, [`${this.#keys.wide}n`], [...this.#header, member]))
-      }
-      return found
-    })
-    if (reply === null) return MISS
-    const [bytes, pttl] = reply
-    const ttl = Number(pttl)
-    // -1: no expiry; -2 (gone meanwhile) or 0: expired, reported as expiring now.
-    const expiresAt = ttl === -1 ? undefined : sent + Math.max(ttl, 0)
-    if (this.#entry === undefined) return { value: this.serializer.deserialize(bytes), expiresAt }
-    const value = await decodeEntry(this.#entry, bytes, ref)
-    return value === MISS ? MISS : { value, expiresAt }
+  /** The value with its expiry, in one script (see `reads.ts`). */
+  getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
+    return this.#reads.getWithExpiry(ref)
   }
 
-  /**
-   * The values of `refs` (see `bulk.ts`): one `MGET` for all of them on a standalone Redis, one per
-   * tenant on a Cluster, sent at once. Under an LRU bound each ref is read with the touching script
-   * instead (all sent at once too), so that every hit counts as a use.
-   */
-  async getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
-    const members = refs.map((ref) => this.#keys.member(ref))
-    if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.get(ref)))
-    return this.#x.exec(() => readValues(this.#bulk, members))
+  /** The values of `refs`: one `MGET` per tenant (or touching reads under an LRU bound; see `reads.ts`). */
+  getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
+    return this.#reads.getMany(refs)
   }
 
-  /**
-   * The entries of `refs` with their expiries (see `bulk.ts`): one script for all of them on a
-   * standalone Redis, one per tenant on a Cluster, sent at once. Under an LRU bound each ref is read
-   * with the touching script instead (all sent at once too), so that every hit counts as a use.
-   */
-  async getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
-    const members = refs.map((ref) => this.#keys.member(ref))
-    if (this.#touchInScript || this.#touchWide) return Promise.all(refs.map((ref) => this.getWithExpiry(ref)))
-    return this.#x.exec(() => readMany(this.#bulk, members))
+  /** The entries of `refs` with their expiries, one script per tenant (see `reads.ts`). */
+  getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
+    return this.#reads.getManyWithExpiry(refs)
   }
 
   /**
@@ -344,13 +246,13 @@ export class RedisStorage implements StorageProvider {
    */
   async setMany(writes: readonly EntryWrite[]): Promise<void> {
     const values =
-      this.#entry === undefined
+      this.#codec.entry === undefined
         ? undefined
-        : await Promise.all(writes.map(({ ref, value }) => this.#encode(ref, value)))
+        : await Promise.all(writes.map(({ ref, value }) => this.#codec.encode(ref, value)))
     const encoded = writes.map(({ ref, value, ttlMs }, i) => {
       const member = this.#keys.member(ref)
       const keys = this.#keys.writeKeys(member)
-      const bytes = values?.[i] ?? encodeValue(this.serializer, this.#maxValueBytes, value)
+      const bytes = values?.[i] ?? this.#codec.encodePlain(value)
       // No labels: a bulk write replaces the entry, tags included (see labels.ts).
       const labels = ''
       return { group: this.#keys.tagOfMember(member), member, bytes, ttl: ttlArg(ttlMs), keys, labels }
@@ -378,7 +280,7 @@ export class RedisStorage implements StorageProvider {
     if (this.#bounds.length !== 0) return this.#write(ref, value, ttlMs, options, undefined).then(NOTHING)
     let bytes: Buffer | Promise<Buffer>
     try {
-      bytes = this.#encode(ref, value)
+      bytes = this.#codec.encode(ref, value)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -471,7 +373,7 @@ export class RedisStorage implements StorageProvider {
   ): Promise<boolean> {
     const ttl = ttlArg(ttlMs)
     const labels = packLabels(options)
-    const encoded = this.#encode(ref, value)
+    const encoded = this.#codec.encode(ref, value)
     const bytes = encoded instanceof Promise ? await encoded : encoded
     const member = this.#keys.member(ref)
     return this.#x.exec(() => this.#writes.write(member, bytes, ttl, notice, fence, labels))
