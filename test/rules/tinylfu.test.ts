@@ -309,7 +309,7 @@ describe.skipIf(shared.length === 0)('TinyLFUEvict on shared backends', () => {
 })
 
 describe('FrequencySketch', () => {
-  it('a first access marks the doorkeeper; counts up to 15 (+1), halves every 3 x capacity increments', () => {
+  it('a first access marks the doorkeeper; counts up to 15 (+1), halves every 7 x capacity increments', () => {
     const sketch = new FrequencySketch(64)
     const hot = hashString('hot', 0)
     sketch.increment(hot)
@@ -321,9 +321,13 @@ describe('FrequencySketch', () => {
     let others = 0
     for (let i = 0; i < 100; i++) others += sketch.frequency(hashString(`cold${i}`, 0))
     expect(others).toBeLessThan(20)
-    // 192 counted increments of other keys (each key's first access goes to the doorkeeper) age every
-    // counter once and clear the doorkeeper: 15 -> 7, plus the first access: 8.
-    for (let i = 0; i < 250; i++) sketch.increment(hashString(`filler${i % 50}`, 1))
+    // 200 counted increments of other keys (each key's first access goes to the doorkeeper): no aging
+    // yet (3 x capacity would have aged it).
+    for (let i = 0; i < 300; i++) sketch.increment(hashString(`filler${i % 100}`, 1))
+    expect(sketch.frequency(hot)).toBe(16)
+    // 448 counted increments age every counter once and clear the doorkeeper: 15 -> 7, plus the first
+    // access: 8.
+    for (let i = 300; i < 600; i++) sketch.increment(hashString(`filler${i % 100}`, 1))
     expect(sketch.frequency(hot)).toBe(8)
   })
 })
