@@ -225,17 +225,29 @@ export class RedisStorage implements StorageProvider {
     return this.#reads.list(path)
   }
 
-  /** The value with its expiry, in one script (see `reads.ts`). */
+  /**
+   * The value with its expiry, in one script (GET + PTTL, and the LRU touch when a bound needs it; see
+   * `reads.ts`). The expiry is computed from the time the request was sent, so it is never later than
+   * the real one.
+   */
   getWithExpiry(ref: EntryRef): Promise<StoredEntry | Miss> {
     return this.#reads.getWithExpiry(ref)
   }
 
-  /** The values of `refs`: one `MGET` per tenant (or touching reads under an LRU bound; see `reads.ts`). */
+  /**
+   * The values of `refs` (see `reads.ts` and `bulk.ts`): one `MGET` for all of them on a standalone
+   * Redis, one per tenant on a Cluster, sent at once. Under an LRU bound each ref is read with the
+   * touching script instead (all sent at once too), so that every hit counts as a use.
+   */
   getMany(refs: readonly EntryRef[]): Promise<unknown[]> {
     return this.#reads.getMany(refs)
   }
 
-  /** The entries of `refs` with their expiries, one script per tenant (see `reads.ts`). */
+  /**
+   * The entries of `refs` with their expiries (see `reads.ts` and `bulk.ts`): one script for all of them
+   * on a standalone Redis, one per tenant on a Cluster, sent at once. Under an LRU bound each ref is read
+   * with the touching script instead, so that every hit counts as a use.
+   */
   getManyWithExpiry(refs: readonly EntryRef[]): Promise<(StoredEntry | Miss)[]> {
     return this.#reads.getManyWithExpiry(refs)
   }
