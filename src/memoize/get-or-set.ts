@@ -3,6 +3,7 @@ import { LATER } from '../operations/pipeline.js'
 import type { EntryRef, WriteFence } from '../storage/contract.js'
 import { MISS } from '../storage/contract.js'
 import { encodeEntryRef } from '../storage/key-encoding.js'
+import { refreshFlightId } from '../operations/single-flight.js'
 import { ttlToMs } from '../ttl.js'
 import type { BulkheadPlan, MaxConcurrent, SlotWait } from './bulkhead.js'
 import { bulkheadsOf, resolveMaxConcurrent, trackWait } from './bulkhead.js'
@@ -307,7 +308,7 @@ export class GetOrSet {
     const now = Date.now()
     if (at === undefined || now < at) return cached
     const flights = this.#host.ops.flights
-    const refreshId = `${id}#refresh`
+    const refreshId = refreshFlightId(id)
     const backoff = this.#backoff(ahead.backoffMs)
     if (flights.join(refreshId) !== undefined || !backoff.allows(refreshId, now)) return cached
     this.#flight(refreshId, ref, factory, options, backoff).catch((error: unknown) => {

@@ -7,6 +7,13 @@ import type { Envelope } from './envelope.js'
 import { isEnvelope, isStale, NEVER_STALE, staleAtOf } from './envelope.js'
 import type { CallMetadata, CallTier, HandleFactory } from './handle.js'
 
+/**
+ * The flight id of the background refresh of a memoized entry (`ref`): an eviction of the entry
+ * detaches it along with the entry's own flight.
+ */
+export const memoRefreshFlightId = (ref: EntryRef): string =>
+  encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` })
+
 /** What the handle methods need from one memoized function (see memo-function.ts). */
 export interface MemoCore {
   readonly ops: Operations
@@ -121,7 +128,7 @@ export function handleMethods(core: MemoCore): HandleFactory {
         const ref = core.refFor(args)
         // A computation of this entry (or its background refresh) running now must not store after it:
         // the delete detaches both (and waits for a write already on its way, see Operations.delete).
-        return ops.delete(ref, [encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` })])
+        return ops.delete(ref, [memoRefreshFlightId(ref)])
       }),
     refresh: (...args: unknown[]) =>
       answer(() => {

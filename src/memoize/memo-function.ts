@@ -17,7 +17,7 @@ import type { Envelope } from './envelope.js'
 import { isEnvelope, isRefreshDue, isStale, NEVER_STALE, wrapEnvelope } from './envelope.js'
 import { attachHandle } from './handle.js'
 import { jittered } from './jitter.js'
-import { handleMethods } from './handle-methods.js'
+import { handleMethods, memoRefreshFlightId } from './handle-methods.js'
 import type { MemoHost } from './host.js'
 import { LockSession, waitForTurn } from './lock-session.js'
 import type { Resilience } from './resilience.js'
@@ -318,7 +318,7 @@ export function memoize(
     args: unknown[],
     stale: boolean,
   ): Promise<unknown> | undefined => {
-    const refreshId = encodeEntryRef({ scope: ref.scope, key: `#r${ref.key.slice(2)}` })
+    const refreshId = memoRefreshFlightId(ref)
     let refresh = flights.join(refreshId)
     if (refresh === undefined && backoff.allows(refreshId, Date.now())) {
       const work = backgroundWork(ref, call, args)

@@ -27,7 +27,7 @@ import { encodeEntryRef, encodeScopePath } from '../storage/key-encoding.js'
 import { checkTags, MAX_TAGS_PER_ENTRY, MAX_TAGS_PER_INVALIDATION } from '../storage/tags.js'
 import type { EventSink, OperationObserver } from './observer.js'
 import { UNOBSERVED } from './observer.js'
-import { SingleFlight } from './single-flight.js'
+import { refreshFlightId, SingleFlight } from './single-flight.js'
 
 /**
  * An in-process tier in front of the storage: `peek` answers its copies synchronously (`MISS` when it
@@ -271,10 +271,10 @@ export class Operations {
    */
   delete(ref: EntryRef, flights: readonly string[] = []): boolean | Promise<boolean> {
     const id = encodeEntryRef(ref)
-    const ids = [id, `${id}#refresh`, ...flights]
+    const ids = [id, refreshFlightId(id), ...flights]
     if (this.sync !== undefined) {
       const sync = this.sync
-      for (const flight of ids) void this.flights.invalidateExact(flight) // a sync store wrote at once
+      this.#detach(ids) // (a sync store wrote at once: nothing to wait for)
       return this.#afterDelete(
         ref,
         this.runSync('evict', () => sync.delete(ref), true),

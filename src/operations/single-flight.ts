@@ -17,6 +17,12 @@ interface Flight {
   storing: Promise<void> | undefined
 }
 
+/**
+ * The flight id of a `getOrSet` refresh ahead of the entry whose flight id is `id`: an eviction of the
+ * entry detaches it along with the entry's own flight (see `Operations.delete`).
+ */
+export const refreshFlightId = (id: string): string => `${id}#refresh`
+
 export class SingleFlight {
   readonly #flights = new Map<string, Flight>()
   /** Reads in progress per key. */
